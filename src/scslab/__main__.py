@@ -1,0 +1,3 @@
+from scslab.cli import main
+
+main()

@@ -1,0 +1,90 @@
+"""What people truly do, how it is observed, and how they adapt: the behaviour specification.
+
+Schemes score *events*; people commit *acts*. The catalogue of acts is shared by every scheme, so
+that two schemes run on the same population see the same true behaviour (common random numbers)
+and differ only in what they record and score. Each act has a base rate per agent-year, trait
+multipliers, and the observation channels that can see it. The defaults ship as
+``behaviour/acts.yaml``; every number there names its source or is marked ``assumed``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal, get_args
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from scslab.schemes.model import Domain, Right, Slug
+
+ChannelId = Literal["court", "bank", "tax", "camera", "social-media", "informant"]
+CHANNELS: tuple[str, ...] = get_args(ChannelId)
+Trait = Literal["region", "hukou", "age", "income"]
+Probability = Annotated[float, Field(ge=0, le=1)]
+
+
+class _Sourced(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    source: str | None = None
+    assumed: bool = False
+
+    @model_validator(mode="after")
+    def _one_origin(self) -> _Sourced:
+        if (self.source is None) == (not self.assumed):
+            raise ValueError("give source: TEXT or assumed: true (exactly one)")
+        return self
+
+
+class Act(_Sourced):
+    """One kind of true behaviour, with its base rate and who observes it."""
+
+    id: Slug
+    name: str
+    domain: Domain
+    rights: tuple[Right, ...] = ()
+    lawful: bool = Field(description="true for lawful activity: good deeds and protected rights")
+    rate: Annotated[float, Field(ge=0, le=120)] = Field(description="acts per agent-year")
+    multipliers: dict[Trait, dict[str, Annotated[float, Field(ge=0, le=100)]]] = Field(
+        default_factory=dict,
+        description="rate multipliers by trait level, e.g. {income: {low: 1.5}}; unnamed levels: 1",
+    )
+    channels: dict[ChannelId, Probability] = Field(
+        default_factory=dict,
+        description="probability that each channel records the act; camera: within its coverage",
+    )
+
+
+class Channel(_Sourced):
+    """An observation channel: its false records per true detection of the same act."""
+
+    id: ChannelId
+    name: str
+    false_record_ratio: Annotated[float, Field(ge=0, le=10)] = Field(
+        description="false records made per true record (cameras: the false-match rate)"
+    )
+
+
+class Catalogue(BaseModel):
+    """The acts people commit and the channels that observe them."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    acts: tuple[Act, ...] = Field(min_length=1)
+    channels: tuple[Channel, ...]
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Catalogue:
+        ids = [a.id for a in self.acts]
+        dup = {i for i in ids if ids.count(i) > 1}
+        if dup:
+            raise ValueError(f"act ids must be unique; repeated: {', '.join(sorted(dup))}")
+        have = {c.id for c in self.channels}
+        missing = sorted({c for a in self.acts for c in a.channels} - have)
+        if missing:
+            raise ValueError(f"acts use channels that are not defined: {', '.join(missing)}")
+        return self
+
+    def act(self, act_id: str) -> Act:
+        for a in self.acts:
+            if a.id == act_id:
+                return a
+        raise KeyError(act_id)

@@ -1,0 +1,48 @@
+"""The ``scslab`` command line: Typer commands, Rich output, status 2 for a user's mistake."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+from rich.console import Console
+
+from scslab.errors import ScslabError
+
+app = typer.Typer(
+    name="scslab",
+    help="scslab: a laboratory for social credit systems, on synthetic populations only.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+err_console = Console(stderr=True)
+
+
+def _register() -> None:
+    from scslab.cli import schemes
+
+    app.add_typer(schemes.app, name="schemes")
+
+
+def main() -> None:
+    """Entry point: a :class:`ScslabError` is printed without a traceback and exits with 2."""
+    _register()
+    try:
+        app(standalone_mode=False)
+    except ScslabError as exc:
+        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True, soft_wrap=True)
+        sys.exit(2)
+    except typer.Abort:
+        err_console.print("aborted")
+        sys.exit(130)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except Exception as exc:  # click's usage errors
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(2)
+        raise

@@ -1,0 +1,100 @@
+"""Finding, reading and writing schemes: a built-in name or a user's file work alike."""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from scslab._yaml import Located, load_located, located_errors, read_located
+from scslab.errors import SchemeError
+from scslab.schemes.model import Scheme, problems_of
+
+_BUILTIN = "scslab.schemes.builtin"
+
+
+def builtin_names() -> list[str]:
+    """Names of the built-in schemes, sorted."""
+    files = resources.files(_BUILTIN).iterdir()
+    return sorted(f.name.removesuffix(".yaml") for f in files if f.name.endswith(".yaml"))
+
+
+def builtin_text(name: str) -> str:
+    """The YAML text of a built-in scheme, exactly as shipped."""
+    if name not in builtin_names():
+        raise SchemeError(_unknown_name(name))
+    return resources.files(_BUILTIN).joinpath(f"{name}.yaml").read_text(encoding="utf-8")
+
+
+def _unknown_name(name: str) -> str:
+    from difflib import get_close_matches
+
+    names = builtin_names()
+    near = get_close_matches(name, names, n=1)
+    hint = f"did you mean '{near[0]}'? " if near else ""
+    return (
+        f"{name}: no built-in scheme has this name and no such file exists; {hint}"
+        f"built-ins: {', '.join(names)}"
+    )
+
+
+def resolve(spec: str | Path) -> tuple[str | bytes, str]:
+    """The text of a scheme given as a built-in name or a path, and a label for messages."""
+    path = Path(spec)
+    if path.suffix in {".yaml", ".yml"} or path.exists() or "/" in str(spec):
+        if not path.is_file():
+            raise SchemeError(f"{path}: no such scheme file")
+        try:
+            return path.read_bytes(), str(path)
+        except OSError as exc:
+            raise SchemeError(f"{path}: cannot read the file ({exc.strerror})") from None
+    name = str(spec)
+    return builtin_text(name), f"builtin:{name}.yaml"
+
+
+def validate_located(doc: Located) -> Scheme:
+    """Validate parsed YAML into a :class:`Scheme`, reporting problems at their line and column."""
+    try:
+        return Scheme.model_validate(doc.data)
+    except ValidationError as exc:
+        lines: list[str] = []
+        plain = []
+        for err in exc.errors():
+            found = problems_of(err.get("ctx"))
+            if found is None:
+                plain.append(err)
+                continue
+            for loc, msg in found:
+                where = doc.where(loc)
+                lines.append(f"{where}: {'.'.join(map(str, loc))}: {msg}")
+        if plain:
+            lines.insert(0, located_errors(plain, doc))
+        raise SchemeError("\n".join(lines)) from None
+
+
+def parse_scheme(text: str | bytes, source: str = "<scheme>") -> Scheme:
+    """Read a scheme from YAML text."""
+    return validate_located(load_located(text, source, SchemeError))
+
+
+def load_scheme(spec: str | Path | Scheme) -> Scheme:
+    """A scheme from a built-in name, a path to a YAML file, or an already built :class:`Scheme`."""
+    if isinstance(spec, Scheme):
+        return spec
+    if isinstance(spec, Path):
+        return validate_located(read_located(spec, SchemeError))
+    text, source = resolve(spec)
+    return parse_scheme(text, source)
+
+
+def scheme_to_data(scheme: Scheme) -> dict[str, Any]:
+    """Plain data for YAML: defaults left out so that the text stays close to what people write."""
+    return scheme.model_dump(mode="json", exclude_defaults=True)
+
+
+def dump_scheme(scheme: Scheme) -> str:
+    """A scheme as YAML text that :func:`parse_scheme` reads back to an equal scheme."""
+    return yaml.safe_dump(scheme_to_data(scheme), sort_keys=False, allow_unicode=True, width=100)

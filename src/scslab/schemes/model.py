@@ -1,0 +1,445 @@
+"""The scheme language: typed, validated models of a social credit scheme.
+
+A scheme is data. It names whom it scores, the score's range, the events it scores and by how much,
+the grades the score falls into, the lists people are put on, and the sanctions and rewards that
+follow, each in a named life domain. Every rule that carries a number says where the number comes
+from: ``source:`` names an entry of the scheme's ``sources:``, or ``assumed: true`` owns up that no
+source gives it.
+
+The models only hold and check; the engine compiles them into arrays. ``docs/schemes.md`` is the
+reference for users.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from typing import Annotated, Any, Literal, get_args
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+Loc = tuple[str | int, ...]
+
+#: Contexts that scored behaviour comes from and life domains that sanctions and rewards act in.
+#: They share one vocabulary so that an audit can tell when a consequence lands in another context
+#: than the behaviour that caused it (EU AI Act Art. 5(1)(c)(i)).
+Domain = Literal[
+    # where behaviour is observed
+    "finance",
+    "taxes",
+    "social-security",
+    "commerce",
+    "courts",
+    "transport",
+    "family",
+    "online-speech",
+    "religion",
+    "public-order",
+    "environment",
+    "labour",
+    "product-quality",
+    "consumption",
+    "civic",
+    "relationships",
+    # where consequences land (some contexts above are also life domains: finance, transport)
+    "education",
+    "employment",
+    "welfare",
+    "public-office",
+    "travel-abroad",
+    "hotels-leisure",
+    "internet",
+    "procurement",
+    "housing",
+    "utilities",
+    "health",
+    "customs",
+    "business",
+    "social-life",
+]
+DOMAINS: tuple[str, ...] = get_args(Domain)
+
+#: Protected activity. An event with a rights tag scores something that touches a right.
+Right = Literal["religion", "petition", "expression", "association", "reproduction"]
+RIGHTS: tuple[str, ...] = get_args(Right)
+
+Slug = Annotated[
+    str,
+    StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]*$", min_length=1, max_length=48),
+    Field(description="lower-case letters, digits and hyphens"),
+]
+GradeId = Annotated[str, StringConstraints(min_length=1, max_length=16, strip_whitespace=True)]
+#: Scores are held as int16 columns by the engine.
+ScoreValue = Annotated[int, Field(ge=-10_000, le=30_000)]
+Months = Annotated[int, Field(gt=0, le=1200)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Sourced(_Strict):
+    """A rule that carries numbers: it names its source or says that it is assumed."""
+
+    source: str | None = None
+    assumed: bool = False
+
+    def _needs_source(self) -> bool:
+        return True
+
+
+class Score(Sourced):
+    base: ScoreValue
+    min: ScoreValue
+    max: ScoreValue
+    cap_window_months: Months = 12
+
+    @model_validator(mode="after")
+    def _range(self) -> Score:
+        if not self.min < self.max:
+            raise ValueError(f"min ({self.min}) must be below max ({self.max})")
+        if not self.min <= self.base <= self.max:
+            raise ValueError(f"base ({self.base}) must lie within min..max ({self.min}..{self.max})")
+        return self
+
+
+class Category(Sourced):
+    id: Slug
+    name: str = ""
+    group: str | None = Field(default=None, description="a label for display, e.g. a Table 1 block")
+    cap: Annotated[int, Field(gt=0)] | None = Field(
+        default=None,
+        description="most points that events of this category may move a score per cap window",
+    )
+
+    def _needs_source(self) -> bool:
+        return self.cap is not None
+
+
+class Event(Sourced):
+    id: Slug
+    name: str = ""
+    act: Slug | None = Field(
+        default=None, description="the behaviour that is scored; defaults to the event's id"
+    )
+    category: Slug
+    points: Annotated[int, Field(ge=-30_000, le=30_000)]
+    domain: Domain
+    rights: tuple[Right, ...] = ()
+
+    @property
+    def act_id(self) -> str:
+        return self.act or self.id
+
+
+class Grade(Sourced):
+    id: GradeId
+    min: ScoreValue
+    max: ScoreValue
+
+    @model_validator(mode="after")
+    def _order(self) -> Grade:
+        if self.min > self.max:
+            raise ValueError(f"min ({self.min}) is above max ({self.max})")
+        return self
+
+
+class Condition(_Strict):
+    """Exactly one of: recorded events, grades, a score below, a score at least."""
+
+    events: tuple[Slug, ...] = ()
+    grades: tuple[GradeId, ...] = ()
+    list: Slug | None = None
+    score_below: ScoreValue | None = None
+    score_at_least: ScoreValue | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Condition:
+        given = [k for k in self.model_fields_set if getattr(self, k) not in ((), None)]
+        if len(given) != 1:
+            raise ValueError(
+                "give exactly one of events, grades, list, score_below or score_at_least"
+                + (f" (found {', '.join(sorted(given))})" if given else "")
+            )
+        return self
+
+    @property
+    def kind(self) -> str:
+        for key in ("events", "grades", "list", "score_below", "score_at_least"):
+            if getattr(self, key) not in ((), None):
+                return key
+        raise AssertionError("validated condition has no kind")
+
+
+class ListExit(_Strict):
+    after_months: Months | None = Field(default=None, description="months on the list at least")
+    clean_months: Months | None = Field(
+        default=None, description="months without a negative record, at least"
+    )
+    condition_ends: bool = Field(default=False, description="leave once the entry condition fails")
+
+    @model_validator(mode="after")
+    def _some_rule(self) -> ListExit:
+        if self.after_months is None and self.clean_months is None and not self.condition_ends:
+            raise ValueError(
+                "a list needs an exit rule: after_months, clean_months or condition_ends: true"
+            )
+        return self
+
+
+class ListRule(Sourced):
+    id: Slug
+    name: str = ""
+    kind: Literal["black", "red"]
+    entry: Condition
+    exit: ListExit
+
+    @model_validator(mode="after")
+    def _entry_kind(self) -> ListRule:
+        if self.entry.list is not None:
+            raise ValueError("a list's entry cannot be another list; use events, grades or a score")
+        return self
+
+
+class Consequence(Sourced):
+    """A sanction or a reward: a trigger, the life domain it acts in, its effect and duration."""
+
+    id: Slug
+    name: str = ""
+    trigger: Condition
+    domain: Domain
+    effect: str = Field(min_length=1)
+    duration_months: Months | None = Field(
+        default=None,
+        description="how long it lasts once started; none: exactly as long as the trigger holds",
+    )
+
+    @model_validator(mode="after")
+    def _trigger_kind(self) -> Consequence:
+        if self.trigger.events:
+            raise ValueError("a sanction or reward is triggered by grades, a list or a score")
+        return self
+
+
+class NetworkRule(Sourced):
+    id: Slug
+    kind: Literal["friends-below"] = "friends-below"
+    threshold: ScoreValue = Field(description="a friend counts as low-scoring below this score")
+    share: Annotated[float, Field(gt=0, le=1)] = Field(
+        description="the rule applies when at least this share of one's friends is low-scoring"
+    )
+    points: Annotated[int, Field(ge=-30_000, le=30_000)]
+    category: Slug | None = None
+
+
+class Decay(Sourced):
+    points_per_month: Annotated[int, Field(gt=0)]
+    after_clean_months: Annotated[int, Field(ge=0, le=1200)] = 0
+
+
+class Repair(Sourced):
+    clean_months: Months
+    monthly_probability: Annotated[float, Field(gt=0, le=1)]
+    restore_to: ScoreValue | None = None
+    lists: tuple[Slug, ...] = ()
+
+
+class _Problems(ValueError):
+    """Several located problems found by the cross-reference checks of a whole scheme."""
+
+    def __init__(self, problems: list[tuple[Loc, str]]) -> None:
+        super().__init__("; ".join(f"{'.'.join(map(str, loc))}: {msg}" for loc, msg in problems))
+        self.problems = problems
+
+
+class Scheme(_Strict):
+    """One scoring scheme, validated as a whole."""
+
+    id: Slug
+    name: str = Field(min_length=1)
+    subject: Literal["individuals", "enterprises"]
+    description: str = Field(min_length=1, description="one line")
+    sources: dict[str, str] = Field(default_factory=dict)
+    score: Score
+    categories: tuple[Category, ...] = Field(min_length=1)
+    events: tuple[Event, ...] = Field(min_length=1)
+    grades: tuple[Grade, ...] = ()
+    lists: tuple[ListRule, ...] = ()
+    sanctions: tuple[Consequence, ...] = ()
+    rewards: tuple[Consequence, ...] = ()
+    network: tuple[NetworkRule, ...] = ()
+    decay: Decay | None = None
+    repair: Repair | None = None
+
+    @model_validator(mode="after")
+    def _cross_references(self) -> Scheme:
+        problems = list(_check(self))
+        if problems:
+            raise _Problems(problems)
+        return self
+
+    # --- convenience views used by the engine and the CLI -------------------------------------
+    def grades_high_to_low(self) -> tuple[Grade, ...]:
+        return tuple(sorted(self.grades, key=lambda g: -g.max))
+
+    def consequences(self) -> tuple[Consequence, ...]:
+        """Sanctions first, then rewards, in file order."""
+        return self.sanctions + self.rewards
+
+    def acts(self) -> tuple[str, ...]:
+        """The behaviours this scheme scores, in first-seen order."""
+        return tuple(dict.fromkeys(e.act_id for e in self.events))
+
+
+def _rules(s: Scheme) -> Iterator[tuple[Loc, Sourced]]:
+    yield ("score",), s.score
+    for key in ("categories", "events", "grades", "lists", "sanctions", "rewards", "network"):
+        for i, rule in enumerate(getattr(s, key)):
+            yield (key, i), rule
+    if s.decay is not None:
+        yield ("decay",), s.decay
+    if s.repair is not None:
+        yield ("repair",), s.repair
+
+
+def _duplicates(loc: str, ids: Iterable[str]) -> Iterator[tuple[Loc, str]]:
+    ids = list(ids)
+    for ident, n in Counter(ids).items():
+        if n > 1:
+            yield (loc, len(ids) - 1 - ids[::-1].index(ident), "id"), f"the id '{ident}' is used {n} times; ids must be unique"
+
+
+def _check(s: Scheme) -> Iterator[tuple[Loc, str]]:  # noqa: C901 - one flat list of rules
+    lo, hi = s.score.min, s.score.max
+    span = hi - lo
+
+    # sources
+    for loc, rule in _rules(s):
+        if rule.source is not None and rule.assumed:
+            yield (*loc, "assumed"), "give either source or assumed: true, not both"
+        elif rule.source is not None and rule.source not in s.sources:
+            known = ", ".join(sorted(s.sources)) or "none are listed"
+            yield (*loc, "source"), f"unknown source '{rule.source}'; name one of sources: {known}"
+        elif rule.source is None and not rule.assumed and rule._needs_source():
+            yield loc, "this rule carries a number: add source: KEY from sources, or assumed: true"
+
+    # unique ids
+    yield from _duplicates("categories", (c.id for c in s.categories))
+    yield from _duplicates("events", (e.id for e in s.events))
+    yield from _duplicates("grades", (g.id for g in s.grades))
+    yield from _duplicates("lists", (x.id for x in s.lists))
+    yield from _duplicates("network", (n.id for n in s.network))
+    consequence_ids = [c.id for c in s.consequences()]
+    for ident, n in Counter(consequence_ids).items():
+        if n > 1:
+            yield ("rewards" if ident in {r.id for r in s.rewards} else "sanctions",), (
+                f"the id '{ident}' is used {n} times across sanctions and rewards; ids must be unique"
+            )
+
+    acts: dict[str, str] = {}
+    for i, e in enumerate(s.events):
+        if e.act_id in acts:
+            yield ("events", i, "act" if e.act else "id"), (
+                f"the act '{e.act_id}' is already scored by event '{acts[e.act_id]}'; "
+                "each act is scored by one event"
+            )
+        acts.setdefault(e.act_id, e.id)
+
+    categories = {c.id for c in s.categories}
+    events = {e.id for e in s.events}
+    grades = {g.id for g in s.grades}
+    lists = {x.id for x in s.lists}
+
+    # categories and caps
+    used = Counter(e.category for e in s.events)
+    used.update(n.category for n in s.network if n.category)
+    for i, e in enumerate(s.events):
+        if e.category not in categories:
+            yield ("events", i, "category"), _unknown("category", e.category, categories)
+        if abs(e.points) > span:
+            yield ("events", i, "points"), f"{e.points} points is more than the whole score range ({span})"
+    for i, c in enumerate(s.categories):
+        if c.cap is None:
+            continue
+        if used[c.id] == 0:
+            yield ("categories", i, "cap"), (
+                f"no event belongs to category '{c.id}', so its cap can never be reached; "
+                "add events to it or remove the cap"
+            )
+        elif c.cap > span:
+            yield ("categories", i, "cap"), (
+                f"cap {c.cap} can never be reached within the score range {lo}..{hi}; "
+                f"use at most {span}"
+            )
+
+    # grade bands tile the score range, no gaps and no overlaps
+    if s.grades:
+        order = sorted(range(len(s.grades)), key=lambda k: s.grades[k].min)
+        expect = lo
+        for k in order:
+            g = s.grades[k]
+            if g.min > expect:
+                yield ("grades", k, "min"), (
+                    f"grade '{g.id}' starts at {g.min}, leaving {expect}..{g.min - 1} without a grade; "
+                    f"start it at {expect}"
+                )
+            elif g.min < expect:
+                yield ("grades", k, "min"), (
+                    f"grade '{g.id}' starts at {g.min}, overlapping the grade below; start it at {expect}"
+                )
+            expect = g.max + 1
+        if expect - 1 != hi:
+            top = order[-1]
+            yield ("grades", top, "max"), (
+                f"the top grade ends at {expect - 1} but scores reach {hi}; end it at {hi}"
+            )
+
+    def condition(loc: Loc, c: Condition, what: str) -> Iterator[tuple[Loc, str]]:
+        for j, ev in enumerate(c.events):
+            if ev not in events:
+                yield (*loc, "events", j), _unknown("event", ev, events)
+        for j, gr in enumerate(c.grades):
+            if gr not in grades:
+                yield (*loc, "grades", j), _unknown("grade", gr, grades)
+        if c.list is not None and c.list not in lists:
+            yield (*loc, "list"), _unknown("list", c.list, lists)
+        for key in ("score_below", "score_at_least"):
+            v = getattr(c, key)
+            if v is not None and not lo < v <= hi:
+                yield (*loc, key), f"{what} threshold {v} lies outside the score range {lo}..{hi}"
+
+    for i, x in enumerate(s.lists):
+        yield from condition(("lists", i, "entry"), x.entry, "entry")
+        if x.exit.condition_ends and x.entry.events:
+            yield ("lists", i, "exit", "condition_ends"), (
+                "an entry on recorded events has no condition that ends; use after_months or clean_months"
+            )
+    for key in ("sanctions", "rewards"):
+        for i, c in enumerate(getattr(s, key)):
+            yield from condition((key, i, "trigger"), c.trigger, "trigger")
+    for i, n in enumerate(s.network):
+        if n.category is not None and n.category not in categories:
+            yield ("network", i, "category"), _unknown("category", n.category, categories)
+        if not lo < n.threshold <= hi:
+            yield ("network", i, "threshold"), f"threshold {n.threshold} lies outside {lo}..{hi}"
+    if s.repair is not None:
+        for j, x in enumerate(s.repair.lists):
+            if x not in lists:
+                yield ("repair", "lists", j), _unknown("list", x, lists)
+        r = s.repair.restore_to
+        if r is not None and not lo <= r <= hi:
+            yield ("repair", "restore_to"), f"restore_to {r} lies outside the score range {lo}..{hi}"
+
+
+def _unknown(what: str, value: str, known: set[str]) -> str:
+    from difflib import get_close_matches
+
+    near = get_close_matches(value, sorted(known), n=1)
+    hint = f"; did you mean '{near[0]}'?" if near else f"; known: {', '.join(sorted(known)) or 'none'}"
+    return f"unknown {what} '{value}'{hint}"
+
+
+def problems_of(exc_ctx: Any) -> list[tuple[Loc, str]] | None:
+    """The located problems behind a pydantic ``value_error``, if they came from :class:`Scheme`."""
+    err = exc_ctx.get("error") if isinstance(exc_ctx, dict) else None
+    return err.problems if isinstance(err, _Problems) else None
