@@ -6,6 +6,7 @@ import sys
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
 from scslab.errors import ScslabError
 
@@ -32,7 +33,7 @@ def main() -> None:
     try:
         app(standalone_mode=False)
     except ScslabError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True, soft_wrap=True)
+        err_console.print(Text.assemble(("error: ", "bold red"), str(exc)), soft_wrap=True)
         sys.exit(2)
     except typer.Abort:
         err_console.print("aborted")
