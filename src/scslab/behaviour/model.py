@@ -88,3 +88,57 @@ class Catalogue(BaseModel):
             if a.id == act_id:
                 return a
         raise KeyError(act_id)
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Deterrence(_Frozen):
+    """People commit fewer scored offences as the expected penalty grows.
+
+    An act's rate is multiplied by ``exp(-elasticity * P(recorded) * penalty / 100)``, where the
+    penalty is the points the scheme deducts (plus ``list_entry_points`` if the act puts one on a
+    list), weighted by ``1 + sanctioned_salience`` for people under an active sanction. All assumed.
+    """
+
+    enabled: bool = True
+    elasticity: Annotated[float, Field(ge=0, le=100)] = 1.0
+    sanctioned_salience: Annotated[float, Field(ge=0, le=100)] = 1.0
+
+
+class Chilling(_Frozen):
+    """Lawful, rights-tagged activity falls when a scheme scores it: the chilling effect.
+
+    Same form as :class:`Deterrence`, applied to acts with rights tags. Assumed.
+    """
+
+    enabled: bool = True
+    elasticity: Annotated[float, Field(ge=0, le=100)] = 1.0
+
+
+class Adaptation(_Frozen):
+    deterrence: Deterrence = Deterrence()
+    chilling: Chilling = Chilling()
+    list_entry_points: Annotated[int, Field(ge=0, le=10_000)] = Field(
+        default=200, description="the penalty, in points, that people feel a list entry to be (assumed)"
+    )
+
+
+class Observation(_Frozen):
+    """How acts become records. Channel detection rates and false-record ratios are in the catalogue."""
+
+    camera_false_match_rate: Annotated[float, Field(ge=0, le=1)] | None = Field(
+        default=None,
+        description="face-recognition false matches per true camera record; overrides the catalogue",
+    )
+    camera_reach: Annotated[float, Field(ge=0, le=1000)] = Field(
+        default=5.0,
+        description=(
+            "coverage = 1 - exp(-camera_reach * cameras_per_person); 5 gives about half of public "
+            "acts in view at China's 2018 density of one camera per 7 people (assumed)"
+        ),
+    )
+    false_records: bool = Field(
+        default=True, description="switch off to get the paired run without false records"
+    )

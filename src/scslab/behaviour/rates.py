@@ -1,0 +1,201 @@
+"""From catalogue, scheme and population to the rate tables the engine draws from.
+
+People are grouped into *cells* (region, hukou, age band, income band) and *classes* (0: under no
+sanction, 1: under at least one). Everything that sets how often something happens depends only on
+cell, class and the scheme, so it is computed here once per run as small tables; the engine then
+does one table lookup and one uniform draw per person and step, and works per event only for the
+few people who have one. That keeps a step O(agents + events).
+
+An *event kind* is either a true act (the act happens; channels may record it) or a false record
+of an act made by one channel (nothing happened; a record says it did). False records fall on
+anyone, regardless of traits, at ``false_record_ratio x P(channel records the act) x base rate``:
+the rate at which that channel would wrongly attach the act to a person.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import yaml
+from pydantic import ValidationError
+
+from scslab._yaml import load_located, located_errors
+from scslab.behaviour.model import Adaptation, Catalogue, Observation
+from scslab.errors import ScenarioError
+from scslab.population.individuals import (
+    AGE_BANDS,
+    HUKOU,
+    INCOME_BANDS,
+    PopulationSpec,
+    cell_traits,
+)
+from scslab.schemes.model import Scheme
+
+CLASSES = 2  # 0: under no sanction, 1: under at least one sanction
+
+
+def load_catalogue(path: str | Path | None = None) -> Catalogue:
+    """The act catalogue: the built-in one, or a user's file."""
+    if path is None:
+        text: str | bytes = resources.files("scslab.behaviour").joinpath("acts.yaml").read_text()
+        source = "builtin:acts.yaml"
+    else:
+        try:
+            text, source = Path(path).read_bytes(), str(path)
+        except OSError as exc:
+            raise ScenarioError(f"{path}: cannot read the act catalogue ({exc.strerror})") from None
+    doc = load_located(text, source, ScenarioError)
+    try:
+        return Catalogue.model_validate(doc.data)
+    except ValidationError as exc:
+        raise ScenarioError(located_errors(exc.errors(), doc)) from None
+
+
+def catalogue_text(catalogue: Catalogue) -> str:
+    return yaml.safe_dump(catalogue.model_dump(mode="json", exclude_defaults=True), sort_keys=False)
+
+
+@dataclass(frozen=True)
+class RateTables:
+    """Per-cell and per-class event rates for one month, and per-region detection."""
+
+    act_ids: tuple[str, ...]
+    kind_act: np.ndarray  # int32[K]: the act of each event kind
+    kind_false: np.ndarray  # uint8[K]: 1 for a false record
+    kind_channel: np.ndarray  # int32[K]: channel of a false record, -1 for a true act
+    rate: np.ndarray  # float64[cells, CLASSES, K]: expected events per person-month
+    p_detect: np.ndarray  # float64[acts, regions]: P(a true act is recorded by any channel)
+    coverage: np.ndarray  # float64[regions]: camera coverage
+
+    @property
+    def total(self) -> np.ndarray:
+        """float64[cells, CLASSES]: expected events of all kinds per person-month."""
+        return np.asarray(self.rate.sum(axis=2))
+
+    def cumulative(self) -> np.ndarray:
+        """float64[cells, CLASSES, K]: the distribution of an event's kind, as a running sum."""
+        tot = self.total[..., None]
+        cum = np.cumsum(self.rate, axis=2) / np.where(tot > 0, tot, 1.0)
+        cum[..., -1] = 1.0
+        return np.asarray(cum)
+
+
+def _multiplier(act_mult: dict[str, dict[str, float]], levels: dict[str, str]) -> float:
+    m = 1.0
+    for trait, table in act_mult.items():
+        m *= table.get(levels[trait], 1.0)
+    return m
+
+
+def check_catalogue(catalogue: Catalogue, scheme: Scheme, spec: PopulationSpec) -> None:
+    """Every act the scheme scores is in the catalogue; every multiplier names a real level."""
+    known = {a.id for a in catalogue.acts}
+    for e in scheme.events:
+        if e.act_id not in known:
+            raise ScenarioError(
+                f"scheme '{scheme.id}': event '{e.id}' scores the act '{e.act_id}', which the act "
+                "catalogue does not have; add it to the catalogue or set the event's act:"
+            )
+    levels = spec.levels()
+    for a in catalogue.acts:
+        for trait, table in a.multipliers.items():
+            bad = set(table) - set(levels[trait])
+            if bad:
+                raise ScenarioError(
+                    f"act '{a.id}': multipliers for {trait} name unknown levels "
+                    f"{', '.join(sorted(bad))}; levels are {', '.join(levels[trait])}"
+                )
+
+
+def rate_tables(
+    catalogue: Catalogue,
+    scheme: Scheme | None,
+    spec: PopulationSpec,
+    observation: Observation,
+    adaptation: Adaptation,
+) -> RateTables:
+    """Compute the tables. ``scheme=None`` gives the unscored baseline (no adaptation)."""
+    if scheme is not None:
+        check_catalogue(catalogue, scheme, spec)
+    acts = catalogue.acts
+    channels = {c.id: c for c in catalogue.channels}
+    regions = spec.regions
+    coverage = np.array(
+        [1.0 - np.exp(-observation.camera_reach * r.cameras_per_person) for r in regions]
+    )
+
+    # P(recorded) per act, channel and region
+    ch_ids = [c.id for c in catalogue.channels]
+    p_channel = np.zeros((len(acts), len(ch_ids), len(regions)))
+    for a_i, act in enumerate(acts):
+        for ch, p in act.channels.items():
+            c_i = ch_ids.index(ch)
+            p_channel[a_i, c_i, :] = p * (coverage if ch == "camera" else 1.0)
+    p_detect = 1.0 - np.prod(1.0 - p_channel, axis=1)
+
+    # false records per act and channel, per region (per person-year)
+    ratio = np.array([channels[c].false_record_ratio for c in ch_ids])
+    if observation.camera_false_match_rate is not None and "camera" in ch_ids:
+        ratio[ch_ids.index("camera")] = observation.camera_false_match_rate
+    if not observation.false_records:
+        ratio[:] = 0.0
+    base = np.array([a.rate for a in acts])
+    false_rate = ratio[None, :, None] * p_channel * base[:, None, None]  # [act, channel, region]
+    pairs = [(a_i, c_i) for a_i in range(len(acts)) for c_i in range(len(ch_ids))
+             if p_channel[a_i, c_i].any() and ratio[c_i] > 0]
+
+    # how much each act is deterred or chilled, per region and class
+    penalty = np.zeros(len(acts))
+    elasticity = np.zeros(len(acts))
+    if scheme is not None:
+        det, chill = adaptation.deterrence, adaptation.chilling
+        entering = {ev for x in scheme.lists for ev in x.entry.events}
+        by_act = {e.act_id: e for e in scheme.events}
+        for a_i, act in enumerate(acts):
+            ev = by_act.get(act.id)
+            if ev is None:
+                continue
+            penalty[a_i] = max(0, -ev.points) + (
+                adaptation.list_entry_points if ev.id in entering else 0
+            )
+            if act.rights:
+                elasticity[a_i] = chill.elasticity if chill.enabled else 0.0
+            else:
+                elasticity[a_i] = det.elasticity if det.enabled else 0.0
+        salience = np.array([1.0, 1.0 + det.sanctioned_salience])
+    else:
+        salience = np.ones(CLASSES)
+
+    traits = cell_traits(spec)
+    n_cells = traits.shape[0]
+    K = len(acts) + len(pairs)
+    rate = np.zeros((n_cells, CLASSES, K))
+    names = {"region": [r.id for r in regions], "hukou": HUKOU, "age": AGE_BANDS,
+             "income": INCOME_BANDS}
+    for c in range(n_cells):
+        r, h, g, inc = (int(x) for x in traits[c])
+        levels = {"region": names["region"][r], "hukou": HUKOU[h], "age": AGE_BANDS[g],
+                  "income": INCOME_BANDS[inc]}
+        for a_i, act in enumerate(acts):
+            monthly = act.rate * _multiplier(act.multipliers, levels) / 12.0  # type: ignore[arg-type]
+            for k in range(CLASSES):
+                feel = p_detect[a_i, r] * penalty[a_i] * salience[k] / 100.0
+                rate[c, k, a_i] = monthly * np.exp(-elasticity[a_i] * feel)
+        for j, (a_i, c_i) in enumerate(pairs):
+            rate[c, :, len(acts) + j] = false_rate[a_i, c_i, r] / 12.0
+
+    kind_act = np.array(list(range(len(acts))) + [a for a, _ in pairs], np.int32)
+    kind_false = np.array([0] * len(acts) + [1] * len(pairs), np.uint8)
+    kind_channel = np.array([-1] * len(acts) + [c for _, c in pairs], np.int32)
+    return RateTables(
+        act_ids=tuple(a.id for a in acts),
+        kind_act=kind_act,
+        kind_false=kind_false,
+        kind_channel=kind_channel,
+        rate=rate,
+        p_detect=p_detect,
+        coverage=coverage,
+    )

@@ -1,0 +1,220 @@
+"""A scheme compiled to flat arrays, and the state columns a run keeps per person.
+
+The kernels never see pydantic models: :func:`compile_scheme` turns a :class:`Scheme` into a
+:class:`SchemeArrays` tuple of small numpy arrays, and :func:`allocate_state` makes the per-person
+columns with the smallest dtypes that fit.
+
+Sanctions and rewards that share a trigger and a duration start and end together, so they are
+kept as one *group* with one end-step and one cause column per person; the records of single
+sanctions and rewards are recovered from their group when results are written.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import NamedTuple
+
+import numpy as np
+
+from scslab.schemes.model import DOMAINS, Condition, Consequence, Scheme
+
+N_DOMAINS = len(DOMAINS)
+NO_CAUSE = N_DOMAINS  # the cause index used when a cause mask is empty
+TAINT = np.uint32(1 << 31)  # cause-mask bit: a false record contributed
+assert N_DOMAINS <= 31
+OPEN = 32767  # grp_until of a consequence that lasts while its trigger holds
+NEVER = -32768  # last_neg of someone with no negative record
+MAX_STEP = 30000  # steps plus the longest duration must stay below int16's range
+
+COND_EVENTS, COND_GRADES, COND_BELOW, COND_AT_LEAST, COND_LIST = 0, 1, 2, 3, 4
+FLAG_SANCTIONED, FLAG_PANEL = np.uint8(1), np.uint8(2)
+
+
+class SchemeArrays(NamedTuple):
+    score_min: int
+    score_max: int
+    base: int
+    act_event: np.ndarray  # int32[acts]: the scheme event scoring each act, -1 if none
+    ev_points: np.ndarray  # int32[E]
+    ev_cat: np.ndarray  # int32[E]
+    ev_domain: np.ndarray  # int32[E]
+    ev_lists: np.ndarray  # int64[E]: bit l set if the event puts one on list l
+    cat_cap: np.ndarray  # int32[C]
+    grade_of: np.ndarray  # uint8[max-min+1]: grade index of each score; empty if no grades
+    list_kind: np.ndarray  # int8[L]
+    list_grades: np.ndarray  # int64[L]: grade bit mask
+    list_value: np.ndarray  # int32[L]
+    list_after: np.ndarray  # int32[L]: 0 if not used
+    list_clean: np.ndarray  # int32[L]: 0 if not used
+    list_ends: np.ndarray  # uint8[L]
+    grp_kind: np.ndarray  # int8[Q]
+    grp_grades: np.ndarray  # int64[Q]
+    grp_value: np.ndarray  # int32[Q]
+    grp_list: np.ndarray  # int32[Q]
+    grp_duration: np.ndarray  # int32[Q]: 0 = while the trigger holds
+    grp_sanction: np.ndarray  # uint8[Q]: 1 sanction, 0 reward
+    grp_domains: np.ndarray  # int64[Q]: life-domain bit mask of the group's members
+    decay_points: int
+    decay_after: int
+    repair_clean: int
+    repair_p: float
+    repair_restore: int
+    repair_lists: np.ndarray  # int64 scalar array: list bit mask
+    net_threshold: np.ndarray  # int32[R]
+    net_share: np.ndarray  # float64[R]
+    net_points: np.ndarray  # int32[R]
+    net_cat: np.ndarray  # int32[R]: -1 for uncapped
+    cap_window: int
+
+
+@dataclass(frozen=True)
+class SchemeLayout:
+    """Names for the indices used in :class:`SchemeArrays`."""
+
+    grades: tuple[str, ...]
+    lists: tuple[str, ...]
+    groups: tuple[tuple[Consequence, ...], ...]  # members of each group, in file order
+    categories: tuple[str, ...]
+
+    @property
+    def consequences(self) -> tuple[tuple[int, Consequence], ...]:
+        """Every sanction and reward with its group index."""
+        return tuple((q, c) for q, members in enumerate(self.groups) for c in members)
+
+
+def _condition(c: Condition, grade_ix: dict[str, int], list_ix: dict[str, int]) -> tuple[int, int, int, int]:
+    """(kind, grade mask, value, list index) of a trigger or list entry."""
+    if c.grades:
+        return COND_GRADES, sum(1 << grade_ix[g] for g in c.grades), 0, -1
+    if c.score_below is not None:
+        return COND_BELOW, 0, c.score_below, -1
+    if c.score_at_least is not None:
+        return COND_AT_LEAST, 0, c.score_at_least, -1
+    if c.list is not None:
+        return COND_LIST, 0, 0, list_ix[c.list]
+    return COND_EVENTS, 0, 0, -1
+
+
+def compile_scheme(scheme: Scheme, act_ids: tuple[str, ...]) -> tuple[SchemeArrays, SchemeLayout]:
+    """Flatten ``scheme`` for the kernels; ``act_ids`` fixes the act order of the catalogue."""
+    lo, hi = scheme.score.min, scheme.score.max
+    grades = scheme.grades_high_to_low()
+    grade_ix = {g.id: k for k, g in enumerate(grades)}
+    grade_of = np.zeros(hi - lo + 1 if grades else 0, np.uint8)
+    for k, g in enumerate(grades):
+        grade_of[g.min - lo : g.max - lo + 1] = k
+    list_ix = {x.id: k for k, x in enumerate(scheme.lists)}
+    cat_ix = {c.id: k for k, c in enumerate(scheme.categories)}
+    dom_ix = {d: k for k, d in enumerate(DOMAINS)}
+    ev_ix = {e.id: k for k, e in enumerate(scheme.events)}
+
+    act_event = np.full(len(act_ids), -1, np.int32)
+    for k, e in enumerate(scheme.events):
+        act_event[act_ids.index(e.act_id)] = k
+    ev_lists = np.zeros(len(scheme.events), np.int64)
+    for li, x in enumerate(scheme.lists):
+        for ev in x.entry.events:
+            ev_lists[ev_ix[ev]] |= 1 << li
+
+    lists = [_condition(x.entry, grade_ix, list_ix) for x in scheme.lists]
+
+    # group sanctions and rewards by (trigger, duration, sanction-or-reward)
+    keyed: dict[tuple[object, ...], list[Consequence]] = {}
+    for is_sanction, items in ((1, scheme.sanctions), (0, scheme.rewards)):
+        for c in items:
+            key = (is_sanction, _condition(c.trigger, grade_ix, list_ix), c.duration_months or 0)
+            keyed.setdefault(key, []).append(c)
+    keys = list(keyed)
+    groups = tuple(tuple(keyed[k]) for k in keys)
+
+    def arr(values: list[int] | list[float], dtype: type) -> np.ndarray:
+        return np.array(values, dtype=dtype)
+
+    decay, repair = scheme.decay, scheme.repair
+    rules = scheme.network
+    arrays = SchemeArrays(
+        score_min=lo,
+        score_max=hi,
+        base=scheme.score.base,
+        act_event=act_event,
+        ev_points=arr([e.points for e in scheme.events], np.int32),
+        ev_cat=arr([cat_ix[e.category] for e in scheme.events], np.int32),
+        ev_domain=arr([dom_ix[e.domain] for e in scheme.events], np.int32),
+        ev_lists=ev_lists,
+        cat_cap=arr([min(c.cap or 32767, 32767) for c in scheme.categories], np.int32),
+        grade_of=grade_of,
+        list_kind=arr([x[0] for x in lists], np.int8),
+        list_grades=arr([x[1] for x in lists], np.int64),
+        list_value=arr([x[2] for x in lists], np.int32),
+        list_after=arr([x.exit.after_months or 0 for x in scheme.lists], np.int32),
+        list_clean=arr([x.exit.clean_months or 0 for x in scheme.lists], np.int32),
+        list_ends=arr([int(x.exit.condition_ends) for x in scheme.lists], np.uint8),
+        grp_kind=arr([k[1][0] for k in keys], np.int8),  # type: ignore[index]
+        grp_grades=arr([k[1][1] for k in keys], np.int64),  # type: ignore[index]
+        grp_value=arr([k[1][2] for k in keys], np.int32),  # type: ignore[index]
+        grp_list=arr([k[1][3] for k in keys], np.int32),  # type: ignore[index]
+        grp_duration=arr([k[2] for k in keys], np.int32),  # type: ignore[misc]
+        grp_sanction=arr([k[0] for k in keys], np.uint8),  # type: ignore[misc]
+        grp_domains=arr([sum({1 << dom_ix[c.domain] for c in g}) for g in groups], np.int64),
+        decay_points=decay.points_per_month if decay else 0,
+        decay_after=decay.after_clean_months if decay else 0,
+        repair_clean=repair.clean_months if repair else 0,
+        repair_p=repair.monthly_probability if repair else 0.0,
+        repair_restore=(repair.restore_to if repair and repair.restore_to is not None else lo),
+        repair_lists=np.array(
+            sum(1 << list_ix[x] for x in repair.lists) if repair else 0, np.int64
+        ),
+        net_threshold=arr([r.threshold for r in rules], np.int32),
+        net_share=arr([r.share for r in rules], np.float64),
+        net_points=arr([r.points for r in rules], np.int32),
+        net_cat=arr([cat_ix[r.category] if r.category else -1 for r in rules], np.int32),
+        cap_window=scheme.score.cap_window_months,
+    )
+    layout = SchemeLayout(
+        grades=tuple(g.id for g in grades),
+        lists=tuple(x.id for x in scheme.lists),
+        groups=groups,
+        categories=tuple(c.id for c in scheme.categories),
+    )
+    return arrays, layout
+
+
+class State(NamedTuple):
+    """Per-person columns of a run (row ``i`` is person ``i``)."""
+
+    score: np.ndarray  # int16[N]
+    grade: np.ndarray  # uint8[N]
+    flags: np.ndarray  # uint8[N]: FLAG_SANCTIONED | FLAG_PANEL
+    last_neg: np.ndarray  # int16[N]: step of the last negative record, NEVER if none
+    cause: np.ndarray  # uint32[N]: domains of the negative records behind the score, TAINT bit
+    cat_used: np.ndarray  # int16[N, C]: points moved per category in this cap window
+    list_since: np.ndarray  # int16[N, L]: step of entry, -1 if not listed
+    list_cause: np.ndarray  # uint32[N, L]
+    grp_until: np.ndarray  # int16[N, Q]: step the consequence ends, OPEN, or -1 if inactive
+    grp_cause: np.ndarray  # uint32[N, Q]
+    prev_score: np.ndarray  # int16[N] when the scheme has network rules, else int16[0]
+
+
+def state_bytes_per_person(arrays: SchemeArrays, layout: SchemeLayout) -> int:
+    """Bytes of engine state per person, for the memory estimate and the benchmark."""
+    C, L, Q = len(layout.categories), len(layout.lists), len(layout.groups)
+    net = 2 if len(arrays.net_points) else 0
+    return 2 + 1 + 1 + 2 + 4 + 2 * C + 6 * L + 6 * Q + net
+
+
+def allocate_state(n: int, arrays: SchemeArrays, layout: SchemeLayout) -> State:
+    C, L, Q = len(layout.categories), len(layout.lists), len(layout.groups)
+    grade0 = arrays.grade_of[arrays.base - arrays.score_min] if len(arrays.grade_of) else 255
+    return State(
+        score=np.full(n, arrays.base, np.int16),
+        grade=np.full(n, grade0, np.uint8),
+        flags=np.zeros(n, np.uint8),
+        last_neg=np.full(n, NEVER, np.int16),
+        cause=np.zeros(n, np.uint32),
+        cat_used=np.zeros((n, C), np.int16),
+        list_since=np.full((n, L), -1, np.int16),
+        list_cause=np.zeros((n, L), np.uint32),
+        grp_until=np.full((n, Q), -1, np.int16),
+        grp_cause=np.zeros((n, Q), np.uint32),
+        prev_score=np.zeros(n if len(arrays.net_points) else 0, np.int16),
+    )

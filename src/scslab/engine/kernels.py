@@ -1,0 +1,355 @@
+"""The compiled step: acts, records, points, grades, lists, sanctions and rewards, per person.
+
+One call of :func:`step` advances every person by one month. People are split into fixed blocks
+of :data:`BLOCK` rows; blocks run in parallel and each writes only its own rows of the state and its
+own slice of the per-step tallies, so results do not depend on the number of threads. Tallies are
+integers and are summed over blocks afterwards.
+
+Per person and month the work is: one uniform draw against a precomputed no-event probability for
+the person's cell and class; for the few with events, the kind of each event, whether it is
+recorded, and its points; then decay, repair, grade, lists and consequence groups, each a handful
+of comparisons. That is O(agents + events) per step.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+from numba import njit, prange
+
+from scslab.engine.compiled import (
+    COND_AT_LEAST,
+    COND_BELOW,
+    COND_EVENTS,
+    COND_GRADES,
+    COND_LIST,
+    FLAG_PANEL,
+    FLAG_SANCTIONED,
+    N_DOMAINS,
+    NO_CAUSE,
+    OPEN,
+    TAINT,
+    SchemeArrays,
+    State,
+)
+from scslab.schemes.model import DOMAINS
+from scslab.rng import STREAM_EVENTS, STREAM_OBSERVE, STREAM_REPAIR, step_key, uniform
+
+BLOCK = 1 << 16
+RELATIONSHIPS = DOMAINS.index("relationships")
+MAX_EVENTS = 30  # events per person and month; the Poisson tail beyond it is cut
+PANEL_FIELDS = 6  # person, act, event kind (0 true, 1 false), recorded, points applied, event
+
+
+class Draws(NamedTuple):
+    """Rate tables for the step (see :mod:`scslab.behaviour.rates`)."""
+
+    p0: np.ndarray  # float64[cells, classes]: P(no event this month)
+    lam: np.ndarray  # float64[cells, classes]
+    cum: np.ndarray  # float64[cells, classes, K]
+    kind_act: np.ndarray  # int32[K]
+    kind_false: np.ndarray  # uint8[K]
+    p_detect: np.ndarray  # float64[acts, regions]
+
+
+class Traits(NamedTuple):
+    cell: np.ndarray  # uint16[N]
+    region: np.ndarray  # uint8[N]
+    indptr: np.ndarray  # int64[N+1] of the friendship network, or int64[0]
+    friends: np.ndarray  # int32[edges]
+
+
+class Tally(NamedTuple):
+    """Per-block counts for one step; axis 0 is the block."""
+
+    ev_true: np.ndarray  # int32[B, cells, acts]
+    ev_rec: np.ndarray  # int32[B, cells, acts]: all records, false ones included
+    ev_false: np.ndarray  # int32[B, cells, acts]
+    grade: np.ndarray  # int32[B, cells, G]
+    score_sum: np.ndarray  # int64[B, cells]
+    listed: np.ndarray  # int32[B, cells, L]
+    dom_s: np.ndarray  # int32[B, cells, domains]: people under a sanction in each domain
+    dom_r: np.ndarray  # int32[B, cells, domains]: people with a reward in each domain
+    grp_active: np.ndarray  # int32[B, cells, Q]
+    flow: np.ndarray  # int32[B, 2, L+Q, domains+1, 2]: [start/entry, end/exit], item, cause, taint
+    expo: np.ndarray  # int32[B, Q, domains+1, 2]: active group-months by cause and taint
+    pev: np.ndarray  # int32[B, cap, PANEL_FIELDS]: events of panel members
+    pev_n: np.ndarray  # int32[B]
+
+
+def n_blocks(n: int) -> int:
+    return (n + BLOCK - 1) // BLOCK
+
+
+def allocate_tally(
+    n: int, cells: int, acts: int, grades: int, lists: int, groups: int, panel_per_block: int
+) -> Tally:
+    B = n_blocks(n)
+    D = N_DOMAINS
+    i32 = np.int32
+    return Tally(
+        ev_true=np.zeros((B, cells, acts), i32),
+        ev_rec=np.zeros((B, cells, acts), i32),
+        ev_false=np.zeros((B, cells, acts), i32),
+        grade=np.zeros((B, cells, grades), i32),
+        score_sum=np.zeros((B, cells), np.int64),
+        listed=np.zeros((B, cells, lists), i32),
+        dom_s=np.zeros((B, cells, D), i32),
+        dom_r=np.zeros((B, cells, D), i32),
+        grp_active=np.zeros((B, cells, groups), i32),
+        flow=np.zeros((B, 2, lists + groups, D + 1, 2), i32),
+        expo=np.zeros((B, groups, D + 1, 2), i32),
+        pev=np.zeros((B, panel_per_block * (MAX_EVENTS + 1) + 1, PANEL_FIELDS), i32),
+        pev_n=np.zeros(B, i32),
+    )
+
+
+@njit(cache=True, inline="always")
+def _count_causes(into: np.ndarray, cause: np.uint32) -> None:
+    """Add one to ``into[domain, taint]`` for each cause domain (or NO_CAUSE if none)."""
+    taint = 1 if cause & TAINT else 0
+    m = np.int64(cause & ~TAINT)
+    if m == 0:
+        into[NO_CAUSE, taint] += 1
+    d = 0
+    while m:
+        if m & 1:
+            into[d, taint] += 1
+        m >>= 1
+        d += 1
+
+
+@njit(cache=True, inline="always")
+def _holds(kind: int, grades: np.int64, value: int, lst: int, score: int, grade: int,
+           list_since: np.ndarray, i: int) -> bool:
+    if kind == COND_GRADES:
+        return grade != 255 and (grades >> grade) & 1 == 1
+    if kind == COND_BELOW:
+        return score < value
+    if kind == COND_AT_LEAST:
+        return score >= value
+    if kind == COND_LIST:
+        return list_since[i, lst] >= 0
+    return False
+
+
+@njit(cache=True, inline="always")
+def _apply_points(S: SchemeArrays, st: State, i: int, points: int, cat: int) -> int:
+    """Move person ``i``'s score by ``points`` within the category cap; return the change made."""
+    if points == 0:
+        return 0
+    mag = abs(points)
+    if cat >= 0:
+        room = S.cat_cap[cat] - st.cat_used[i, cat]
+        if room < mag:
+            mag = room
+        if mag <= 0:
+            return 0
+    old = np.int64(st.score[i])
+    new = old + (mag if points > 0 else -mag)
+    new = min(max(new, S.score_min), S.score_max)
+    if cat >= 0:
+        st.cat_used[i, cat] += mag
+    st.score[i] = new
+    return new - old
+
+
+@njit(cache=True)
+def _person(S: SchemeArrays, D: Draws, T: Traits, st: State, A: Tally,
+            b: int, i: int, t: int, kev: int, kob: int, krep: int) -> None:
+    c = np.int64(T.cell[i])
+    r = np.int64(T.region[i])
+    cls = np.int64(st.flags[i] & FLAG_SANCTIONED)
+    panel = (st.flags[i] & FLAG_PANEL) != 0
+
+    # 1. acts and records: one uniform decides the number of events by Poisson inversion
+    u = uniform(kev, i, 0)
+    p = D.p0[c, cls]
+    if u >= p:
+        lam = D.lam[c, cls]
+        cdf = p
+        n_ev = 0
+        while u >= cdf and n_ev < MAX_EVENTS:
+            n_ev += 1
+            p *= lam / n_ev
+            cdf += p
+        cum = D.cum[c, cls]
+        for j in range(1, n_ev + 1):
+            v = uniform(kev, i, j)
+            k = np.searchsorted(cum, v, side="right")
+            if k >= cum.shape[0]:
+                k = cum.shape[0] - 1
+            a = D.kind_act[k]
+            false = D.kind_false[k] == 1
+            if false:
+                recorded = True
+                A.ev_false[b, c, a] += 1
+            else:
+                A.ev_true[b, c, a] += 1
+                recorded = uniform(kob, i, j) < D.p_detect[a, r]
+            applied = 0
+            e = S.act_event[a]
+            if recorded:
+                A.ev_rec[b, c, a] += 1
+                if e >= 0:
+                    pts = S.ev_points[e]
+                    applied = _apply_points(S, st, i, pts, S.ev_cat[e])
+                    why = np.uint32(1 << S.ev_domain[e])
+                    if false:
+                        why |= TAINT
+                    if pts < 0:
+                        st.last_neg[i] = t
+                        if applied != 0:
+                            st.cause[i] |= why
+                    lm = S.ev_lists[e]
+                    li = 0
+                    while lm:
+                        if lm & 1 and st.list_since[i, li] < 0:
+                            st.list_since[i, li] = t
+                            st.list_cause[i, li] = why
+                            _count_causes(A.flow[b, 0, li], why)
+                        lm >>= 1
+                        li += 1
+            if panel:
+                w = A.pev_n[b]
+                if w < A.pev.shape[1]:
+                    A.pev[b, w, 0] = i
+                    A.pev[b, w, 1] = a
+                    A.pev[b, w, 2] = 1 if false else 0
+                    A.pev[b, w, 3] = 1 if recorded else 0
+                    A.pev[b, w, 4] = applied
+                    A.pev[b, w, 5] = e if recorded else -1
+                    A.pev_n[b] = w + 1
+
+    # 2. network rules: the share of friends below a threshold, on last month's scores
+    if T.indptr.shape[0] > 0 and S.net_points.shape[0] > 0:
+        lo_f = T.indptr[i]
+        hi_f = T.indptr[i + 1]
+        if hi_f > lo_f:
+            for q in range(S.net_points.shape[0]):
+                low = 0
+                for f in range(lo_f, hi_f):
+                    if st.prev_score[T.friends[f]] < S.net_threshold[q]:
+                        low += 1
+                if low >= S.net_share[q] * (hi_f - lo_f):
+                    pts = S.net_points[q]
+                    applied = _apply_points(S, st, i, pts, S.net_cat[q])
+                    if pts < 0 and applied != 0:
+                        st.cause[i] |= np.uint32(1 << RELATIONSHIPS)
+    # 3. decay toward base once clean long enough
+    clean = np.int64(t) - np.int64(st.last_neg[i])
+    score = np.int64(st.score[i])
+    if S.decay_points > 0 and clean >= S.decay_after and score != S.base:
+        if score < S.base:
+            score = min(score + S.decay_points, S.base)
+        else:
+            score = max(score - S.decay_points, S.base)
+        st.score[i] = score
+        if score == S.base:
+            st.cause[i] = 0
+
+    # 4. credit repair
+    if S.repair_p > 0 and clean >= S.repair_clean:
+        listed_mask = 0
+        for li in range(st.list_since.shape[1]):
+            if (S.repair_lists >> li) & 1 and st.list_since[i, li] >= 0:
+                listed_mask |= 1 << li
+        if (score < S.repair_restore or listed_mask) and uniform(krep, i, 0) < S.repair_p:
+            if score < S.repair_restore:
+                score = S.repair_restore
+                st.score[i] = score
+            for li in range(st.list_since.shape[1]):
+                if (listed_mask >> li) & 1:
+                    _count_causes(A.flow[b, 1, li], st.list_cause[i, li])
+                    st.list_since[i, li] = -1
+            if score >= S.base:
+                st.cause[i] = 0
+
+    # 5. grade
+    grade = 255
+    if S.grade_of.shape[0] > 0:
+        grade = np.int64(S.grade_of[score - S.score_min])
+        A.grade[b, c, grade] += 1
+    st.grade[i] = grade
+    A.score_sum[b, c] += score
+
+    # 6. lists: entries on grade or score, exits by rule
+    for li in range(st.list_since.shape[1]):
+        kind = S.list_kind[li]
+        cond = _holds(kind, S.list_grades[li], S.list_value[li], -1, score, grade,
+                      st.list_since, i)
+        since = np.int64(st.list_since[i, li])
+        if since >= 0:
+            ok = True
+            if S.list_after[li] > 0 and t - since < S.list_after[li]:
+                ok = False
+            if S.list_clean[li] > 0 and clean < S.list_clean[li]:
+                ok = False
+            if S.list_ends[li] == 1 and cond:
+                ok = False
+            if ok:
+                _count_causes(A.flow[b, 1, li], st.list_cause[i, li])
+                st.list_since[i, li] = -1
+                since = -1
+        elif kind != COND_EVENTS and cond:
+            st.list_since[i, li] = t
+            st.list_cause[i, li] = st.cause[i]
+            _count_causes(A.flow[b, 0, li], st.cause[i])
+            since = t
+        if since >= 0:
+            A.listed[b, c, li] += 1
+
+    # 7. sanctions and rewards, by group
+    n_lists = st.list_since.shape[1]
+    sanctioned = False
+    dom_s = np.int64(0)
+    dom_r = np.int64(0)
+    for q in range(st.grp_until.shape[1]):
+        kind = S.grp_kind[q]
+        cond = _holds(kind, S.grp_grades[q], S.grp_value[q], S.grp_list[q], score, grade,
+                      st.list_since, i)
+        until = np.int64(st.grp_until[i, q])
+        dur = S.grp_duration[q]
+        if until >= 0 and ((dur > 0 and t >= until) or (dur == 0 and not cond)):
+            _count_causes(A.flow[b, 1, n_lists + q], st.grp_cause[i, q])
+            until = -1
+        if until < 0 and cond:
+            until = t + dur if dur > 0 else OPEN
+            why = st.list_cause[i, S.grp_list[q]] if kind == COND_LIST else st.cause[i]
+            st.grp_cause[i, q] = why
+            _count_causes(A.flow[b, 0, n_lists + q], why)
+        st.grp_until[i, q] = until
+        if until >= 0:
+            A.grp_active[b, c, q] += 1
+            _count_causes(A.expo[b, q], st.grp_cause[i, q])
+            if S.grp_sanction[q] == 1:
+                sanctioned = True
+                dom_s |= S.grp_domains[q]
+            else:
+                dom_r |= S.grp_domains[q]
+    st.flags[i] = (st.flags[i] & FLAG_PANEL) | (FLAG_SANCTIONED if sanctioned else 0)
+    d = 0
+    while dom_s or dom_r:
+        if dom_s & 1:
+            A.dom_s[b, c, d] += 1
+        if dom_r & 1:
+            A.dom_r[b, c, d] += 1
+        dom_s >>= 1
+        dom_r >>= 1
+        d += 1
+
+
+@njit(cache=True, parallel=True)
+def step(S: SchemeArrays, D: Draws, T: Traits, st: State, A: Tally, seed: int, t: int) -> None:
+    """Advance everyone by one month (step ``t``), adding to the tallies ``A`` (zero them first)."""
+    n = st.score.shape[0]
+    kev = step_key(seed, STREAM_EVENTS, t)
+    kob = step_key(seed, STREAM_OBSERVE, t)
+    krep = step_key(seed, STREAM_REPAIR, t)
+    nb = (n + BLOCK - 1) // BLOCK
+    for b in prange(nb):
+        if S.cap_window > 0 and t > 0 and t % S.cap_window == 0:
+            st.cat_used[b * BLOCK : min(n, (b + 1) * BLOCK)] = 0
+        for i in range(b * BLOCK, min(n, (b + 1) * BLOCK)):
+            _person(S, D, T, st, A, b, i, t, kev, kob, krep)

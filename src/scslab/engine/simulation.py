@@ -1,0 +1,299 @@
+"""The step loop: a scenario in, a results file out.
+
+:class:`Simulation` puts the pieces together: it loads the scheme and the act catalogue, draws the
+population, compiles rate tables and scheme arrays, estimates the memory the run needs (and refuses
+a run the machine cannot hold), then runs monthly steps and hands the tallies to the store.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+import psutil
+
+from scslab.behaviour.model import Catalogue
+from scslab.behaviour.rates import RateTables, load_catalogue, rate_tables
+from scslab.engine.compiled import (
+    FLAG_PANEL,
+    MAX_STEP,
+    N_DOMAINS,
+    SchemeArrays,
+    SchemeLayout,
+    State,
+    allocate_state,
+    compile_scheme,
+    state_bytes_per_person,
+)
+from scslab.engine.kernels import BLOCK, Draws, Tally, Traits, allocate_tally, n_blocks, step
+from scslab.engine.scenario import Scenario
+from scslab.errors import ResourceError, ScenarioError
+from scslab.population.individuals import Population, generate
+from scslab.rng import STREAM_PANEL, step_key, uniforms
+from scslab.schemes.loader import load_scheme
+from scslab.schemes.model import Scheme
+
+Progress = Callable[[int, int], None]
+
+#: Python, numpy and the compiled kernels, before any person is allocated.
+BASE_OVERHEAD = 400 * 2**20
+
+
+@dataclass
+class Record:
+    """Everything a run keeps, step by step: tallies summed over blocks, and the panel."""
+
+    steps: int
+    grade: np.ndarray
+    score_sum: np.ndarray
+    listed: np.ndarray
+    dom_s: np.ndarray
+    dom_r: np.ndarray
+    grp_active: np.ndarray
+    ev_true: np.ndarray
+    ev_rec: np.ndarray
+    ev_false: np.ndarray
+    flow: np.ndarray
+    expo: np.ndarray
+    panel_people: np.ndarray
+    panel_score: np.ndarray
+    panel_grade: np.ndarray
+    panel_lists: np.ndarray
+    panel_lcause: np.ndarray
+    panel_until: np.ndarray
+    panel_cause: np.ndarray
+    panel_events: list[np.ndarray] = field(default_factory=list)
+    done: int = 0
+
+    @classmethod
+    def allocate(cls, steps: int, tally: Tally, panel: np.ndarray, lists: int, groups: int) -> Record:
+        def per_step(a: np.ndarray) -> np.ndarray:
+            return np.zeros((steps, *a.shape[1:]), a.dtype)
+
+        p = len(panel)
+        return cls(
+            steps=steps,
+            grade=per_step(tally.grade),
+            score_sum=per_step(tally.score_sum),
+            listed=per_step(tally.listed),
+            dom_s=per_step(tally.dom_s),
+            dom_r=per_step(tally.dom_r),
+            grp_active=per_step(tally.grp_active),
+            ev_true=per_step(tally.ev_true),
+            ev_rec=per_step(tally.ev_rec),
+            ev_false=per_step(tally.ev_false),
+            flow=per_step(tally.flow),
+            expo=per_step(tally.expo),
+            panel_people=panel,
+            panel_score=np.zeros((steps, p), np.int16),
+            panel_grade=np.zeros((steps, p), np.uint8),
+            panel_lists=np.zeros((steps, p, lists), np.int16),
+            panel_lcause=np.zeros((steps, p, lists), np.uint32),
+            panel_until=np.zeros((steps, p, groups), np.int16),
+            panel_cause=np.zeros((steps, p, groups), np.uint32),
+        )
+
+    def take(self, t: int, tally: Tally, state: State) -> None:
+        for name in ("grade", "score_sum", "listed", "dom_s", "dom_r", "grp_active", "ev_true",
+                     "ev_rec", "ev_false", "flow", "expo"):
+            getattr(self, name)[t] = getattr(tally, name).sum(axis=0)
+        p = self.panel_people
+        self.panel_score[t] = state.score[p]
+        self.panel_grade[t] = state.grade[p]
+        self.panel_lists[t] = state.list_since[p]
+        self.panel_lcause[t] = state.list_cause[p]
+        self.panel_until[t] = state.grp_until[p]
+        self.panel_cause[t] = state.grp_cause[p]
+        events = [tally.pev[b, : tally.pev_n[b]] for b in range(tally.pev.shape[0])]
+        rows = np.concatenate(events) if events else np.zeros((0, 6), np.int32)
+        self.panel_events.append(np.column_stack([np.full(len(rows), t, np.int32), rows]))
+        self.done = t + 1
+
+
+class Simulation:
+    """One scenario, ready to run.
+
+    >>> sim = Simulation(Scenario(population=PopulationSpec(agents=10_000), years=1))
+    >>> results = sim.run("runs/example", overwrite=True)
+    """
+
+    def __init__(
+        self,
+        scenario: Scenario,
+        *,
+        scheme: Scheme | None = None,
+        catalogue: Catalogue | None = None,
+        population: Population | None = None,
+    ) -> None:
+        self.scenario = scenario
+        self.scheme = scheme if scheme is not None else load_scheme(scenario.scheme)
+        if self.scheme.subject != "individuals":
+            raise ScenarioError(
+                f"scheme '{self.scheme.id}' scores {self.scheme.subject}, and this population "
+                "holds individuals only; choose a scheme for individuals"
+            )
+        self.catalogue = catalogue if catalogue is not None else load_catalogue(scenario.acts)
+        self._population = population
+        if population is not None and population.n == 0:
+            raise ScenarioError("the population is empty")
+        longest = max(
+            [c.duration_months or 0 for c in self.scheme.consequences()]
+            + [x.exit.after_months or 0 for x in self.scheme.lists]
+        )
+        if scenario.steps + longest >= MAX_STEP:
+            raise ScenarioError(
+                f"years: {scenario.years} is too long; runs are limited to "
+                f"{(MAX_STEP - longest) // 12} years with this scheme"
+            )
+        self.rates: RateTables = rate_tables(
+            self.catalogue,
+            self.scheme,
+            scenario.population,
+            scenario.observation,
+            scenario.adaptation,
+        )
+        self.arrays: SchemeArrays
+        self.layout: SchemeLayout
+        self.arrays, self.layout = compile_scheme(self.scheme, self.rates.act_ids)
+
+    @property
+    def agents(self) -> int:
+        if self._population is not None:
+            return self._population.n
+        return self.scenario.population.agents
+
+    def estimate_memory(self) -> int:
+        """Bytes the run will need at its peak, before anything is allocated."""
+        n = self.agents
+        cells = self.scenario.population.n_cells()
+        acts = len(self.rates.act_ids)
+        L, Q, G = len(self.layout.lists), len(self.layout.groups), len(self.layout.grades)
+        per_person = 10 + state_bytes_per_person(self.arrays, self.layout)
+        per_block_cells = cells * (3 * acts + G + L + 2 * N_DOMAINS + Q) * 4 + cells * 8
+        per_block = per_block_cells + (2 * (L + Q) + Q) * (N_DOMAINS + 1) * 2 * 4
+        steps = self.scenario.steps
+        record = steps * per_block
+        panel = steps * self.scenario.panel * (3 + 2 * L + 6 * Q + 40)
+        generation = 4 * n  # household draw buffers, then cell index
+        return BASE_OVERHEAD + n * per_person + generation + n_blocks(n) * per_block + record + panel
+
+    def check_memory(self) -> None:
+        need = self.estimate_memory()
+        have = psutil.virtual_memory().available
+        if need > 0.9 * have:
+            raise ResourceError(
+                f"this run needs about {need / 2**30:.1f} GiB and the machine has "
+                f"{have / 2**30:.1f} GiB free; use fewer agents (--agents) or a larger machine"
+            )
+
+    def population(self) -> Population:
+        if self._population is None:
+            self._population = generate(self.scenario.population, self.scenario.seed)
+        return self._population
+
+    def execute(self, progress: Progress | None = None) -> tuple[Record, State]:
+        """Run every step in memory; on Ctrl-C, return what was done so far, then re-raise."""
+        self.check_memory()
+        pop = self.population()
+        n = pop.n
+        rates = self.rates
+        total = rates.total
+        draws = Draws(
+            p0=np.exp(-total),
+            lam=total,
+            cum=rates.cumulative(),
+            kind_act=rates.kind_act,
+            kind_false=rates.kind_false,
+            p_detect=rates.p_detect,
+        )
+        network = pop.network
+        traits = Traits(
+            cell=pop.cell,
+            region=pop.region,
+            indptr=network.indptr if network is not None else np.zeros(0, np.int64),
+            friends=network.indices if network is not None else np.zeros(0, np.int32),
+        )
+        state = allocate_state(n, self.arrays, self.layout)
+        panel = self._panel(n)
+        state.flags[panel] |= FLAG_PANEL
+        per_block = int(np.bincount(panel // BLOCK, minlength=n_blocks(n)).max()) if len(panel) else 0
+        L, Q = len(self.layout.lists), len(self.layout.groups)
+        tally = allocate_tally(
+            n, total.shape[0], len(rates.act_ids), len(self.layout.grades), L, Q, per_block
+        )
+        steps = self.scenario.steps
+        record = Record.allocate(steps, tally, panel, L, Q)
+        self.interrupted = False
+        try:
+            for t in range(steps):
+                if state.prev_score.shape[0]:
+                    state.prev_score[:] = state.score
+                for counts in tally:
+                    counts.fill(0)
+                step(self.arrays, draws, traits, state, tally, self.scenario.seed, t)
+                record.take(t, tally, state)
+                if progress is not None:
+                    progress(t + 1, steps)
+        except KeyboardInterrupt:
+            self.interrupted = True
+        return record, state
+
+    def _panel(self, n: int) -> np.ndarray:
+        k = min(self.scenario.panel, n)
+        if k == 0:
+            return np.zeros(0, np.int64)
+        u = uniforms(step_key(self.scenario.seed, STREAM_PANEL, 0), n, 0)
+        return np.sort(np.argpartition(u, k - 1)[:k]).astype(np.int64)
+
+    def run(
+        self,
+        out: str | Path | None = None,
+        *,
+        overwrite: bool = False,
+        progress: Progress | None = None,
+    ) -> Results:
+        """Run and write ``results.duckdb`` in ``out`` (default: a new folder under ``runs/``).
+
+        On Ctrl-C the steps done so far are written to ``results.partial.duckdb`` and
+        :class:`RunInterrupted` is raised with its path.
+        """
+        from scslab.store.writer import prepare_out, write_results
+
+        folder = Path(out) if out is not None else default_out(self.scheme.id)
+        self.check_memory()
+        prepare_out(folder, overwrite)
+        started = datetime.now(UTC)
+        clock = time.perf_counter()
+        record, _ = self.execute(progress)
+        meta = {
+            "started": started,
+            "finished": datetime.now(UTC),
+            "seconds": time.perf_counter() - clock,
+            "status": "interrupted" if self.interrupted else "complete",
+        }
+        path = write_results(folder, self, record, meta)
+        if self.interrupted:
+            raise RunInterrupted(path)
+        return Results(path)
+
+
+def default_out(scheme_id: str) -> Path:
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    base = Path(os.environ.get("SCSLAB_RUNS", "runs"))
+    return base / f"{stamp}-{scheme_id}"
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """A run stopped by Ctrl-C; ``path`` holds the steps done before it."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(str(path))
+        self.path = path
+
+
+from scslab.store.results import Results  # noqa: E402  (results reads what the store writes)

@@ -1,0 +1,156 @@
+"""Reading a run back: :class:`Results` answers questions with DuckDB relations.
+
+Each method returns a ``duckdb.DuckDBPyRelation``: it prints as a table, displays in Jupyter, and
+converts with ``.pl()`` (Polars), ``.df()`` (pandas) or ``.fetchall()``.
+
+>>> r = Results("runs/default/results.duckdb")
+>>> r.grades(by="hukou")          # share of each grade per step and hukou
+>>> r.sql("SELECT max(step) FROM steps")
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from scslab.errors import ScslabError
+from scslab.store.writer import RESULTS
+
+GROUPS = ("region", "hukou", "age", "income")
+
+
+class Results:
+    """One run's results file, opened read-only."""
+
+    def __init__(self, path: str | Path) -> None:
+        p = Path(path)
+        if p.is_dir():
+            p = p / RESULTS
+        if not p.is_file():
+            raise ScslabError(f"{p}: no results file here; run `scslab run --out DIR` first")
+        self.path = p
+        self.con = duckdb.connect(str(p), read_only=True)
+        self.con.execute("SET threads TO 1")
+        self._columns = [row[0] for row in self.con.execute("DESCRIBE steps").fetchall()]
+
+    def __repr__(self) -> str:
+        run = self.run()
+        return (
+            f"Results({str(self.path)!r}: scheme {run['scheme']}, {run['agents']:,} agents, "
+            f"{run['steps_done']} of {run['steps']} steps, {run['status']})"
+        )
+
+    def sql(self, query: str) -> duckdb.DuckDBPyRelation:
+        """Any SQL over the run's tables (see docs/results.md)."""
+        return self.con.sql(query)
+
+    def run(self) -> dict[str, Any]:
+        """The ``runs`` row as a dict."""
+        cur = self.con.execute("SELECT * FROM runs")
+        names = [d[0] for d in cur.description]
+        row = cur.fetchall()[0]
+        assert row is not None
+        return dict(zip(names, row, strict=True))
+
+    def _prefixed(self, prefix: str) -> list[str]:
+        return [c for c in self._columns if c.startswith(prefix)]
+
+    def _by(self, by: str | None) -> tuple[str, str]:
+        if by is None:
+            return "", ""
+        if by not in GROUPS:
+            raise ScslabError(f"by={by!r}: group by one of {', '.join(GROUPS)}")
+        return f", {by}", f", {by}"
+
+    def grades(self, by: str | None = None) -> duckdb.DuckDBPyRelation:
+        """Share of people in each grade, per step (and group)."""
+        return self._shares("grade__", "grade", by)
+
+    def lists(self, by: str | None = None) -> duckdb.DuckDBPyRelation:
+        """People on each list, and their share, per step (and group)."""
+        return self._shares("list__", "list", by)
+
+    def sanctions(self, by: str | None = None) -> duckdb.DuckDBPyRelation:
+        """People under a sanction in each life domain, per step (and group)."""
+        return self._shares("sanction__", "domain", by)
+
+    def rewards(self, by: str | None = None) -> duckdb.DuckDBPyRelation:
+        """People with a reward in each life domain, per step (and group)."""
+        return self._shares("reward__", "domain", by)
+
+    def _shares(self, prefix: str, name: str, by: str | None) -> duckdb.DuckDBPyRelation:
+        cols = self._prefixed(prefix)
+        sel, grp = self._by(by)
+        if not cols:
+            return self.con.sql(f"SELECT NULL::INTEGER AS step, NULL::VARCHAR AS {name} LIMIT 0")
+        parts = " UNION ALL ".join(
+            f"SELECT step{sel}, '{c[len(prefix):]}' AS {name}, sum(\"{c}\") AS people, "
+            f"sum(agents) AS agents FROM steps GROUP BY step{grp}"
+            for c in cols
+        )
+        return self.con.sql(
+            f"SELECT *, people / agents AS share FROM ({parts}) ORDER BY step{grp}, {name}"
+        )
+
+    def events(self, by: str | None = None) -> duckdb.DuckDBPyRelation:
+        """True acts, records and false records per act, summed over the run (and group)."""
+        acts = [c[len("true__"):] for c in self._prefixed("true__")]
+        sel, grp = self._by(by)
+        parts = " UNION ALL ".join(
+            f"SELECT '{a}' AS act{sel}, sum(\"true__{a}\") AS true, "
+            f"sum(\"recorded__{a}\") AS recorded, sum(\"false__{a}\") AS false FROM steps"
+            + (f" GROUP BY {by}" if by else "")
+            for a in acts
+        )
+        return self.con.sql(f"SELECT * FROM ({parts}) ORDER BY act{grp}")
+
+    def summary(self) -> dict[str, Any]:
+        """Final grade shares, list sizes, sanctions and rewards by domain, and event totals."""
+        run = self.run()
+        last = self.con.execute("SELECT max(step) FROM steps").fetchall()[0]
+        final = last[0] if last else None
+
+        def final_counts(prefix: str) -> dict[str, int]:
+            cols = self._prefixed(prefix)
+            if not cols or final is None:
+                return {}
+            sums = ", ".join(f'sum("{c}")' for c in cols)
+            row = self.con.execute(f"SELECT {sums} FROM steps WHERE step = ?", [final]).fetchall()[0]
+            assert row is not None
+            return {c[len(prefix):]: int(v) for c, v in zip(cols, row, strict=True)}
+
+        agents = int(run["agents"])
+        grades = final_counts("grade__")
+        totals = self.con.execute(
+            "SELECT " + ", ".join(
+                f'sum("{c}")' for c in self._prefixed("true__") + self._prefixed("recorded__")
+                + self._prefixed("false__")
+            ) + " FROM steps"
+        ).fetchall()[0] if self._prefixed("true__") else None
+        n_acts = len(self._prefixed("true__"))
+        events = {"true": 0, "recorded": 0, "false": 0}
+        if totals is not None:
+            vals = [int(v or 0) for v in totals]
+            events = {
+                "true": sum(vals[:n_acts]),
+                "recorded": sum(vals[n_acts : 2 * n_acts]),
+                "false": sum(vals[2 * n_acts :]),
+            }
+        return {
+            "scheme": run["scheme"],
+            "agents": agents,
+            "steps": int(run["steps_done"]),
+            "status": run["status"],
+            "seconds": round(float(run["seconds"]), 3),
+            "grades": {g: round(n / agents, 6) for g, n in grades.items()},
+            "lists": final_counts("list__"),
+            "sanctions": final_counts("sanction__"),
+            "rewards": final_counts("reward__"),
+            "events": events,
+            "path": str(self.path),
+        }
+
+    def close(self) -> None:
+        self.con.close()

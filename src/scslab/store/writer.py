@@ -1,0 +1,250 @@
+"""Writing a run to one DuckDB file, atomically.
+
+The file is written beside its final name and renamed into place only when complete, so a file
+called ``results.duckdb`` is always a finished run. A run stopped by Ctrl-C is written as
+``results.partial.duckdb`` with ``status = 'interrupted'`` in its ``runs`` table.
+``docs/results.md`` documents every table and column.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import duckdb
+import numpy as np
+
+from scslab.errors import ResourceError
+from scslab.schemes.model import DOMAINS
+
+if TYPE_CHECKING:
+    from scslab.engine.simulation import Record, Simulation
+
+RESULTS = "results.duckdb"
+PARTIAL = "results.partial.duckdb"
+#: Files a run writes; ``--overwrite`` removes these and nothing else.
+RUN_FILES = (RESULTS, PARTIAL, "report.html", "summary.json")
+CAUSES = (*DOMAINS, "none")
+
+
+def prepare_out(folder: Path, overwrite: bool) -> None:
+    """Make ``folder`` ready for a run: refuse one that holds results unless ``overwrite``."""
+    if folder.exists() and not folder.is_dir():
+        raise ResourceError(f"{folder}: exists and is not a folder")
+    if folder.exists() and any(folder.iterdir()):
+        if not overwrite:
+            raise ResourceError(
+                f"{folder}: the output folder already exists; pass --overwrite to replace the "
+                "results in it, or choose another --out"
+            )
+        for name in RUN_FILES:
+            (folder / name).unlink(missing_ok=True)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ResourceError(f"{folder}: cannot create the output folder ({exc.strerror})") from None
+
+
+def write_results(folder: Path, sim: Simulation, record: Record, meta: dict[str, Any]) -> Path:
+    """Write every table to a temporary file, then rename it into place; return the path."""
+    final = folder / (PARTIAL if meta["status"] != "complete" else RESULTS)
+    tmp = folder / f".{final.name}.writing"
+    tmp.unlink(missing_ok=True)
+    con = duckdb.connect(str(tmp))
+    try:
+        _write(con, sim, record, meta)
+        con.execute("CHECKPOINT")
+    except BaseException:
+        con.close()
+        tmp.unlink(missing_ok=True)
+        raise
+    con.close()
+    os.replace(tmp, final)
+    return final
+
+
+def _table(con: duckdb.DuckDBPyConnection, name: str, columns: dict[str, Any]) -> None:
+    con.register("_frame", {k: np.asarray(v) for k, v in columns.items()})
+    casts = ", ".join(
+        f'CAST("{k}" AS VARCHAR) AS "{k}"' if np.asarray(v).dtype.kind in "OU" else f'"{k}"'
+        for k, v in columns.items()
+    )
+    con.execute(f"CREATE TABLE {name} AS SELECT {casts} FROM _frame")
+    con.unregister("_frame")
+
+
+def _write(con: duckdb.DuckDBPyConnection, sim: Simulation, rec: Record, meta: dict[str, Any]) -> None:
+    from scslab import __version__
+    from scslab.schemes.loader import dump_scheme
+
+    sc = sim.scenario
+    T = rec.done
+    spec = sc.population
+    levels = spec.levels()
+    layout = sim.layout
+    acts = sim.rates.act_ids
+
+    con.execute(
+        """CREATE TABLE runs (scheme VARCHAR, scenario VARCHAR, scheme_yaml VARCHAR,
+        version VARCHAR, seed UBIGINT, agents BIGINT, steps INTEGER, steps_done INTEGER,
+        started TIMESTAMPTZ, finished TIMESTAMPTZ, seconds DOUBLE, status VARCHAR)"""
+    )
+    con.execute(
+        "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [sim.scheme.id, sc.to_yaml(), dump_scheme(sim.scheme), __version__, sc.seed, sim.agents,
+         sc.steps, T, meta["started"], meta["finished"], meta["seconds"], meta["status"]],
+    )
+
+    # steps: one row per step and cell that has people
+    from scslab.population.individuals import cell_traits
+
+    traits = cell_traits(spec)
+    agents = np.bincount(sim.population().cell, minlength=traits.shape[0])
+    cells = np.flatnonzero(agents)
+    step_ix = np.repeat(np.arange(T), len(cells))
+    cell_ix = np.tile(cells, T)
+    cols: dict[str, Any] = {"step": step_ix.astype(np.int32)}
+    for k, trait in enumerate(("region", "hukou", "age", "income")):
+        cols[trait] = np.array(levels[trait], dtype=object)[traits[cell_ix, k]]
+    cols["agents"] = agents[cell_ix].astype(np.int64)
+    cols["mean_score"] = rec.score_sum[:T, cells].ravel() / np.maximum(cols["agents"], 1)
+    for g, gid in enumerate(layout.grades):
+        cols[f"grade__{gid}"] = rec.grade[:T, cells, g].ravel()
+    for li, lid in enumerate(layout.lists):
+        cols[f"list__{lid}"] = rec.listed[:T, cells, li].ravel()
+    s_domains = sorted({c.domain for c in sim.scheme.sanctions}, key=DOMAINS.index)
+    r_domains = sorted({c.domain for c in sim.scheme.rewards}, key=DOMAINS.index)
+    for d in s_domains:
+        cols[f"sanction__{d}"] = rec.dom_s[:T, cells, DOMAINS.index(d)].ravel()
+    for d in r_domains:
+        cols[f"reward__{d}"] = rec.dom_r[:T, cells, DOMAINS.index(d)].ravel()
+    for a, aid in enumerate(acts):
+        cols[f"true__{aid}"] = rec.ev_true[:T, cells, a].ravel()
+        cols[f"recorded__{aid}"] = rec.ev_rec[:T, cells, a].ravel()
+        cols[f"false__{aid}"] = rec.ev_false[:T, cells, a].ravel()
+    _table(con, "steps", cols)
+
+    # flows and exposure: list entries and exits, consequence starts and ends, by cause
+    items: list[tuple[str, str, str | None, int]] = [
+        ("list", lid, None, li) for li, lid in enumerate(layout.lists)
+    ]
+    L = len(layout.lists)
+    for q, c in layout.consequences:
+        kind = "sanction" if c in sim.scheme.sanctions else "reward"
+        items.append((kind, c.id, c.domain, L + q))
+    flow_rows: dict[str, list[Any]] = {k: [] for k in
+                                       ("step", "kind", "item", "domain", "cause_domain",
+                                        "false_record", "count")}
+    words = {"list": ("list_entry", "list_exit"), "sanction": ("sanction_start", "sanction_end"),
+             "reward": ("reward_start", "reward_end")}
+    for kind, item, domain, ix in items:
+        block = rec.flow[:T, :, ix]  # [T, 2, causes, 2]
+        for t, way, cause, taint in zip(*np.nonzero(block), strict=True):
+            flow_rows["step"].append(int(t))
+            flow_rows["kind"].append(words[kind][way])
+            flow_rows["item"].append(item)
+            flow_rows["domain"].append(domain)
+            flow_rows["cause_domain"].append(CAUSES[cause])
+            flow_rows["false_record"].append(bool(taint))
+            flow_rows["count"].append(int(block[t, way, cause, taint]))
+    _table(con, "flows", _typed(flow_rows, {"step": np.int32, "count": np.int64,
+                                             "false_record": bool}))
+    expo_rows: dict[str, list[Any]] = {k: [] for k in
+                                       ("step", "kind", "item", "domain", "cause_domain",
+                                        "false_record", "people")}
+    for kind, item, domain, ix in items[L:]:
+        block = rec.expo[:T, ix - L]
+        for t, cause, taint in zip(*np.nonzero(block), strict=True):
+            expo_rows["step"].append(int(t))
+            expo_rows["kind"].append(kind)
+            expo_rows["item"].append(item)
+            expo_rows["domain"].append(domain)
+            expo_rows["cause_domain"].append(CAUSES[cause])
+            expo_rows["false_record"].append(bool(taint))
+            expo_rows["people"].append(int(block[t, cause, taint]))
+    _table(con, "exposure", _typed(expo_rows, {"step": np.int32, "people": np.int64,
+                                                "false_record": bool}))
+    _write_panel(con, sim, rec, items)
+
+
+def _spells(marks: np.ndarray) -> list[tuple[int, int | None]]:
+    """Spells of one membership: runs of equal non-negative marks (entry or end step).
+
+    Returns ``(first step, first step after)``; the second is ``None`` if still running.
+    """
+    out: list[tuple[int, int | None]] = []
+    T = len(marks)
+    t = 0
+    while t < T:
+        if marks[t] < 0:
+            t += 1
+            continue
+        s = t
+        while t + 1 < T and marks[t + 1] == marks[s]:
+            t += 1
+        out.append((s, t + 1 if t + 1 < T else None))
+        t += 1
+    return out
+
+
+def _typed(rows: dict[str, list[Any]], dtypes: dict[str, Any]) -> dict[str, np.ndarray]:
+    return {k: np.array(v, dtype=dtypes.get(k, object)) for k, v in rows.items()}
+
+
+def _write_panel(con: duckdb.DuckDBPyConnection, sim: Simulation, rec: Record,
+                 items: list[tuple[str, str, str | None, int]]) -> None:
+    T = rec.done
+    people = rec.panel_people
+    P = len(people)
+    layout = sim.layout
+    grades = np.array([*layout.grades, None] if layout.grades else [None], dtype=object)
+    pop = sim.population()
+    levels = sim.scenario.population.levels()
+    L = len(layout.lists)
+
+    cols: dict[str, Any] = {
+        "step": np.repeat(np.arange(T, dtype=np.int32), P),
+        "person": np.tile(people, T).astype(np.int64),
+    }
+    for trait, column in pop.trait_columns().items():
+        cols[trait] = np.array(levels[trait], dtype=object)[np.tile(column[people], T)]
+    cols["score"] = rec.panel_score[:T].ravel().astype(np.int32)
+    g = rec.panel_grade[:T].ravel()
+    cols["grade"] = grades[np.where(g == 255, len(grades) - 1, g)]
+    _table(con, "panel", cols)
+
+    # memberships: one row per panel person, list/group and spell
+    spells: dict[str, list[Any]] = {k: [] for k in ("person", "kind", "item", "domain", "start_step",
+                                                    "end_step", "cause_domains", "false_record")}
+    for kind, item, domain, ix in items:
+        marks = rec.panel_lists[:T, :, ix] if ix < L else rec.panel_until[:T, :, ix - L]
+        causes = rec.panel_lcause[:T, :, ix] if ix < L else rec.panel_cause[:T, :, ix - L]
+        for p in range(P):
+            for start, stop in _spells(marks[:, p]):
+                mask = int(causes[start, p])
+                spells["person"].append(int(people[p]))
+                spells["kind"].append(kind)
+                spells["item"].append(item)
+                spells["domain"].append(domain)
+                spells["start_step"].append(start)
+                spells["end_step"].append(stop)
+                spells["cause_domains"].append(
+                    ",".join(d for k, d in enumerate(DOMAINS) if mask >> k & 1)
+                )
+                spells["false_record"].append(bool(mask >> 31 & 1))
+    _table(con, "panel_spells", _typed(spells, {"person": np.int64, "start_step": np.int32,
+                                                 "false_record": bool}))
+
+    events = np.concatenate(rec.panel_events[:T]) if T else np.zeros((0, 7), np.int32)
+    act_ids = np.array(sim.rates.act_ids, dtype=object)
+    ev_ids = np.array([e.id for e in sim.scheme.events] + [None], dtype=object)
+    _table(con, "panel_events", {
+        "step": events[:, 0],
+        "person": events[:, 1].astype(np.int64),
+        "act": act_ids[events[:, 2]],
+        "false_record": events[:, 3].astype(bool),
+        "recorded": events[:, 4].astype(bool),
+        "event": ev_ids[events[:, 6]],
+        "points": events[:, 5],
+    })
