@@ -8,8 +8,9 @@ errors are then turned into located messages by :func:`located_errors`.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from difflib import get_close_matches
 from pathlib import Path
 from typing import Any
 
@@ -42,33 +43,75 @@ class _UniqueKeyError(Exception):
         self.key, self.line, self.col, self.first = key, line, col, first
 
 
-def _build(
-    node: yaml.Node, loc: Loc, positions: dict[Loc, tuple[int, int]]
-) -> Any:
-    positions[loc] = (node.start_mark.line + 1, node.start_mark.column + 1)
-    if isinstance(node, yaml.MappingNode):
+class _ShapeError(Exception):
+    """A document that is valid YAML but cannot be data for us (a located message)."""
+
+    def __init__(self, node: yaml.Node, message: str) -> None:
+        super().__init__(message)
+        self.line, self.col = node.start_mark.line + 1, node.start_mark.column + 1
+
+
+#: The only tags a list or a mapping may carry: the plain ones, which YAML gives by default.
+_PLAIN_TAGS = frozenset({"tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"})
+
+#: Most values a document may expand to; aliases can make a short text expand exponentially.
+_MAX_VALUES = 200_000
+
+
+class _Builder:
+    """Builds plain data from a composed node graph, recording where every value stands."""
+
+    def __init__(self) -> None:
+        # A fresh constructor per document: it caches what it builds.
+        self.loader = yaml.SafeLoader("")
+        self.positions: dict[Loc, tuple[int, int]] = {}
+        self.open: set[int] = set()
+
+    def build(self, node: yaml.Node, loc: Loc) -> Any:
+        if len(self.positions) >= _MAX_VALUES:
+            raise _ShapeError(node, f"the document expands to more than {_MAX_VALUES} values")
+        positions = self.positions
+        positions[loc] = (node.start_mark.line + 1, node.start_mark.column + 1)
+        if isinstance(node, yaml.MappingNode | yaml.SequenceNode):
+            if id(node) in self.open:
+                raise _ShapeError(node, "an alias (*name) refers to a value that contains it")
+            if node.tag not in _PLAIN_TAGS:
+                raise _ShapeError(node, f"the tag '{node.tag}' is not supported; remove it")
+            self.open.add(id(node))
+            try:
+                return self._collection(node, loc)
+            finally:
+                self.open.discard(id(node))
+        return self.loader.construct_object(node, deep=True)
+
+    def _collection(self, node: yaml.Node, loc: Loc) -> Any:
+        positions = self.positions
+        if isinstance(node, yaml.SequenceNode):
+            return [self.build(item, (*loc, i)) for i, item in enumerate(node.value)]
         out: dict[Any, Any] = {}
         seen: dict[Any, int] = {}
         for knode, vnode in node.value:
-            key = yaml.SafeLoader.construct_scalar(_LOADER, knode)  # type: ignore[arg-type]
+            if not isinstance(knode, yaml.ScalarNode):
+                raise _ShapeError(knode, "a key must be a plain name, not a list or a mapping")
+            key = self.loader.construct_scalar(knode)
             if key in seen:
                 raise _UniqueKeyError(
                     str(key), knode.start_mark.line + 1, knode.start_mark.column + 1, seen[key]
                 )
             seen[key] = knode.start_mark.line + 1
-            out[key] = _build(vnode, (*loc, key), positions)
+            out[key] = self.build(vnode, (*loc, key))
             # A misspelt key is reported where the key itself stands.
             positions[(*loc, key, "__key__")] = (
                 knode.start_mark.line + 1,
                 knode.start_mark.column + 1,
             )
         return out
-    if isinstance(node, yaml.SequenceNode):
-        return [_build(item, (*loc, i), positions) for i, item in enumerate(node.value)]
-    return _LOADER.construct_object(node, deep=True)
 
 
-_LOADER = yaml.SafeLoader("")
+def _line_col(text: str, position: int) -> tuple[int, int]:
+    """1-based line and column of a character offset into ``text``."""
+    before = text[:position]
+    return before.count("\n") + 1, position - (before.rfind("\n") + 1) + 1
 
 
 def load_located(text: str | bytes, source: str, error: type[Exception]) -> Located:
@@ -84,26 +127,46 @@ def load_located(text: str | bytes, source: str, error: type[Exception]) -> Loca
         raise error(f"{source}:1:1: the file is empty; expected a YAML mapping")
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except RecursionError:
+        raise error(f"{source}:1:1: this YAML is nested too deeply to read") from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         raise error(f"{source}:{line}:{col}: this is not valid YAML: {exc.problem}") from None
+    except yaml.reader.ReaderError as exc:
+        line, col = _line_col(text, exc.position)
+        raise error(
+            f"{source}:{line}:{col}: this text holds a character YAML does not allow "
+            f"(#x{exc.character:04x}); remove it"
+        ) from None
     except yaml.YAMLError as exc:
-        raise error(f"{source}:1:1: this is not valid YAML: {exc}") from None
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise error(f"{source}:1:1: this is not valid YAML: {first}") from None
     if node is None:
         raise error(f"{source}:1:1: the file is empty; expected a YAML mapping")
-    positions: dict[Loc, tuple[int, int]] = {}
+    builder = _Builder()
     try:
-        data = _build(node, (), positions)
+        data = builder.build(node, ())
     except _UniqueKeyError as exc:
         raise error(
             f"{source}:{exc.line}:{exc.col}: the key '{exc.key}' is given twice "
             f"(first on line {exc.first}); keep one"
         ) from None
+    except _ShapeError as exc:
+        raise error(f"{source}:{exc.line}:{exc.col}: {exc}") from None
+    except RecursionError:
+        raise error(f"{source}:1:1: this YAML is nested too deeply to read") from None
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        problem = exc.problem or "an unsupported tag or value"
+        raise error(f"{source}:{line}:{col}: this YAML cannot be read safely: {problem}") from None
     except yaml.YAMLError as exc:
-        raise error(f"{source}:1:1: this YAML cannot be read safely: {exc}") from None
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise error(f"{source}:1:1: this YAML cannot be read safely: {first}") from None
+    positions = builder.positions
     if not isinstance(data, dict):
-        kind = type(data).__name__
+        kind = {type(None): "null", list: "list", str: "string"}.get(type(data), "single value")
         raise error(f"{source}:1:1: expected a YAML mapping of keys to values, found a {kind}")
     return Located(data, source, positions)
 
@@ -117,11 +180,15 @@ def read_located(path: Path, error: type[Exception]) -> Located:
     return load_located(raw, str(path), error)
 
 
+#: The keys a mapping at a location may hold, if known; used to suggest a spelling.
+KeysAt = Callable[[Loc], Sequence[str]]
+
+
 def _describe(err: ErrorDetails) -> str:
     kind = err["type"]
     msg = str(err["msg"])
     if kind == "extra_forbidden":
-        return "unknown key; check the spelling against the scheme language in docs/schemes.md"
+        return "unknown key; check its spelling"
     if kind == "missing":
         return "this key is required but missing"
     if msg.startswith("Value error, "):
@@ -129,20 +196,77 @@ def _describe(err: ErrorDetails) -> str:
     return msg
 
 
-def located_errors(errors: Sequence[ErrorDetails], doc: Located, limit: int = 10) -> str:
-    """Render pydantic errors as one ``path:line:col: message`` line per problem."""
+def _show(part: str | int) -> str:
+    """A key as it may stand in a one-line message: quoted escapes for unprintable text."""
+    text = str(part)
+    return text if text.isprintable() else repr(text)
+
+
+def _quoted(part: str | int) -> str:
+    text = str(part)
+    return f"'{text}'" if text.isprintable() else repr(text)
+
+
+def _clean(loc: Sequence[str | int]) -> Loc:
+    """Drop pydantic's own steps (``function-after[...]``) from an error location."""
+    return tuple(p for p in loc if not (isinstance(p, str) and "[" in p))
+
+
+def _misspellings(
+    errors: Sequence[tuple[ErrorDetails, Loc]], keys_at: KeysAt | None
+) -> tuple[dict[int, str], set[Loc]]:
+    """Hints for unknown keys, and the 'missing' errors that a misspelt key already explains."""
+    missing = [loc for err, loc in errors if err["type"] == "missing" and loc]
+    hints: dict[int, str] = {}
+    explained: set[Loc] = set()
+    for i, (err, loc) in enumerate(errors):
+        if err["type"] != "extra_forbidden" or not loc:
+            continue
+        parent, key = loc[:-1], str(loc[-1])
+        absent = [str(m[-1]) for m in missing if m[:-1] == parent and m not in explained]
+        near = get_close_matches(key, absent, n=1)
+        if near:
+            explained.add((*parent, near[0]))
+        elif keys_at is not None:
+            near = get_close_matches(key, list(keys_at(parent)), n=1)
+        if near:
+            hints[i] = f"unknown key {_quoted(key)}; did you mean '{near[0]}'?"
+        elif keys_at is not None and keys_at(parent):
+            allowed = ", ".join(keys_at(parent))
+            hints[i] = f"unknown key {_quoted(key)}; the keys here are: {allowed}"
+    return hints, explained
+
+
+def located_errors(
+    errors: Sequence[ErrorDetails],
+    doc: Located,
+    limit: int = 10,
+    keys_at: KeysAt | None = None,
+) -> str:
+    """Render pydantic errors as one ``path:line:col: message`` line per problem.
+
+    A misspelt key is one problem, not two: when an unknown key is close to a required key that
+    is missing beside it, only the unknown key is reported, with the spelling it should have.
+    ``keys_at`` (the keys allowed at a location) lets other unknown keys get a suggestion too.
+    """
+    located = [(err, _clean(err["loc"])) for err in errors]
+    hints, explained = _misspellings(located, keys_at)
+    kept = [
+        (err, loc, hints.get(i))
+        for i, (err, loc) in enumerate(located)
+        if not (err["type"] == "missing" and loc in explained)
+    ]
     lines = []
-    for err in errors[:limit]:
-        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and "[" in p))
+    for err, loc, hint in kept[:limit]:
         if err["type"] == "extra_forbidden" and (*loc, "__key__") in doc.positions:
             where = doc.where((*loc, "__key__"))
         elif err["type"] == "missing":
             where = doc.where(loc[:-1])
         else:
             where = doc.where(loc)
-        dotted = ".".join(str(p) for p in loc) or "(top level)"
-        lines.append(f"{where}: {dotted}: {_describe(err)}")
-    more = len(errors) - limit
+        dotted = ".".join(_show(p) for p in loc) or "(top level)"
+        lines.append(f"{where}: {dotted}: {hint or _describe(err)}")
+    more = len(kept) - limit
     if more > 0:
         lines.append(f"... and {more} more problem(s)")
     return "\n".join(lines)

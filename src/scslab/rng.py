@@ -18,6 +18,7 @@ GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
 _INV53 = 1.0 / 9007199254740992.0  # 2**-53
+_INV32 = 1.0 / 4294967296.0  # 2**-32
 
 #: Streams: one per kind of decision, so that adding a draw to one never shifts another.
 STREAM_POPULATION = 1
@@ -26,6 +27,8 @@ STREAM_OBSERVE = 3
 STREAM_REPAIR = 4
 STREAM_PANEL = 5
 STREAM_NETWORK = 6
+STREAM_FALSE = 7
+STREAM_COUNTS = 8
 
 
 @njit(cache=True, inline="always")
@@ -53,6 +56,13 @@ def bits(key: int, agent: int, j: int) -> np.uint64:
 def uniform(key: int, agent: int, j: int) -> float:
     """A float in [0, 1) for this key, agent and sub-draw."""
     return float(bits(key, agent, j) >> uint64(11)) * _INV53
+
+
+@njit(cache=True, inline="always")
+def uniform_pair(key: int, agent: int, j: int) -> tuple[float, float]:
+    """Two independent floats in [0, 1) with 32-bit resolution, from one mix."""
+    x = bits(key, agent, j)
+    return float(x >> uint64(32)) * _INV32, float(x & uint64(0xFFFFFFFF)) * _INV32
 
 
 @njit(cache=True)

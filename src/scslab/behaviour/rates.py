@@ -6,10 +6,9 @@ cell, class and the scheme, so it is computed here once per run as small tables;
 does one table lookup and one uniform draw per person and step, and works per event only for the
 few people who have one. That keeps a step O(agents + events).
 
-An *event kind* is either a true act (the act happens; channels may record it) or a false record
-of an act made by one channel (nothing happened; a record says it did). False records fall on
-anyone, regardless of traits, at ``false_record_ratio x P(channel records the act) x base rate``:
-the rate at which that channel would wrongly attach the act to a person.
+A *false record* says an act happened that did not. False records fall on anyone, regardless of
+traits, at ``false_record_ratio x P(channel records the act) x base rate``: the rate at which that
+channel would wrongly attach the act to a person.
 """
 
 from __future__ import annotations
@@ -60,27 +59,34 @@ def catalogue_text(catalogue: Catalogue) -> str:
 
 @dataclass(frozen=True)
 class RateTables:
-    """Per-cell and per-class event rates for one month, and per-region detection."""
+    """Monthly rates per cell (and class), split the way the engine draws them.
 
-    act_ids: tuple[str, ...]
-    kind_act: np.ndarray  # int32[K]: the act of each event kind
-    kind_false: np.ndarray  # uint8[K]: 1 for a false record
-    kind_channel: np.ndarray  # int32[K]: channel of a false record, -1 for a true act
-    rate: np.ndarray  # float64[cells, CLASSES, K]: expected events per person-month
+    *Scored* acts (those the scheme scores) are drawn person by person, because what happens next
+    depends on the person. *Unscored* acts change nobody's state, so they are drawn as counts per
+    cell and month. False records of scored acts come from their own stream, so that switching
+    them off leaves every true act exactly as it was (a paired counterfactual).
+    """
+
+    act_ids: tuple[str, ...]  # the whole catalogue, in order
+    scored: np.ndarray  # int32[S]: catalogue index of each scored act
+    rate: np.ndarray  # float64[cells, CLASSES, S]: scored true acts per person-month
+    false_act: np.ndarray  # int32[F]: catalogue index of each false-record kind
+    false_channel: np.ndarray  # int32[F]
+    false_rate: np.ndarray  # float64[cells, F]: false records per person-month
+    unscored: np.ndarray  # int32[U]: catalogue index of each unscored act
+    unscored_rate: np.ndarray  # float64[cells, U]: true acts per person-month
+    unscored_false: np.ndarray  # float64[cells, U]: false records per person-month
     p_detect: np.ndarray  # float64[acts, regions]: P(a true act is recorded by any channel)
     coverage: np.ndarray  # float64[regions]: camera coverage
 
-    @property
-    def total(self) -> np.ndarray:
-        """float64[cells, CLASSES]: expected events of all kinds per person-month."""
-        return np.asarray(self.rate.sum(axis=2))
 
-    def cumulative(self) -> np.ndarray:
-        """float64[cells, CLASSES, K]: the distribution of an event's kind, as a running sum."""
-        tot = self.total[..., None]
-        cum = np.cumsum(self.rate, axis=2) / np.where(tot > 0, tot, 1.0)
+def cumulative(rate: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Total rate over the last axis and the running-sum distribution of an event's kind."""
+    total = rate.sum(axis=-1)
+    cum = np.cumsum(rate, axis=-1) / np.where(total > 0, total, 1.0)[..., None]
+    if cum.shape[-1]:
         cum[..., -1] = 1.0
-        return np.asarray(cum)
+    return np.asarray(total), np.asarray(cum)
 
 
 def _multiplier(act_mult: dict[str, dict[str, float]], levels: dict[str, str]) -> float:
@@ -169,33 +175,38 @@ def rate_tables(
     else:
         salience = np.ones(CLASSES)
 
+    # a penalty is felt relative to the score's range: 100 points of a 1,000-point range
+    scale = (scheme.score.max - scheme.score.min) / 10.0 if scheme is not None else 1.0
     traits = cell_traits(spec)
     n_cells = traits.shape[0]
-    K = len(acts) + len(pairs)
-    rate = np.zeros((n_cells, CLASSES, K))
-    names = {"region": [r.id for r in regions], "hukou": HUKOU, "age": AGE_BANDS,
-             "income": INCOME_BANDS}
+    true_rate = np.zeros((n_cells, CLASSES, len(acts)))
     for c in range(n_cells):
         r, h, g, inc = (int(x) for x in traits[c])
-        levels = {"region": names["region"][r], "hukou": HUKOU[h], "age": AGE_BANDS[g],
+        levels = {"region": regions[r].id, "hukou": HUKOU[h], "age": AGE_BANDS[g],
                   "income": INCOME_BANDS[inc]}
         for a_i, act in enumerate(acts):
             monthly = act.rate * _multiplier(act.multipliers, levels) / 12.0  # type: ignore[arg-type]
-            for k in range(CLASSES):
-                feel = p_detect[a_i, r] * penalty[a_i] * salience[k] / 100.0
-                rate[c, k, a_i] = monthly * np.exp(-elasticity[a_i] * feel)
-        for j, (a_i, c_i) in enumerate(pairs):
-            rate[c, :, len(acts) + j] = false_rate[a_i, c_i, r] / 12.0
+            feel = p_detect[a_i, r] * penalty[a_i] * salience / scale
+            true_rate[c, :, a_i] = monthly * np.exp(-elasticity[a_i] * feel)
+    region_of = traits[:, 0]
+    false_by_act = false_rate.sum(axis=1)[:, region_of].T / 12.0  # [cells, acts]
 
-    kind_act = np.array(list(range(len(acts))) + [a for a, _ in pairs], np.int32)
-    kind_false = np.array([0] * len(acts) + [1] * len(pairs), np.uint8)
-    kind_channel = np.array([-1] * len(acts) + [c for _, c in pairs], np.int32)
+    scored_ids = set(scheme.acts()) if scheme is not None else set()
+    scored = np.array([i for i, a in enumerate(acts) if a.id in scored_ids], np.int32)
+    unscored = np.array([i for i, a in enumerate(acts) if a.id not in scored_ids], np.int32)
+    pairs = [(a, c) for a, c in pairs if a in set(scored.tolist())]
     return RateTables(
         act_ids=tuple(a.id for a in acts),
-        kind_act=kind_act,
-        kind_false=kind_false,
-        kind_channel=kind_channel,
-        rate=rate,
+        scored=scored,
+        rate=true_rate[:, :, scored],
+        false_act=np.array([a for a, _ in pairs], np.int32),
+        false_channel=np.array([c for _, c in pairs], np.int32),
+        false_rate=np.stack(
+            [false_rate[a, c, region_of] / 12.0 for a, c in pairs], axis=1
+        ) if pairs else np.zeros((n_cells, 0)),
+        unscored=unscored,
+        unscored_rate=true_rate[:, 0, unscored],
+        unscored_false=false_by_act[:, unscored],
         p_detect=p_detect,
         coverage=coverage,
     )

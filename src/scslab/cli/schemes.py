@@ -1,7 +1,298 @@
-"""``scslab schemes``: list, show and validate schemes."""
+"""``scslab schemes``: list, show and validate schemes.
+
+A built-in name and a path to a user's YAML file work alike in every command. Problems with a
+scheme are raised as :class:`~scslab.errors.SchemeError`; ``scslab.cli.main`` prints them without a
+traceback and exits with status 2.
+"""
 
 from __future__ import annotations
 
+import json
+import sys
+from enum import StrEnum
+from typing import Annotated
+
 import typer
+from rich.console import Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from scslab.cli import console
+from scslab.errors import SchemeError
+from scslab.schemes.loader import builtin_names, load_scheme, parse_scheme, resolve, scheme_to_data
+from scslab.schemes.model import Condition, Consequence, ListExit, Scheme, Sourced
 
 app = typer.Typer(help="List, show and validate scoring schemes.", no_args_is_help=True)
+
+
+class Format(StrEnum):
+    """How ``schemes show`` prints a scheme."""
+
+    table = "table"
+    yaml = "yaml"
+    json = "json"
+
+
+# --- list ---------------------------------------------------------------------------------------
+
+
+@app.command("list")
+def list_(
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print a JSON array instead of a table.")
+    ] = False,
+) -> None:
+    """List the built-in schemes: name, subject and a one-line description."""
+    schemes = [load_scheme(name) for name in builtin_names()]
+    if as_json:
+        rows = [
+            {"name": s.id, "title": s.name, "subject": s.subject, "description": s.description}
+            for s in schemes
+        ]
+        typer.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        return
+    table = Table(title="Built-in schemes", title_justify="left")
+    table.add_column("name", no_wrap=True, style="bold")
+    table.add_column("subject", no_wrap=True)
+    table.add_column("description")
+    for s in schemes:
+        table.add_row(Text(s.id), Text(s.subject), Text(s.description))
+    console.print(table)
+
+
+# --- show ---------------------------------------------------------------------------------------
+
+
+def _source(rule: Sourced) -> Text:
+    if rule.assumed:
+        return Text("assumed", style="yellow")
+    if rule.source is not None:
+        return Text(rule.source)
+    return Text("—", style="dim")
+
+
+def _signed(points: int) -> Text:
+    style = "red" if points < 0 else "green" if points > 0 else ""
+    return Text(f"{points:+d}", style=style)
+
+
+def describe_condition(c: Condition) -> str:
+    """A condition in words, e.g. ``grade D`` or ``score below 600``."""
+    if c.events:
+        return "recorded: " + ", ".join(c.events)
+    if c.grades:
+        return ("grade " if len(c.grades) == 1 else "grades ") + ", ".join(c.grades)
+    if c.list is not None:
+        return f"on list {c.list}"
+    if c.score_below is not None:
+        return f"score below {c.score_below}"
+    return f"score at least {c.score_at_least}"
+
+
+def describe_exit(x: ListExit) -> str:
+    """A list's exit rule in words."""
+    parts = []
+    if x.after_months is not None:
+        parts.append(f"after {x.after_months} months")
+    if x.clean_months is not None:
+        parts.append(f"{x.clean_months} clean months")
+    if x.condition_ends:
+        parts.append("when the entry condition ends")
+    return " or ".join(parts)
+
+
+def _duration(c: Consequence) -> str:
+    if c.duration_months is None:
+        return "while triggered"
+    return f"{c.duration_months} months"
+
+
+def _table(title: str, *columns: str) -> Table:
+    table = Table(title=title, title_justify="left", title_style="bold", expand=False)
+    for col in columns:
+        table.add_column(col, overflow="fold")
+    return table
+
+
+def _consequence_table(title: str, rules: tuple[Consequence, ...]) -> Table:
+    table = _table(title, "id", "trigger", "domain", "effect", "duration", "source")
+    for c in rules:
+        table.add_row(
+            Text(c.id),
+            Text(describe_condition(c.trigger)),
+            Text(c.domain),
+            Text(c.effect),
+            Text(_duration(c)),
+            _source(c),
+        )
+    return table
+
+
+def render_scheme(s: Scheme, label: str) -> RenderableType:
+    """The rules of a scheme as Rich tables, each rule with its source or ``assumed``."""
+    parts: list[RenderableType] = []
+    head = Text.assemble(
+        (s.name, "bold"), f"  ({s.id}, scores {s.subject})\n", s.description, ("\n" + label, "dim")
+    )
+    parts.append(head)
+
+    sc = s.score
+    score = _table("Score", "base", "range", "cap window", "source")
+    score.add_row(
+        Text(str(sc.base)),
+        Text(f"{sc.min}..{sc.max}"),
+        Text(f"{sc.cap_window_months} months"),
+        _source(sc),
+    )
+    parts.append(score)
+
+    cats = _table("Categories", "id", "name", "group", "cap", "source")
+    for c in s.categories:
+        cats.add_row(
+            Text(c.id),
+            Text(c.name),
+            Text(c.group or ""),
+            Text("—" if c.cap is None else str(c.cap)),
+            _source(c),
+        )
+    parts.append(cats)
+
+    events = _table("Events", "id", "category", "points", "domain", "rights", "source")
+    for e in s.events:
+        ident = e.id if e.act is None else f"{e.id} (act {e.act})"
+        events.add_row(
+            Text(ident),
+            Text(e.category),
+            _signed(e.points),
+            Text(e.domain),
+            Text(", ".join(e.rights), style="bold magenta"),
+            _source(e),
+        )
+    parts.append(events)
+
+    if s.grades:
+        grades = _table("Grades", "grade", "from", "to", "source")
+        for g in s.grades_high_to_low():
+            grades.add_row(Text(g.id), Text(str(g.min)), Text(str(g.max)), _source(g))
+        parts.append(grades)
+
+    if s.lists:
+        lists = _table("Lists", "id", "kind", "entry", "exit", "source")
+        for x in s.lists:
+            lists.add_row(
+                Text(x.id if not x.name else f"{x.id}: {x.name}"),
+                Text(x.kind),
+                Text(describe_condition(x.entry)),
+                Text(describe_exit(x.exit)),
+                _source(x),
+            )
+        parts.append(lists)
+
+    if s.sanctions:
+        parts.append(_consequence_table("Sanctions", s.sanctions))
+    if s.rewards:
+        parts.append(_consequence_table("Rewards", s.rewards))
+
+    if s.network:
+        net = _table("Network rules", "id", "rule", "points", "category", "source")
+        for n in s.network:
+            rule = f"at least {n.share:.0%} of friends score below {n.threshold}"
+            net.add_row(
+                Text(n.id), Text(rule), _signed(n.points), Text(n.category or ""), _source(n)
+            )
+        parts.append(net)
+
+    if s.decay is not None or s.repair is not None:
+        dr = _table("Decay and repair", "rule", "what", "source")
+        if s.decay is not None:
+            d = s.decay
+            unit = "point" if d.points_per_month == 1 else "points"
+            wait = f", after {d.after_clean_months} clean months" if d.after_clean_months else ""
+            dr.add_row(
+                Text("decay"), Text(f"{d.points_per_month} {unit} a month{wait}"), _source(d)
+            )
+        if s.repair is not None:
+            r = s.repair
+            what = (
+                f"after {r.clean_months} clean months, {r.monthly_probability:.0%} chance a month"
+            )
+            if r.restore_to is not None:
+                what += f"; score restored to {r.restore_to}"
+            if r.lists:
+                what += f"; leaves lists {', '.join(r.lists)}"
+            dr.add_row(Text("repair"), Text(what), _source(r))
+        parts.append(dr)
+
+    if s.sources:
+        sources = _table("Sources", "key", "source")
+        for key, text in s.sources.items():
+            sources.add_row(Text(key), Text(text))
+        parts.append(sources)
+    return Group(*parts)
+
+
+@app.command("show")
+def show(
+    scheme: Annotated[str, typer.Argument(help="A built-in name or a path to a YAML file.")],
+    fmt: Annotated[
+        Format,
+        typer.Option(
+            "--format",
+            "-f",
+            help="table: readable rules; yaml: the file text exactly, for piping; json: data.",
+        ),
+    ] = Format.table,
+) -> None:
+    """Show a scheme's rules, each with its source or 'assumed'."""
+    raw, label = resolve(scheme)
+    parsed = parse_scheme(raw, label)
+    if fmt is Format.yaml:
+        text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+        sys.stdout.write(text)
+        sys.stdout.flush()
+    elif fmt is Format.json:
+        typer.echo(json.dumps(scheme_to_data(parsed), indent=2, ensure_ascii=False))
+    else:
+        console.print(render_scheme(parsed, label))
+
+
+# --- validate -----------------------------------------------------------------------------------
+
+
+def summary(s: Scheme) -> str:
+    """Counts of a scheme's rules, e.g. ``12 events, 3 categories, 4 grades``."""
+
+    def n(count: int, one: str, many: str) -> str:
+        return f"{count} {one if count == 1 else many}"
+
+    parts = [n(len(s.events), "event", "events"), n(len(s.categories), "category", "categories")]
+    for count, one in (
+        (len(s.grades), "grade"),
+        (len(s.lists), "list"),
+        (len(s.sanctions), "sanction"),
+        (len(s.rewards), "reward"),
+        (len(s.network), "network rule"),
+    ):
+        if count:
+            parts.append(n(count, one, one + "s"))
+    return ", ".join(parts)
+
+
+@app.command("validate")
+def validate(
+    schemes: Annotated[
+        list[str], typer.Argument(help="Built-in names or paths to YAML files.", show_default=False)
+    ],
+) -> None:
+    """Check schemes; print 'ok' for each good one and every problem, located, for the others."""
+    problems: list[str] = []
+    for spec in schemes:
+        try:
+            s = load_scheme(spec)
+        except SchemeError as exc:
+            problems.append(str(exc))
+            continue
+        label = s.id if spec == s.id else f"{spec}: {s.id}"
+        console.print(Text(f"ok: {label} ({summary(s)})"), soft_wrap=True)
+    if problems:
+        raise SchemeError("\n".join(problems))

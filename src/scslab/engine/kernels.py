@@ -34,7 +34,16 @@ from scslab.engine.compiled import (
     State,
 )
 from scslab.schemes.model import DOMAINS
-from scslab.rng import STREAM_EVENTS, STREAM_OBSERVE, STREAM_REPAIR, step_key, uniform
+from scslab.rng import (
+    STREAM_COUNTS,
+    STREAM_EVENTS,
+    STREAM_FALSE,
+    STREAM_OBSERVE,
+    STREAM_REPAIR,
+    step_key,
+    uniform,
+    uniform_pair,
+)
 
 BLOCK = 1 << 16
 RELATIONSHIPS = DOMAINS.index("relationships")
@@ -45,12 +54,18 @@ PANEL_FIELDS = 6  # person, act, event kind (0 true, 1 false), recorded, points 
 class Draws(NamedTuple):
     """Rate tables for the step (see :mod:`scslab.behaviour.rates`)."""
 
-    p0: np.ndarray  # float64[cells, classes]: P(no event this month)
+    p0: np.ndarray  # float64[cells, classes]: P(no scored act this month)
     lam: np.ndarray  # float64[cells, classes]
-    cum: np.ndarray  # float64[cells, classes, K]
-    kind_act: np.ndarray  # int32[K]
-    kind_false: np.ndarray  # uint8[K]
+    cum: np.ndarray  # float64[cells, classes, S]: which scored act
+    act: np.ndarray  # int32[S]: catalogue index of each scored act
+    fp0: np.ndarray  # float64[cells]: P(no false record this month)
+    flam: np.ndarray  # float64[cells]
+    fcum: np.ndarray  # float64[cells, F]
+    fact: np.ndarray  # int32[F]: catalogue index of each false-record kind
     p_detect: np.ndarray  # float64[acts, regions]
+    unscored: np.ndarray  # int32[U]
+    u_rate: np.ndarray  # float64[cells, U]
+    u_false: np.ndarray  # float64[cells, U]
 
 
 class Traits(NamedTuple):
@@ -121,6 +136,28 @@ def _count_causes(into: np.ndarray, cause: np.uint32) -> None:
 
 
 @njit(cache=True, inline="always")
+def _poisson_count(u: float, p0: float, lam: float) -> int:
+    """The Poisson(lam) count whose CDF interval holds ``u`` (inversion; ``p0 = exp(-lam)``)."""
+    if u < p0:
+        return 0
+    p = p0
+    cdf = p0
+    k = 0
+    while u >= cdf and k < MAX_EVENTS:
+        k += 1
+        p *= lam / k
+        cdf += p
+    return k
+
+
+@njit(cache=True, inline="always")
+def _pick(cum: np.ndarray, u: float) -> int:
+    """The kind whose running-sum interval holds ``u``."""
+    k = np.searchsorted(cum, u, side="right")
+    return min(k, cum.shape[0] - 1)
+
+
+@njit(cache=True, inline="always")
 def _holds(kind: int, grades: np.int64, value: int, lst: int, score: int, grade: int,
            list_since: np.ndarray, i: int) -> bool:
     if kind == COND_GRADES:
@@ -155,72 +192,61 @@ def _apply_points(S: SchemeArrays, st: State, i: int, points: int, cat: int) -> 
     return new - old
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _person(S: SchemeArrays, D: Draws, T: Traits, st: State, A: Tally,
-            b: int, i: int, t: int, kev: int, kob: int, krep: int) -> None:
+            b: int, i: int, t: int, kev: int, kfa: int, kob: int, krep: int) -> None:
     c = np.int64(T.cell[i])
     r = np.int64(T.region[i])
     cls = np.int64(st.flags[i] & FLAG_SANCTIONED)
     panel = (st.flags[i] & FLAG_PANEL) != 0
 
-    # 1. acts and records: one uniform decides the number of events by Poisson inversion
-    u = uniform(kev, i, 0)
-    p = D.p0[c, cls]
-    if u >= p:
-        lam = D.lam[c, cls]
-        cdf = p
-        n_ev = 0
-        while u >= cdf and n_ev < MAX_EVENTS:
-            n_ev += 1
-            p *= lam / n_ev
-            cdf += p
-        cum = D.cum[c, cls]
-        for j in range(1, n_ev + 1):
-            v = uniform(kev, i, j)
-            k = np.searchsorted(cum, v, side="right")
-            if k >= cum.shape[0]:
-                k = cum.shape[0] - 1
-            a = D.kind_act[k]
-            false = D.kind_false[k] == 1
+    # 1. scored acts and their records, then false records from their own stream
+    # one mix gives both counts: its high half for true acts, its low half for false records
+    u_true, u_false = uniform_pair(kev, i, 0)
+    n_true = _poisson_count(u_true, D.p0[c, cls], D.lam[c, cls])
+    n_false = _poisson_count(u_false, D.fp0[c], D.flam[c])
+    for j in range(1, n_true + n_false + 1):
+        false = j > n_true
+        if false:
+            a = D.fact[_pick(D.fcum[c], uniform(kfa, i, j - n_true))]
+            recorded = True
+            A.ev_false[b, c, a] += 1
+        else:
+            a = D.act[_pick(D.cum[c, cls], uniform(kev, i, j))]
+            A.ev_true[b, c, a] += 1
+            recorded = uniform(kob, i, j) < D.p_detect[a, r]
+        applied = 0
+        e = S.act_event[a]
+        if recorded:
+            A.ev_rec[b, c, a] += 1
+            pts = S.ev_points[e]
+            applied = _apply_points(S, st, i, pts, S.ev_cat[e])
+            why = np.uint32(1 << S.ev_domain[e])
             if false:
-                recorded = True
-                A.ev_false[b, c, a] += 1
-            else:
-                A.ev_true[b, c, a] += 1
-                recorded = uniform(kob, i, j) < D.p_detect[a, r]
-            applied = 0
-            e = S.act_event[a]
-            if recorded:
-                A.ev_rec[b, c, a] += 1
-                if e >= 0:
-                    pts = S.ev_points[e]
-                    applied = _apply_points(S, st, i, pts, S.ev_cat[e])
-                    why = np.uint32(1 << S.ev_domain[e])
-                    if false:
-                        why |= TAINT
-                    if pts < 0:
-                        st.last_neg[i] = t
-                        if applied != 0:
-                            st.cause[i] |= why
-                    lm = S.ev_lists[e]
-                    li = 0
-                    while lm:
-                        if lm & 1 and st.list_since[i, li] < 0:
-                            st.list_since[i, li] = t
-                            st.list_cause[i, li] = why
-                            _count_causes(A.flow[b, 0, li], why)
-                        lm >>= 1
-                        li += 1
-            if panel:
-                w = A.pev_n[b]
-                if w < A.pev.shape[1]:
-                    A.pev[b, w, 0] = i
-                    A.pev[b, w, 1] = a
-                    A.pev[b, w, 2] = 1 if false else 0
-                    A.pev[b, w, 3] = 1 if recorded else 0
-                    A.pev[b, w, 4] = applied
-                    A.pev[b, w, 5] = e if recorded else -1
-                    A.pev_n[b] = w + 1
+                why |= TAINT
+            if pts < 0:
+                st.last_neg[i] = t
+                if applied != 0:
+                    st.cause[i] |= why
+            lm = S.ev_lists[e]
+            li = 0
+            while lm:
+                if lm & 1 and st.list_since[i, li] < 0:
+                    st.list_since[i, li] = t
+                    st.list_cause[i, li] = why
+                    _count_causes(A.flow[b, 0, li], why)
+                lm >>= 1
+                li += 1
+        if panel:
+            w = A.pev_n[b]
+            if w < A.pev.shape[1]:
+                A.pev[b, w, 0] = i
+                A.pev[b, w, 1] = a
+                A.pev[b, w, 2] = 1 if false else 0
+                A.pev[b, w, 3] = 1 if recorded else 0
+                A.pev[b, w, 4] = applied
+                A.pev[b, w, 5] = e if recorded else -1
+                A.pev_n[b] = w + 1
 
     # 2. network rules: the share of friends below a threshold, on last month's scores
     if T.indptr.shape[0] > 0 and S.net_points.shape[0] > 0:
@@ -345,6 +371,7 @@ def step(S: SchemeArrays, D: Draws, T: Traits, st: State, A: Tally, seed: int, t
     """Advance everyone by one month (step ``t``), adding to the tallies ``A`` (zero them first)."""
     n = st.score.shape[0]
     kev = step_key(seed, STREAM_EVENTS, t)
+    kfa = step_key(seed, STREAM_FALSE, t)
     kob = step_key(seed, STREAM_OBSERVE, t)
     krep = step_key(seed, STREAM_REPAIR, t)
     nb = (n + BLOCK - 1) // BLOCK
@@ -352,4 +379,53 @@ def step(S: SchemeArrays, D: Draws, T: Traits, st: State, A: Tally, seed: int, t
         if S.cap_window > 0 and t > 0 and t % S.cap_window == 0:
             st.cat_used[b * BLOCK : min(n, (b + 1) * BLOCK)] = 0
         for i in range(b * BLOCK, min(n, (b + 1) * BLOCK)):
-            _person(S, D, T, st, A, b, i, t, kev, kob, krep)
+            _person(S, D, T, st, A, b, i, t, kev, kfa, kob, krep)
+
+
+@njit(cache=True, inline="always")
+def _count(mean: float, key: int, slot: int) -> int:
+    """A Poisson(mean) count: exact inversion below 30, a normal approximation above."""
+    u = uniform(key, slot, 0)
+    if mean < 30.0:
+        return _poisson_count(u, np.exp(-mean), mean)
+    z = np.sqrt(-2.0 * np.log(1.0 - u)) * np.cos(2.0 * np.pi * uniform(key, slot, 1))
+    return max(0, int(round(mean + np.sqrt(mean) * z)))
+
+
+@njit(cache=True, inline="always")
+def _thin(n: int, p: float, key: int, slot: int) -> int:
+    """A Binomial(n, p) count: exact below 30 trials, a normal approximation above."""
+    if n < 30:
+        k = 0
+        for j in range(n):
+            if uniform(key, slot, 2 + j) < p:
+                k += 1
+        return k
+    u = uniform(key, slot, 2)
+    z = np.sqrt(-2.0 * np.log(1.0 - u)) * np.cos(2.0 * np.pi * uniform(key, slot, 3))
+    sd = np.sqrt(n * p * (1.0 - p))
+    return min(n, max(0, int(round(n * p + sd * z))))
+
+
+@njit(cache=True)
+def count_unscored(D: Draws, people: np.ndarray, regions: np.ndarray, A: Tally, seed: int,
+                   t: int) -> None:
+    """Acts the scheme does not score change nobody's state: draw them as counts per cell.
+
+    ``people[c]`` is the number of people in cell ``c`` and ``regions[c]`` its region; counts go to
+    block 0 of the tallies.
+    """
+    key = step_key(seed, STREAM_COUNTS, t)
+    U = D.unscored.shape[0]
+    for c in range(people.shape[0]):
+        if people[c] == 0:
+            continue
+        for k in range(U):
+            a = D.unscored[k]
+            slot = (c * U + k) * 2
+            true = _count(people[c] * D.u_rate[c, k], key, slot)
+            false = _count(people[c] * D.u_false[c, k], key, slot + 1)
+            rec = _thin(true, D.p_detect[a, regions[c]], key, slot)
+            A.ev_true[0, c, a] += true
+            A.ev_false[0, c, a] += false
+            A.ev_rec[0, c, a] += rec + false

@@ -18,7 +18,7 @@ import numpy as np
 import psutil
 
 from scslab.behaviour.model import Catalogue
-from scslab.behaviour.rates import RateTables, load_catalogue, rate_tables
+from scslab.behaviour.rates import RateTables, cumulative, load_catalogue, rate_tables
 from scslab.engine.compiled import (
     FLAG_PANEL,
     MAX_STEP,
@@ -30,10 +30,19 @@ from scslab.engine.compiled import (
     compile_scheme,
     state_bytes_per_person,
 )
-from scslab.engine.kernels import BLOCK, Draws, Tally, Traits, allocate_tally, n_blocks, step
+from scslab.engine.kernels import (
+    BLOCK,
+    Draws,
+    Tally,
+    Traits,
+    allocate_tally,
+    count_unscored,
+    n_blocks,
+    step,
+)
 from scslab.engine.scenario import Scenario
 from scslab.errors import ResourceError, ScenarioError
-from scslab.population.individuals import Population, generate
+from scslab.population.individuals import Population, cell_traits, generate
 from scslab.rng import STREAM_PANEL, step_key, uniforms
 from scslab.schemes.loader import load_scheme
 from scslab.schemes.model import Scheme
@@ -201,16 +210,9 @@ class Simulation:
         self.check_memory()
         pop = self.population()
         n = pop.n
-        rates = self.rates
-        total = rates.total
-        draws = Draws(
-            p0=np.exp(-total),
-            lam=total,
-            cum=rates.cumulative(),
-            kind_act=rates.kind_act,
-            kind_false=rates.kind_false,
-            p_detect=rates.p_detect,
-        )
+        draws = self._draws()
+        people = np.bincount(pop.cell, minlength=self.scenario.population.n_cells())
+        cell_region = cell_traits(self.scenario.population)[:, 0].astype(np.int64)
         network = pop.network
         traits = Traits(
             cell=pop.cell,
@@ -224,7 +226,7 @@ class Simulation:
         per_block = int(np.bincount(panel // BLOCK, minlength=n_blocks(n)).max()) if len(panel) else 0
         L, Q = len(self.layout.lists), len(self.layout.groups)
         tally = allocate_tally(
-            n, total.shape[0], len(rates.act_ids), len(self.layout.grades), L, Q, per_block
+            n, len(people), len(self.rates.act_ids), len(self.layout.grades), L, Q, per_block
         )
         steps = self.scenario.steps
         record = Record.allocate(steps, tally, panel, L, Q)
@@ -236,12 +238,32 @@ class Simulation:
                 for counts in tally:
                     counts.fill(0)
                 step(self.arrays, draws, traits, state, tally, self.scenario.seed, t)
+                count_unscored(draws, people, cell_region, tally, self.scenario.seed, t)
                 record.take(t, tally, state)
                 if progress is not None:
                     progress(t + 1, steps)
         except KeyboardInterrupt:
             self.interrupted = True
         return record, state
+
+    def _draws(self) -> Draws:
+        r = self.rates
+        lam, cum = cumulative(r.rate)
+        flam, fcum = cumulative(r.false_rate)
+        return Draws(
+            p0=np.exp(-lam),
+            lam=lam,
+            cum=cum,
+            act=r.scored,
+            fp0=np.exp(-flam),
+            flam=flam,
+            fcum=fcum,
+            fact=r.false_act,
+            p_detect=r.p_detect,
+            unscored=r.unscored,
+            u_rate=r.unscored_rate,
+            u_false=r.unscored_false,
+        )
 
     def _panel(self, n: int) -> np.ndarray:
         k = min(self.scenario.panel, n)

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
-from scslab._yaml import Located, load_located, located_errors, read_located
+from scslab._yaml import Loc, Located, load_located, located_errors, read_located
 from scslab.errors import SchemeError
 from scslab.schemes.model import Scheme, problems_of
 
@@ -55,6 +55,28 @@ def resolve(spec: str | Path) -> tuple[str | bytes, str]:
     return builtin_text(name), f"builtin:{name}.yaml"
 
 
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    """The model class inside a field's type (``Event`` in ``tuple[Event, ...]``), if any."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in get_args(annotation):
+        found = _model_in(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def keys_at(loc: Loc) -> list[str]:
+    """The keys the scheme language allows in the mapping at ``loc``; empty if not a model."""
+    model: type[BaseModel] | None = Scheme
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        field = model.model_fields.get(part) if model is not None else None
+        model = _model_in(field.annotation) if field is not None else None
+    return list(model.model_fields) if model is not None else []
+
+
 def validate_located(doc: Located) -> Scheme:
     """Validate parsed YAML into a :class:`Scheme`, reporting problems at their line and column."""
     try:
@@ -71,7 +93,7 @@ def validate_located(doc: Located) -> Scheme:
                 where = doc.where(loc)
                 lines.append(f"{where}: {'.'.join(map(str, loc))}: {msg}")
         if plain:
-            lines.insert(0, located_errors(plain, doc))
+            lines.insert(0, located_errors(plain, doc, keys_at=keys_at))
         raise SchemeError("\n".join(lines)) from None
 
 

@@ -99,7 +99,9 @@ class Score(Sourced):
         if not self.min < self.max:
             raise ValueError(f"min ({self.min}) must be below max ({self.max})")
         if not self.min <= self.base <= self.max:
-            raise ValueError(f"base ({self.base}) must lie within min..max ({self.min}..{self.max})")
+            raise ValueError(
+                f"base ({self.base}) must lie within min..max ({self.min}..{self.max})"
+            )
         return self
 
 
@@ -306,10 +308,11 @@ def _duplicates(loc: str, ids: Iterable[str]) -> Iterator[tuple[Loc, str]]:
     ids = list(ids)
     for ident, n in Counter(ids).items():
         if n > 1:
-            yield (loc, len(ids) - 1 - ids[::-1].index(ident), "id"), f"the id '{ident}' is used {n} times; ids must be unique"
+            last = len(ids) - 1 - ids[::-1].index(ident)
+            yield (loc, last, "id"), f"the id '{ident}' is used {n} times; ids must be unique"
 
 
-def _check(s: Scheme) -> Iterator[tuple[Loc, str]]:  # noqa: C901 - one flat list of rules
+def _check(s: Scheme) -> Iterator[tuple[Loc, str]]:  # one flat list of rules
     lo, hi = s.score.min, s.score.max
     span = hi - lo
 
@@ -332,13 +335,18 @@ def _check(s: Scheme) -> Iterator[tuple[Loc, str]]:  # noqa: C901 - one flat lis
     consequence_ids = [c.id for c in s.consequences()]
     for ident, n in Counter(consequence_ids).items():
         if n > 1:
-            yield ("rewards" if ident in {r.id for r in s.rewards} else "sanctions",), (
-                f"the id '{ident}' is used {n} times across sanctions and rewards; ids must be unique"
+            k = len(consequence_ids) - 1 - consequence_ids[::-1].index(ident)
+            ns = len(s.sanctions)
+            where: Loc = ("sanctions", k, "id") if k < ns else ("rewards", k - ns, "id")
+            yield where, (
+                f"the id '{ident}' is used {n} times across sanctions and rewards; "
+                "ids must be unique"
             )
 
     acts: dict[str, str] = {}
     for i, e in enumerate(s.events):
-        if e.act_id in acts:
+        # Two events with the same id are already reported as a duplicate id.
+        if e.act_id in acts and acts[e.act_id] != e.id:
             yield ("events", i, "act" if e.act else "id"), (
                 f"the act '{e.act_id}' is already scored by event '{acts[e.act_id]}'; "
                 "each act is scored by one event"
@@ -357,7 +365,9 @@ def _check(s: Scheme) -> Iterator[tuple[Loc, str]]:  # noqa: C901 - one flat lis
         if e.category not in categories:
             yield ("events", i, "category"), _unknown("category", e.category, categories)
         if abs(e.points) > span:
-            yield ("events", i, "points"), f"{e.points} points is more than the whole score range ({span})"
+            yield ("events", i, "points"), (
+                f"{e.points} points is more than the whole score range ({span})"
+            )
     for i, c in enumerate(s.categories):
         if c.cap is None:
             continue
@@ -380,12 +390,13 @@ def _check(s: Scheme) -> Iterator[tuple[Loc, str]]:  # noqa: C901 - one flat lis
             g = s.grades[k]
             if g.min > expect:
                 yield ("grades", k, "min"), (
-                    f"grade '{g.id}' starts at {g.min}, leaving {expect}..{g.min - 1} without a grade; "
-                    f"start it at {expect}"
+                    f"grade '{g.id}' starts at {g.min}, leaving {expect}..{g.min - 1} "
+                    f"without a grade; start it at {expect}"
                 )
             elif g.min < expect:
                 yield ("grades", k, "min"), (
-                    f"grade '{g.id}' starts at {g.min}, overlapping the grade below; start it at {expect}"
+                    f"grade '{g.id}' starts at {g.min}, overlapping the grade below; "
+                    f"start it at {expect}"
                 )
             expect = g.max + 1
         if expect - 1 != hi:
@@ -412,30 +423,34 @@ def _check(s: Scheme) -> Iterator[tuple[Loc, str]]:  # noqa: C901 - one flat lis
         yield from condition(("lists", i, "entry"), x.entry, "entry")
         if x.exit.condition_ends and x.entry.events:
             yield ("lists", i, "exit", "condition_ends"), (
-                "an entry on recorded events has no condition that ends; use after_months or clean_months"
+                "an entry on recorded events has no condition that ends; "
+                "use after_months or clean_months"
             )
     for key in ("sanctions", "rewards"):
         for i, c in enumerate(getattr(s, key)):
             yield from condition((key, i, "trigger"), c.trigger, "trigger")
-    for i, n in enumerate(s.network):
-        if n.category is not None and n.category not in categories:
-            yield ("network", i, "category"), _unknown("category", n.category, categories)
-        if not lo < n.threshold <= hi:
-            yield ("network", i, "threshold"), f"threshold {n.threshold} lies outside {lo}..{hi}"
+    for i, net in enumerate(s.network):
+        if net.category is not None and net.category not in categories:
+            yield ("network", i, "category"), _unknown("category", net.category, categories)
+        if not lo < net.threshold <= hi:
+            yield ("network", i, "threshold"), f"threshold {net.threshold} lies outside {lo}..{hi}"
     if s.repair is not None:
-        for j, x in enumerate(s.repair.lists):
-            if x not in lists:
-                yield ("repair", "lists", j), _unknown("list", x, lists)
+        for j, list_id in enumerate(s.repair.lists):
+            if list_id not in lists:
+                yield ("repair", "lists", j), _unknown("list", list_id, lists)
         r = s.repair.restore_to
         if r is not None and not lo <= r <= hi:
-            yield ("repair", "restore_to"), f"restore_to {r} lies outside the score range {lo}..{hi}"
+            yield ("repair", "restore_to"), (
+                f"restore_to {r} lies outside the score range {lo}..{hi}"
+            )
 
 
 def _unknown(what: str, value: str, known: set[str]) -> str:
     from difflib import get_close_matches
 
     near = get_close_matches(value, sorted(known), n=1)
-    hint = f"; did you mean '{near[0]}'?" if near else f"; known: {', '.join(sorted(known)) or 'none'}"
+    listed = ", ".join(sorted(known)) or "none"
+    hint = f"; did you mean '{near[0]}'?" if near else f"; known: {listed}"
     return f"unknown {what} '{value}'{hint}"
 
 
