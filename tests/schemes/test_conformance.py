@@ -48,7 +48,7 @@ def test_built_in_id_equals_its_file_name(name: str) -> None:
 
 @pytest.mark.parametrize("name", NAMES)
 def test_built_in_round_trips_through_yaml(name: str) -> None:
-    """dump_scheme then parse_scheme gives an equal scheme, and dumping again gives the same text."""
+    """dump_scheme then parse_scheme gives an equal scheme; dumping again gives the same text."""
     scheme = load_scheme(name)
     text = dump_scheme(scheme)
     again = parse_scheme(text, f"dumped:{name}")
@@ -62,7 +62,7 @@ def test_built_in_text_parses_to_the_loaded_scheme(name: str) -> None:
     assert parse_scheme(builtin_text(name), name) == load_scheme(name)
 
 
-# --- every number has a source ----------------------------------------------------------------------
+# --- every number has a source --------------------------------------------------------------------
 
 
 def _numbers(model: BaseModel) -> Iterator[tuple[str, object]]:
@@ -114,7 +114,7 @@ def test_every_listed_source_has_text(name: str) -> None:
         assert text.strip(), f"source '{key}' has no text"
 
 
-# --- the scheme scores acts that people can commit ----------------------------------------------------
+# --- the scheme scores acts that people can commit ------------------------------------------------
 
 
 def _default_acts() -> set[str]:
@@ -135,7 +135,7 @@ def test_every_scored_act_is_in_the_default_act_catalogue(name: str) -> None:
     assert not missing, f"acts not in behaviour/acts.yaml: {', '.join(missing)}"
 
 
-# --- reachability in a tiny engine run ----------------------------------------------------------------
+# --- reachability in a tiny engine run ------------------------------------------------------------
 #
 # Reserved for the lead: "every rule fires in a tiny run" (DESIGN.md, Examples to follow). Each
 # built-in will be run on a small population, and every event, grade, list, sanction and reward is

@@ -86,7 +86,7 @@ def cumulative(rate: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     cum = np.cumsum(rate, axis=-1) / np.where(total > 0, total, 1.0)[..., None]
     if cum.shape[-1]:
         cum[..., -1] = 1.0
-    return np.asarray(total), np.asarray(cum)
+    return np.ascontiguousarray(total), np.ascontiguousarray(cum)
 
 
 def _multiplier(act_mult: dict[str, dict[str, float]], levels: dict[str, str]) -> float:

@@ -22,9 +22,10 @@ err_console = Console(stderr=True)
 
 
 def _register() -> None:
-    from scslab.cli import schemes
+    from scslab.cli import run, schemes
 
     app.add_typer(schemes.app, name="schemes")
+    app.command(name="run")(run.run)
 
 
 def main() -> None:

@@ -107,10 +107,19 @@ def _duration(c: Consequence) -> str:
     return f"{c.duration_months} months"
 
 
+#: Columns of running text, which wrap; the others (ids, numbers, domains) stay on one line.
+_WRAPPING = frozenset(
+    {"name", "group", "entry", "exit", "trigger", "effect", "rule", "what", "text"}
+)
+
+
 def _table(title: str, *columns: str) -> Table:
     table = Table(title=title, title_justify="left", title_style="bold", expand=False)
     for col in columns:
-        table.add_column(col, overflow="fold")
+        if col in _WRAPPING:
+            table.add_column(col, overflow="fold", ratio=1)
+        else:
+            table.add_column(col, no_wrap=True)
     return table
 
 
@@ -177,10 +186,11 @@ def render_scheme(s: Scheme, label: str) -> RenderableType:
         parts.append(grades)
 
     if s.lists:
-        lists = _table("Lists", "id", "kind", "entry", "exit", "source")
+        lists = _table("Lists", "id", "name", "kind", "entry", "exit", "source")
         for x in s.lists:
             lists.add_row(
-                Text(x.id if not x.name else f"{x.id}: {x.name}"),
+                Text(x.id),
+                Text(x.name),
                 Text(x.kind),
                 Text(describe_condition(x.entry)),
                 Text(describe_exit(x.exit)),
@@ -224,7 +234,7 @@ def render_scheme(s: Scheme, label: str) -> RenderableType:
         parts.append(dr)
 
     if s.sources:
-        sources = _table("Sources", "key", "source")
+        sources = _table("Sources", "key", "text")
         for key, text in s.sources.items():
             sources.add_row(Text(key), Text(text))
         parts.append(sources)

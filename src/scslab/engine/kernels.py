@@ -60,7 +60,7 @@ class Draws(NamedTuple):
     act: np.ndarray  # int32[S]: catalogue index of each scored act
     fp0: np.ndarray  # float64[cells]: P(no false record this month)
     flam: np.ndarray  # float64[cells]
-    fcum: np.ndarray  # float64[cells, F]
+    fcum: np.ndarray  # float64[cells, 1, F]
     fact: np.ndarray  # int32[F]: catalogue index of each false-record kind
     p_detect: np.ndarray  # float64[acts, regions]
     unscored: np.ndarray  # int32[U]
@@ -87,12 +87,12 @@ class Tally(NamedTuple):
     dom_s: np.ndarray  # int32[B, cells, domains]: people under a sanction in each domain
     dom_r: np.ndarray  # int32[B, cells, domains]: people with a reward in each domain
     grp_active: np.ndarray  # int32[B, cells, Q]
-    flow: np.ndarray  # int32[B, 2, L+Q, domains+1, 2]: [start/entry, end/exit], item, cause, taint
-    expo: np.ndarray  # int32[B, Q, domains+1, 2]: active group-months by cause and taint
+    flow: np.ndarray  # int32[B, 3, L+Q, domains+1, 2]: [start, end, active], item, cause, taint
     pev: np.ndarray  # int32[B, cap, PANEL_FIELDS]: events of panel members
     pev_n: np.ndarray  # int32[B]
 
 
+@njit(cache=True)
 def n_blocks(n: int) -> int:
     return (n + BLOCK - 1) // BLOCK
 
@@ -113,24 +113,26 @@ def allocate_tally(
         dom_s=np.zeros((B, cells, D), i32),
         dom_r=np.zeros((B, cells, D), i32),
         grp_active=np.zeros((B, cells, groups), i32),
-        flow=np.zeros((B, 2, lists + groups, D + 1, 2), i32),
-        expo=np.zeros((B, groups, D + 1, 2), i32),
+        flow=np.zeros((B, 3, lists + groups, D + 1, 2), i32),
         pev=np.zeros((B, panel_per_block * (MAX_EVENTS + 1) + 1, PANEL_FIELDS), i32),
         pev_n=np.zeros(B, i32),
     )
 
 
 @njit(cache=True, inline="always")
-def _count_causes(into: np.ndarray, cause: np.uint32) -> None:
-    """Add one to ``into[domain, taint]`` for each cause domain (or NO_CAUSE if none)."""
+def _count_causes(flow: np.ndarray, b: int, way: int, item: int, cause: np.uint32) -> None:
+    """Add one to ``flow[b, way, item, domain, taint]`` per cause domain (NO_CAUSE if none).
+
+    Indices, not a view: taking views in the hot loop costs reference counting shared by threads.
+    """
     taint = 1 if cause & TAINT else 0
     m = np.int64(cause & ~TAINT)
     if m == 0:
-        into[NO_CAUSE, taint] += 1
+        flow[b, way, item, NO_CAUSE, taint] += 1
     d = 0
     while m:
         if m & 1:
-            into[d, taint] += 1
+            flow[b, way, item, d, taint] += 1
         m >>= 1
         d += 1
 
@@ -151,10 +153,17 @@ def _poisson_count(u: float, p0: float, lam: float) -> int:
 
 
 @njit(cache=True, inline="always")
-def _pick(cum: np.ndarray, u: float) -> int:
-    """The kind whose running-sum interval holds ``u``."""
-    k = np.searchsorted(cum, u, side="right")
-    return min(k, cum.shape[0] - 1)
+def _pick(cum: np.ndarray, row: int, col: int, u: float) -> int:
+    """The kind ``k`` with ``cum[row, col, k-1] <= u < cum[row, col, k]`` (binary search)."""
+    lo = 0
+    hi = cum.shape[2] - 1
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if cum[row, col, mid] <= u:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
 
 
 @njit(cache=True, inline="always")
@@ -208,11 +217,11 @@ def _person(S: SchemeArrays, D: Draws, T: Traits, st: State, A: Tally,
     for j in range(1, n_true + n_false + 1):
         false = j > n_true
         if false:
-            a = D.fact[_pick(D.fcum[c], uniform(kfa, i, j - n_true))]
+            a = D.fact[_pick(D.fcum, c, 0, uniform(kfa, i, j - n_true))]
             recorded = True
             A.ev_false[b, c, a] += 1
         else:
-            a = D.act[_pick(D.cum[c, cls], uniform(kev, i, j))]
+            a = D.act[_pick(D.cum, c, cls, uniform(kev, i, j))]
             A.ev_true[b, c, a] += 1
             recorded = uniform(kob, i, j) < D.p_detect[a, r]
         applied = 0
@@ -234,7 +243,7 @@ def _person(S: SchemeArrays, D: Draws, T: Traits, st: State, A: Tally,
                 if lm & 1 and st.list_since[i, li] < 0:
                     st.list_since[i, li] = t
                     st.list_cause[i, li] = why
-                    _count_causes(A.flow[b, 0, li], why)
+                    _count_causes(A.flow, b, 0, li, why)
                 lm >>= 1
                 li += 1
         if panel:
@@ -287,7 +296,7 @@ def _person(S: SchemeArrays, D: Draws, T: Traits, st: State, A: Tally,
                 st.score[i] = score
             for li in range(st.list_since.shape[1]):
                 if (listed_mask >> li) & 1:
-                    _count_causes(A.flow[b, 1, li], st.list_cause[i, li])
+                    _count_causes(A.flow, b, 1, li, st.list_cause[i, li])
                     st.list_since[i, li] = -1
             if score >= S.base:
                 st.cause[i] = 0
@@ -315,13 +324,13 @@ def _person(S: SchemeArrays, D: Draws, T: Traits, st: State, A: Tally,
             if S.list_ends[li] == 1 and cond:
                 ok = False
             if ok:
-                _count_causes(A.flow[b, 1, li], st.list_cause[i, li])
+                _count_causes(A.flow, b, 1, li, st.list_cause[i, li])
                 st.list_since[i, li] = -1
                 since = -1
         elif kind != COND_EVENTS and cond:
             st.list_since[i, li] = t
             st.list_cause[i, li] = st.cause[i]
-            _count_causes(A.flow[b, 0, li], st.cause[i])
+            _count_causes(A.flow, b, 0, li, st.cause[i])
             since = t
         if since >= 0:
             A.listed[b, c, li] += 1
@@ -338,17 +347,17 @@ def _person(S: SchemeArrays, D: Draws, T: Traits, st: State, A: Tally,
         until = np.int64(st.grp_until[i, q])
         dur = S.grp_duration[q]
         if until >= 0 and ((dur > 0 and t >= until) or (dur == 0 and not cond)):
-            _count_causes(A.flow[b, 1, n_lists + q], st.grp_cause[i, q])
+            _count_causes(A.flow, b, 1, n_lists + q, st.grp_cause[i, q])
             until = -1
         if until < 0 and cond:
             until = t + dur if dur > 0 else OPEN
             why = st.list_cause[i, S.grp_list[q]] if kind == COND_LIST else st.cause[i]
             st.grp_cause[i, q] = why
-            _count_causes(A.flow[b, 0, n_lists + q], why)
+            _count_causes(A.flow, b, 0, n_lists + q, why)
         st.grp_until[i, q] = until
         if until >= 0:
             A.grp_active[b, c, q] += 1
-            _count_causes(A.expo[b, q], st.grp_cause[i, q])
+            _count_causes(A.flow, b, 2, n_lists + q, st.grp_cause[i, q])
             if S.grp_sanction[q] == 1:
                 sanctioned = True
                 dom_s |= S.grp_domains[q]
@@ -366,6 +375,19 @@ def _person(S: SchemeArrays, D: Draws, T: Traits, st: State, A: Tally,
         d += 1
 
 
+@njit(cache=True, _nrt=False)
+def _block(S: SchemeArrays, D: Draws, T: Traits, st: State, A: Tally, b: int, t: int,
+           kev: int, kfa: int, kob: int, krep: int) -> None:
+    """One block of people, in order. Compiled on its own so that the parallel loop stays simple."""
+    n = st.score.shape[0]
+    lo = b * BLOCK
+    hi = min(n, lo + BLOCK)
+    if S.cap_window > 0 and t > 0 and t % S.cap_window == 0:
+        st.cat_used[lo:hi] = 0
+    for i in range(lo, hi):
+        _person(S, D, T, st, A, b, i, t, kev, kfa, kob, krep)
+
+
 @njit(cache=True, parallel=True)
 def step(S: SchemeArrays, D: Draws, T: Traits, st: State, A: Tally, seed: int, t: int) -> None:
     """Advance everyone by one month (step ``t``), adding to the tallies ``A`` (zero them first)."""
@@ -374,12 +396,8 @@ def step(S: SchemeArrays, D: Draws, T: Traits, st: State, A: Tally, seed: int, t
     kfa = step_key(seed, STREAM_FALSE, t)
     kob = step_key(seed, STREAM_OBSERVE, t)
     krep = step_key(seed, STREAM_REPAIR, t)
-    nb = (n + BLOCK - 1) // BLOCK
-    for b in prange(nb):
-        if S.cap_window > 0 and t > 0 and t % S.cap_window == 0:
-            st.cat_used[b * BLOCK : min(n, (b + 1) * BLOCK)] = 0
-        for i in range(b * BLOCK, min(n, (b + 1) * BLOCK)):
-            _person(S, D, T, st, A, b, i, t, kev, kfa, kob, krep)
+    for b in prange(n_blocks(n)):
+        _block(S, D, T, st, A, b, t, kev, kfa, kob, krep)
 
 
 @njit(cache=True, inline="always")

@@ -68,7 +68,6 @@ class Record:
     ev_rec: np.ndarray
     ev_false: np.ndarray
     flow: np.ndarray
-    expo: np.ndarray
     panel_people: np.ndarray
     panel_score: np.ndarray
     panel_grade: np.ndarray
@@ -97,7 +96,6 @@ class Record:
             ev_rec=per_step(tally.ev_rec),
             ev_false=per_step(tally.ev_false),
             flow=per_step(tally.flow),
-            expo=per_step(tally.expo),
             panel_people=panel,
             panel_score=np.zeros((steps, p), np.int16),
             panel_grade=np.zeros((steps, p), np.uint8),
@@ -109,7 +107,7 @@ class Record:
 
     def take(self, t: int, tally: Tally, state: State) -> None:
         for name in ("grade", "score_sum", "listed", "dom_s", "dom_r", "grp_active", "ev_true",
-                     "ev_rec", "ev_false", "flow", "expo"):
+                     "ev_rec", "ev_false", "flow"):
             getattr(self, name)[t] = getattr(tally, name).sum(axis=0)
         p = self.panel_people
         self.panel_score[t] = state.score[p]
@@ -184,7 +182,7 @@ class Simulation:
         L, Q, G = len(self.layout.lists), len(self.layout.groups), len(self.layout.grades)
         per_person = 10 + state_bytes_per_person(self.arrays, self.layout)
         per_block_cells = cells * (3 * acts + G + L + 2 * N_DOMAINS + Q) * 4 + cells * 8
-        per_block = per_block_cells + (2 * (L + Q) + Q) * (N_DOMAINS + 1) * 2 * 4
+        per_block = per_block_cells + 3 * (L + Q) * (N_DOMAINS + 1) * 2 * 4
         steps = self.scenario.steps
         record = steps * per_block
         panel = steps * self.scenario.panel * (3 + 2 * L + 6 * Q + 40)
@@ -257,7 +255,7 @@ class Simulation:
             act=r.scored,
             fp0=np.exp(-flam),
             flam=flam,
-            fcum=fcum,
+            fcum=fcum[:, None, :].copy(),
             fact=r.false_act,
             p_detect=r.p_detect,
             unscored=r.unscored,
@@ -272,6 +270,15 @@ class Simulation:
         u = uniforms(step_key(self.scenario.seed, STREAM_PANEL, 0), n, 0)
         return np.sort(np.argpartition(u, k - 1)[:k]).astype(np.int64)
 
+    def prepare(self, out: str | Path | None = None, *, overwrite: bool = False) -> Path:
+        """Check memory and the output folder before any work; return the folder to write."""
+        from scslab.store.writer import prepare_out
+
+        folder = Path(out) if out is not None else default_out(self.scheme.id)
+        self.check_memory()
+        prepare_out(folder, overwrite)
+        return folder
+
     def run(
         self,
         out: str | Path | None = None,
@@ -284,11 +291,9 @@ class Simulation:
         On Ctrl-C the steps done so far are written to ``results.partial.duckdb`` and
         :class:`RunInterrupted` is raised with its path.
         """
-        from scslab.store.writer import prepare_out, write_results
+        from scslab.store.writer import write_results
 
-        folder = Path(out) if out is not None else default_out(self.scheme.id)
-        self.check_memory()
-        prepare_out(folder, overwrite)
+        folder = self.prepare(out, overwrite=overwrite)
         started = datetime.now(UTC)
         clock = time.perf_counter()
         record, _ = self.execute(progress)

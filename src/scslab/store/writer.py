@@ -139,7 +139,7 @@ def _write(con: duckdb.DuckDBPyConnection, sim: Simulation, rec: Record, meta: d
     words = {"list": ("list_entry", "list_exit"), "sanction": ("sanction_start", "sanction_end"),
              "reward": ("reward_start", "reward_end")}
     for kind, item, domain, ix in items:
-        block = rec.flow[:T, :, ix]  # [T, 2, causes, 2]
+        block = rec.flow[:T, :2, ix]  # [T, start/end, causes, taint]
         for t, way, cause, taint in zip(*np.nonzero(block), strict=True):
             flow_rows["step"].append(int(t))
             flow_rows["kind"].append(words[kind][way])
@@ -154,7 +154,7 @@ def _write(con: duckdb.DuckDBPyConnection, sim: Simulation, rec: Record, meta: d
                                        ("step", "kind", "item", "domain", "cause_domain",
                                         "false_record", "people")}
     for kind, item, domain, ix in items[L:]:
-        block = rec.expo[:T, ix - L]
+        block = rec.flow[:T, 2, ix]  # [T, causes, taint]: people under it
         for t, cause, taint in zip(*np.nonzero(block), strict=True):
             expo_rows["step"].append(int(t))
             expo_rows["kind"].append(kind)

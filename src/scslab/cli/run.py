@@ -1,0 +1,105 @@
+"""``scslab run``: run a scenario and print what happened."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from scslab.cli import console, err_console
+from scslab.engine.scenario import Scenario
+from scslab.engine.simulation import RunInterrupted, Simulation
+from scslab.errors import ScenarioError
+
+
+def run(
+    scenario_file: Annotated[
+        Path | None, typer.Argument(help="a scenario YAML file; default: the built-in scenario")
+    ] = None,
+    scheme: Annotated[str | None, typer.Option(help="a built-in scheme name or a scheme file")] = None,
+    agents: Annotated[int | None, typer.Option(help="number of people")] = None,
+    years: Annotated[float | None, typer.Option(help="years of monthly steps")] = None,
+    seed: Annotated[int | None, typer.Option(help="random seed")] = None,
+    out: Annotated[Path | None, typer.Option(help="output folder; default: runs/TIME-SCHEME")] = None,
+    overwrite: Annotated[bool, typer.Option(help="replace results in an existing --out")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="print the summary as JSON on stdout, nothing else")
+    ] = False,
+) -> None:
+    """Run a scenario: monthly steps, then a summary and results.duckdb in the output folder."""
+    scenario = Scenario.from_yaml(scenario_file) if scenario_file else Scenario()
+    updates: dict[str, Any] = {}
+    if scheme is not None:
+        updates["scheme"] = scheme
+    if years is not None:
+        if years <= 0:
+            raise ScenarioError(f"--years {years:g}: give a positive number of years")
+        updates["years"] = years
+    if seed is not None:
+        if seed < 0:
+            raise ScenarioError(f"--seed {seed}: give a seed of 0 or more")
+        updates["seed"] = seed
+    if agents is not None:
+        if agents <= 0:
+            raise ScenarioError(f"--agents {agents}: give at least one agent")
+        updates["population"] = scenario.population.model_copy(update={"agents": agents})
+    if updates:
+        scenario = Scenario.model_validate({**scenario.model_dump(), **updates})
+
+    sim = Simulation(scenario)
+    folder = sim.prepare(out, overwrite=overwrite)
+    status = err_console if as_json else console
+    with Progress(
+        TextColumn(f"[bold]{sim.scheme.id}[/] {sim.agents:,} people"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("months"),
+        TimeRemainingColumn(),
+        console=status,
+        transient=as_json,
+    ) as bar:
+        task = bar.add_task("run", total=scenario.steps)
+
+        def advance(done: int, total: int) -> None:
+            bar.update(task, completed=done)
+
+        try:
+            results = sim.run(folder, progress=advance)
+        except RunInterrupted as stop:
+            err_console.print(f"interrupted: the months done so far are in {stop.path}")
+            raise typer.Exit(130) from None
+    summary = results.summary()
+    results.close()
+    if as_json:
+        typer.echo(json.dumps(summary, indent=2))
+        return
+    print_summary(summary)
+
+
+def print_summary(s: dict[str, Any]) -> None:
+    agents = s["agents"]
+    console.print(
+        f"\n[bold]{s['scheme']}[/]: {agents:,} people, {s['steps']} months, "
+        f"{s['seconds']:.1f} s ({s['status']})"
+    )
+    t = Table(title="At the end of the run", show_edge=False)
+    t.add_column("measure")
+    t.add_column("people", justify="right")
+    t.add_column("share", justify="right")
+    for g, share in s["grades"].items():
+        t.add_row(f"grade {g}", f"{round(share * agents):,}", f"{share:.2%}")
+    for name, key in (("list", "lists"), ("sanction", "sanctions"), ("reward", "rewards")):
+        for k, n in s[key].items():
+            t.add_row(f"{name}: {k}", f"{n:,}", f"{n / agents:.2%}")
+    console.print(t)
+    ev = s["events"]
+    e = Table(title="Events over the run", show_edge=False)
+    for col in ("true acts", "records", "of which false"):
+        e.add_column(col, justify="right")
+    e.add_row(f"{ev['true']:,}", f"{ev['recorded']:,}", f"{ev['false']:,}")
+    console.print(e)
+    console.print(f"results: {s['path']}")
