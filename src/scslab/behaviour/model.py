@@ -121,16 +121,17 @@ class Adaptation(_Frozen):
     deterrence: Deterrence = Deterrence()
     chilling: Chilling = Chilling()
     list_entry_points: Annotated[int, Field(ge=0, le=10_000)] = Field(
-        default=200, description="the penalty, in points, that people feel a list entry to be (assumed)"
+        default=200,
+        description="the penalty, in points, that people feel a list entry to be (assumed)",
     )
 
 
 class Observation(_Frozen):
-    """How acts become records. Channel detection rates and false-record ratios are in the catalogue."""
+    """How acts become records; channel detection and false-record ratios are in the catalogue."""
 
     camera_false_match_rate: Annotated[float, Field(ge=0, le=1)] | None = Field(
         default=None,
-        description="face-recognition false matches per true camera record; overrides the catalogue",
+        description="face-recognition false matches per true camera record (overrides catalogue)",
     )
     camera_reach: Annotated[float, Field(ge=0, le=1000)] = Field(
         default=5.0,

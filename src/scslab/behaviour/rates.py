@@ -150,8 +150,12 @@ def rate_tables(
         ratio[:] = 0.0
     base = np.array([a.rate for a in acts])
     false_rate = ratio[None, :, None] * p_channel * base[:, None, None]  # [act, channel, region]
-    pairs = [(a_i, c_i) for a_i in range(len(acts)) for c_i in range(len(ch_ids))
-             if p_channel[a_i, c_i].any() and ratio[c_i] > 0]
+    pairs = [
+        (a_i, c_i)
+        for a_i in range(len(acts))
+        for c_i in range(len(ch_ids))
+        if p_channel[a_i, c_i].any() and ratio[c_i] > 0
+    ]
 
     # how much each act is deterred or chilled, per region and class
     penalty = np.zeros(len(acts))
@@ -182,8 +186,12 @@ def rate_tables(
     true_rate = np.zeros((n_cells, CLASSES, len(acts)))
     for c in range(n_cells):
         r, h, g, inc = (int(x) for x in traits[c])
-        levels = {"region": regions[r].id, "hukou": HUKOU[h], "age": AGE_BANDS[g],
-                  "income": INCOME_BANDS[inc]}
+        levels = {
+            "region": regions[r].id,
+            "hukou": HUKOU[h],
+            "age": AGE_BANDS[g],
+            "income": INCOME_BANDS[inc],
+        }
         for a_i, act in enumerate(acts):
             monthly = act.rate * _multiplier(act.multipliers, levels) / 12.0  # type: ignore[arg-type]
             feel = p_detect[a_i, r] * penalty[a_i] * salience / scale
@@ -201,9 +209,9 @@ def rate_tables(
         rate=true_rate[:, :, scored],
         false_act=np.array([a for a, _ in pairs], np.int32),
         false_channel=np.array([c for _, c in pairs], np.int32),
-        false_rate=np.stack(
-            [false_rate[a, c, region_of] / 12.0 for a, c in pairs], axis=1
-        ) if pairs else np.zeros((n_cells, 0)),
+        false_rate=np.stack([false_rate[a, c, region_of] / 12.0 for a, c in pairs], axis=1)
+        if pairs
+        else np.zeros((n_cells, 0)),
         unscored=unscored,
         unscored_rate=true_rate[:, 0, unscored],
         unscored_false=false_by_act[:, unscored],

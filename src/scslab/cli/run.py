@@ -20,11 +20,15 @@ def run(
     scenario_file: Annotated[
         Path | None, typer.Argument(help="a scenario YAML file; default: the built-in scenario")
     ] = None,
-    scheme: Annotated[str | None, typer.Option(help="a built-in scheme name or a scheme file")] = None,
+    scheme: Annotated[
+        str | None, typer.Option(help="a built-in scheme name or a scheme file")
+    ] = None,
     agents: Annotated[int | None, typer.Option(help="number of people")] = None,
     years: Annotated[float | None, typer.Option(help="years of monthly steps")] = None,
     seed: Annotated[int | None, typer.Option(help="random seed")] = None,
-    out: Annotated[Path | None, typer.Option(help="output folder; default: runs/TIME-SCHEME")] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="output folder; default: runs/TIME-SCHEME")
+    ] = None,
     overwrite: Annotated[bool, typer.Option(help="replace results in an existing --out")] = False,
     as_json: Annotated[
         bool, typer.Option("--json", help="print the summary as JSON on stdout, nothing else")

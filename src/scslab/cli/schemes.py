@@ -109,7 +109,7 @@ def _duration(c: Consequence) -> str:
 
 #: Columns of running text, which wrap; the others (ids, numbers, domains) stay on one line.
 _WRAPPING = frozenset(
-    {"name", "group", "entry", "exit", "trigger", "effect", "rule", "what", "text"}
+    {"name", "group", "entry", "exit", "trigger", "effect", "duration", "rule", "what", "text"}
 )
 
 
@@ -123,17 +123,26 @@ def _table(title: str, *columns: str) -> Table:
     return table
 
 
+_CONSEQUENCE_COLUMNS = ("trigger", "id", "domain", "effect", "duration", "source")
+
+
 def _consequence_table(title: str, rules: tuple[Consequence, ...]) -> Table:
-    table = _table(title, "id", "trigger", "domain", "effect", "duration", "source")
+    triggers = {describe_condition(c.trigger) for c in rules}
+    if len(triggers) == 1:  # one shared trigger goes in the title, leaving room for the effects
+        table = _table(f"{title}, all when {triggers.pop()}", *_CONSEQUENCE_COLUMNS[1:])
+    else:
+        table = _table(title, *_CONSEQUENCE_COLUMNS)
+    shared = len(table.columns) < len(_CONSEQUENCE_COLUMNS)
     for c in rules:
-        table.add_row(
-            Text(c.id),
+        cells = [
             Text(describe_condition(c.trigger)),
+            Text(c.id),
             Text(c.domain),
             Text(c.effect),
             Text(_duration(c)),
             _source(c),
-        )
+        ]
+        table.add_row(*cells[shared:])
     return table
 
 

@@ -82,7 +82,9 @@ class SchemeLayout:
         return tuple((q, c) for q, members in enumerate(self.groups) for c in members)
 
 
-def _condition(c: Condition, grade_ix: dict[str, int], list_ix: dict[str, int]) -> tuple[int, int, int, int]:
+def _condition(
+    c: Condition, grade_ix: dict[str, int], list_ix: dict[str, int]
+) -> tuple[int, int, int, int]:
     """(kind, grade mask, value, list index) of a trigger or list entry."""
     if c.grades:
         return COND_GRADES, sum(1 << grade_ix[g] for g in c.grades), 0, -1
@@ -118,14 +120,15 @@ def compile_scheme(scheme: Scheme, act_ids: tuple[str, ...]) -> tuple[SchemeArra
 
     lists = [_condition(x.entry, grade_ix, list_ix) for x in scheme.lists]
 
-    # group sanctions and rewards by (trigger, duration, sanction-or-reward)
-    keyed: dict[tuple[object, ...], list[Consequence]] = {}
+    # group sanctions and rewards by (sanction-or-reward, trigger, duration)
+    keyed: dict[tuple[int, tuple[int, int, int, int], int], list[Consequence]] = {}
     for is_sanction, items in ((1, scheme.sanctions), (0, scheme.rewards)):
         for c in items:
             key = (is_sanction, _condition(c.trigger, grade_ix, list_ix), c.duration_months or 0)
             keyed.setdefault(key, []).append(c)
     keys = list(keyed)
     groups = tuple(tuple(keyed[k]) for k in keys)
+    triggers = [k[1] for k in keys]
 
     def arr(values: list[int] | list[float], dtype: type) -> np.ndarray:
         return np.array(values, dtype=dtype)
@@ -149,12 +152,12 @@ def compile_scheme(scheme: Scheme, act_ids: tuple[str, ...]) -> tuple[SchemeArra
         list_after=arr([x.exit.after_months or 0 for x in scheme.lists], np.int32),
         list_clean=arr([x.exit.clean_months or 0 for x in scheme.lists], np.int32),
         list_ends=arr([int(x.exit.condition_ends) for x in scheme.lists], np.uint8),
-        grp_kind=arr([k[1][0] for k in keys], np.int8),  # type: ignore[index]
-        grp_grades=arr([k[1][1] for k in keys], np.int64),  # type: ignore[index]
-        grp_value=arr([k[1][2] for k in keys], np.int32),  # type: ignore[index]
-        grp_list=arr([k[1][3] for k in keys], np.int32),  # type: ignore[index]
-        grp_duration=arr([k[2] for k in keys], np.int32),  # type: ignore[misc]
-        grp_sanction=arr([k[0] for k in keys], np.uint8),  # type: ignore[misc]
+        grp_kind=arr([x[0] for x in triggers], np.int8),
+        grp_grades=arr([x[1] for x in triggers], np.int64),
+        grp_value=arr([x[2] for x in triggers], np.int32),
+        grp_list=arr([x[3] for x in triggers], np.int32),
+        grp_duration=arr([k[2] for k in keys], np.int32),
+        grp_sanction=arr([k[0] for k in keys], np.uint8),
         grp_domains=arr([sum({1 << dom_ix[c.domain] for c in g}) for g in groups], np.int64),
         decay_points=decay.points_per_month if decay else 0,
         decay_after=decay.after_clean_months if decay else 0,

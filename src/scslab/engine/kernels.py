@@ -33,7 +33,6 @@ from scslab.engine.compiled import (
     SchemeArrays,
     State,
 )
-from scslab.schemes.model import DOMAINS
 from scslab.rng import (
     STREAM_COUNTS,
     STREAM_EVENTS,
@@ -44,6 +43,7 @@ from scslab.rng import (
     uniform,
     uniform_pair,
 )
+from scslab.schemes.model import DOMAINS
 
 BLOCK = 1 << 16
 RELATIONSHIPS = DOMAINS.index("relationships")
@@ -167,8 +167,16 @@ def _pick(cum: np.ndarray, row: int, col: int, u: float) -> int:
 
 
 @njit(cache=True, inline="always")
-def _holds(kind: int, grades: np.int64, value: int, lst: int, score: int, grade: int,
-           list_since: np.ndarray, i: int) -> bool:
+def _holds(
+    kind: int,
+    grades: np.int64,
+    value: int,
+    lst: int,
+    score: int,
+    grade: int,
+    list_since: np.ndarray,
+    i: int,
+) -> bool:
     if kind == COND_GRADES:
         return grade != 255 and (grades >> grade) & 1 == 1
     if kind == COND_BELOW:
@@ -202,8 +210,20 @@ def _apply_points(S: SchemeArrays, st: State, i: int, points: int, cat: int) -> 
 
 
 @njit(cache=True, inline="always")
-def _person(S: SchemeArrays, D: Draws, T: Traits, st: State, A: Tally,
-            b: int, i: int, t: int, kev: int, kfa: int, kob: int, krep: int) -> None:
+def _person(
+    S: SchemeArrays,
+    D: Draws,
+    T: Traits,
+    st: State,
+    A: Tally,
+    b: int,
+    i: int,
+    t: int,
+    kev: int,
+    kfa: int,
+    kob: int,
+    krep: int,
+) -> None:
     c = np.int64(T.cell[i])
     r = np.int64(T.region[i])
     cls = np.int64(st.flags[i] & FLAG_SANCTIONED)
@@ -312,8 +332,7 @@ def _person(S: SchemeArrays, D: Draws, T: Traits, st: State, A: Tally,
     # 6. lists: entries on grade or score, exits by rule
     for li in range(st.list_since.shape[1]):
         kind = S.list_kind[li]
-        cond = _holds(kind, S.list_grades[li], S.list_value[li], -1, score, grade,
-                      st.list_since, i)
+        cond = _holds(kind, S.list_grades[li], S.list_value[li], -1, score, grade, st.list_since, i)
         since = np.int64(st.list_since[i, li])
         if since >= 0:
             ok = True
@@ -342,8 +361,9 @@ def _person(S: SchemeArrays, D: Draws, T: Traits, st: State, A: Tally,
     dom_r = np.int64(0)
     for q in range(st.grp_until.shape[1]):
         kind = S.grp_kind[q]
-        cond = _holds(kind, S.grp_grades[q], S.grp_value[q], S.grp_list[q], score, grade,
-                      st.list_since, i)
+        cond = _holds(
+            kind, S.grp_grades[q], S.grp_value[q], S.grp_list[q], score, grade, st.list_since, i
+        )
         until = np.int64(st.grp_until[i, q])
         dur = S.grp_duration[q]
         if until >= 0 and ((dur > 0 and t >= until) or (dur == 0 and not cond)):
@@ -376,8 +396,19 @@ def _person(S: SchemeArrays, D: Draws, T: Traits, st: State, A: Tally,
 
 
 @njit(cache=True, _nrt=False)
-def _block(S: SchemeArrays, D: Draws, T: Traits, st: State, A: Tally, b: int, t: int,
-           kev: int, kfa: int, kob: int, krep: int) -> None:
+def _block(
+    S: SchemeArrays,
+    D: Draws,
+    T: Traits,
+    st: State,
+    A: Tally,
+    b: int,
+    t: int,
+    kev: int,
+    kfa: int,
+    kob: int,
+    krep: int,
+) -> None:
     """One block of people, in order. Compiled on its own so that the parallel loop stays simple."""
     n = st.score.shape[0]
     lo = b * BLOCK
@@ -407,7 +438,7 @@ def _count(mean: float, key: int, slot: int) -> int:
     if mean < 30.0:
         return _poisson_count(u, np.exp(-mean), mean)
     z = np.sqrt(-2.0 * np.log(1.0 - u)) * np.cos(2.0 * np.pi * uniform(key, slot, 1))
-    return max(0, int(round(mean + np.sqrt(mean) * z)))
+    return max(0, round(mean + np.sqrt(mean) * z))
 
 
 @njit(cache=True, inline="always")
@@ -422,12 +453,13 @@ def _thin(n: int, p: float, key: int, slot: int) -> int:
     u = uniform(key, slot, 2)
     z = np.sqrt(-2.0 * np.log(1.0 - u)) * np.cos(2.0 * np.pi * uniform(key, slot, 3))
     sd = np.sqrt(n * p * (1.0 - p))
-    return min(n, max(0, int(round(n * p + sd * z))))
+    return min(n, max(0, round(n * p + sd * z)))
 
 
 @njit(cache=True)
-def count_unscored(D: Draws, people: np.ndarray, regions: np.ndarray, A: Tally, seed: int,
-                   t: int) -> None:
+def count_unscored(
+    D: Draws, people: np.ndarray, regions: np.ndarray, A: Tally, seed: int, t: int
+) -> None:
     """Acts the scheme does not score change nobody's state: draw them as counts per cell.
 
     ``people[c]`` is the number of people in cell ``c`` and ``regions[c]`` its region; counts go to

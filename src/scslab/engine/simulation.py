@@ -79,7 +79,9 @@ class Record:
     done: int = 0
 
     @classmethod
-    def allocate(cls, steps: int, tally: Tally, panel: np.ndarray, lists: int, groups: int) -> Record:
+    def allocate(
+        cls, steps: int, tally: Tally, panel: np.ndarray, lists: int, groups: int
+    ) -> Record:
         def per_step(a: np.ndarray) -> np.ndarray:
             return np.zeros((steps, *a.shape[1:]), a.dtype)
 
@@ -106,8 +108,18 @@ class Record:
         )
 
     def take(self, t: int, tally: Tally, state: State) -> None:
-        for name in ("grade", "score_sum", "listed", "dom_s", "dom_r", "grp_active", "ev_true",
-                     "ev_rec", "ev_false", "flow"):
+        for name in (
+            "grade",
+            "score_sum",
+            "listed",
+            "dom_s",
+            "dom_r",
+            "grp_active",
+            "ev_true",
+            "ev_rec",
+            "ev_false",
+            "flow",
+        ):
             getattr(self, name)[t] = getattr(tally, name).sum(axis=0)
         p = self.panel_people
         self.panel_score[t] = state.score[p]
@@ -187,7 +199,9 @@ class Simulation:
         record = steps * per_block
         panel = steps * self.scenario.panel * (3 + 2 * L + 6 * Q + 40)
         generation = 4 * n  # household draw buffers, then cell index
-        return BASE_OVERHEAD + n * per_person + generation + n_blocks(n) * per_block + record + panel
+        return (
+            BASE_OVERHEAD + n * per_person + generation + n_blocks(n) * per_block + record + panel
+        )
 
     def check_memory(self) -> None:
         need = self.estimate_memory()
@@ -221,7 +235,9 @@ class Simulation:
         state = allocate_state(n, self.arrays, self.layout)
         panel = self._panel(n)
         state.flags[panel] |= FLAG_PANEL
-        per_block = int(np.bincount(panel // BLOCK, minlength=n_blocks(n)).max()) if len(panel) else 0
+        per_block = (
+            int(np.bincount(panel // BLOCK, minlength=n_blocks(n)).max()) if len(panel) else 0
+        )
         L, Q = len(self.layout.lists), len(self.layout.groups)
         tally = allocate_tally(
             n, len(people), len(self.rates.act_ids), len(self.layout.grades), L, Q, per_block

@@ -91,11 +91,23 @@ class PopulationSpec(_Spec):
         values={"18-29": 0.18, "30-44": 0.26, "45-59": 0.30, "60+": 0.26}, assumed=True
     )
     income_urban: Shares = Shares(
-        values={"low": 0.12, "lower-middle": 0.17, "middle": 0.20, "upper-middle": 0.24, "high": 0.27},
+        values={
+            "low": 0.12,
+            "lower-middle": 0.17,
+            "middle": 0.20,
+            "upper-middle": 0.24,
+            "high": 0.27,
+        },
         assumed=True,
     )
     income_rural: Shares = Shares(
-        values={"low": 0.34, "lower-middle": 0.27, "middle": 0.20, "upper-middle": 0.13, "high": 0.06},
+        values={
+            "low": 0.34,
+            "lower-middle": 0.27,
+            "middle": 0.20,
+            "upper-middle": 0.13,
+            "high": 0.06,
+        },
         assumed=True,
     )
     household_adults: Shares = Shares(
@@ -168,11 +180,14 @@ class Population:
         return sum(a.nbytes for a in (*self.trait_columns().values(), self.household, self.cell))
 
 
-def cell_index(region: np.ndarray, hukou: np.ndarray, age: np.ndarray, income: np.ndarray) -> np.ndarray:
+def cell_index(
+    region: np.ndarray, hukou: np.ndarray, age: np.ndarray, income: np.ndarray
+) -> np.ndarray:
     """The cell of each person: ``((region * 2 + hukou) * 4 + age) * 5 + income``."""
     c = region.astype(np.uint16) * len(HUKOU) + hukou
     c = c * len(AGE_BANDS) + age
-    return (c * len(INCOME_BANDS) + income).astype(np.uint16)
+    out: np.ndarray = (c * len(INCOME_BANDS) + income).astype(np.uint16)
+    return out
 
 
 def cell_traits(spec: PopulationSpec) -> np.ndarray:

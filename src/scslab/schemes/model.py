@@ -338,18 +338,24 @@ def _check(s: Scheme) -> Iterator[tuple[Loc, str]]:  # one flat list of rules
             k = len(consequence_ids) - 1 - consequence_ids[::-1].index(ident)
             ns = len(s.sanctions)
             where: Loc = ("sanctions", k, "id") if k < ns else ("rewards", k - ns, "id")
-            yield where, (
-                f"the id '{ident}' is used {n} times across sanctions and rewards; "
-                "ids must be unique"
+            yield (
+                where,
+                (
+                    f"the id '{ident}' is used {n} times across sanctions and rewards; "
+                    "ids must be unique"
+                ),
             )
 
     acts: dict[str, str] = {}
     for i, e in enumerate(s.events):
         # Two events with the same id are already reported as a duplicate id.
         if e.act_id in acts and acts[e.act_id] != e.id:
-            yield ("events", i, "act" if e.act else "id"), (
-                f"the act '{e.act_id}' is already scored by event '{acts[e.act_id]}'; "
-                "each act is scored by one event"
+            yield (
+                ("events", i, "act" if e.act else "id"),
+                (
+                    f"the act '{e.act_id}' is already scored by event '{acts[e.act_id]}'; "
+                    "each act is scored by one event"
+                ),
             )
         acts.setdefault(e.act_id, e.id)
 
@@ -365,21 +371,28 @@ def _check(s: Scheme) -> Iterator[tuple[Loc, str]]:  # one flat list of rules
         if e.category not in categories:
             yield ("events", i, "category"), _unknown("category", e.category, categories)
         if abs(e.points) > span:
-            yield ("events", i, "points"), (
-                f"{e.points} points is more than the whole score range ({span})"
+            yield (
+                ("events", i, "points"),
+                (f"{e.points} points is more than the whole score range ({span})"),
             )
     for i, c in enumerate(s.categories):
         if c.cap is None:
             continue
         if used[c.id] == 0:
-            yield ("categories", i, "cap"), (
-                f"no event belongs to category '{c.id}', so its cap can never be reached; "
-                "add events to it or remove the cap"
+            yield (
+                ("categories", i, "cap"),
+                (
+                    f"no event belongs to category '{c.id}', so its cap can never be reached; "
+                    "add events to it or remove the cap"
+                ),
             )
         elif c.cap > span:
-            yield ("categories", i, "cap"), (
-                f"cap {c.cap} can never be reached within the score range {lo}..{hi}; "
-                f"use at most {span}"
+            yield (
+                ("categories", i, "cap"),
+                (
+                    f"cap {c.cap} can never be reached within the score range {lo}..{hi}; "
+                    f"use at most {span}"
+                ),
             )
 
     # grade bands tile the score range, no gaps and no overlaps
@@ -389,20 +402,27 @@ def _check(s: Scheme) -> Iterator[tuple[Loc, str]]:  # one flat list of rules
         for k in order:
             g = s.grades[k]
             if g.min > expect:
-                yield ("grades", k, "min"), (
-                    f"grade '{g.id}' starts at {g.min}, leaving {expect}..{g.min - 1} "
-                    f"without a grade; start it at {expect}"
+                yield (
+                    ("grades", k, "min"),
+                    (
+                        f"grade '{g.id}' starts at {g.min}, leaving {expect}..{g.min - 1} "
+                        f"without a grade; start it at {expect}"
+                    ),
                 )
             elif g.min < expect:
-                yield ("grades", k, "min"), (
-                    f"grade '{g.id}' starts at {g.min}, overlapping the grade below; "
-                    f"start it at {expect}"
+                yield (
+                    ("grades", k, "min"),
+                    (
+                        f"grade '{g.id}' starts at {g.min}, overlapping the grade below; "
+                        f"start it at {expect}"
+                    ),
                 )
             expect = g.max + 1
         if expect - 1 != hi:
             top = order[-1]
-            yield ("grades", top, "max"), (
-                f"the top grade ends at {expect - 1} but scores reach {hi}; end it at {hi}"
+            yield (
+                ("grades", top, "max"),
+                (f"the top grade ends at {expect - 1} but scores reach {hi}; end it at {hi}"),
             )
 
     def condition(loc: Loc, c: Condition, what: str) -> Iterator[tuple[Loc, str]]:
@@ -422,9 +442,12 @@ def _check(s: Scheme) -> Iterator[tuple[Loc, str]]:  # one flat list of rules
     for i, x in enumerate(s.lists):
         yield from condition(("lists", i, "entry"), x.entry, "entry")
         if x.exit.condition_ends and x.entry.events:
-            yield ("lists", i, "exit", "condition_ends"), (
-                "an entry on recorded events has no condition that ends; "
-                "use after_months or clean_months"
+            yield (
+                ("lists", i, "exit", "condition_ends"),
+                (
+                    "an entry on recorded events has no condition that ends; "
+                    "use after_months or clean_months"
+                ),
             )
     for key in ("sanctions", "rewards"):
         for i, c in enumerate(getattr(s, key)):
@@ -440,8 +463,9 @@ def _check(s: Scheme) -> Iterator[tuple[Loc, str]]:  # one flat list of rules
                 yield ("repair", "lists", j), _unknown("list", list_id, lists)
         r = s.repair.restore_to
         if r is not None and not lo <= r <= hi:
-            yield ("repair", "restore_to"), (
-                f"restore_to {r} lies outside the score range {lo}..{hi}"
+            yield (
+                ("repair", "restore_to"),
+                (f"restore_to {r} lies outside the score range {lo}..{hi}"),
             )
 
 

@@ -86,7 +86,7 @@ class Results:
         if not cols:
             return self.con.sql(f"SELECT NULL::INTEGER AS step, NULL::VARCHAR AS {name} LIMIT 0")
         parts = " UNION ALL ".join(
-            f"SELECT step{sel}, '{c[len(prefix):]}' AS {name}, sum(\"{c}\") AS people, "
+            f"SELECT step{sel}, '{c[len(prefix) :]}' AS {name}, sum(\"{c}\") AS people, "
             f"sum(agents) AS agents FROM steps GROUP BY step{grp}"
             for c in cols
         )
@@ -96,11 +96,11 @@ class Results:
 
     def events(self, by: str | None = None) -> duckdb.DuckDBPyRelation:
         """True acts, records and false records per act, summed over the run (and group)."""
-        acts = [c[len("true__"):] for c in self._prefixed("true__")]
+        acts = [c[len("true__") :] for c in self._prefixed("true__")]
         sel, grp = self._by(by)
         parts = " UNION ALL ".join(
             f"SELECT '{a}' AS act{sel}, sum(\"true__{a}\") AS true, "
-            f"sum(\"recorded__{a}\") AS recorded, sum(\"false__{a}\") AS false FROM steps"
+            f'sum("recorded__{a}") AS recorded, sum("false__{a}") AS false FROM steps'
             + (f" GROUP BY {by}" if by else "")
             for a in acts
         )
@@ -117,18 +117,28 @@ class Results:
             if not cols or final is None:
                 return {}
             sums = ", ".join(f'sum("{c}")' for c in cols)
-            row = self.con.execute(f"SELECT {sums} FROM steps WHERE step = ?", [final]).fetchall()[0]
+            row = self.con.execute(f"SELECT {sums} FROM steps WHERE step = ?", [final]).fetchall()[
+                0
+            ]
             assert row is not None
-            return {c[len(prefix):]: int(v) for c, v in zip(cols, row, strict=True)}
+            return {c[len(prefix) :]: int(v) for c, v in zip(cols, row, strict=True)}
 
         agents = int(run["agents"])
         grades = final_counts("grade__")
-        totals = self.con.execute(
-            "SELECT " + ", ".join(
-                f'sum("{c}")' for c in self._prefixed("true__") + self._prefixed("recorded__")
-                + self._prefixed("false__")
-            ) + " FROM steps"
-        ).fetchall()[0] if self._prefixed("true__") else None
+        totals = (
+            self.con.execute(
+                "SELECT "
+                + ", ".join(
+                    f'sum("{c}")'
+                    for c in self._prefixed("true__")
+                    + self._prefixed("recorded__")
+                    + self._prefixed("false__")
+                )
+                + " FROM steps"
+            ).fetchall()[0]
+            if self._prefixed("true__")
+            else None
+        )
         n_acts = len(self._prefixed("true__"))
         events = {"true": 0, "recorded": 0, "false": 0}
         if totals is not None:

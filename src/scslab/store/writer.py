@@ -74,7 +74,9 @@ def _table(con: duckdb.DuckDBPyConnection, name: str, columns: dict[str, Any]) -
     con.unregister("_frame")
 
 
-def _write(con: duckdb.DuckDBPyConnection, sim: Simulation, rec: Record, meta: dict[str, Any]) -> None:
+def _write(
+    con: duckdb.DuckDBPyConnection, sim: Simulation, rec: Record, meta: dict[str, Any]
+) -> None:
     from scslab import __version__
     from scslab.schemes.loader import dump_scheme
 
@@ -92,8 +94,20 @@ def _write(con: duckdb.DuckDBPyConnection, sim: Simulation, rec: Record, meta: d
     )
     con.execute(
         "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [sim.scheme.id, sc.to_yaml(), dump_scheme(sim.scheme), __version__, sc.seed, sim.agents,
-         sc.steps, T, meta["started"], meta["finished"], meta["seconds"], meta["status"]],
+        [
+            sim.scheme.id,
+            sc.to_yaml(),
+            dump_scheme(sim.scheme),
+            __version__,
+            sc.seed,
+            sim.agents,
+            sc.steps,
+            T,
+            meta["started"],
+            meta["finished"],
+            meta["seconds"],
+            meta["status"],
+        ],
     )
 
     # steps: one row per step and cell that has people
@@ -133,11 +147,14 @@ def _write(con: duckdb.DuckDBPyConnection, sim: Simulation, rec: Record, meta: d
     for q, c in layout.consequences:
         kind = "sanction" if c in sim.scheme.sanctions else "reward"
         items.append((kind, c.id, c.domain, L + q))
-    flow_rows: dict[str, list[Any]] = {k: [] for k in
-                                       ("step", "kind", "item", "domain", "cause_domain",
-                                        "false_record", "count")}
-    words = {"list": ("list_entry", "list_exit"), "sanction": ("sanction_start", "sanction_end"),
-             "reward": ("reward_start", "reward_end")}
+    flow_rows: dict[str, list[Any]] = {
+        k: [] for k in ("step", "kind", "item", "domain", "cause_domain", "false_record", "count")
+    }
+    words = {
+        "list": ("list_entry", "list_exit"),
+        "sanction": ("sanction_start", "sanction_end"),
+        "reward": ("reward_start", "reward_end"),
+    }
     for kind, item, domain, ix in items:
         block = rec.flow[:T, :2, ix]  # [T, start/end, causes, taint]
         for t, way, cause, taint in zip(*np.nonzero(block), strict=True):
@@ -148,11 +165,12 @@ def _write(con: duckdb.DuckDBPyConnection, sim: Simulation, rec: Record, meta: d
             flow_rows["cause_domain"].append(CAUSES[cause])
             flow_rows["false_record"].append(bool(taint))
             flow_rows["count"].append(int(block[t, way, cause, taint]))
-    _table(con, "flows", _typed(flow_rows, {"step": np.int32, "count": np.int64,
-                                             "false_record": bool}))
-    expo_rows: dict[str, list[Any]] = {k: [] for k in
-                                       ("step", "kind", "item", "domain", "cause_domain",
-                                        "false_record", "people")}
+    _table(
+        con, "flows", _typed(flow_rows, {"step": np.int32, "count": np.int64, "false_record": bool})
+    )
+    expo_rows: dict[str, list[Any]] = {
+        k: [] for k in ("step", "kind", "item", "domain", "cause_domain", "false_record", "people")
+    }
     for kind, item, domain, ix in items[L:]:
         block = rec.flow[:T, 2, ix]  # [T, causes, taint]: people under it
         for t, cause, taint in zip(*np.nonzero(block), strict=True):
@@ -163,8 +181,11 @@ def _write(con: duckdb.DuckDBPyConnection, sim: Simulation, rec: Record, meta: d
             expo_rows["cause_domain"].append(CAUSES[cause])
             expo_rows["false_record"].append(bool(taint))
             expo_rows["people"].append(int(block[t, cause, taint]))
-    _table(con, "exposure", _typed(expo_rows, {"step": np.int32, "people": np.int64,
-                                                "false_record": bool}))
+    _table(
+        con,
+        "exposure",
+        _typed(expo_rows, {"step": np.int32, "people": np.int64, "false_record": bool}),
+    )
     _write_panel(con, sim, rec, items)
 
 
@@ -192,8 +213,12 @@ def _typed(rows: dict[str, list[Any]], dtypes: dict[str, Any]) -> dict[str, np.n
     return {k: np.array(v, dtype=dtypes.get(k, object)) for k, v in rows.items()}
 
 
-def _write_panel(con: duckdb.DuckDBPyConnection, sim: Simulation, rec: Record,
-                 items: list[tuple[str, str, str | None, int]]) -> None:
+def _write_panel(
+    con: duckdb.DuckDBPyConnection,
+    sim: Simulation,
+    rec: Record,
+    items: list[tuple[str, str, str | None, int]],
+) -> None:
     T = rec.done
     people = rec.panel_people
     P = len(people)
@@ -215,8 +240,19 @@ def _write_panel(con: duckdb.DuckDBPyConnection, sim: Simulation, rec: Record,
     _table(con, "panel", cols)
 
     # memberships: one row per panel person, list/group and spell
-    spells: dict[str, list[Any]] = {k: [] for k in ("person", "kind", "item", "domain", "start_step",
-                                                    "end_step", "cause_domains", "false_record")}
+    spells: dict[str, list[Any]] = {
+        k: []
+        for k in (
+            "person",
+            "kind",
+            "item",
+            "domain",
+            "start_step",
+            "end_step",
+            "cause_domains",
+            "false_record",
+        )
+    }
     for kind, item, domain, ix in items:
         marks = rec.panel_lists[:T, :, ix] if ix < L else rec.panel_until[:T, :, ix - L]
         causes = rec.panel_lcause[:T, :, ix] if ix < L else rec.panel_cause[:T, :, ix - L]
@@ -233,18 +269,25 @@ def _write_panel(con: duckdb.DuckDBPyConnection, sim: Simulation, rec: Record,
                     ",".join(d for k, d in enumerate(DOMAINS) if mask >> k & 1)
                 )
                 spells["false_record"].append(bool(mask >> 31 & 1))
-    _table(con, "panel_spells", _typed(spells, {"person": np.int64, "start_step": np.int32,
-                                                 "false_record": bool}))
+    _table(
+        con,
+        "panel_spells",
+        _typed(spells, {"person": np.int64, "start_step": np.int32, "false_record": bool}),
+    )
 
     events = np.concatenate(rec.panel_events[:T]) if T else np.zeros((0, 7), np.int32)
     act_ids = np.array(sim.rates.act_ids, dtype=object)
     ev_ids = np.array([e.id for e in sim.scheme.events] + [None], dtype=object)
-    _table(con, "panel_events", {
-        "step": events[:, 0],
-        "person": events[:, 1].astype(np.int64),
-        "act": act_ids[events[:, 2]],
-        "false_record": events[:, 3].astype(bool),
-        "recorded": events[:, 4].astype(bool),
-        "event": ev_ids[events[:, 6]],
-        "points": events[:, 5],
-    })
+    _table(
+        con,
+        "panel_events",
+        {
+            "step": events[:, 0],
+            "person": events[:, 1].astype(np.int64),
+            "act": act_ids[events[:, 2]],
+            "false_record": events[:, 3].astype(bool),
+            "recorded": events[:, 4].astype(bool),
+            "event": ev_ids[events[:, 6]],
+            "points": events[:, 5],
+        },
+    )
