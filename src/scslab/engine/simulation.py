@@ -161,7 +161,8 @@ class Simulation:
         if population is not None and population.n == 0:
             raise ScenarioError("the population is empty")
         longest = max(
-            [c.duration_months or 0 for c in self.scheme.consequences()]
+            [0]
+            + [c.duration_months or 0 for c in self.scheme.consequences()]
             + [x.exit.after_months or 0 for x in self.scheme.lists]
         )
         if scenario.steps + longest >= MAX_STEP:

@@ -264,7 +264,7 @@ def _write_panel(
                 spells["item"].append(item)
                 spells["domain"].append(domain)
                 spells["start_step"].append(start)
-                spells["end_step"].append(stop)
+                spells["end_step"].append(-1 if stop is None else stop)
                 spells["cause_domains"].append(
                     ",".join(d for k, d in enumerate(DOMAINS) if mask >> k & 1)
                 )
@@ -272,8 +272,12 @@ def _write_panel(
     _table(
         con,
         "panel_spells",
-        _typed(spells, {"person": np.int64, "start_step": np.int32, "false_record": bool}),
+        _typed(
+            spells,
+            {"person": np.int64, "start_step": np.int32, "end_step": np.int32, "false_record": bool},
+        ),
     )
+    con.execute("UPDATE panel_spells SET end_step = NULL WHERE end_step = -1")
 
     events = np.concatenate(rec.panel_events[:T]) if T else np.zeros((0, 7), np.int32)
     act_ids = np.array(sim.rates.act_ids, dtype=object)

@@ -1,0 +1,225 @@
+"""Each scheme rule, pinned on tiny populations whose outcome can be checked by hand."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import catalogue, scenario, scheme
+
+from scslab.engine.simulation import RunInterrupted, Simulation
+from scslab.errors import ResourceError, ScenarioError
+from scslab.population import PopulationSpec
+from scslab.store.results import Results
+
+JAYWALK = """
+id: jaywalk
+name: Jaywalking only
+subject: individuals
+description: one event
+sources: {paper: the seed paper}
+score: {base: 1000, min: 0, max: 1000, source: paper}
+categories: [{id: traffic}]
+events:
+  - {id: jaywalking, category: traffic, points: -20, domain: transport, source: paper}
+"""
+
+
+def test_a_jaywalking_record_costs_twenty_points() -> None:
+    """Every recorded jaywalking takes exactly 20 points off the score, and nothing else does."""
+    sim = Simulation(
+        scenario(2000, 1), scheme=scheme(JAYWALK), catalogue=catalogue({"jaywalking": 6.0})
+    )
+    record, state = sim.execute()
+    ev = record.panel_events[0]  # step, person, act, false, recorded, points, event
+    assert len(ev) > 500  # about 2000 * 0.5 expected
+    assert (ev[:, 5] == -20).all()
+    per_person = np.bincount(ev[:, 1], minlength=2000)
+    assert (state.score == 1000 - 20 * per_person).all()
+
+
+def test_undetected_acts_cost_nothing_and_are_counted_as_true_only() -> None:
+    """With detection 0 no act is recorded: scores stay at base; true counts are still kept."""
+    sim = Simulation(
+        scenario(2000, 2),
+        scheme=scheme(JAYWALK),
+        catalogue=catalogue({"jaywalking": 6.0}, detect=0.0),
+    )
+    record, state = sim.execute()
+    assert record.ev_true.sum() > 0
+    assert record.ev_rec.sum() == 0
+    assert (state.score == 1000).all()
+
+
+def test_a_category_cap_stops_deductions_within_its_window_and_resets_after() -> None:
+    """Cap 40 per 12 months: no one loses more than 40 in a window; a new window allows more."""
+    capped = JAYWALK.replace(
+        "categories: [{id: traffic}]", "categories: [{id: traffic, cap: 40, assumed: true}]"
+    )
+    sim = Simulation(
+        scenario(1000, 13), scheme=scheme(capped), catalogue=catalogue({"jaywalking": 24.0})
+    )
+    record, _ = sim.execute()
+    assert record.panel_score[11].min() == 960
+    assert record.panel_score[12].min() < 960  # the second window began at month 12
+
+
+SANCTION = """
+id: grade-c
+name: C brings a two-year restriction
+subject: individuals
+description: one deduction, fast decay
+sources: {paper: the seed paper}
+score: {base: 1000, min: 0, max: 1000, cap_window_months: 1200, source: paper}
+categories: [{id: finance, cap: 200, assumed: true}]
+events:
+  - {id: payment-arrears, category: finance, points: -200, domain: finance, source: paper}
+grades:
+  - {id: A, min: 900, max: 1000, source: paper}
+  - {id: C, min: 0, max: 899, source: paper}
+sanctions:
+  - id: no-loans
+    trigger: {grades: [C]}
+    domain: finance
+    effect: no bank loans
+    duration_months: 24
+    source: paper
+decay: {points_per_month: 500, after_clean_months: 1, assumed: true}
+"""
+
+
+def test_a_c_grade_brings_a_two_year_restriction_that_ends_on_time(tmp_path: Path) -> None:
+    """Falling to C starts the sanction; it lasts exactly 24 months although the grade recovers."""
+    sim = Simulation(
+        scenario(3000, 40),
+        scheme=scheme(SANCTION),
+        catalogue=catalogue({"payment-arrears": 0.05}),
+    )
+    results = sim.run(tmp_path / "run")
+    spells = results.sql(
+        "SELECT start_step, end_step, cause_domains FROM panel_spells WHERE item = 'no-loans'"
+    ).fetchall()
+    assert len(spells) > 20
+    for start, end, causes in spells:
+        if start + 24 < 40:
+            assert end == start + 24
+        assert causes == "finance"
+    starts = results.sql(
+        "SELECT sum(count) FROM flows WHERE kind = 'sanction_start' AND item = 'no-loans'"
+    ).fetchall()[0][0]
+    assert starts == len(spells)
+
+
+LIST = """
+id: defaulters
+name: Defaulter list
+subject: individuals
+description: list entry on an unpaid judgment
+sources: {spc: Supreme People's Court}
+score: {base: 1, min: 0, max: 1, assumed: true}
+categories: [{id: courts}]
+events:
+  - {id: unpaid-judgment, category: courts, points: 0, domain: courts, source: spc}
+lists:
+  - id: laolai
+    kind: black
+    entry: {events: [unpaid-judgment]}
+    exit: {after_months: 6}
+    assumed: true
+sanctions:
+  - id: no-flights
+    trigger: {list: laolai}
+    domain: transport
+    effect: no flights
+    assumed: true
+"""
+
+
+def test_a_recorded_judgment_lists_for_six_months_and_bans_flights_while_listed(
+    tmp_path: Path,
+) -> None:
+    """Entry on the record, exit after 6 months; the sanction lasts exactly as long as the listing."""
+    sim = Simulation(
+        scenario(3000, 24),
+        scheme=scheme(LIST),
+        catalogue=catalogue({"unpaid-judgment": 0.1}),
+    )
+    results = sim.run(tmp_path / "run")
+    rows = results.sql(
+        "SELECT kind, start_step, end_step, cause_domains FROM panel_spells ORDER BY person, start_step"
+    ).fetchall()
+    lists = [r for r in rows if r[0] == "list"]
+    bans = [r for r in rows if r[0] == "sanction"]
+    assert len(lists) > 50
+    assert [(s, e) for _, s, e, _ in lists] == [(s, e) for _, s, e, _ in bans]
+    for _, start, end, causes in lists:
+        assert end is None or end == start + 6
+        assert causes == "courts"
+
+
+def test_false_records_are_counted_and_marked_as_the_cause(tmp_path: Path) -> None:
+    """With nothing truly done, every listing comes from a false record and says so."""
+    sim = Simulation(
+        scenario(3000, 12),
+        scheme=scheme(LIST),
+        catalogue=catalogue({"unpaid-judgment": 0.2}, detect=1.0, false_ratio=1.0),
+    )
+    results = sim.run(tmp_path / "run")
+    true_, false_ = results.sql(
+        'SELECT sum("true__unpaid-judgment"), sum("false__unpaid-judgment") FROM steps'
+    ).fetchall()[0]
+    assert true_ > 0 and false_ > 0
+    by_taint = dict(
+        results.sql(
+            "SELECT false_record, sum(count) FROM flows WHERE kind = 'list_entry' GROUP BY 1"
+        ).fetchall()
+    )
+    assert by_taint[True] > 0 and by_taint[False] > 0
+
+
+def test_switching_false_records_off_leaves_every_true_act_unchanged() -> None:
+    """The paired counterfactual: same seed, false records off, identical true acts."""
+    cat = catalogue({"unpaid-judgment": 0.2}, false_ratio=1.0)
+    on = Simulation(scenario(5000, 12), scheme=scheme(LIST), catalogue=cat)
+    off_scenario = scenario(5000, 12).model_copy(
+        update={"observation": on.scenario.observation.model_copy(update={"false_records": False})}
+    )
+    off = Simulation(off_scenario, scheme=scheme(LIST), catalogue=cat)
+    rec_on, _ = on.execute()
+    rec_off, _ = off.execute()
+    assert rec_on.ev_false.sum() > 0 and rec_off.ev_false.sum() == 0
+    assert (rec_on.ev_true == rec_off.ev_true).all()
+
+
+def test_a_run_too_big_for_the_machine_is_refused_before_allocating() -> None:
+    """Two billion people need more memory than this machine has: a clear refusal, no crash."""
+    sim = Simulation(
+        scenario(10, 12).model_copy(update={"population": PopulationSpec(agents=2_000_000_000)}),
+        scheme=scheme(JAYWALK),
+        catalogue=catalogue({"jaywalking": 1.0}),
+    )
+    with pytest.raises(ResourceError, match="GiB"):
+        sim.check_memory()
+
+
+def test_an_enterprise_scheme_is_refused_for_a_population_of_individuals() -> None:
+    """corporate-scs scores firms; running it on people is a user error with a clear message."""
+    with pytest.raises(ScenarioError, match="enterprises"):
+        Simulation(scenario(10, 1, scheme="corporate-scs"))
+
+
+def test_ctrl_c_writes_partial_results_and_no_complete_looking_file(tmp_path: Path) -> None:
+    """An interrupted run leaves results.partial.duckdb marked interrupted, not results.duckdb."""
+    sim = Simulation(scenario(500, 12), scheme=scheme(JAYWALK), catalogue=catalogue({"jaywalking": 1.0}))
+
+    def stop_after_three(done: int, total: int) -> None:
+        if done == 3:
+            raise KeyboardInterrupt
+
+    with pytest.raises(RunInterrupted) as stop:
+        sim.run(tmp_path / "run", progress=stop_after_three)
+    assert stop.value.path.name == "results.partial.duckdb"
+    assert not (tmp_path / "run" / "results.duckdb").exists()
+    run = Results(stop.value.path).run()
+    assert run["status"] == "interrupted" and run["steps_done"] == 3
