@@ -13,9 +13,7 @@ from scslab.population import PopulationSpec
 from scslab.schemes import parse_scheme
 from scslab.schemes.model import Scheme
 
-NO_ADAPTATION = Adaptation(
-    deterrence=Deterrence(enabled=False), chilling=Chilling(enabled=False)
-)
+NO_ADAPTATION = Adaptation(deterrence=Deterrence(enabled=False), chilling=Chilling(enabled=False))
 
 
 def catalogue(rates: dict[str, float], detect: float = 1.0, false_ratio: float = 0.0) -> Catalogue:
@@ -45,7 +43,9 @@ def scheme(text: str) -> Scheme:
     return parse_scheme(text, "test-scheme.yaml")
 
 
-def scenario(agents: int, months: int, seed: int = 1, panel: int | None = None, **kw: Any) -> Scenario:
+def scenario(
+    agents: int, months: int, seed: int = 1, panel: int | None = None, **kw: Any
+) -> Scenario:
     return Scenario(
         population=PopulationSpec(agents=agents),
         years=months / 12,

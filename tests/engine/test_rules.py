@@ -139,7 +139,7 @@ sanctions:
 def test_a_recorded_judgment_lists_for_six_months_and_bans_flights_while_listed(
     tmp_path: Path,
 ) -> None:
-    """Entry on the record, exit after 6 months; the sanction lasts exactly as long as the listing."""
+    """Entry on the record, exit after 6 months; the sanction lasts exactly as long as listed."""
     sim = Simulation(
         scenario(3000, 24),
         scheme=scheme(LIST),
@@ -147,7 +147,8 @@ def test_a_recorded_judgment_lists_for_six_months_and_bans_flights_while_listed(
     )
     results = sim.run(tmp_path / "run")
     rows = results.sql(
-        "SELECT kind, start_step, end_step, cause_domains FROM panel_spells ORDER BY person, start_step"
+        "SELECT kind, start_step, end_step, cause_domains FROM panel_spells "
+        "ORDER BY person, start_step"
     ).fetchall()
     lists = [r for r in rows if r[0] == "list"]
     bans = [r for r in rows if r[0] == "sanction"]
@@ -211,7 +212,9 @@ def test_an_enterprise_scheme_is_refused_for_a_population_of_individuals() -> No
 
 def test_ctrl_c_writes_partial_results_and_no_complete_looking_file(tmp_path: Path) -> None:
     """An interrupted run leaves results.partial.duckdb marked interrupted, not results.duckdb."""
-    sim = Simulation(scenario(500, 12), scheme=scheme(JAYWALK), catalogue=catalogue({"jaywalking": 1.0}))
+    sim = Simulation(
+        scenario(500, 12), scheme=scheme(JAYWALK), catalogue=catalogue({"jaywalking": 1.0})
+    )
 
     def stop_after_three(done: int, total: int) -> None:
         if done == 3:

@@ -20,6 +20,7 @@ from scslab.schemes.model import DOMAINS, Condition, Consequence, Scheme
 
 N_DOMAINS = len(DOMAINS)
 NO_CAUSE = N_DOMAINS  # the cause index used when a cause mask is empty
+ALL_CAUSES = N_DOMAINS + 1  # the index that counts every flow once, whatever its causes
 TAINT = np.uint32(1 << 31)  # cause-mask bit: a false record contributed
 assert N_DOMAINS <= 31
 OPEN = 32767  # grp_until of a consequence that lasts while its trigger holds

@@ -19,6 +19,7 @@ import numpy as np
 from numba import njit, prange
 
 from scslab.engine.compiled import (
+    ALL_CAUSES,
     COND_AT_LEAST,
     COND_BELOW,
     COND_EVENTS,
@@ -87,7 +88,7 @@ class Tally(NamedTuple):
     dom_s: np.ndarray  # int32[B, cells, domains]: people under a sanction in each domain
     dom_r: np.ndarray  # int32[B, cells, domains]: people with a reward in each domain
     grp_active: np.ndarray  # int32[B, cells, Q]
-    flow: np.ndarray  # int32[B, 3, L+Q, domains+1, 2]: [start, end, active], item, cause, taint
+    flow: np.ndarray  # int32[B, 3, L+Q, domains+2, 2]: [start, end, active], item, cause, taint
     pev: np.ndarray  # int32[B, cap, PANEL_FIELDS]: events of panel members
     pev_n: np.ndarray  # int32[B]
 
@@ -113,7 +114,7 @@ def allocate_tally(
         dom_s=np.zeros((B, cells, D), i32),
         dom_r=np.zeros((B, cells, D), i32),
         grp_active=np.zeros((B, cells, groups), i32),
-        flow=np.zeros((B, 3, lists + groups, D + 1, 2), i32),
+        flow=np.zeros((B, 3, lists + groups, D + 2, 2), i32),
         pev=np.zeros((B, panel_per_block * (MAX_EVENTS + 1) + 1, PANEL_FIELDS), i32),
         pev_n=np.zeros(B, i32),
     )
@@ -121,11 +122,12 @@ def allocate_tally(
 
 @njit(cache=True, inline="always")
 def _count_causes(flow: np.ndarray, b: int, way: int, item: int, cause: np.uint32) -> None:
-    """Add one to ``flow[b, way, item, domain, taint]`` per cause domain (NO_CAUSE if none).
+    """Count one flow: once in the ALL slot, and once per cause domain (NO_CAUSE if none).
 
     Indices, not a view: taking views in the hot loop costs reference counting shared by threads.
     """
     taint = 1 if cause & TAINT else 0
+    flow[b, way, item, ALL_CAUSES, taint] += 1
     m = np.int64(cause & ~TAINT)
     if m == 0:
         flow[b, way, item, NO_CAUSE, taint] += 1

@@ -195,7 +195,7 @@ class Simulation:
         L, Q, G = len(self.layout.lists), len(self.layout.groups), len(self.layout.grades)
         per_person = 10 + state_bytes_per_person(self.arrays, self.layout)
         per_block_cells = cells * (3 * acts + G + L + 2 * N_DOMAINS + Q) * 4 + cells * 8
-        per_block = per_block_cells + 3 * (L + Q) * (N_DOMAINS + 1) * 2 * 4
+        per_block = per_block_cells + 3 * (L + Q) * (N_DOMAINS + 2) * 2 * 4
         steps = self.scenario.steps
         record = steps * per_block
         panel = steps * self.scenario.panel * (3 + 2 * L + 6 * Q + 40)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 import numpy as np
 
+from scslab.engine.compiled import ALL_CAUSES
 from scslab.errors import ResourceError
 from scslab.schemes.model import DOMAINS
 
@@ -147,45 +148,34 @@ def _write(
     for q, c in layout.consequences:
         kind = "sanction" if c in sim.scheme.sanctions else "reward"
         items.append((kind, c.id, c.domain, L + q))
-    flow_rows: dict[str, list[Any]] = {
-        k: [] for k in ("step", "kind", "item", "domain", "cause_domain", "false_record", "count")
-    }
     words = {
-        "list": ("list_entry", "list_exit"),
-        "sanction": ("sanction_start", "sanction_end"),
-        "reward": ("reward_start", "reward_end"),
+        "list": ("list_entry", "list_exit", None),
+        "sanction": ("sanction_start", "sanction_end", "sanction"),
+        "reward": ("reward_start", "reward_end", "reward"),
     }
-    for kind, item, domain, ix in items:
-        block = rec.flow[:T, :2, ix]  # [T, start/end, causes, taint]
-        for t, way, cause, taint in zip(*np.nonzero(block), strict=True):
-            flow_rows["step"].append(int(t))
-            flow_rows["kind"].append(words[kind][way])
-            flow_rows["item"].append(item)
-            flow_rows["domain"].append(domain)
-            flow_rows["cause_domain"].append(CAUSES[cause])
-            flow_rows["false_record"].append(bool(taint))
-            flow_rows["count"].append(int(block[t, way, cause, taint]))
-    _table(
-        con, "flows", _typed(flow_rows, {"step": np.int32, "count": np.int64, "false_record": bool})
-    )
-    expo_rows: dict[str, list[Any]] = {
-        k: [] for k in ("step", "kind", "item", "domain", "cause_domain", "false_record", "people")
-    }
-    for kind, item, domain, ix in items[L:]:
-        block = rec.flow[:T, 2, ix]  # [T, causes, taint]: people under it
-        for t, cause, taint in zip(*np.nonzero(block), strict=True):
-            expo_rows["step"].append(int(t))
-            expo_rows["kind"].append(kind)
-            expo_rows["item"].append(item)
-            expo_rows["domain"].append(domain)
-            expo_rows["cause_domain"].append(CAUSES[cause])
-            expo_rows["false_record"].append(bool(taint))
-            expo_rows["people"].append(int(block[t, cause, taint]))
-    _table(
-        con,
-        "exposure",
-        _typed(expo_rows, {"step": np.int32, "people": np.int64, "false_record": bool}),
-    )
+    # ways 0 and 1 are flows (entries and exits, starts and ends); way 2 is people under it
+    for table, ways, value in (("flows", (0, 1), "count"), ("exposure", (2,), "people")):
+        for by_cause in (False, True):
+            keys = ["step", "kind", "item", "domain"] + (["cause_domain"] if by_cause else [])
+            rows: dict[str, list[Any]] = {k: [] for k in [*keys, "false_record", value]}
+            for kind, item, domain, ix in items:
+                for way in ways:
+                    if words[kind][way] is None:
+                        continue
+                    block = rec.flow[:T, way, ix]  # [T, cause slot, taint]
+                    block = block[:, : len(CAUSES)] if by_cause else block[:, ALL_CAUSES:]
+                    for t, cause, taint in zip(*np.nonzero(block), strict=True):
+                        rows["step"].append(int(t))
+                        rows["kind"].append(words[kind][way])
+                        rows["item"].append(item)
+                        rows["domain"].append(domain)
+                        if by_cause:
+                            rows["cause_domain"].append(CAUSES[cause])
+                        rows["false_record"].append(bool(taint))
+                        rows[value].append(int(block[t, cause, taint]))
+            name = f"{table}_by_cause" if by_cause else table
+            types = {"step": np.int32, value: np.int64, "false_record": bool}
+            _table(con, name, _typed(rows, types))
     _write_panel(con, sim, rec, items)
 
 
@@ -274,7 +264,12 @@ def _write_panel(
         "panel_spells",
         _typed(
             spells,
-            {"person": np.int64, "start_step": np.int32, "end_step": np.int32, "false_record": bool},
+            {
+                "person": np.int64,
+                "start_step": np.int32,
+                "end_step": np.int32,
+                "false_record": bool,
+            },
         ),
     )
     con.execute("UPDATE panel_spells SET end_step = NULL WHERE end_step = -1")
