@@ -1,0 +1,98 @@
+"""Engine benchmark: 1,000,000 people, Rongcheng, 5 years of monthly steps, no network.
+
+Prints agent-steps per second (kernel alone, and the whole step with recording), peak memory and
+engine bytes per person (state columns only), then checks that 10 million people fit by running
+a few months at that size. Results go to benchmarks/RESULTS.md by hand, with the machine noted.
+
+    .venv/bin/python benchmarks/engine.py [--agents N] [--years Y] [--big N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import time
+
+import numba
+import numpy as np
+
+from scslab.engine import kernels
+from scslab.engine.compiled import allocate_state
+from scslab.engine.scenario import Scenario
+from scslab.engine.simulation import Simulation
+from scslab.population import PopulationSpec
+
+
+def peak_gib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+
+
+def measure(agents: int, years: float, scheme: str) -> dict[str, float]:
+    sim = Simulation(
+        Scenario(scheme=scheme, population=PopulationSpec(agents=agents), years=years, panel=1000)
+    )
+    pop = sim.population()
+    # warm-up: compile on a tiny run of the same types
+    Simulation(
+        Scenario(scheme=scheme, population=PopulationSpec(agents=1000), years=1 / 12)
+    ).execute()
+
+    stamps: list[float] = []
+    start = time.perf_counter()
+    sim.execute(lambda done, total: stamps.append(time.perf_counter()))
+    whole = np.diff([start, *stamps])
+
+    # the kernel alone, on fresh state, same tables
+    draws = sim._draws()
+    traits = kernels.Traits(pop.cell, pop.region, np.zeros(0, np.int64), np.zeros(0, np.int32))
+    state = allocate_state(pop.n, sim.arrays, sim.layout)
+    tally = kernels.allocate_tally(
+        pop.n,
+        len(np.bincount(pop.cell)),
+        len(sim.rates.act_ids),
+        len(sim.layout.grades),
+        len(sim.layout.lists),
+        len(sim.layout.groups),
+        0,
+    )
+    kernel = []
+    for t in range(sim.scenario.steps):
+        for counts in tally:
+            counts.fill(0)
+        t0 = time.perf_counter()
+        kernels.step(sim.arrays, draws, traits, state, tally, 0, t)
+        kernel.append(time.perf_counter() - t0)
+    state_bytes = sum(a.nbytes for a in state) / pop.n
+    return {
+        "agents": agents,
+        "steps": sim.scenario.steps,
+        "kernel_agent_steps_per_s": agents / float(np.median(kernel)),
+        "step_agent_steps_per_s": agents / float(np.median(whole)),
+        "state_bytes_per_person": state_bytes,
+        "trait_bytes_per_person": pop.nbytes / pop.n,
+        "estimate_gib": sim.estimate_memory() / 2**30,
+        "peak_gib": peak_gib(),
+    }
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--agents", type=int, default=1_000_000)
+    p.add_argument("--years", type=float, default=5)
+    p.add_argument("--big", type=int, default=10_000_000, help="people for the memory check")
+    p.add_argument("--scheme", default="rongcheng-2014")
+    args = p.parse_args()
+    print(f"numba threads: {numba.get_num_threads()}")
+    for agents, years in ((args.agents, args.years), (args.big, 3 / 12)):
+        r = measure(agents, years, args.scheme)
+        print(
+            f"{r['agents']:>11,} people x {r['steps']} months: "
+            f"kernel {r['kernel_agent_steps_per_s'] / 1e6:6.1f} M agent-steps/s (median), "
+            f"whole step {r['step_agent_steps_per_s'] / 1e6:6.1f} M/s, "
+            f"state {r['state_bytes_per_person']:.0f} B + traits {r['trait_bytes_per_person']:.0f} B "
+            f"per person, estimate {r['estimate_gib']:.2f} GiB, peak RSS {r['peak_gib']:.2f} GiB"
+        )
+
+
+if __name__ == "__main__":
+    main()
