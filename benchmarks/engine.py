@@ -89,8 +89,9 @@ def main() -> None:
             f"{r['agents']:>11,} people x {r['steps']} months: "
             f"kernel {r['kernel_agent_steps_per_s'] / 1e6:6.1f} M agent-steps/s (median), "
             f"whole step {r['step_agent_steps_per_s'] / 1e6:6.1f} M/s, "
-            f"state {r['state_bytes_per_person']:.0f} B + traits {r['trait_bytes_per_person']:.0f} B "
-            f"per person, estimate {r['estimate_gib']:.2f} GiB, peak RSS {r['peak_gib']:.2f} GiB"
+            f"state {r['state_bytes_per_person']:.0f} B + "
+            f"traits {r['trait_bytes_per_person']:.0f} B per person, "
+            f"estimate {r['estimate_gib']:.2f} GiB, peak RSS {r['peak_gib']:.2f} GiB"
         )
 
 

@@ -226,3 +226,39 @@ def test_ctrl_c_writes_partial_results_and_no_complete_looking_file(tmp_path: Pa
     assert not (tmp_path / "run" / "results.duckdb").exists()
     run = Results(stop.value.path).run()
     assert run["status"] == "interrupted" and run["steps_done"] == 3
+
+
+def test_deterrence_lowers_scored_offences_and_can_be_switched_off() -> None:
+    """With deterrence on, fewer scored acts happen than with it off; same seed, same people."""
+    from scslab.behaviour.model import Adaptation, Deterrence
+
+    cat = catalogue({"jaywalking": 6.0})
+
+    def true_acts(enabled: bool) -> int:
+        sc = scenario(4000, 6).model_copy(
+            update={"adaptation": Adaptation(deterrence=Deterrence(enabled=enabled, elasticity=5))}
+        )
+        record, _ = Simulation(sc, scheme=scheme(JAYWALK), catalogue=cat).execute()
+        return int(record.ev_true.sum())
+
+    on, off = true_acts(True), true_acts(False)
+    assert on < 0.9 * off
+
+
+def test_chilling_lowers_scored_rights_activity_only_when_enabled() -> None:
+    """A scored, rights-tagged act falls with chilling on; its rate is untouched with it off."""
+    from scslab.behaviour.model import Adaptation, Chilling
+
+    base = catalogue({"petitioning": 6.0})
+    act = base.acts[0].model_copy(update={"rights": ("petition",), "lawful": True})
+    cat = base.model_copy(update={"acts": (act,)})
+    petition = JAYWALK.replace("jaywalking", "petitioning").replace("transport", "public-order")
+
+    def true_acts(enabled: bool) -> int:
+        sc = scenario(4000, 6).model_copy(
+            update={"adaptation": Adaptation(chilling=Chilling(enabled=enabled, elasticity=5))}
+        )
+        record, _ = Simulation(sc, scheme=scheme(petition), catalogue=cat).execute()
+        return int(record.ev_true.sum())
+
+    assert true_acts(True) < 0.9 * true_acts(False)

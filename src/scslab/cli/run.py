@@ -11,8 +11,6 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from scslab.cli import console, err_console
-from scslab.engine.scenario import Scenario
-from scslab.engine.simulation import RunInterrupted, Simulation
 from scslab.errors import ScenarioError
 
 
@@ -35,6 +33,10 @@ def run(
     ] = False,
 ) -> None:
     """Run a scenario: monthly steps, then a summary and results.duckdb in the output folder."""
+    # the engine (numba) loads here, so that other commands start fast
+    from scslab.engine.scenario import Scenario
+    from scslab.engine.simulation import RunInterrupted, Simulation
+
     scenario = Scenario.from_yaml(scenario_file) if scenario_file else Scenario()
     updates: dict[str, Any] = {}
     if scheme is not None:
