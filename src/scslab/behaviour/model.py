@@ -97,9 +97,10 @@ class _Frozen(BaseModel):
 class Deterrence(_Frozen):
     """People commit fewer scored offences as the expected penalty grows.
 
-    An act's rate is multiplied by ``exp(-elasticity * P(recorded) * penalty / 100)``, where the
-    penalty is the points the scheme deducts (plus ``list_entry_points`` if the act puts one on a
-    list), weighted by ``1 + sanctioned_salience`` for people under an active sanction. All assumed.
+    An act's rate is multiplied by ``exp(-elasticity * P(recorded) * penalty)``. The penalty is
+    the points the scheme deducts divided by a tenth of the score range, plus
+    ``list_entry_points / 100`` if the act puts one on a list, weighted by
+    ``1 + sanctioned_salience`` for people under an active sanction. All assumed.
     """
 
     enabled: bool = True

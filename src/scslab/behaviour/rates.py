@@ -158,6 +158,7 @@ def rate_tables(
     ]
 
     # how much each act is deterred or chilled, per region and class
+    scale = (scheme.score.max - scheme.score.min) / 10.0 if scheme is not None else 1.0
     penalty = np.zeros(len(acts))
     elasticity = np.zeros(len(acts))
     if scheme is not None:
@@ -168,8 +169,10 @@ def rate_tables(
             ev = by_act.get(act.id)
             if ev is None:
                 continue
-            penalty[a_i] = max(0, -ev.points) + (
-                adaptation.list_entry_points if ev.id in entering else 0
+            # points are felt relative to the score range (100 of a 1,000-point range weigh 1);
+            # a list entry weighs list_entry_points of a 1,000-point range, whatever the scheme
+            penalty[a_i] = max(0, -ev.points) / scale + (
+                adaptation.list_entry_points / 100.0 if ev.id in entering else 0.0
             )
             if act.rights:
                 elasticity[a_i] = chill.elasticity if chill.enabled else 0.0
@@ -179,8 +182,6 @@ def rate_tables(
     else:
         salience = np.ones(CLASSES)
 
-    # a penalty is felt relative to the score's range: 100 points of a 1,000-point range
-    scale = (scheme.score.max - scheme.score.min) / 10.0 if scheme is not None else 1.0
     traits = cell_traits(spec)
     n_cells = traits.shape[0]
     true_rate = np.zeros((n_cells, CLASSES, len(acts)))
@@ -194,7 +195,7 @@ def rate_tables(
         }
         for a_i, act in enumerate(acts):
             monthly = act.rate * _multiplier(act.multipliers, levels) / 12.0  # type: ignore[arg-type]
-            feel = p_detect[a_i, r] * penalty[a_i] * salience / scale
+            feel = p_detect[a_i, r] * penalty[a_i] * salience
             true_rate[c, :, a_i] = monthly * np.exp(-elasticity[a_i] * feel)
     region_of = traits[:, 0]
     false_by_act = false_rate.sum(axis=1)[:, region_of].T / 12.0  # [cells, acts]

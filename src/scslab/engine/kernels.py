@@ -255,11 +255,11 @@ def _person(
             why = np.uint32(1 << S.ev_domain[e])
             if false:
                 why |= TAINT
-            if pts < 0:
-                st.last_neg[i] = t
-                if applied != 0:
-                    st.cause[i] |= why
             lm = S.ev_lists[e]
+            if pts < 0 or lm != 0:  # a deduction or a listing: a negative record
+                st.last_neg[i] = t
+            if pts < 0 and applied != 0:
+                st.cause[i] |= why
             li = 0
             while lm:
                 if lm & 1 and st.list_since[i, li] < 0:
