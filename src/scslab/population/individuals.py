@@ -86,7 +86,6 @@ class PopulationSpec(_Spec):
 
     agents: Annotated[int, Field(gt=0, le=2_000_000_000)] = 670_000
     regions: tuple[Region, ...] = _ASSUMED_REGIONS
-    regions_assumed: bool = True
     age: Shares = Shares(
         values={"18-29": 0.18, "30-44": 0.26, "45-59": 0.30, "60+": 0.26}, assumed=True
     )
