@@ -434,13 +434,18 @@ def step(S: SchemeArrays, D: Draws, T: Traits, st: State, A: Tally, seed: int, t
 
 
 @njit(cache=True, inline="always")
+def _normal(u: float, v: float) -> float:
+    """A standard normal draw from two uniforms (Box-Muller)."""
+    return np.sqrt(-2.0 * np.log(1.0 - u)) * np.cos(2.0 * np.pi * v)
+
+
+@njit(cache=True, inline="always")
 def _count(mean: float, key: int, slot: int) -> int:
     """A Poisson(mean) count: exact inversion below 30, a normal approximation above."""
     u = uniform(key, slot, 0)
     if mean < 30.0:
         return _poisson_count(u, np.exp(-mean), mean)
-    z = np.sqrt(-2.0 * np.log(1.0 - u)) * np.cos(2.0 * np.pi * uniform(key, slot, 1))
-    return max(0, round(mean + np.sqrt(mean) * z))
+    return max(0, round(mean + np.sqrt(mean) * _normal(u, uniform(key, slot, 1))))
 
 
 @njit(cache=True, inline="always")
@@ -452,8 +457,7 @@ def _thin(n: int, p: float, key: int, slot: int) -> int:
             if uniform(key, slot, 2 + j) < p:
                 k += 1
         return k
-    u = uniform(key, slot, 2)
-    z = np.sqrt(-2.0 * np.log(1.0 - u)) * np.cos(2.0 * np.pi * uniform(key, slot, 3))
+    z = _normal(uniform(key, slot, 2), uniform(key, slot, 3))
     sd = np.sqrt(n * p * (1.0 - p))
     return min(n, max(0, round(n * p + sd * z)))
 
