@@ -262,3 +262,84 @@ def test_chilling_lowers_scored_rights_activity_only_when_enabled() -> None:
         return int(record.ev_true.sum())
 
     assert true_acts(True) < 0.9 * true_acts(False)
+
+
+GOOD_DEEDS = """
+id: deeds
+name: Good deeds and decay
+subject: individuals
+description: one positive event, decay in a chosen direction
+sources: {paper: the seed paper}
+score: {base: 1000, min: 0, max: 1200, source: paper}
+categories: [{id: civic}]
+events:
+  - {id: blood-donation, category: civic, points: 5, domain: civic, source: paper}
+decay: {points_per_month: 5, direction: DIRECTION, assumed: true}
+"""
+
+
+@pytest.mark.parametrize(("direction", "kept"), [("up", True), ("down", False), ("both", False)])
+def test_decay_keeps_or_erases_good_deeds_as_its_direction_says(direction: str, kept: bool) -> None:
+    """Decay 'up' only lifts low scores, so points earned above base stay; 'down' takes them back."""
+    sim = Simulation(
+        scenario(2000, 12),
+        scheme=scheme(GOOD_DEEDS.replace("DIRECTION", direction)),
+        catalogue=catalogue({"blood-donation": 6.0}),
+    )
+    record, state = sim.execute()
+    events = np.concatenate(record.panel_events)
+    earned = np.bincount(events[:, 1], weights=events[:, 5], minlength=2000).astype(int)
+    assert earned.sum() > 0
+    excess = state.score.astype(int) - 1000
+    if kept:
+        assert (excess == np.minimum(earned, 200)).all()
+    else:
+        assert (excess >= 0).all()
+        assert excess.mean() < 0.2 * earned.mean()
+
+
+FRIENDS = """
+id: friends
+name: Low-scoring friends
+subject: individuals
+description: a deduction when half of one's friends score low
+sources: {paper: the seed paper}
+score: {base: 1000, min: 0, max: 1000, source: paper}
+categories: [{id: traffic}, {id: relationships}]
+events:
+  - {id: jaywalking, category: traffic, points: -500, domain: transport, source: paper}
+network:
+  - {id: low-friends, threshold: 600, share: 0.5, points: -10, category: relationships,
+     source: paper}
+"""
+
+
+def test_the_friends_below_rule_deducts_from_people_whose_friends_scored_low_last_month() -> None:
+    """A ring of friends: people with a low-scoring friend lose 10 points the month after."""
+    from types import SimpleNamespace
+
+    from scslab.population import generate
+
+    n = 1000
+    pop = generate(scenario(n, 1).population, seed=1, agents=n)
+    # each person i has one friend, i + 1 (a ring), as CSR arrays
+    pop.network = SimpleNamespace(
+        indptr=np.arange(n + 1, dtype=np.int64),
+        indices=((np.arange(n) + 1) % n).astype(np.int32),
+    )
+    sim = Simulation(
+        scenario(n, 2),
+        scheme=scheme(FRIENDS),
+        catalogue=catalogue({"jaywalking": 1.0}),
+        population=pop,
+    )
+    record, _ = sim.execute()
+    low_after_first = record.panel_score[0] < 600  # panel is everyone, in order
+    assert low_after_first.any()
+    ev = record.panel_events[1]
+    own = np.bincount(ev[:, 1], weights=ev[:, 5], minlength=n).astype(int)
+    friend_low = np.roll(low_after_first, -1)
+    before = record.panel_score[0].astype(int) + own  # after this month's own records
+    change = record.panel_score[1].astype(int) - before
+    assert (change[friend_low] == np.maximum(-10, -before[friend_low])).all()  # floor at 0
+    assert (change[~friend_low] == 0).all()

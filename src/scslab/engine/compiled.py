@@ -57,6 +57,8 @@ class SchemeArrays(NamedTuple):
     grp_domains: np.ndarray  # int64[Q]: life-domain bit mask of the group's members
     decay_points: int
     decay_after: int
+    decay_up: bool
+    decay_down: bool
     repair_clean: int
     repair_p: float
     repair_restore: int
@@ -162,6 +164,8 @@ def compile_scheme(scheme: Scheme, act_ids: tuple[str, ...]) -> tuple[SchemeArra
         grp_domains=arr([sum({1 << dom_ix[c.domain] for c in g}) for g in groups], np.int64),
         decay_points=decay.points_per_month if decay else 0,
         decay_after=decay.after_clean_months if decay else 0,
+        decay_up=decay is not None and decay.direction in ("up", "both"),
+        decay_down=decay is not None and decay.direction in ("down", "both"),
         repair_clean=repair.clean_months if repair else 0,
         repair_p=repair.monthly_probability if repair else 0.0,
         repair_restore=(repair.restore_to if repair and repair.restore_to is not None else lo),

@@ -297,14 +297,14 @@ def _person(
     # 3. decay toward base once clean long enough
     clean = np.int64(t) - np.int64(st.last_neg[i])
     score = np.int64(st.score[i])
-    if S.decay_points > 0 and clean >= S.decay_after and score != S.base:
-        if score < S.base:
+    if S.decay_points > 0 and clean >= S.decay_after:
+        if score < S.base and S.decay_up:
             score = min(score + S.decay_points, S.base)
-        else:
+            if score == S.base:
+                st.cause[i] = 0
+        elif score > S.base and S.decay_down:
             score = max(score - S.decay_points, S.base)
         st.score[i] = score
-        if score == S.base:
-            st.cause[i] = 0
 
     # 4. credit repair
     if S.repair_p > 0 and clean >= S.repair_clean:

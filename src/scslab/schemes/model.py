@@ -237,6 +237,10 @@ class NetworkRule(Sourced):
 class Decay(Sourced):
     points_per_month: Annotated[int, Field(gt=0)]
     after_clean_months: Annotated[int, Field(ge=0, le=1200)] = 0
+    direction: Literal["up", "down", "both"] = Field(
+        default="up",
+        description="up: scores below base recover; down: scores above base fade; both",
+    )
 
 
 class Repair(Sourced):
