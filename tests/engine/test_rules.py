@@ -280,7 +280,7 @@ decay: {points_per_month: 5, direction: DIRECTION, assumed: true}
 
 @pytest.mark.parametrize(("direction", "kept"), [("up", True), ("down", False), ("both", False)])
 def test_decay_keeps_or_erases_good_deeds_as_its_direction_says(direction: str, kept: bool) -> None:
-    """Decay 'up' only lifts low scores, so points earned above base stay; 'down' takes them back."""
+    """Decay 'up' only lifts low scores, so points above base stay; 'down' takes them back."""
     sim = Simulation(
         scenario(2000, 12),
         scheme=scheme(GOOD_DEEDS.replace("DIRECTION", direction)),
