@@ -28,7 +28,7 @@ NEVER = -32768  # last_neg of someone with no negative record
 MAX_STEP = 30000  # steps plus the longest duration must stay below int16's range
 
 COND_EVENTS, COND_GRADES, COND_BELOW, COND_AT_LEAST, COND_LIST = 0, 1, 2, 3, 4
-FLAG_SANCTIONED, FLAG_PANEL = np.uint8(1), np.uint8(2)
+FLAG_SANCTIONED, FLAG_PANEL, FLAG_ACTIVE = np.uint8(1), np.uint8(2), np.uint8(4)
 
 
 class SchemeArrays(NamedTuple):
@@ -42,19 +42,16 @@ class SchemeArrays(NamedTuple):
     ev_lists: np.ndarray  # int64[E]: bit l set if the event puts one on list l
     cat_cap: np.ndarray  # int32[C]
     grade_of: np.ndarray  # uint8[max-min+1]: grade index of each score; empty if no grades
-    list_kind: np.ndarray  # int8[L]
-    list_grades: np.ndarray  # int64[L]: grade bit mask
-    list_value: np.ndarray  # int32[L]
     list_after: np.ndarray  # int32[L]: 0 if not used
     list_clean: np.ndarray  # int32[L]: 0 if not used
     list_ends: np.ndarray  # uint8[L]
-    grp_kind: np.ndarray  # int8[Q]
-    grp_grades: np.ndarray  # int64[Q]
-    grp_value: np.ndarray  # int32[Q]
     grp_list: np.ndarray  # int32[Q]
     grp_duration: np.ndarray  # int32[Q]: 0 = while the trigger holds
     grp_sanction: np.ndarray  # uint8[Q]: 1 sanction, 0 reward
     grp_domains: np.ndarray  # int64[Q]: life-domain bit mask of the group's members
+    score_lists: np.ndarray  # int64[max-min+1]: bit l if list l's grade/score entry holds there
+    score_groups: np.ndarray  # int64[max-min+1]: bit q if group q's grade/score trigger holds
+    list_groups: np.ndarray  # int64[L]: bit q if group q is triggered by list l
     decay_points: int
     decay_after: int
     decay_up: bool
@@ -133,6 +130,31 @@ def compile_scheme(scheme: Scheme, act_ids: tuple[str, ...]) -> tuple[SchemeArra
     groups = tuple(tuple(keyed[k]) for k in keys)
     triggers = [k[1] for k in keys]
 
+    # which list entries and triggers hold at each score: one lookup replaces every comparison
+    scores = np.arange(lo, hi + 1)
+    grade_at = grade_of.astype(np.int64) if grades else np.full(len(scores), -1)
+
+    def holds(cond: tuple[int, int, int, int]) -> np.ndarray:
+        kind, mask, value, _ = cond
+        if kind == COND_GRADES:
+            in_mask: np.ndarray = (grade_at >= 0) & ((mask >> np.maximum(grade_at, 0)) & 1 == 1)
+            return in_mask
+        if kind == COND_BELOW:
+            return scores < value
+        if kind == COND_AT_LEAST:
+            return scores >= value
+        return np.zeros(len(scores), bool)
+
+    score_lists = np.zeros(len(scores), np.int64)
+    for li, cond in enumerate(lists):
+        score_lists |= holds(cond).astype(np.int64) << li
+    score_groups = np.zeros(len(scores), np.int64)
+    list_groups = np.zeros(len(scheme.lists), np.int64)
+    for q, cond in enumerate(triggers):
+        score_groups |= holds(cond).astype(np.int64) << q
+        if cond[0] == COND_LIST:
+            list_groups[cond[3]] |= 1 << q
+
     def arr(values: list[int] | list[float], dtype: type) -> np.ndarray:
         return np.array(values, dtype=dtype)
 
@@ -149,19 +171,16 @@ def compile_scheme(scheme: Scheme, act_ids: tuple[str, ...]) -> tuple[SchemeArra
         ev_lists=ev_lists,
         cat_cap=arr([min(c.cap or 32767, 32767) for c in scheme.categories], np.int32),
         grade_of=grade_of,
-        list_kind=arr([x[0] for x in lists], np.int8),
-        list_grades=arr([x[1] for x in lists], np.int64),
-        list_value=arr([x[2] for x in lists], np.int32),
         list_after=arr([x.exit.after_months or 0 for x in scheme.lists], np.int32),
         list_clean=arr([x.exit.clean_months or 0 for x in scheme.lists], np.int32),
         list_ends=arr([int(x.exit.condition_ends) for x in scheme.lists], np.uint8),
-        grp_kind=arr([x[0] for x in triggers], np.int8),
-        grp_grades=arr([x[1] for x in triggers], np.int64),
-        grp_value=arr([x[2] for x in triggers], np.int32),
         grp_list=arr([x[3] for x in triggers], np.int32),
         grp_duration=arr([k[2] for k in keys], np.int32),
         grp_sanction=arr([k[0] for k in keys], np.uint8),
         grp_domains=arr([sum({1 << dom_ix[c.domain] for c in g}) for g in groups], np.int64),
+        score_lists=score_lists,
+        score_groups=score_groups,
+        list_groups=list_groups,
         decay_points=decay.points_per_month if decay else 0,
         decay_after=decay.after_clean_months if decay else 0,
         decay_up=decay is not None and decay.direction in ("up", "both"),

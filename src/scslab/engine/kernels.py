@@ -20,11 +20,7 @@ from numba import njit, prange
 
 from scslab.engine.compiled import (
     ALL_CAUSES,
-    COND_AT_LEAST,
-    COND_BELOW,
-    COND_EVENTS,
-    COND_GRADES,
-    COND_LIST,
+    FLAG_ACTIVE,
     FLAG_PANEL,
     FLAG_SANCTIONED,
     N_DOMAINS,
@@ -169,28 +165,6 @@ def _pick(cum: np.ndarray, row: int, col: int, u: float) -> int:
 
 
 @njit(cache=True, inline="always")
-def _holds(
-    kind: int,
-    grades: np.int64,
-    value: int,
-    lst: int,
-    score: int,
-    grade: int,
-    list_since: np.ndarray,
-    i: int,
-) -> bool:
-    if kind == COND_GRADES:
-        return grade != 255 and (grades >> grade) & 1 == 1
-    if kind == COND_BELOW:
-        return score < value
-    if kind == COND_AT_LEAST:
-        return score >= value
-    if kind == COND_LIST:
-        return list_since[i, lst] >= 0
-    return False
-
-
-@njit(cache=True, inline="always")
 def _apply_points(S: SchemeArrays, st: State, i: int, points: int, cat: int) -> int:
     """Move person ``i``'s score by ``points`` within the category cap; return the change made."""
     if points == 0:
@@ -332,9 +306,10 @@ def _person(
     A.score_sum[b, c] += score
 
     # 6. lists: entries on grade or score, exits by rule
+    on_score = S.score_lists[score - S.score_min]
+    triggered = S.score_groups[score - S.score_min]
     for li in range(st.list_since.shape[1]):
-        kind = S.list_kind[li]
-        cond = _holds(kind, S.list_grades[li], S.list_value[li], -1, score, grade, st.list_since, i)
+        cond = (on_score >> li) & 1 == 1
         since = np.int64(st.list_since[i, li])
         if since >= 0:
             ok = True
@@ -348,44 +323,50 @@ def _person(
                 _count_causes(A.flow, b, 1, li, st.list_cause[i, li])
                 st.list_since[i, li] = -1
                 since = -1
-        elif kind != COND_EVENTS and cond:
+        elif cond:
             st.list_since[i, li] = t
             st.list_cause[i, li] = st.cause[i]
             _count_causes(A.flow, b, 0, li, st.cause[i])
             since = t
         if since >= 0:
             A.listed[b, c, li] += 1
+            triggered |= S.list_groups[li]
 
-    # 7. sanctions and rewards, by group
+    # 7. sanctions and rewards, by group; skipped for people with none running and none due
     n_lists = st.list_since.shape[1]
     sanctioned = False
+    active = False
     dom_s = np.int64(0)
     dom_r = np.int64(0)
-    for q in range(st.grp_until.shape[1]):
-        kind = S.grp_kind[q]
-        cond = _holds(
-            kind, S.grp_grades[q], S.grp_value[q], S.grp_list[q], score, grade, st.list_since, i
-        )
-        until = np.int64(st.grp_until[i, q])
-        dur = S.grp_duration[q]
-        if until >= 0 and ((dur > 0 and t >= until) or (dur == 0 and not cond)):
-            _count_causes(A.flow, b, 1, n_lists + q, st.grp_cause[i, q])
-            until = -1
-        if until < 0 and cond:
-            until = t + dur if dur > 0 else OPEN
-            why = st.list_cause[i, S.grp_list[q]] if kind == COND_LIST else st.cause[i]
-            st.grp_cause[i, q] = why
-            _count_causes(A.flow, b, 0, n_lists + q, why)
-        st.grp_until[i, q] = until
-        if until >= 0:
-            A.grp_active[b, c, q] += 1
-            _count_causes(A.flow, b, 2, n_lists + q, st.grp_cause[i, q])
-            if S.grp_sanction[q] == 1:
-                sanctioned = True
-                dom_s |= S.grp_domains[q]
-            else:
-                dom_r |= S.grp_domains[q]
-    st.flags[i] = (st.flags[i] & FLAG_PANEL) | (FLAG_SANCTIONED if sanctioned else 0)
+    if triggered != 0 or (st.flags[i] & FLAG_ACTIVE) != 0:
+        for q in range(st.grp_until.shape[1]):
+            cond = (triggered >> q) & 1 == 1
+            until = np.int64(st.grp_until[i, q])
+            dur = S.grp_duration[q]
+            if until >= 0 and ((dur > 0 and t >= until) or (dur == 0 and not cond)):
+                _count_causes(A.flow, b, 1, n_lists + q, st.grp_cause[i, q])
+                until = -1
+            if until < 0 and cond:
+                until = t + dur if dur > 0 else OPEN
+                lq = S.grp_list[q]
+                why = st.list_cause[i, lq] if lq >= 0 else st.cause[i]
+                st.grp_cause[i, q] = why
+                _count_causes(A.flow, b, 0, n_lists + q, why)
+            st.grp_until[i, q] = until
+            if until >= 0:
+                active = True
+                A.grp_active[b, c, q] += 1
+                _count_causes(A.flow, b, 2, n_lists + q, st.grp_cause[i, q])
+                if S.grp_sanction[q] == 1:
+                    sanctioned = True
+                    dom_s |= S.grp_domains[q]
+                else:
+                    dom_r |= S.grp_domains[q]
+    st.flags[i] = (
+        (st.flags[i] & FLAG_PANEL)
+        | (FLAG_SANCTIONED if sanctioned else 0)
+        | (FLAG_ACTIVE if active else 0)
+    )
     d = 0
     while dom_s or dom_r:
         if dom_s & 1:
