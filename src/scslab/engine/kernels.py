@@ -274,11 +274,12 @@ def _person(
     if S.decay_points > 0 and clean >= S.decay_after:
         if score < S.base and S.decay_up:
             score = min(score + S.decay_points, S.base)
+            st.score[i] = score
             if score == S.base:
                 st.cause[i] = 0
         elif score > S.base and S.decay_down:
             score = max(score - S.decay_points, S.base)
-        st.score[i] = score
+            st.score[i] = score
 
     # 4. credit repair
     if S.repair_p > 0 and clean >= S.repair_clean:
