@@ -9,7 +9,27 @@ from scslab.schemes import Scheme, load_scheme
 
 __version__ = "0.1.0"
 
-__all__ = [
+#: The run API loads the compiled engine, so it is imported on first use: ``scslab.Simulation``.
+_LAZY = {
+    "Scenario": "scslab.engine.scenario",
+    "Simulation": "scslab.engine.simulation",
+    "Results": "scslab.store.results",
+    "PopulationSpec": "scslab.population",
+}
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'scslab' has no attribute {name!r}")
+
+__all__ = [  # noqa: RUF022 - errors, schemes, then the run API
+    "PopulationSpec",
+    "Results",
+    "Scenario",
+    "Simulation",
     "ResourceError",
     "ScenarioError",
     "Scheme",
