@@ -25,6 +25,7 @@ def __getattr__(name: str) -> object:
         return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'scslab' has no attribute {name!r}")
 
+
 __all__ = [  # noqa: RUF022 - errors, schemes, then the run API
     "PopulationSpec",
     "Results",

@@ -84,10 +84,14 @@ class Results:
         cols = self._prefixed(prefix)
         sel, grp = self._by(by)
         if not cols:
-            return self.con.sql(f"SELECT NULL::INTEGER AS step, NULL::VARCHAR AS {name} LIMIT 0")
+            group = f", NULL::VARCHAR AS {by}" if by else ""
+            return self.con.sql(
+                f"SELECT NULL::INTEGER AS step{group}, NULL::VARCHAR AS {name}, "
+                "NULL::BIGINT AS people, NULL::BIGINT AS agents, NULL::DOUBLE AS share LIMIT 0"
+            )
         parts = " UNION ALL ".join(
-            f"SELECT step{sel}, '{c[len(prefix) :]}' AS {name}, sum(\"{c}\") AS people, "
-            f"sum(agents) AS agents FROM steps GROUP BY step{grp}"
+            f"SELECT step{sel}, '{c[len(prefix) :]}' AS {name}, sum(\"{c}\")::BIGINT AS people, "
+            f"sum(agents)::BIGINT AS agents FROM steps GROUP BY step{grp}"
             for c in cols
         )
         return self.con.sql(
@@ -99,9 +103,9 @@ class Results:
         acts = [c[len("true__") :] for c in self._prefixed("true__")]
         sel, grp = self._by(by)
         parts = " UNION ALL ".join(
-            f"SELECT '{a}' AS act{sel}, sum(\"true__{a}\") AS true, "
-            f'sum("recorded__{a}") AS recorded, sum("false__{a}") AS false FROM steps'
-            + (f" GROUP BY {by}" if by else "")
+            f"SELECT '{a}' AS act{sel}, sum(\"true__{a}\")::BIGINT AS true, "
+            f'sum("recorded__{a}")::BIGINT AS recorded, sum("false__{a}")::BIGINT AS false '
+            "FROM steps" + (f" GROUP BY {by}" if by else "")
             for a in acts
         )
         return self.con.sql(f"SELECT * FROM ({parts}) ORDER BY act{grp}")
