@@ -29,6 +29,7 @@ STREAM_PANEL = 5
 STREAM_NETWORK = 6
 STREAM_FALSE = 7
 STREAM_COUNTS = 8
+STREAM_NETWORK_BUILD = 9  # drawing the friendship network (STREAM_NETWORK rewires it per step)
 
 
 @njit(cache=True, inline="always")

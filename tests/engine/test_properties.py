@@ -17,6 +17,7 @@ from scslab.engine.compiled import ALL_CAUSES
 from scslab.engine.scenario import Scenario
 from scslab.engine.simulation import Simulation
 from scslab.population import PopulationSpec
+from scslab.population.network import NetworkSpec
 from scslab.schemes import load_scheme
 
 INDIVIDUAL_SCHEMES = [
@@ -91,6 +92,7 @@ def test_scores_stay_in_range_and_list_sizes_equal_entries_minus_exits(
         seed=seed,
         panel=2500,
         observation={"camera_false_match_rate": fmr},
+        network=NetworkSpec(mean_degree=8) if scheme.network else None,
     )
     sim = Simulation(sc, scheme=scheme)
     record, state = sim.execute()

@@ -14,6 +14,7 @@ from scslab.behaviour.rates import load_catalogue
 from scslab.engine.scenario import Scenario
 from scslab.engine.simulation import Record, Simulation
 from scslab.population import PopulationSpec
+from scslab.population.network import NetworkSpec
 from scslab.schemes import builtin_names, load_scheme
 from scslab.schemes.model import Scheme
 
@@ -40,6 +41,7 @@ def _run(scheme: Scheme, catalogue: Catalogue) -> tuple[Simulation, Record]:
         seed=11,
         panel=0,
         adaptation=NO_ADAPTATION,
+        network=NetworkSpec(mean_degree=8) if scheme.network else None,
     )
     sim = Simulation(sc, scheme=scheme, catalogue=catalogue)
     record, _ = sim.execute()

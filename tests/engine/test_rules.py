@@ -316,14 +316,13 @@ network:
 
 def test_the_friends_below_rule_deducts_from_people_whose_friends_scored_low_last_month() -> None:
     """A ring of friends: people with a low-scoring friend lose 10 points the month after."""
-    from types import SimpleNamespace
-
     from scslab.population import generate
+    from scslab.population.network import Network
 
     n = 1000
     pop = generate(scenario(n, 1).population, seed=1, agents=n)
     # each person i has one friend, i + 1 (a ring), as CSR arrays
-    pop.network = SimpleNamespace(
+    pop.network = Network(
         indptr=np.arange(n + 1, dtype=np.int64),
         indices=((np.arange(n) + 1) % n).astype(np.int32),
     )

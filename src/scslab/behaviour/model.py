@@ -118,9 +118,25 @@ class Chilling(_Frozen):
     elasticity: Annotated[float, Field(ge=0, le=100)] = 1.0
 
 
+class TieCutting(_Frozen):
+    """People drop friends who score low and befriend someone of their own kind instead.
+
+    Each month, each tie to a friend whose score was below ``below`` last month is cut with
+    ``probability`` and replaced by a tie to a random person of one's own region, hukou and income
+    band. Ties are each person's own: cutting changes the cutter's list of friends only. Assumed.
+    """
+
+    enabled: bool = False
+    probability: Annotated[float, Field(ge=0, le=1)] = 0.05
+    below: int | None = Field(
+        default=None, description="a friend below this score is 'low'; default: the network rule's"
+    )
+
+
 class Adaptation(_Frozen):
     deterrence: Deterrence = Deterrence()
     chilling: Chilling = Chilling()
+    tie_cutting: TieCutting = TieCutting()
     list_entry_points: Annotated[int, Field(ge=0, le=10_000)] = Field(
         default=200,
         description="the penalty, in points, that people feel a list entry to be (assumed)",

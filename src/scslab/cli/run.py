@@ -28,6 +28,13 @@ def run(
         Path | None, typer.Option(help="output folder; default: runs/TIME-SCHEME")
     ] = None,
     overwrite: Annotated[bool, typer.Option(help="replace results in an existing --out")] = False,
+    network: Annotated[
+        bool | None,
+        typer.Option("--network/--no-network", help="draw a friendship network (default settings)"),
+    ] = None,
+    tie_cutting: Annotated[
+        bool, typer.Option(help="people cut ties to low-scoring friends (needs a network)")
+    ] = False,
     as_json: Annotated[
         bool, typer.Option("--json", help="print the summary as JSON on stdout, nothing else")
     ] = False,
@@ -36,6 +43,7 @@ def run(
     # the engine (numba) loads here, so that other commands start fast
     from scslab.engine.scenario import Scenario
     from scslab.engine.simulation import RunInterrupted, Simulation
+    from scslab.population.network import NetworkSpec
 
     scenario = Scenario.from_yaml(scenario_file) if scenario_file else Scenario()
     updates: dict[str, Any] = {}
@@ -53,6 +61,13 @@ def run(
         if agents <= 0:
             raise ScenarioError(f"--agents {agents}: give at least one agent")
         updates["population"] = scenario.population.model_copy(update={"agents": agents})
+    if network is not None:
+        updates["network"] = (scenario.network or NetworkSpec()) if network else None
+    if tie_cutting:
+        adaptation = scenario.adaptation
+        updates["adaptation"] = adaptation.model_copy(
+            update={"tie_cutting": adaptation.tie_cutting.model_copy(update={"enabled": True})}
+        )
     if updates:
         scenario = Scenario.model_validate({**scenario.model_dump(), **updates})
 
@@ -108,4 +123,10 @@ def print_summary(s: dict[str, Any]) -> None:
         e.add_column(col, justify="right")
     e.add_row(f"{ev['true']:,}", f"{ev['recorded']:,}", f"{ev['false']:,}")
     console.print(e)
+    if s.get("network"):
+        net = s["network"]
+        console.print(
+            f"score assortativity of friendships: {net['assortativity_first']:.3f} in the first "
+            f"month, {net['assortativity_last']:.3f} in the last; ties cut: {net['ties_cut']:,}"
+        )
     console.print(f"results: {s['path']}")

@@ -34,6 +34,7 @@ from scslab.rng import (
     STREAM_COUNTS,
     STREAM_EVENTS,
     STREAM_FALSE,
+    STREAM_NETWORK,
     STREAM_OBSERVE,
     STREAM_REPAIR,
     step_key,
@@ -467,3 +468,69 @@ def count_unscored(
             A.ev_true[0, c, a] += true
             A.ev_false[0, c, a] += false
             A.ev_rec[0, c, a] += rec + false
+
+
+@njit(cache=True, _nrt=False)
+def _cut_block(
+    indptr: np.ndarray,
+    friends: np.ndarray,
+    prev_score: np.ndarray,
+    below: int,
+    p: float,
+    group: np.ndarray,
+    members: np.ndarray,
+    start: np.ndarray,
+    key: int,
+    lo: int,
+    hi: int,
+) -> int:
+    cut = 0
+    for i in range(lo, hi):
+        g = group[i]
+        size = start[g + 1] - start[g]
+        for f in range(indptr[i], indptr[i + 1]):
+            if prev_score[friends[f]] < below and uniform(key, i, 2 * (f - indptr[i])) < p:
+                pick = members[start[g] + int(uniform(key, i, 2 * (f - indptr[i]) + 1) * size)]
+                if pick != i:
+                    friends[f] = pick
+                    cut += 1
+    return cut
+
+
+@njit(cache=True, parallel=True)
+def cut_ties(
+    indptr: np.ndarray,
+    friends: np.ndarray,
+    prev_score: np.ndarray,
+    below: int,
+    p: float,
+    group: np.ndarray,
+    members: np.ndarray,
+    start: np.ndarray,
+    seed: int,
+    t: int,
+) -> int:
+    """Each tie to a friend who scored below ``below`` last month is cut with probability ``p``
+    and given to a random person of one's own group (``members[start[g]:start[g + 1]]``).
+
+    Returns the number of ties cut. A draw that picks oneself keeps the old tie.
+    """
+    n = indptr.shape[0] - 1
+    key = step_key(seed, STREAM_NETWORK, t)
+    nb = n_blocks(n)
+    cuts = np.zeros(nb, np.int64)
+    for b in prange(nb):
+        cuts[b] = _cut_block(
+            indptr,
+            friends,
+            prev_score,
+            below,
+            p,
+            group,
+            members,
+            start,
+            key,
+            b * BLOCK,
+            min(n, (b + 1) * BLOCK),
+        )
+    return cuts.sum()

@@ -16,6 +16,7 @@ from scslab._yaml import Located, load_located, located_errors, read_located
 from scslab.behaviour.model import Adaptation, Observation
 from scslab.errors import ScenarioError
 from scslab.population.individuals import PopulationSpec
+from scslab.population.network import NetworkSpec
 
 
 class _Spec(BaseModel):
@@ -27,6 +28,9 @@ class Scenario(_Spec):
 
     scheme: str = Field(default="rongcheng-2014", description="a built-in name or a scheme file")
     population: PopulationSpec = PopulationSpec()
+    network: NetworkSpec | None = Field(
+        default=None, description="draw a friendship network; needed by network rules"
+    )
     years: Annotated[float, Field(gt=0, le=100)] = 5
     seed: Annotated[int, Field(ge=0, lt=2**63)] = 0
     observation: Observation = Observation()

@@ -37,12 +37,19 @@ from scslab.engine.kernels import (
     Traits,
     allocate_tally,
     count_unscored,
+    cut_ties,
     n_blocks,
     step,
 )
 from scslab.engine.scenario import Scenario
 from scslab.errors import ResourceError, ScenarioError
 from scslab.population.individuals import Population, cell_traits, generate
+from scslab.population.network import (
+    Network,
+    generate_network,
+    score_assortativity,
+    tie_group,
+)
 from scslab.rng import STREAM_PANEL, step_key, uniforms
 from scslab.schemes.loader import load_scheme
 from scslab.schemes.model import Scheme
@@ -75,6 +82,8 @@ class Record:
     panel_lcause: np.ndarray
     panel_until: np.ndarray
     panel_cause: np.ndarray
+    assortativity: np.ndarray  # float64[steps]: NaN without a network
+    ties_cut: np.ndarray  # int64[steps]
     panel_events: list[np.ndarray] = field(default_factory=list)
     done: int = 0
 
@@ -105,6 +114,8 @@ class Record:
             panel_lcause=np.zeros((steps, p, lists), np.uint32),
             panel_until=np.zeros((steps, p, groups), np.int16),
             panel_cause=np.zeros((steps, p, groups), np.uint32),
+            assortativity=np.full(steps, np.nan),
+            ties_cut=np.zeros(steps, np.int64),
         )
 
     def take(self, t: int, tally: Tally, state: State) -> None:
@@ -170,6 +181,7 @@ class Simulation:
                 f"years: {scenario.years} is too long; runs are limited to "
                 f"{(MAX_STEP - longest) // 12} years with this scheme"
             )
+        self._check_network()
         self.rates: RateTables = rate_tables(
             self.catalogue,
             self.scheme,
@@ -180,6 +192,40 @@ class Simulation:
         self.arrays: SchemeArrays
         self.layout: SchemeLayout
         self.arrays, self.layout = compile_scheme(self.scheme, self.rates.act_ids)
+
+    def _check_network(self) -> None:
+        """Network rules and tie-cutting need ties; say so before anything is allocated."""
+        has_ties = self.scenario.network is not None or (
+            self._population is not None and self._population.network is not None
+        )
+        rules = ", ".join(r.id for r in self.scheme.network)
+        if rules and not has_ties:
+            raise ScenarioError(
+                f"scheme '{self.scheme.id}' has network rules ({rules}) and this population has "
+                "no social network; add `network:` to the scenario (or --network on the CLI)"
+            )
+        cutting = self.scenario.adaptation.tie_cutting
+        if cutting.enabled:
+            if not has_ties:
+                raise ScenarioError(
+                    "adaptation.tie_cutting needs a social network; add `network:` to the scenario"
+                )
+            if cutting.below is None and not self.scheme.network:
+                raise ScenarioError(
+                    "adaptation.tie_cutting.below: give the score below which friends are cut "
+                    f"(scheme '{self.scheme.id}' has no network rule to take it from)"
+                )
+        spec = self.scenario.network
+        if spec is not None and spec.mean_degree >= self.agents:
+            raise ScenarioError(
+                f"network.mean_degree {spec.mean_degree:g} must be below the number of people "
+                f"({self.agents:,})"
+            )
+
+    @property
+    def _previous(self) -> bool:
+        """Whether last month's scores are kept: friends' scores matter to a rule or to ties."""
+        return bool(self.scheme.network) or self.scenario.adaptation.tie_cutting.enabled
 
     @property
     def agents(self) -> int:
@@ -193,7 +239,11 @@ class Simulation:
         cells = self.scenario.population.n_cells()
         acts = len(self.rates.act_ids)
         L, Q, G = len(self.layout.lists), len(self.layout.groups), len(self.layout.grades)
-        per_person = 10 + state_bytes_per_person(self.arrays, self.layout)
+        per_person = 10 + state_bytes_per_person(self.layout, self._previous)
+        spec = self.scenario.network
+        if spec is not None and self._population is None:
+            # CSR arrays, plus the stubs sorted while they are built
+            per_person += int(spec.mean_degree * (4 + 24)) + 8
         per_block_cells = cells * (3 * acts + G + L + 2 * N_DOMAINS + Q) * 4 + cells * 8
         per_block = per_block_cells + 3 * (L + Q) * (N_DOMAINS + 2) * 2 * 4
         steps = self.scenario.steps
@@ -215,7 +265,10 @@ class Simulation:
 
     def population(self) -> Population:
         if self._population is None:
-            self._population = generate(self.scenario.population, self.scenario.seed)
+            pop = generate(self.scenario.population, self.scenario.seed)
+            if self.scenario.network is not None:
+                pop.network = generate_network(pop, self.scenario.network, self.scenario.seed)
+            self._population = pop
         return self._population
 
     def execute(self, progress: Progress | None = None) -> tuple[Record, State]:
@@ -227,13 +280,21 @@ class Simulation:
         people = np.bincount(pop.cell, minlength=self.scenario.population.n_cells())
         cell_region = cell_traits(self.scenario.population)[:, 0].astype(np.int64)
         network = pop.network
+        cutting = self.scenario.adaptation.tie_cutting
+        if network is not None and cutting.enabled:
+            network = Network(network.indptr, network.indices.copy())  # rewired by this run only
         traits = Traits(
             cell=pop.cell,
             region=pop.region,
             indptr=network.indptr if network is not None else np.zeros(0, np.int64),
             friends=network.indices if network is not None else np.zeros(0, np.int32),
         )
-        state = allocate_state(n, self.arrays, self.layout)
+        state = allocate_state(n, self.arrays, self.layout, previous=self._previous)
+        if cutting.enabled:
+            below = cutting.below if cutting.below is not None else self.scheme.network[0].threshold
+            group = tie_group(pop)
+            members = np.argsort(group, kind="stable").astype(np.int32)
+            start = np.searchsorted(group[members], np.arange(group.max() + 2)).astype(np.int64)
         panel = self._panel(n)
         state.flags[panel] |= FLAG_PANEL
         per_block = (
@@ -254,6 +315,21 @@ class Simulation:
                     counts.fill(0)
                 step(self.arrays, draws, traits, state, tally, self.scenario.seed, t)
                 count_unscored(draws, people, cell_region, tally, self.scenario.seed, t)
+                if network is not None:
+                    if cutting.enabled:
+                        record.ties_cut[t] = cut_ties(
+                            network.indptr,
+                            network.indices,
+                            state.prev_score,
+                            below,
+                            cutting.probability,
+                            group,
+                            members,
+                            start,
+                            self.scenario.seed,
+                            t,
+                        )
+                    record.assortativity[t] = score_assortativity(network, state.score)
                 record.take(t, tally, state)
                 if progress is not None:
                     progress(t + 1, steps)

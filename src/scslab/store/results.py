@@ -152,6 +152,18 @@ class Results:
                 "recorded": sum(vals[n_acts : 2 * n_acts]),
                 "false": sum(vals[2 * n_acts :]),
             }
+        network = None
+        if "score_assortativity" in self._columns:
+            rows = self.con.execute(
+                "SELECT step, any_value(score_assortativity), any_value(ties_cut) FROM steps "
+                "GROUP BY step ORDER BY step"
+            ).fetchall()
+            if rows and rows[0][1] is not None:
+                network = {
+                    "assortativity_first": rows[0][1],
+                    "assortativity_last": rows[-1][1],
+                    "ties_cut": int(sum(r[2] for r in rows)),
+                }
         return {
             "scheme": run["scheme"],
             "agents": agents,
@@ -163,6 +175,7 @@ class Results:
             "sanctions": final_counts("sanction__"),
             "rewards": final_counts("reward__"),
             "events": events,
+            "network": network,
             "path": str(self.path),
         }
 

@@ -134,11 +134,15 @@ def _write(
         cols[f"sanction__{d}"] = rec.dom_s[:T, cells, DOMAINS.index(d)].ravel()
     for d in r_domains:
         cols[f"reward__{d}"] = rec.dom_r[:T, cells, DOMAINS.index(d)].ravel()
+    # network-wide, so the same on every row of a step; NULL without a network
+    cols["score_assortativity"] = np.repeat(rec.assortativity[:T], len(cells))
+    cols["ties_cut"] = np.repeat(rec.ties_cut[:T], len(cells))
     for a, aid in enumerate(acts):
         cols[f"true__{aid}"] = rec.ev_true[:T, cells, a].ravel()
         cols[f"recorded__{aid}"] = rec.ev_rec[:T, cells, a].ravel()
         cols[f"false__{aid}"] = rec.ev_false[:T, cells, a].ravel()
     _table(con, "steps", cols)
+    con.execute("UPDATE steps SET score_assortativity = NULL WHERE isnan(score_assortativity)")
 
     # flows and exposure: list entries and exits, consequence starts and ends, by cause
     items: list[tuple[str, str, str | None, int]] = [
