@@ -5,6 +5,7 @@ engine bytes per person (state columns only), then checks that 10 million people
 a few months at that size. Results go to benchmarks/RESULTS.md by hand, with the machine noted.
 
     .venv/bin/python benchmarks/engine.py [--agents N] [--years Y] [--big N]
+    .venv/bin/python benchmarks/engine.py --scheme sesame-credit --network
 """
 
 from __future__ import annotations
@@ -20,22 +21,29 @@ from scslab.engine import kernels
 from scslab.engine.compiled import allocate_state
 from scslab.engine.scenario import Scenario
 from scslab.engine.simulation import Simulation
-from scslab.population import PopulationSpec
+from scslab.population import NetworkSpec, PopulationSpec
 
 
 def peak_gib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
 
 
-def measure(agents: int, years: float, scheme: str) -> dict[str, float]:
-    sim = Simulation(
-        Scenario(scheme=scheme, population=PopulationSpec(agents=agents), years=years, panel=1000)
-    )
+def measure(agents: int, years: float, scheme: str, network: bool) -> dict[str, float]:
+    def scenario(n: int, y: float) -> Scenario:
+        return Scenario(
+            scheme=scheme,
+            population=PopulationSpec(agents=n),
+            years=y,
+            panel=1000,
+            network=NetworkSpec() if network else None,
+        )
+
+    sim = Simulation(scenario(agents, years))
+    clock = time.perf_counter()
     pop = sim.population()
+    built = time.perf_counter() - clock
     # warm-up: compile on a tiny run of the same types
-    Simulation(
-        Scenario(scheme=scheme, population=PopulationSpec(agents=1000), years=1 / 12)
-    ).execute()
+    Simulation(scenario(1000, 1 / 12)).execute()
 
     stamps: list[float] = []
     start = time.perf_counter()
@@ -44,8 +52,14 @@ def measure(agents: int, years: float, scheme: str) -> dict[str, float]:
 
     # the kernel alone, on fresh state, same tables
     draws = sim._draws()
-    traits = kernels.Traits(pop.cell, pop.region, np.zeros(0, np.int64), np.zeros(0, np.int32))
-    state = allocate_state(pop.n, sim.arrays, sim.layout)
+    net = pop.network
+    traits = kernels.Traits(
+        pop.cell,
+        pop.region,
+        net.indptr if net is not None else np.zeros(0, np.int64),
+        net.indices if net is not None else np.zeros(0, np.int32),
+    )
+    state = allocate_state(pop.n, sim.arrays, sim.layout, previous=net is not None)
     tally = kernels.allocate_tally(
         pop.n,
         len(np.bincount(pop.cell)),
@@ -60,6 +74,8 @@ def measure(agents: int, years: float, scheme: str) -> dict[str, float]:
         for counts in tally:
             counts.fill(0)
         t0 = time.perf_counter()
+        if state.prev_score.shape[0]:
+            state.prev_score[:] = state.score
         kernels.step(sim.arrays, draws, traits, state, tally, 0, t)
         kernel.append(time.perf_counter() - t0)
     state_bytes = sum(a.nbytes for a in state) / pop.n
@@ -72,6 +88,7 @@ def measure(agents: int, years: float, scheme: str) -> dict[str, float]:
         "trait_bytes_per_person": pop.nbytes / pop.n,
         "estimate_gib": sim.estimate_memory() / 2**30,
         "peak_gib": peak_gib(),
+        "population_seconds": built,
     }
 
 
@@ -81,17 +98,19 @@ def main() -> None:
     p.add_argument("--years", type=float, default=5)
     p.add_argument("--big", type=int, default=10_000_000, help="people for the memory check")
     p.add_argument("--scheme", default="rongcheng-2014")
+    p.add_argument("--network", action="store_true", help="draw friendships (mean degree 20)")
     args = p.parse_args()
     print(f"numba threads: {numba.get_num_threads()}")
     for agents, years in ((args.agents, args.years), (args.big, 3 / 12)):
-        r = measure(agents, years, args.scheme)
+        r = measure(agents, years, args.scheme, args.network)
         print(
             f"{r['agents']:>11,} people x {r['steps']} months: "
             f"kernel {r['kernel_agent_steps_per_s'] / 1e6:6.1f} M agent-steps/s (median), "
             f"whole step {r['step_agent_steps_per_s'] / 1e6:6.1f} M/s, "
             f"state {r['state_bytes_per_person']:.0f} B + "
             f"traits {r['trait_bytes_per_person']:.0f} B per person, "
-            f"estimate {r['estimate_gib']:.2f} GiB, peak RSS {r['peak_gib']:.2f} GiB"
+            f"estimate {r['estimate_gib']:.2f} GiB, peak RSS {r['peak_gib']:.2f} GiB, "
+            f"population drawn in {r['population_seconds']:.1f} s"
         )
 
 

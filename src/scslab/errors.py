@@ -22,3 +22,7 @@ class ScenarioError(ScslabError):
 
 class ResourceError(ScslabError):
     """A run that this machine cannot hold, or an output folder that may not be written."""
+
+
+class LibraryMissing(ScslabError, ImportError):
+    """An optional library (networkx, igraph, ...) that a feature needs is not installed."""

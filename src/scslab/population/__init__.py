@@ -1,4 +1,4 @@
-"""Synthetic populations: individuals now; firms and social ties plug in beside them."""
+"""Synthetic populations: individuals and their friendships; firms plug in beside them."""
 
 from scslab.population.individuals import (
     AGE_BANDS,
@@ -10,14 +10,24 @@ from scslab.population.individuals import (
     Region,
     generate,
 )
+from scslab.population.network import (
+    Network,
+    NetworkSpec,
+    generate_network,
+    score_assortativity,
+)
 
 __all__ = [
     "AGE_BANDS",
     "HUKOU",
     "INCOME_BANDS",
     "TRAITS",
+    "Network",
+    "NetworkSpec",
     "Population",
     "PopulationSpec",
     "Region",
     "generate",
+    "generate_network",
+    "score_assortativity",
 ]

@@ -41,7 +41,7 @@ import numpy as np
 from numba import njit, prange
 from pydantic import BaseModel, ConfigDict, Field
 
-from scslab.errors import ScenarioError, ScslabError
+from scslab.errors import LibraryMissing, ScenarioError
 from scslab.population.individuals import HUKOU, INCOME_BANDS, Population
 from scslab.rng import STREAM_NETWORK_BUILD, step_key, uniform, uniform_pair
 
@@ -61,10 +61,6 @@ BUCKET_STUBS = 4096
 MAX_BUCKETS = 1 << 16
 _N_HUKOU = len(HUKOU)
 _N_INCOME = len(INCOME_BANDS)
-
-
-class LibraryMissing(ScslabError, ImportError):
-    """An optional library (networkx, igraph) that an export needs is not installed."""
 
 
 class NetworkSpec(BaseModel):
