@@ -53,13 +53,15 @@ def measure(agents: int, years: float, scheme: str, network: bool) -> dict[str, 
     # the kernel alone, on fresh state, same tables
     draws = sim._draws()
     net = pop.network
+    thresholds = sim._low_thresholds() if net is not None else np.zeros(0, np.int64)
     traits = kernels.Traits(
         pop.cell,
         pop.region,
         net.indptr if net is not None else np.zeros(0, np.int64),
         net.indices if net is not None else np.zeros(0, np.int32),
+        np.zeros((len(thresholds), (pop.n + 7) // 8), np.uint8),
     )
-    state = allocate_state(pop.n, sim.arrays, sim.layout, previous=net is not None)
+    state = allocate_state(pop.n, sim.arrays, sim.layout)
     tally = kernels.allocate_tally(
         pop.n,
         len(np.bincount(pop.cell)),
@@ -74,8 +76,8 @@ def measure(agents: int, years: float, scheme: str, network: bool) -> dict[str, 
         for counts in tally:
             counts.fill(0)
         t0 = time.perf_counter()
-        if state.prev_score.shape[0]:
-            state.prev_score[:] = state.score
+        if len(thresholds):
+            kernels.mark_low(state.score, thresholds, traits.low)
         kernels.step(sim.arrays, draws, traits, state, tally, 0, t)
         kernel.append(time.perf_counter() - t0)
     state_bytes = sum(a.nbytes for a in state) / pop.n

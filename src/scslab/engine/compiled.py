@@ -219,20 +219,15 @@ class State(NamedTuple):
     list_cause: np.ndarray  # uint32[N, L]
     grp_until: np.ndarray  # int16[N, Q]: step the consequence ends, OPEN, or -1 if inactive
     grp_cause: np.ndarray  # uint32[N, Q]
-    prev_score: np.ndarray  # int16[N] when friends' scores matter (network), else int16[0]
 
 
-def state_bytes_per_person(layout: SchemeLayout, previous: bool) -> int:
+def state_bytes_per_person(layout: SchemeLayout) -> int:
     """Bytes of engine state per person, for the memory estimate and the benchmark."""
     C, L, Q = len(layout.categories), len(layout.lists), len(layout.groups)
-    net = 2 if previous else 0
-    return 2 + 1 + 1 + 2 + 4 + 2 * C + 6 * L + 6 * Q + net
+    return 2 + 1 + 1 + 2 + 4 + 2 * C + 6 * L + 6 * Q
 
 
-def allocate_state(
-    n: int, arrays: SchemeArrays, layout: SchemeLayout, previous: bool = False
-) -> State:
-    """Fresh columns; ``previous`` keeps last month's scores too (for network rules and ties)."""
+def allocate_state(n: int, arrays: SchemeArrays, layout: SchemeLayout) -> State:
     C, L, Q = len(layout.categories), len(layout.lists), len(layout.groups)
     grade0 = arrays.grade_of[arrays.base - arrays.score_min] if len(arrays.grade_of) else 255
     return State(
@@ -246,5 +241,4 @@ def allocate_state(
         list_cause=np.zeros((n, L), np.uint32),
         grp_until=np.full((n, Q), -1, np.int16),
         grp_cause=np.zeros((n, Q), np.uint32),
-        prev_score=np.zeros(n if previous else 0, np.int16),
     )

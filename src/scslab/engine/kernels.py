@@ -71,6 +71,7 @@ class Traits(NamedTuple):
     region: np.ndarray  # uint8[N]
     indptr: np.ndarray  # int64[N+1] of the friendship network, or int64[0]
     friends: np.ndarray  # int32[edges]
+    low: np.ndarray  # uint8[thresholds, ceil(N/8)]: who scored below each threshold last month
 
 
 class Tally(NamedTuple):
@@ -134,6 +135,29 @@ def _count_causes(flow: np.ndarray, b: int, way: int, item: int, cause: np.uint3
             flow[b, way, item, d, taint] += 1
         m >>= 1
         d += 1
+
+
+@njit(cache=True, inline="always")
+def _is_low(bits: np.ndarray, j: int) -> int:
+    """Bit ``j`` of a packed row of :func:`mark_low`."""
+    return (bits[j >> 3] >> (j & 7)) & 1
+
+
+@njit(cache=True, parallel=True)
+def mark_low(score: np.ndarray, thresholds: np.ndarray, out: np.ndarray) -> None:
+    """``out[r]``: bit ``j`` set if person ``j`` scores below ``thresholds[r]`` (8 people a byte).
+
+    Friends' scores are read through these bits: an eighth of a byte per person keeps a whole
+    county's, or a country's, low scorers in cache while the friends are scanned.
+    """
+    n = score.shape[0]
+    for k in prange((n + 7) // 8):
+        for r in range(thresholds.shape[0]):
+            byte = 0
+            for j in range(8 * k, min(n, 8 * k + 8)):
+                if score[j] < thresholds[r]:
+                    byte |= 1 << (j - 8 * k)
+            out[r, k] = byte
 
 
 @njit(cache=True, inline="always")
@@ -262,8 +286,7 @@ def _person(
             for q in range(S.net_points.shape[0]):
                 low = 0
                 for f in range(lo_f, hi_f):
-                    if st.prev_score[T.friends[f]] < S.net_threshold[q]:
-                        low += 1
+                    low += _is_low(T.low[q], T.friends[f])
                 if low >= S.net_share[q] * (hi_f - lo_f):
                     pts = S.net_points[q]
                     applied = _apply_points(S, st, i, pts, S.net_cat[q])
@@ -474,8 +497,7 @@ def count_unscored(
 def _cut_block(
     indptr: np.ndarray,
     friends: np.ndarray,
-    prev_score: np.ndarray,
-    below: int,
+    low: np.ndarray,
     p: float,
     group: np.ndarray,
     members: np.ndarray,
@@ -489,7 +511,7 @@ def _cut_block(
         g = group[i]
         size = start[g + 1] - start[g]
         for f in range(indptr[i], indptr[i + 1]):
-            if prev_score[friends[f]] < below and uniform(key, i, 2 * (f - indptr[i])) < p:
+            if _is_low(low, friends[f]) == 1 and uniform(key, i, 2 * (f - indptr[i])) < p:
                 pick = members[start[g] + int(uniform(key, i, 2 * (f - indptr[i]) + 1) * size)]
                 if pick != i:
                     friends[f] = pick
@@ -501,8 +523,7 @@ def _cut_block(
 def cut_ties(
     indptr: np.ndarray,
     friends: np.ndarray,
-    prev_score: np.ndarray,
-    below: int,
+    low: np.ndarray,
     p: float,
     group: np.ndarray,
     members: np.ndarray,
@@ -510,8 +531,8 @@ def cut_ties(
     seed: int,
     t: int,
 ) -> int:
-    """Each tie to a friend who scored below ``below`` last month is cut with probability ``p``
-    and given to a random person of one's own group (``members[start[g]:start[g + 1]]``).
+    """Each tie to a friend marked in ``low`` (a row of :func:`mark_low`) is cut with probability
+    ``p`` and given to a random person of one's own group (``members[start[g]:start[g + 1]]``).
 
     Returns the number of ties cut. A draw that picks oneself keeps the old tie.
     """
@@ -523,8 +544,7 @@ def cut_ties(
         cuts[b] = _cut_block(
             indptr,
             friends,
-            prev_score,
-            below,
+            low,
             p,
             group,
             members,

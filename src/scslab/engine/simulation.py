@@ -38,6 +38,7 @@ from scslab.engine.kernels import (
     allocate_tally,
     count_unscored,
     cut_ties,
+    mark_low,
     n_blocks,
     step,
 )
@@ -222,10 +223,13 @@ class Simulation:
                 f"({self.agents:,})"
             )
 
-    @property
-    def _previous(self) -> bool:
-        """Whether last month's scores are kept: friends' scores matter to a rule or to ties."""
-        return bool(self.scheme.network) or self.scenario.adaptation.tie_cutting.enabled
+    def _low_thresholds(self) -> np.ndarray:
+        """Scores below which friends count as low: each network rule's, then tie-cutting's."""
+        marks = [r.threshold for r in self.scheme.network]
+        cutting = self.scenario.adaptation.tie_cutting
+        if cutting.enabled:
+            marks.append(cutting.below if cutting.below is not None else marks[0])
+        return np.array(marks, np.int64)
 
     @property
     def agents(self) -> int:
@@ -239,11 +243,13 @@ class Simulation:
         cells = self.scenario.population.n_cells()
         acts = len(self.rates.act_ids)
         L, Q, G = len(self.layout.lists), len(self.layout.groups), len(self.layout.grades)
-        per_person = 10 + state_bytes_per_person(self.layout, self._previous)
+        per_person = 10 + state_bytes_per_person(self.layout)
         spec = self.scenario.network
-        if spec is not None and self._population is None:
-            # CSR arrays, plus the stubs sorted while they are built
-            per_person += int(spec.mean_degree * (4 + 24)) + 8
+        if spec is not None:
+            # CSR arrays, a copy to rewire, the low-score bits; while built, ~10 bytes a stub
+            per_person += int(spec.mean_degree * 8) + 8 + len(self._low_thresholds())
+            if self._population is None:
+                per_person += int(spec.mean_degree * 10) + 30
         per_block_cells = cells * (3 * acts + G + L + 2 * N_DOMAINS + Q) * 4 + cells * 8
         per_block = per_block_cells + 3 * (L + Q) * (N_DOMAINS + 2) * 2 * 4
         steps = self.scenario.steps
@@ -283,15 +289,16 @@ class Simulation:
         cutting = self.scenario.adaptation.tie_cutting
         if network is not None and cutting.enabled:
             network = Network(network.indptr, network.indices.copy())  # rewired by this run only
+        thresholds = self._low_thresholds() if network is not None else np.zeros(0, np.int64)
         traits = Traits(
             cell=pop.cell,
             region=pop.region,
             indptr=network.indptr if network is not None else np.zeros(0, np.int64),
             friends=network.indices if network is not None else np.zeros(0, np.int32),
+            low=np.zeros((len(thresholds), (n + 7) // 8), np.uint8),
         )
-        state = allocate_state(n, self.arrays, self.layout, previous=self._previous)
+        state = allocate_state(n, self.arrays, self.layout)
         if cutting.enabled:
-            below = cutting.below if cutting.below is not None else self.scheme.network[0].threshold
             group = tie_group(pop)
             members = np.argsort(group, kind="stable").astype(np.int32)
             start = np.searchsorted(group[members], np.arange(group.max() + 2)).astype(np.int64)
@@ -309,8 +316,8 @@ class Simulation:
         self.interrupted = False
         try:
             for t in range(steps):
-                if state.prev_score.shape[0]:
-                    state.prev_score[:] = state.score
+                if len(thresholds):
+                    mark_low(state.score, thresholds, traits.low)  # last month's low scorers
                 for counts in tally:
                     counts.fill(0)
                 step(self.arrays, draws, traits, state, tally, self.scenario.seed, t)
@@ -320,8 +327,7 @@ class Simulation:
                         record.ties_cut[t] = cut_ties(
                             network.indptr,
                             network.indices,
-                            state.prev_score,
-                            below,
+                            traits.low[-1],
                             cutting.probability,
                             group,
                             members,
