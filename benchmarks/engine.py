@@ -60,6 +60,9 @@ def measure(agents: int, years: float, scheme: str, network: bool) -> dict[str, 
         net.indptr if net is not None else np.zeros(0, np.int64),
         net.indices if net is not None else np.zeros(0, np.int32),
         np.zeros((len(thresholds), (pop.n + 7) // 8), np.uint8),
+        pop.household,
+        np.zeros(0, np.int64),
+        np.zeros(0, np.uint32),
     )
     state = allocate_state(pop.n, sim.arrays, sim.layout)
     tally = kernels.allocate_tally(

@@ -342,3 +342,39 @@ def test_the_friends_below_rule_deducts_from_people_whose_friends_scored_low_las
     change = record.panel_score[1].astype(int) - before
     assert (change[friend_low] == np.maximum(-10, -before[friend_low])).all()  # floor at 0
     assert (change[~friend_low] == 0).all()
+
+
+HOUSEHOLD = LIST.replace(
+    """sanctions:
+  - id: no-flights""",
+    """sanctions:
+  - id: private-schools
+    trigger: {list: laolai, of: household}
+    domain: education
+    effect: the household's children are refused by private schools
+    assumed: true
+  - id: no-flights""",
+)
+
+
+def test_a_members_listing_bars_the_whole_household_from_private_schools_a_month_later() -> None:
+    """The school ban runs for everyone in a listed person's household, from the next month on."""
+    sim = Simulation(
+        scenario(3000, 12),
+        scheme=scheme(HOUSEHOLD),
+        catalogue=catalogue({"unpaid-judgment": 0.05}),
+    )
+    record, _ = sim.execute()
+    pop = sim.population()
+    school = next(q for q, c in sim.layout.consequences if c.id == "private-schools")
+    L = len(sim.layout.lists)
+    listed = record.panel_lists[:, :, 0] >= 0  # [step, person]; the panel is everyone, in order
+    banned = record.panel_until[:, :, school] >= 0
+    assert listed.any()
+    for t in range(1, 12):
+        households_listed = np.unique(pop.household[listed[t - 1]])
+        due = np.isin(pop.household, households_listed)
+        assert (banned[t][due]).all()  # everyone in a household with a member listed last month
+        assert not banned[t][~due & ~banned[t - 1]].any()  # nobody else newly banned
+    assert banned.sum() > listed.sum()  # it reaches people who are not listed themselves
+    assert record.flow[:, 0, L + school].sum() > 0

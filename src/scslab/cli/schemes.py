@@ -78,6 +78,8 @@ def _signed(points: int) -> Text:
 
 def describe_condition(c: Condition) -> str:
     """A condition in words, e.g. ``grade D`` or ``score below 600``."""
+    if c.of == "household":
+        return "in the household, " + describe_condition(c.model_copy(update={"of": "self"}))
     if c.events:
         return "recorded: " + ", ".join(c.events)
     if c.grades:

@@ -52,6 +52,9 @@ class SchemeArrays(NamedTuple):
     score_lists: np.ndarray  # int64[max-min+1]: bit l if list l's grade/score entry holds there
     score_groups: np.ndarray  # int64[max-min+1]: bit q if group q's grade/score trigger holds
     list_groups: np.ndarray  # int64[L]: bit q if group q is triggered by list l
+    hh_score_groups: np.ndarray  # int64[max-min+1]: household groups a member's score triggers
+    hh_list_groups: np.ndarray  # int64[L]: household groups a member's listing triggers
+    grp_household: np.ndarray  # uint8[Q]: 1 if the group's trigger is of the household
     decay_points: int
     decay_after: int
     decay_up: bool
@@ -120,15 +123,18 @@ def compile_scheme(scheme: Scheme, act_ids: tuple[str, ...]) -> tuple[SchemeArra
 
     lists = [_condition(x.entry, grade_ix, list_ix) for x in scheme.lists]
 
-    # group sanctions and rewards by (sanction-or-reward, trigger, duration)
-    keyed: dict[tuple[int, tuple[int, int, int, int], int], list[Consequence]] = {}
+    # group sanctions and rewards by (sanction-or-reward, trigger, duration, whose condition)
+    Key = tuple[int, tuple[int, int, int, int], int, bool]
+    keyed: dict[Key, list[Consequence]] = {}
     for is_sanction, items in ((1, scheme.sanctions), (0, scheme.rewards)):
         for c in items:
-            key = (is_sanction, _condition(c.trigger, grade_ix, list_ix), c.duration_months or 0)
+            cond = _condition(c.trigger, grade_ix, list_ix)
+            key = (is_sanction, cond, c.duration_months or 0, c.trigger.of == "household")
             keyed.setdefault(key, []).append(c)
     keys = list(keyed)
     groups = tuple(tuple(keyed[k]) for k in keys)
     triggers = [k[1] for k in keys]
+    household = [k[3] for k in keys]
 
     # which list entries and triggers hold at each score: one lookup replaces every comparison
     scores = np.arange(lo, hi + 1)
@@ -148,12 +154,18 @@ def compile_scheme(scheme: Scheme, act_ids: tuple[str, ...]) -> tuple[SchemeArra
     score_lists = np.zeros(len(scores), np.int64)
     for li, cond in enumerate(lists):
         score_lists |= holds(cond).astype(np.int64) << li
+    # a person's own triggers, and those that a household member's state sets for everyone in it
     score_groups = np.zeros(len(scores), np.int64)
     list_groups = np.zeros(len(scheme.lists), np.int64)
+    hh_score_groups = np.zeros(len(scores), np.int64)
+    hh_list_groups = np.zeros(len(scheme.lists), np.int64)
     for q, cond in enumerate(triggers):
-        score_groups |= holds(cond).astype(np.int64) << q
+        by_score, by_list = (
+            (hh_score_groups, hh_list_groups) if household[q] else (score_groups, list_groups)
+        )
+        by_score |= holds(cond).astype(np.int64) << q
         if cond[0] == COND_LIST:
-            list_groups[cond[3]] |= 1 << q
+            by_list[cond[3]] |= 1 << q
 
     def arr(values: list[int] | list[float], dtype: type) -> np.ndarray:
         return np.array(values, dtype=dtype)
@@ -181,6 +193,9 @@ def compile_scheme(scheme: Scheme, act_ids: tuple[str, ...]) -> tuple[SchemeArra
         score_lists=score_lists,
         score_groups=score_groups,
         list_groups=list_groups,
+        hh_score_groups=hh_score_groups,
+        hh_list_groups=hh_list_groups,
+        grp_household=arr([int(h) for h in household], np.uint8),
         decay_points=decay.points_per_month if decay else 0,
         decay_after=decay.after_clean_months if decay else 0,
         decay_up=decay is not None and decay.direction in ("up", "both"),

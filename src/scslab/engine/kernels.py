@@ -72,6 +72,9 @@ class Traits(NamedTuple):
     indptr: np.ndarray  # int64[N+1] of the friendship network, or int64[0]
     friends: np.ndarray  # int32[edges]
     low: np.ndarray  # uint8[thresholds, ceil(N/8)]: who scored below each threshold last month
+    household: np.ndarray  # int32[N]
+    hh_trig: np.ndarray  # int64[H]: household-triggered groups due, from last month; or int64[0]
+    hh_cause: np.ndarray  # uint32[H]: the causes behind them
 
 
 class Tally(NamedTuple):
@@ -158,6 +161,28 @@ def mark_low(score: np.ndarray, thresholds: np.ndarray, out: np.ndarray) -> None
                 if score[j] < thresholds[r]:
                     byte |= 1 << (j - 8 * k)
             out[r, k] = byte
+
+
+@njit(cache=True, _nrt=False)
+def mark_households(
+    S: SchemeArrays, st: State, household: np.ndarray, hh_trig: np.ndarray, hh_cause: np.ndarray
+) -> None:
+    """For each household, the household-triggered groups its members' state sets, and why.
+
+    Run before a step, so that a member's grade or listing reaches the others the month after.
+    """
+    hh_trig[:] = 0
+    hh_cause[:] = 0
+    for i in range(household.shape[0]):
+        h = household[i]
+        due = S.hh_score_groups[np.int64(st.score[i]) - S.score_min]
+        why = st.cause[i] if due != 0 else np.uint32(0)
+        for li in range(st.list_since.shape[1]):
+            if st.list_since[i, li] >= 0 and S.hh_list_groups[li] != 0:
+                due |= S.hh_list_groups[li]
+                why |= st.list_cause[i, li]
+        hh_trig[h] |= due
+        hh_cause[h] |= why
 
 
 @njit(cache=True, inline="always")
@@ -333,6 +358,10 @@ def _person(
     # 6. lists: entries on grade or score, exits by rule
     on_score = S.score_lists[score - S.score_min]
     triggered = S.score_groups[score - S.score_min]
+    h = -1
+    if T.hh_trig.shape[0] > 0:
+        h = T.household[i]
+        triggered |= T.hh_trig[h]
     for li in range(st.list_since.shape[1]):
         cond = (on_score >> li) & 1 == 1
         since = np.int64(st.list_since[i, li])
@@ -374,7 +403,12 @@ def _person(
             if until < 0 and cond:
                 until = t + dur if dur > 0 else OPEN
                 lq = S.grp_list[q]
-                why = st.list_cause[i, lq] if lq >= 0 else st.cause[i]
+                if S.grp_household[q] == 1:
+                    why = T.hh_cause[h]
+                elif lq >= 0:
+                    why = st.list_cause[i, lq]
+                else:
+                    why = st.cause[i]
                 st.grp_cause[i, q] = why
                 _count_causes(A.flow, b, 0, n_lists + q, why)
             st.grp_until[i, q] = until

@@ -38,6 +38,7 @@ from scslab.engine.kernels import (
     allocate_tally,
     count_unscored,
     cut_ties,
+    mark_households,
     mark_low,
     n_blocks,
     step,
@@ -244,6 +245,8 @@ class Simulation:
         acts = len(self.rates.act_ids)
         L, Q, G = len(self.layout.lists), len(self.layout.groups), len(self.layout.grades)
         per_person = 10 + state_bytes_per_person(self.layout)
+        if self.arrays.grp_household.any():
+            per_person += 12  # what each household's members set for it (at most one per person)
         spec = self.scenario.network
         if spec is not None:
             # CSR arrays, a copy to rewire, the low-score bits; while built, ~10 bytes a stub
@@ -290,12 +293,16 @@ class Simulation:
         if network is not None and cutting.enabled:
             network = Network(network.indptr, network.indices.copy())  # rewired by this run only
         thresholds = self._low_thresholds() if network is not None else np.zeros(0, np.int64)
+        households = int(pop.household.max()) + 1 if self.arrays.grp_household.any() else 0
         traits = Traits(
             cell=pop.cell,
             region=pop.region,
             indptr=network.indptr if network is not None else np.zeros(0, np.int64),
             friends=network.indices if network is not None else np.zeros(0, np.int32),
             low=np.zeros((len(thresholds), (n + 7) // 8), np.uint8),
+            household=pop.household,
+            hh_trig=np.zeros(households, np.int64),
+            hh_cause=np.zeros(households, np.uint32),
         )
         state = allocate_state(n, self.arrays, self.layout)
         if cutting.enabled:
@@ -318,6 +325,10 @@ class Simulation:
             for t in range(steps):
                 if len(thresholds):
                     mark_low(state.score, thresholds, traits.low)  # last month's low scorers
+                if households:
+                    mark_households(
+                        self.arrays, state, pop.household, traits.hh_trig, traits.hh_cause
+                    )
                 for counts in tally:
                     counts.fill(0)
                 step(self.arrays, draws, traits, state, tally, self.scenario.seed, t)

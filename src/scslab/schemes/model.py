@@ -147,17 +147,24 @@ class Grade(Sourced):
 
 
 class Condition(_Strict):
-    """Exactly one of: recorded events, grades, a score below, a score at least."""
+    """Exactly one of: recorded events, grades, a list, a score below, a score at least.
+
+    ``of: household`` makes a trigger hold for everyone whose household has a member (oneself
+    included) who meets it: a parent's listing that bars the children from private schools.
+    """
 
     events: tuple[Slug, ...] = ()
     grades: tuple[GradeId, ...] = ()
     list: Slug | None = None
     score_below: ScoreValue | None = None
     score_at_least: ScoreValue | None = None
+    of: Literal["self", "household"] = "self"
 
     @model_validator(mode="after")
     def _exactly_one(self) -> Condition:
-        given = [k for k in self.model_fields_set if getattr(self, k) not in ((), None)]
+        given = [
+            k for k in self.model_fields_set if k != "of" and getattr(self, k) not in ((), None)
+        ]
         if len(given) != 1:
             raise ValueError(
                 "give exactly one of events, grades, list, score_below or score_at_least"
@@ -200,6 +207,8 @@ class ListRule(Sourced):
     def _entry_kind(self) -> ListRule:
         if self.entry.list is not None:
             raise ValueError("a list's entry cannot be another list; use events, grades or a score")
+        if self.entry.of != "self":
+            raise ValueError("a list's entry is about the person listed; remove `of:`")
         return self
 
 
