@@ -13,6 +13,7 @@ channel would wrongly attach the act to a person.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -61,21 +62,23 @@ def catalogue_text(catalogue: Catalogue) -> str:
 class RateTables:
     """Monthly rates per cell (and class), split the way the engine draws them.
 
-    *Scored* acts (those the scheme scores) are drawn person by person, because what happens next
-    depends on the person. *Unscored* acts change nobody's state, so they are drawn as counts per
-    cell and month. False records of scored acts come from their own stream, so that switching
-    them off leaves every true act exactly as it was (a paired counterfactual).
+    *Personal* acts are drawn person by person, because what happens next depends on the person:
+    the acts the scheme scores, plus any others asked for, so that schemes compared side by side
+    draw the same acts for the same people (common random numbers). The other acts change
+    nobody's state, so they are drawn as counts per cell and month. False records of personal
+    acts come from their own stream, so that switching them off leaves every true act exactly as
+    it was (a paired counterfactual).
     """
 
     act_ids: tuple[str, ...]  # the whole catalogue, in order
-    scored: np.ndarray  # int32[S]: catalogue index of each scored act
-    rate: np.ndarray  # float64[cells, CLASSES, S]: scored true acts per person-month
+    personal: np.ndarray  # int32[S]: catalogue index of each act drawn person by person
+    rate: np.ndarray  # float64[cells, CLASSES, S]: personal true acts per person-month
     false_act: np.ndarray  # int32[F]: catalogue index of each false-record kind
     false_channel: np.ndarray  # int32[F]
     false_rate: np.ndarray  # float64[cells, F]: false records per person-month
-    unscored: np.ndarray  # int32[U]: catalogue index of each unscored act
-    unscored_rate: np.ndarray  # float64[cells, U]: true acts per person-month
-    unscored_false: np.ndarray  # float64[cells, U]: false records per person-month
+    counted: np.ndarray  # int32[U]: catalogue index of each act drawn as counts per cell
+    counted_rate: np.ndarray  # float64[cells, U]: true acts per person-month
+    counted_false: np.ndarray  # float64[cells, U]: false records per person-month
     p_detect: np.ndarray  # float64[acts, regions]: P(a true act is recorded by any channel)
     coverage: np.ndarray  # float64[regions]: camera coverage
 
@@ -122,8 +125,13 @@ def rate_tables(
     spec: PopulationSpec,
     observation: Observation,
     adaptation: Adaptation,
+    also_personal: Iterable[str] = (),
 ) -> RateTables:
-    """Compute the tables. ``scheme=None`` gives the unscored baseline (no adaptation)."""
+    """Compute the tables. ``scheme=None`` gives the unscored baseline (no adaptation).
+
+    ``also_personal`` names acts to draw person by person although the scheme does not score
+    them (see :class:`RateTables`).
+    """
     if scheme is not None:
         check_catalogue(catalogue, scheme, spec)
     acts = catalogue.acts
@@ -200,22 +208,26 @@ def rate_tables(
     region_of = traits[:, 0]
     false_by_act = false_rate.sum(axis=1)[:, region_of].T / 12.0  # [cells, acts]
 
-    scored_ids = set(scheme.acts()) if scheme is not None else set()
-    scored = np.array([i for i, a in enumerate(acts) if a.id in scored_ids], np.int32)
-    unscored = np.array([i for i, a in enumerate(acts) if a.id not in scored_ids], np.int32)
-    pairs = [(a, c) for a, c in pairs if a in set(scored.tolist())]
+    known = {a.id for a in acts}
+    unknown = sorted(set(also_personal) - known)
+    if unknown:
+        raise ScenarioError(f"acts not in the catalogue: {', '.join(unknown)}")
+    personal_ids = set(also_personal) | (set(scheme.acts()) if scheme is not None else set())
+    personal = np.array([i for i, a in enumerate(acts) if a.id in personal_ids], np.int32)
+    counted = np.array([i for i, a in enumerate(acts) if a.id not in personal_ids], np.int32)
+    pairs = [(a, c) for a, c in pairs if a in set(personal.tolist())]
     return RateTables(
         act_ids=tuple(a.id for a in acts),
-        scored=scored,
-        rate=true_rate[:, :, scored],
+        personal=personal,
+        rate=true_rate[:, :, personal],
         false_act=np.array([a for a, _ in pairs], np.int32),
         false_channel=np.array([c for _, c in pairs], np.int32),
         false_rate=np.stack([false_rate[a, c, region_of] / 12.0 for a, c in pairs], axis=1)
         if pairs
         else np.zeros((n_cells, 0)),
-        unscored=unscored,
-        unscored_rate=true_rate[:, 0, unscored],
-        unscored_false=false_by_act[:, unscored],
+        counted=counted,
+        counted_rate=true_rate[:, 0, counted],
+        counted_false=false_by_act[:, counted],
         p_detect=p_detect,
         coverage=coverage,
     )

@@ -22,10 +22,11 @@ err_console = Console(stderr=True)
 
 
 def _register() -> None:
-    from scslab.cli import run, schemes
+    from scslab.cli import audit, run, schemes
 
     app.add_typer(schemes.app, name="schemes")
     app.command(name="run")(run.run)
+    app.command(name="audit")(audit.audit)
 
 
 def main() -> None:

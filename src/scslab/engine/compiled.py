@@ -22,7 +22,9 @@ N_DOMAINS = len(DOMAINS)
 NO_CAUSE = N_DOMAINS  # the cause index used when a cause mask is empty
 ALL_CAUSES = N_DOMAINS + 1  # the index that counts every flow once, whatever its causes
 TAINT = np.uint32(1 << 31)  # cause-mask bit: a false record contributed
-assert N_DOMAINS <= 31
+RIGHTS = np.uint32(1 << 30)  # cause-mask bit: a rights-tagged event contributed
+MARKS = 4  # flow tallies split by (false record, rights-tagged record): index taint + 2 * rights
+assert N_DOMAINS <= 30
 OPEN = 32767  # grp_until of a consequence that lasts while its trigger holds
 NEVER = -32768  # last_neg of someone with no negative record
 MAX_STEP = 30000  # steps plus the longest duration must stay below int16's range
@@ -40,6 +42,7 @@ class SchemeArrays(NamedTuple):
     ev_cat: np.ndarray  # int32[E]
     ev_domain: np.ndarray  # int32[E]
     ev_lists: np.ndarray  # int64[E]: bit l set if the event puts one on list l
+    ev_rights: np.ndarray  # uint8[E]: 1 if the event touches a protected right
     cat_cap: np.ndarray  # int32[C]
     grade_of: np.ndarray  # uint8[max-min+1]: grade index of each score; empty if no grades
     list_after: np.ndarray  # int32[L]: 0 if not used
@@ -181,6 +184,7 @@ def compile_scheme(scheme: Scheme, act_ids: tuple[str, ...]) -> tuple[SchemeArra
         ev_cat=arr([cat_ix[e.category] for e in scheme.events], np.int32),
         ev_domain=arr([dom_ix[e.domain] for e in scheme.events], np.int32),
         ev_lists=ev_lists,
+        ev_rights=arr([int(bool(e.rights)) for e in scheme.events], np.uint8),
         cat_cap=arr([min(c.cap or 32767, 32767) for c in scheme.categories], np.int32),
         grade_of=grade_of,
         list_after=arr([x.exit.after_months or 0 for x in scheme.lists], np.int32),

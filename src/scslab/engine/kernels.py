@@ -23,9 +23,11 @@ from scslab.engine.compiled import (
     FLAG_ACTIVE,
     FLAG_PANEL,
     FLAG_SANCTIONED,
+    MARKS,
     N_DOMAINS,
     NO_CAUSE,
     OPEN,
+    RIGHTS,
     TAINT,
     SchemeArrays,
     State,
@@ -89,7 +91,8 @@ class Tally(NamedTuple):
     dom_s: np.ndarray  # int32[B, cells, domains]: people under a sanction in each domain
     dom_r: np.ndarray  # int32[B, cells, domains]: people with a reward in each domain
     grp_active: np.ndarray  # int32[B, cells, Q]
-    flow: np.ndarray  # int32[B, 3, L+Q, domains+2, 2]: [start, end, active], item, cause, taint
+    flow: np.ndarray  # int32[B, 3, L+Q, domains+2, MARKS]: [start, end, active], item, cause, marks
+    anyc: np.ndarray  # int32[B, cells, 2]: people under at least one sanction, one reward
     pev: np.ndarray  # int32[B, cap, PANEL_FIELDS]: events of panel members
     pev_n: np.ndarray  # int32[B]
 
@@ -115,7 +118,8 @@ def allocate_tally(
         dom_s=np.zeros((B, cells, D), i32),
         dom_r=np.zeros((B, cells, D), i32),
         grp_active=np.zeros((B, cells, groups), i32),
-        flow=np.zeros((B, 3, lists + groups, D + 2, 2), i32),
+        flow=np.zeros((B, 3, lists + groups, D + 2, MARKS), i32),
+        anyc=np.zeros((B, cells, 2), i32),
         pev=np.zeros((B, panel_per_block * (MAX_EVENTS + 1) + 1, PANEL_FIELDS), i32),
         pev_n=np.zeros(B, i32),
     )
@@ -127,15 +131,15 @@ def _count_causes(flow: np.ndarray, b: int, way: int, item: int, cause: np.uint3
 
     Indices, not a view: taking views in the hot loop costs reference counting shared by threads.
     """
-    taint = 1 if cause & TAINT else 0
-    flow[b, way, item, ALL_CAUSES, taint] += 1
-    m = np.int64(cause & ~TAINT)
+    mark = (1 if cause & TAINT else 0) + (2 if cause & RIGHTS else 0)
+    flow[b, way, item, ALL_CAUSES, mark] += 1
+    m = np.int64(cause & ~(TAINT | RIGHTS))
     if m == 0:
-        flow[b, way, item, NO_CAUSE, taint] += 1
+        flow[b, way, item, NO_CAUSE, mark] += 1
     d = 0
     while m:
         if m & 1:
-            flow[b, way, item, d, taint] += 1
+            flow[b, way, item, d, mark] += 1
         m >>= 1
         d += 1
 
@@ -271,14 +275,18 @@ def _person(
             A.ev_true[b, c, a] += 1
             recorded = uniform(kob, i, j) < D.p_detect[a, r]
         applied = 0
-        e = S.act_event[a]
-        if recorded:
+        e = S.act_event[a]  # -1 for an act drawn for comparison that this scheme does not score
+        if recorded and e < 0:
+            A.ev_rec[b, c, a] += 1
+        elif recorded:
             A.ev_rec[b, c, a] += 1
             pts = S.ev_points[e]
             applied = _apply_points(S, st, i, pts, S.ev_cat[e])
             why = np.uint32(1 << S.ev_domain[e])
             if false:
                 why |= TAINT
+            if S.ev_rights[e] == 1:
+                why |= RIGHTS
             lm = S.ev_lists[e]
             if pts < 0 or lm != 0:  # a deduction or a listing: a negative record
                 st.last_neg[i] = t
@@ -300,7 +308,7 @@ def _person(
                 A.pev[b, w, 2] = 1 if false else 0
                 A.pev[b, w, 3] = 1 if recorded else 0
                 A.pev[b, w, 4] = applied
-                A.pev[b, w, 5] = e if recorded else -1
+                A.pev[b, w, 5] = e if recorded else -1  # -1 also when not scored
                 A.pev_n[b] = w + 1
 
     # 2. network rules: the share of friends below a threshold, on last month's scores
@@ -421,6 +429,10 @@ def _person(
                     dom_s |= S.grp_domains[q]
                 else:
                     dom_r |= S.grp_domains[q]
+    if sanctioned:
+        A.anyc[b, c, 0] += 1
+    if dom_r != 0:
+        A.anyc[b, c, 1] += 1
     st.flags[i] = (
         (st.flags[i] & FLAG_PANEL)
         | (FLAG_SANCTIONED if sanctioned else 0)

@@ -21,6 +21,7 @@ from scslab.behaviour.model import Catalogue
 from scslab.behaviour.rates import RateTables, cumulative, load_catalogue, rate_tables
 from scslab.engine.compiled import (
     FLAG_PANEL,
+    MARKS,
     MAX_STEP,
     N_DOMAINS,
     SchemeArrays,
@@ -73,6 +74,7 @@ class Record:
     dom_s: np.ndarray
     dom_r: np.ndarray
     grp_active: np.ndarray
+    anyc: np.ndarray
     ev_true: np.ndarray
     ev_rec: np.ndarray
     ev_false: np.ndarray
@@ -105,6 +107,7 @@ class Record:
             dom_s=per_step(tally.dom_s),
             dom_r=per_step(tally.dom_r),
             grp_active=per_step(tally.grp_active),
+            anyc=per_step(tally.anyc),
             ev_true=per_step(tally.ev_true),
             ev_rec=per_step(tally.ev_rec),
             ev_false=per_step(tally.ev_false),
@@ -128,6 +131,7 @@ class Record:
             "dom_s",
             "dom_r",
             "grp_active",
+            "anyc",
             "ev_true",
             "ev_rec",
             "ev_false",
@@ -161,6 +165,7 @@ class Simulation:
         scheme: Scheme | None = None,
         catalogue: Catalogue | None = None,
         population: Population | None = None,
+        also_personal: tuple[str, ...] = (),
     ) -> None:
         self.scenario = scenario
         self.scheme = scheme if scheme is not None else load_scheme(scenario.scheme)
@@ -170,6 +175,7 @@ class Simulation:
                 "holds individuals only; choose a scheme for individuals"
             )
         self.catalogue = catalogue if catalogue is not None else load_catalogue(scenario.acts)
+        self.also_personal = also_personal
         self._population = population
         if population is not None and population.n == 0:
             raise ScenarioError("the population is empty")
@@ -190,6 +196,7 @@ class Simulation:
             scenario.population,
             scenario.observation,
             scenario.adaptation,
+            also_personal,
         )
         self.arrays: SchemeArrays
         self.layout: SchemeLayout
@@ -253,8 +260,8 @@ class Simulation:
             per_person += int(spec.mean_degree * 8) + 8 + len(self._low_thresholds())
             if self._population is None:
                 per_person += int(spec.mean_degree * 10) + 30
-        per_block_cells = cells * (3 * acts + G + L + 2 * N_DOMAINS + Q) * 4 + cells * 8
-        per_block = per_block_cells + 3 * (L + Q) * (N_DOMAINS + 2) * 2 * 4
+        per_block_cells = cells * (3 * acts + G + L + 2 * N_DOMAINS + Q + 2) * 4 + cells * 8
+        per_block = per_block_cells + 3 * (L + Q) * (N_DOMAINS + 2) * MARKS * 4
         steps = self.scenario.steps
         record = steps * per_block
         panel = steps * self.scenario.panel * (3 + 2 * L + 6 * Q + 40)
@@ -362,15 +369,15 @@ class Simulation:
             p0=np.exp(-lam),
             lam=lam,
             cum=cum,
-            act=r.scored,
+            act=r.personal,
             fp0=np.exp(-flam),
             flam=flam,
             fcum=fcum[:, None, :].copy(),
             fact=r.false_act,
             p_detect=r.p_detect,
-            unscored=r.unscored,
-            u_rate=r.unscored_rate,
-            u_false=r.unscored_false,
+            unscored=r.counted,
+            u_rate=r.counted_rate,
+            u_false=r.counted_false,
         )
 
     def _panel(self, n: int) -> np.ndarray:

@@ -42,6 +42,11 @@ class Results:
             f"{run['steps_done']} of {run['steps']} steps, {run['status']})"
         )
 
+    @property
+    def columns(self) -> list[str]:
+        """The columns of the ``steps`` table."""
+        return list(self._columns)
+
     def sql(self, query: str) -> duckdb.DuckDBPyRelation:
         """Any SQL over the run's tables (see docs/results.md)."""
         return self.con.sql(query)

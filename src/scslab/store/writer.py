@@ -79,6 +79,7 @@ def _write(
     con: duckdb.DuckDBPyConnection, sim: Simulation, rec: Record, meta: dict[str, Any]
 ) -> None:
     from scslab import __version__
+    from scslab.behaviour.rates import catalogue_text
     from scslab.schemes.loader import dump_scheme
 
     sc = sim.scenario
@@ -90,15 +91,18 @@ def _write(
 
     con.execute(
         """CREATE TABLE runs (scheme VARCHAR, scenario VARCHAR, scheme_yaml VARCHAR,
+        acts_yaml VARCHAR, personal_acts VARCHAR[],
         version VARCHAR, seed UBIGINT, agents BIGINT, steps INTEGER, steps_done INTEGER,
         started TIMESTAMPTZ, finished TIMESTAMPTZ, seconds DOUBLE, status VARCHAR)"""
     )
     con.execute(
-        "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             sim.scheme.id,
             sc.to_yaml(),
             dump_scheme(sim.scheme),
+            catalogue_text(sim.catalogue),
+            list(sim.also_personal),
             __version__,
             sc.seed,
             sim.agents,
@@ -123,6 +127,8 @@ def _write(
     for k, trait in enumerate(("region", "hukou", "age", "income")):
         cols[trait] = np.array(levels[trait], dtype=object)[traits[cell_ix, k]]
     cols["agents"] = agents[cell_ix].astype(np.int64)
+    cols["sanctioned"] = rec.anyc[:T, cells, 0].ravel()
+    cols["rewarded"] = rec.anyc[:T, cells, 1].ravel()
     cols["mean_score"] = rec.score_sum[:T, cells].ravel() / np.maximum(cols["agents"], 1)
     for g, gid in enumerate(layout.grades):
         cols[f"grade__{gid}"] = rec.grade[:T, cells, g].ravel()
@@ -161,24 +167,27 @@ def _write(
     for table, ways, value in (("flows", (0, 1), "count"), ("exposure", (2,), "people")):
         for by_cause in (False, True):
             keys = ["step", "kind", "item", "domain"] + (["cause_domain"] if by_cause else [])
-            rows: dict[str, list[Any]] = {k: [] for k in [*keys, "false_record", value]}
+            rows: dict[str, list[Any]] = {
+                k: [] for k in [*keys, "false_record", "rights_record", value]
+            }
             for kind, item, domain, ix in items:
                 for way in ways:
                     if words[kind][way] is None:
                         continue
-                    block = rec.flow[:T, way, ix]  # [T, cause slot, taint]
+                    block = rec.flow[:T, way, ix]  # [T, cause slot, false + 2 * rights]
                     block = block[:, : len(CAUSES)] if by_cause else block[:, ALL_CAUSES:]
-                    for t, cause, taint in zip(*np.nonzero(block), strict=True):
+                    for t, cause, mark in zip(*np.nonzero(block), strict=True):
                         rows["step"].append(int(t))
                         rows["kind"].append(words[kind][way])
                         rows["item"].append(item)
                         rows["domain"].append(domain)
                         if by_cause:
                             rows["cause_domain"].append(CAUSES[cause])
-                        rows["false_record"].append(bool(taint))
-                        rows[value].append(int(block[t, cause, taint]))
+                        rows["false_record"].append(bool(mark & 1))
+                        rows["rights_record"].append(bool(mark & 2))
+                        rows[value].append(int(block[t, cause, mark]))
             name = f"{table}_by_cause" if by_cause else table
-            types = {"step": np.int32, value: np.int64, "false_record": bool}
+            types = {"step": np.int32, value: np.int64, "false_record": bool, "rights_record": bool}
             _table(con, name, _typed(rows, types))
     _write_panel(con, sim, rec, items)
 
@@ -245,6 +254,7 @@ def _write_panel(
             "end_step",
             "cause_domains",
             "false_record",
+            "rights_record",
         )
     }
     for kind, item, domain, ix in items:
@@ -263,6 +273,7 @@ def _write_panel(
                     ",".join(d for k, d in enumerate(DOMAINS) if mask >> k & 1)
                 )
                 spells["false_record"].append(bool(mask >> 31 & 1))
+                spells["rights_record"].append(bool(mask >> 30 & 1))
     _table(
         con,
         "panel_spells",
@@ -273,6 +284,7 @@ def _write_panel(
                 "start_step": np.int32,
                 "end_step": np.int32,
                 "false_record": bool,
+                "rights_record": bool,
             },
         ),
     )

@@ -1,0 +1,1 @@
+"""Analysis of runs: metrics, audits, explanations of single cases, comparisons."""

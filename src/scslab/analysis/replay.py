@@ -1,0 +1,56 @@
+"""Replaying a run: the same scenario, scheme, catalogue and seed give the same run, bit for bit.
+
+A results file keeps everything a run was made from, so analyses that need what is not stored
+(each person's final state, or a paired run with one thing switched off) run it again instead of
+estimating. Paired runs share every random number that the switched-off part does not use.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+from scslab import __version__
+from scslab.behaviour.model import Catalogue, Chilling, Deterrence
+from scslab.engine.scenario import Scenario
+from scslab.engine.simulation import Simulation
+from scslab.errors import ScslabError
+from scslab.schemes.loader import parse_scheme
+from scslab.store.results import Results
+
+
+def replay(results: Results, *, false_records: bool = True, adaptation: bool = True) -> Simulation:
+    """A simulation of the run in ``results``, optionally without false records or adaptation.
+
+    Without adaptation nobody is deterred or chilled, so the acts are those of a world without
+    the scheme: the baseline for deterrence and chilling. Tie-cutting stays as it was: it changes
+    who is friends with whom, not what people do.
+    """
+    run = results.run()
+    if run.get("version") != __version__ or "acts_yaml" not in run:
+        raise ScslabError(
+            f"{results.path}: written by scslab {run.get('version', 'of an older layout')}, and "
+            f"this is scslab {__version__}; run the scenario again with this version to audit it"
+        )
+    scenario = Scenario.from_text(run["scenario"], f"{results.path}:runs.scenario")
+    changes: dict[str, Any] = {}
+    if not false_records:
+        changes["observation"] = scenario.observation.model_copy(update={"false_records": False})
+    if not adaptation:
+        changes["adaptation"] = scenario.adaptation.model_copy(
+            update={
+                "deterrence": Deterrence(enabled=False),
+                "chilling": Chilling(enabled=False),
+            }
+        )
+    if changes:
+        scenario = scenario.model_copy(update=changes)
+    scheme = parse_scheme(run["scheme_yaml"], f"{results.path}:runs.scheme_yaml")
+    catalogue = Catalogue.model_validate(yaml.safe_load(run["acts_yaml"]))
+    return Simulation(
+        scenario,
+        scheme=scheme,
+        catalogue=catalogue,
+        also_personal=tuple(run["personal_acts"] or ()),
+    )
