@@ -133,3 +133,35 @@ def test_the_cli_prints_all_six_parts_and_refuses_a_missing_run(tmp_path: Path) 
         text=True,
     )
     assert done.returncode == 2 and "Traceback" not in done.stderr
+
+
+def test_compared_schemes_see_the_same_acts_of_the_same_people(tmp_path: Path) -> None:
+    """Common random numbers: without adaptation, every scheme's run has identical true acts."""
+    from scslab.analysis.compare import compare
+    from scslab.behaviour.model import Adaptation, Chilling, Deterrence
+
+    base = Scenario(
+        population=PopulationSpec(agents=4000),
+        years=1,
+        seed=9,
+        adaptation=Adaptation(
+            deterrence=Deterrence(enabled=False), chilling=Chilling(enabled=False)
+        ),
+    )
+    report = compare(["financial-only", "rongcheng-2014", "suining-2010"], base, tmp_path)
+    rows = report["schemes"]
+    assert len({r["true_acts"] for r in rows.values()}) == 1
+    assert len({r["false_records"] for r in rows.values()}) == 1
+
+    def true_by_act(path: str) -> dict[str, int]:
+        results = Results(path)
+        acts = [c for c in results.columns if c.startswith("true__")]
+        sums = results.sql("SELECT " + ", ".join(f'sum("{a}")' for a in acts) + " FROM steps")
+        return dict(zip(acts, sums.fetchall()[0], strict=True))
+
+    by_act = [true_by_act(r["path"]) for r in rows.values()]
+    assert by_act[0] == by_act[1] == by_act[2]  # act by act, not only in total
+    assert (
+        rows["financial-only"]["cross_context_share"]
+        <= rows["rongcheng-2014"]["cross_context_share"]
+    )

@@ -22,11 +22,12 @@ err_console = Console(stderr=True)
 
 
 def _register() -> None:
-    from scslab.cli import audit, run, schemes
+    from scslab.cli import audit, compare, run, schemes
 
     app.add_typer(schemes.app, name="schemes")
     app.command(name="run")(run.run)
     app.command(name="audit")(audit.audit)
+    app.command(name="compare")(compare.compare)
 
 
 def main() -> None:
