@@ -120,7 +120,7 @@ def allocate_tally(
         grp_active=np.zeros((B, cells, groups), i32),
         flow=np.zeros((B, 3, lists + groups, D + 2, MARKS), i32),
         anyc=np.zeros((B, cells, 2), i32),
-        pev=np.zeros((B, panel_per_block * (MAX_EVENTS + 1) + 1, PANEL_FIELDS), i32),
+        pev=np.zeros((B, panel_per_block * 2 * MAX_EVENTS + 1, PANEL_FIELDS), i32),  # acts + false
         pev_n=np.zeros(B, i32),
     )
 

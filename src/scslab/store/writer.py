@@ -235,6 +235,7 @@ def _write_panel(
         "step": np.repeat(np.arange(T, dtype=np.int32), P),
         "person": np.tile(people, T).astype(np.int64),
     }
+    cols["household"] = np.tile(pop.household[people], T).astype(np.int64)
     for trait, column in pop.trait_columns().items():
         cols[trait] = np.array(levels[trait], dtype=object)[np.tile(column[people], T)]
     cols["score"] = rec.panel_score[:T].ravel().astype(np.int32)

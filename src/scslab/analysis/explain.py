@@ -1,0 +1,748 @@
+"""One panel person's path through a scheme: acts → records → points → grade → list → sanction.
+
+:func:`explain` reads a run's panel tables (``panel``, ``panel_spells``, ``panel_events``, see
+``docs/results.md``) and the scheme the run kept (``runs.scheme_yaml``), and answers "why is this
+person under ITEM?" with the records behind it.
+
+>>> from scslab.store.results import Results
+>>> x = explain(Results("runs/x"), 4711)
+>>> x.why("high-speed-rail-ban")       # plain text lines
+>>> x.chains()                         # one Chain per list and sanction spell
+>>> x.to_dict()                        # JSON-ready
+
+What the results do not hold, and so no explanation can show (each answer says so where it
+matters): the channel that recorded an act, which household member's state triggered a
+household sanction, and the network-rule deductions behind a ``relationships`` cause.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from scslab.errors import LibraryMissing, ScslabError
+from scslab.schemes.loader import parse_scheme
+from scslab.schemes.model import Condition, Consequence, ListRule, Scheme
+
+if TYPE_CHECKING:
+    from scslab.store.results import Results
+
+__all__ = ["ActRecord", "Chain", "Explanation", "Month", "Spell", "explain"]
+
+#: What the run's tables do not keep, in words; every explanation carries these caveats.
+NOT_STORED = (
+    "channel: the results do not say which channel (court, bank, camera, informant...) recorded "
+    "an act or made a false record",
+)
+_PANEL_TABLES = ("runs", "panel", "panel_spells", "panel_events")
+_SHOW_IDS = 10
+
+
+@dataclass(frozen=True)
+class Month:
+    """The person's state at the end of one month."""
+
+    step: int
+    score: int
+    grade: str | None
+
+
+@dataclass(frozen=True)
+class ActRecord:
+    """One scored act the person committed (recorded or missed), or one false record about them."""
+
+    step: int
+    act: str
+    false_record: bool
+    recorded: bool
+    #: the scheme's event that scored the record; None if missed
+    event: str | None
+    #: the event's life domain (the context the behaviour comes from); None if missed
+    domain: str | None
+    #: the points the record actually moved the score by (after caps and the score's range)
+    points: int
+    rights: tuple[str, ...] = ()
+    #: the channel that recorded it: not kept by the run, always None
+    channel: str | None = None
+
+    @property
+    def missed(self) -> bool:
+        return not self.recorded
+
+    def describe(self) -> str:
+        """E.g. ``unpaid-judgment recorded (false record), 0 points, courts``."""
+        if not self.recorded:
+            return f"{self.act} missed (not recorded)"
+        name = self.act if self.event in (None, self.act) else f"{self.act} as {self.event}"
+        truth = "false record" if self.false_record else "true record"
+        rights = f", rights: {', '.join(self.rights)}" if self.rights else ""
+        return f"{name} recorded ({truth}), {_pts(self.points)} points, {self.domain}{rights}"
+
+
+@dataclass(frozen=True)
+class Spell:
+    """A time on a list or under a sanction or reward: months ``start`` to ``end - 1``."""
+
+    kind: str
+    item: str
+    name: str
+    #: the life domain a sanction or reward acts in; None for lists
+    domain: str | None
+    start: int
+    #: the first month after the spell; None if still running when the run ended
+    end: int | None
+    cause_domains: tuple[str, ...]
+    false_record: bool
+    #: the scheme's trigger (or list entry rule) in words
+    trigger: str
+    #: what a sanction or reward does; None for lists
+    effect: str | None
+
+    @property
+    def running(self) -> bool:
+        return self.end is None
+
+    def label(self) -> str:
+        """E.g. ``sanction high-speed-rail-ban (transport)``."""
+        where = f" ({self.domain})" if self.domain else ""
+        return f"{self.kind} {self.item}{where}"
+
+    def period(self) -> str:
+        """E.g. ``from month 12 to month 35`` or ``from month 12, still running``."""
+        if self.end is None:
+            return f"from month {self.start}, still running at the end of the run"
+        return f"from month {self.start} to month {self.end - 1}"
+
+
+@dataclass(frozen=True)
+class Chain:
+    """Why one list or sanction spell happened: the records behind it, in order.
+
+    ``via`` is the list spell a list-triggered sanction rests on; ``events`` are the recorded
+    negative events in the spell's cause domains up to its start (the list entry's own for a
+    list-triggered sanction); ``unexplained`` are cause domains with no such record in the panel.
+    """
+
+    spell: Spell
+    via: Spell | None
+    events: tuple[ActRecord, ...]
+    unexplained: tuple[str, ...]
+    notes: tuple[str, ...]
+
+    @property
+    def false_record(self) -> bool:
+        """A false record is among the records shown."""
+        return any(e.false_record for e in self.events)
+
+    def describe(self) -> str:
+        """One line: ``sanction X (domain) from month N: via list L from month M ← causes``."""
+        s = self.spell
+        head = f"{s.label()} {s.period()}"
+        via = f"via list {self.via.item} from month {self.via.start}; " if self.via else ""
+        if self.events:
+            causes = "; ".join(
+                f"{e.domain}: {e.event or e.act} recorded in month {e.step} "
+                f"({'false' if e.false_record else 'true'} record, {_pts(e.points)} points)"
+                for e in self.events
+            )
+            text = f"{head}: {via}caused by {causes}"
+        elif s.cause_domains:
+            text = f"{head}: {via}no record of this person in the panel explains it"
+        else:
+            text = f"{head}: {via}no negative record stands behind it"
+        if self.unexplained:
+            text += f" [cause domains not shown: {', '.join(self.unexplained)}]"
+        return text
+
+
+@dataclass
+class Explanation:
+    """One panel person's whole path in one run."""
+
+    person: int
+    run: str
+    scheme: str
+    steps: int
+    complete: bool
+    #: the person's region, hukou, age band and income band
+    traits: dict[str, str]
+    base: int
+    #: the scheme's grade bands: (id, min, max), high to low
+    grade_bands: tuple[tuple[str, int, int], ...]
+    months: tuple[Month, ...]
+    events: tuple[ActRecord, ...]
+    spells: tuple[Spell, ...]
+    not_stored: tuple[str, ...] = NOT_STORED
+    _scheme: Scheme | None = field(default=None, repr=False, compare=False)
+
+    # --- derived views ------------------------------------------------------------------------
+    def events_in(self, step: int) -> list[ActRecord]:
+        return [e for e in self.events if e.step == step]
+
+    def other_change(self, step: int) -> int:
+        """The month's score change that no recorded event explains: decay, repair, network rule.
+
+        ``score[step] - score[step - 1] - sum(points of the month)``; the score before month 0
+        is the scheme's base.
+        """
+        before = self.base if step == 0 else self.months[step - 1].score
+        return self.months[step].score - before - sum(e.points for e in self.events_in(step))
+
+    def items(self) -> list[str]:
+        """Lists, sanctions and rewards of the scheme, in file order."""
+        return list(self._named())
+
+    # --- chains -------------------------------------------------------------------------------
+    def chains(self) -> list[Chain]:
+        """For each list and sanction spell, the chain of records behind it, in spell order."""
+        return [self.chain(s) for s in self.spells if s.kind in ("list", "sanction")]
+
+    def chain(self, spell: Spell) -> Chain:
+        """The records behind one spell (any kind, rewards included)."""
+        cond = self._condition(spell)
+        notes: list[str] = []
+        via: Spell | None = None
+        household = cond.of == "household"
+        # a household trigger reads the members' state at the end of the month before
+        upto = spell.start - 1 if household else spell.start
+        events: list[ActRecord]
+        if cond.list is not None:
+            via = self._covering("list", cond.list, upto)
+            if via is not None:
+                events = list(self.chain(via).events)
+                if household:
+                    notes.append(
+                        f"triggered when anyone in the person's household is on list {cond.list}; "
+                        f"the person's own listing from month {via.start} is one such; the results "
+                        "do not identify household members, so others' listings cannot be shown"
+                    )
+            else:
+                events = []
+                if household:
+                    notes.append(
+                        f"triggered by another member of the person's household on list "
+                        f"{cond.list} in month {upto}; the results do not identify household "
+                        "members, so the records behind it cannot be shown"
+                    )
+                else:
+                    notes.append(f"no spell of list {cond.list} covers month {upto} in the panel")
+        elif cond.events:
+            events = self._entry_records(spell, cond.events, notes)
+        else:
+            events = self._negative_records(spell, upto, notes)
+            if household:
+                notes.append(
+                    f"triggered when anyone in the person's household is in "
+                    f"{_condition_words(cond.model_copy(update={'of': 'self'}))}; the records "
+                    "shown are the person's own; the results do not identify household members"
+                )
+        shown = {e.domain for e in events}
+        unexplained = tuple(d for d in spell.cause_domains if d not in shown)
+        if "relationships" in unexplained:
+            falls = [
+                m.step for m in self.months if m.step <= upto and self.other_change(m.step) < 0
+            ]
+            notes.append(
+                "relationships: deductions under the scheme's network rule (low-scoring friends) "
+                "are not kept in panel_events"
+                + (
+                    f"; the score fell without a record in month(s) {_steps(falls)}"
+                    if falls
+                    else ""
+                )
+            )
+        if spell.false_record and not any(e.false_record for e in events):
+            notes.append(
+                "a false record contributed, but it is not among this person's records shown "
+                "(it belongs to another household member, or lies outside the panel's records)"
+            )
+        if not spell.false_record and any(e.false_record for e in events):
+            notes.append(
+                "the run marks this spell as free of false records, yet a false record is shown: "
+                "the records reconstructed from the panel may be too many"
+            )
+        return Chain(spell, via, tuple(events), unexplained, tuple(notes))
+
+    def _covering(self, kind: str, item: str, step: int) -> Spell | None:
+        for s in self.spells:
+            if (
+                s.kind == kind
+                and s.item == item
+                and s.start <= step
+                and (s.end is None or s.end > step)
+            ):
+                return s
+        return None
+
+    def _entry_records(
+        self, spell: Spell, kinds: Iterable[str], notes: list[str]
+    ) -> list[ActRecord]:
+        """A list entered on events: the one record that put the person on it."""
+        kinds = set(kinds)
+        found = [
+            e for e in self.events if e.recorded and e.event in kinds and e.step <= spell.start
+        ]
+        same = [e for e in found if e.step == spell.start]
+        if not same:
+            if found:
+                notes.append(
+                    f"no entry record in month {spell.start}; the latest before it is shown"
+                )
+                last = max(e.step for e in found)
+                same = [e for e in found if e.step == last]
+            else:
+                notes.append("no record that enters this list is in the panel's events")
+                return []
+        # the first record of the month enters the list; its taint is the spell's
+        match = [e for e in same if e.false_record == spell.false_record]
+        return [(match or same)[0]]
+
+    def _reset_steps(self) -> list[int]:
+        """Months at whose end the run's cause memory was (most likely) cleared.
+
+        The run clears the domains it remembers when decay or repair brings a score below base
+        back to base; a rise to base that the month's own records cannot account for is that.
+        """
+        out = []
+        for m in self.months:
+            before = self.base if m.step == 0 else self.months[m.step - 1].score
+            recorded = sum(e.points for e in self.events_in(m.step))
+            if before < self.base <= m.score and before + recorded < self.base:
+                out.append(m.step)
+        return out
+
+    def _negative_records(self, spell: Spell, upto: int, notes: list[str]) -> list[ActRecord]:
+        """A grade or score trigger: deductions in the cause domains since the last reset."""
+        negative = [e for e in self.events if e.recorded and e.points < 0 and e.step <= upto]
+        resets = [s for s in self._reset_steps() if s <= upto]
+        since = resets[-1] if resets else -1
+        causes = set(spell.cause_domains)
+        chain = [e for e in negative if e.step > since and e.domain in causes]
+        if since >= 0:
+            notes.append(f"records since the score returned to the base in month {since}")
+        covered = {e.domain for e in chain}
+        older = [e for e in negative if e.step <= since and e.domain in causes - covered]
+        if older:
+            notes.append(
+                f"records of {', '.join(sorted({str(e.domain) for e in older}))} from before "
+                f"month {since} are shown too: the run still counted them"
+            )
+            chain = sorted(older + chain, key=lambda e: e.step)
+        return chain
+
+    # --- why ----------------------------------------------------------------------------------
+    def why(self, item: str) -> list[str]:
+        """Why is this person under ITEM (a list, sanction or reward id)? Plain text lines."""
+        scheme = self._rules()
+        rules = self._named()
+        if item not in rules:
+            by_name = [r.id for r in rules.values() if r.name.lower() == item.lower()]
+            if not by_name:
+                raise ScslabError(
+                    f"{item!r} is not a list, sanction or reward of {scheme.id}; its items are: "
+                    + ", ".join(rules)
+                )
+            item = by_name[0]
+        spells = [s for s in self.spells if s.item == item]
+        p = f"Person {self.person}"
+        if not spells:
+            kind = self._kind_of(item)
+            return [
+                f"{p} was never {_under(kind)} {item} in months 0 to {self.steps - 1} "
+                "(spells that begin and end within one month are not seen by the panel).",
+                f"{scheme.id} puts people {_under(kind)} it when: {_rule_words(scheme, item)}.",
+            ]
+        lines: list[str] = []
+        for s in spells:
+            lines += self._why_spell(s)
+        lines.append("Not kept by the run: " + "; ".join(self.not_stored) + ".")
+        return lines
+
+    def _why_spell(self, s: Spell) -> list[str]:
+        p = f"Person {self.person}"
+        what = f"{s.item}" + (f" ({s.name})" if s.name else "")
+        lines = [f"{p} {'is' if s.running else 'was'} {_under(s.kind)} {what} {s.period()}."]
+        if s.effect:
+            lines.append(f"  Effect: {s.effect}, in the life domain {s.domain}.")
+        lines.append(f"  Rule: {s.trigger}.")
+        c = self.chain(s)
+        if c.via is not None:
+            lines.append(
+                f"  {p} {'is' if c.via.running else 'was'} on list {c.via.item} {c.via.period()}, "
+                f"and the {s.kind} follows it."
+            )
+        if s.cause_domains:
+            lines.append(f"  The run records the cause as: {', '.join(s.cause_domains)}.")
+        else:
+            lines.append("  The run records no negative record behind it.")
+        for e in c.events:
+            lines.append(f"  Month {e.step}: {e.describe()}.")
+        for note in c.notes:
+            lines.append(f"  Note: {note}.")
+        if c.unexplained:
+            lines.append(f"  Cause domains without a record shown: {', '.join(c.unexplained)}.")
+        if s.false_record:
+            lines.append("  A false record (of an act that did not happen) contributed to it.")
+        else:
+            lines.append("  No false record contributed to it.")
+        other = [d for d in s.cause_domains if s.domain and d != s.domain]
+        if s.kind == "sanction" and other:
+            lines.append(
+                f"  It acts in {s.domain}, a different context from the behaviour behind it "
+                f"({', '.join(other)}): EU AI Act Art. 5(1)(c)(i)."
+            )
+        return lines
+
+    # --- helpers ------------------------------------------------------------------------------
+    def _rules(self) -> Scheme:
+        if self._scheme is None:
+            raise ScslabError("this explanation was built without its scheme; use explain()")
+        return self._scheme
+
+    def _named(self) -> dict[str, ListRule | Consequence]:
+        s = self._rules()
+        named: dict[str, ListRule | Consequence] = {r.id: r for r in s.lists}
+        named.update({c.id: c for c in (*s.sanctions, *s.rewards)})
+        return named
+
+    def _kind_of(self, item: str) -> str:
+        s = self._rules()
+        if any(r.id == item for r in s.lists):
+            return "list"
+        return "sanction" if any(r.id == item for r in s.sanctions) else "reward"
+
+    def _condition(self, spell: Spell) -> Condition:
+        rule = self._named().get(spell.item)
+        if rule is None:
+            raise ScslabError(
+                f"{spell.kind} {spell.item!r} is in the panel but not in the run's scheme "
+                f"{self.scheme}: the results file is inconsistent"
+            )
+        return rule.entry if isinstance(rule, ListRule) else rule.trigger
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data for JSON: everything above, and the chains."""
+        out: dict[str, Any] = {
+            k: v for k, v in asdict(self).items() if not k.startswith("_") and k != "events"
+        }
+        out["events"] = [{**asdict(e), "missed": e.missed} for e in self.events]
+        out["grade_bands"] = [{"grade": g, "min": lo, "max": hi} for g, lo, hi in self.grade_bands]
+        out["chains"] = [
+            {
+                "kind": c.spell.kind,
+                "item": c.spell.item,
+                "start": c.spell.start,
+                "via": None if c.via is None else {"item": c.via.item, "start": c.via.start},
+                "events": [asdict(e) for e in c.events],
+                "unexplained": list(c.unexplained),
+                "notes": list(c.notes),
+                "text": c.describe(),
+            }
+            for c in self.chains()
+        ]
+        out["not_stored"] = list(self.not_stored)
+        return out
+
+    # --- plot ---------------------------------------------------------------------------------
+    def figure(self) -> Any:
+        """A Plotly figure: the score with grade bands, event markers, and spells as bars.
+
+        Raises :class:`~scslab.errors.LibraryMissing` if plotly is not installed.
+        """
+        try:  # optional: imported by name, so that neither the package nor mypy needs it
+            go = importlib.import_module("plotly.graph_objects")
+            make_subplots = importlib.import_module("plotly.subplots").make_subplots
+        except ImportError:
+            raise LibraryMissing(
+                "the timeline plot needs plotly, which is not installed: pip install plotly"
+            ) from None
+        steps = [m.step for m in self.months]
+        scores = [m.score for m in self.months]
+        rows = max(1, len(self.spells))
+        fig = make_subplots(
+            rows=2,
+            cols=1,
+            shared_xaxes=True,
+            row_heights=[0.65, 0.35],
+            vertical_spacing=0.06,
+            subplot_titles=("score and grade", "lists, sanctions and rewards"),
+        )
+        lo = min([*scores, self.base]) if scores else self.base
+        hi = max([*scores, self.base]) if scores else self.base
+        pad = max(10, (hi - lo) // 10)
+        fig.add_trace(
+            go.Scatter(
+                x=steps,
+                y=scores,
+                mode="lines+markers",
+                name="score",
+                line={"shape": "hv", "color": "#333"},
+                hovertext=[f"grade {m.grade}" if m.grade else "" for m in self.months],
+            ),
+            row=1,
+            col=1,
+        )
+        # grade bands behind the score (plotly skips shapes on a subplot without data)
+        palette = ("#d9f0d3", "#fff7bc", "#fee0b6", "#fcbba1", "#d4b9da", "#c6dbef")
+        for k, (gid, gmin, gmax) in enumerate(self.grade_bands):
+            y0, y1 = max(gmin, lo - pad), min(gmax + 1, hi + pad)
+            if y0 >= y1:
+                continue
+            fig.add_hrect(
+                y0=y0,
+                y1=y1,
+                fillcolor=palette[k % len(palette)],
+                opacity=0.5,
+                line_width=0,
+                layer="below",
+                annotation_text=f"grade {gid}",
+                annotation_position="top left",
+                row=1,
+                col=1,
+            )
+        by_step = {m.step: m.score for m in self.months}
+        kinds = {
+            "true record": (
+                [e for e in self.events if e.recorded and not e.false_record],
+                "circle",
+                "#1f77b4",
+            ),
+            "false record": ([e for e in self.events if e.false_record], "x", "#d62728"),
+            "missed act": ([e for e in self.events if not e.recorded], "circle-open", "#7f7f7f"),
+        }
+        for label, (chosen, symbol, color) in kinds.items():
+            if not chosen:
+                continue
+            fig.add_trace(
+                go.Scatter(
+                    x=[e.step for e in chosen],
+                    y=[by_step.get(e.step, self.base) for e in chosen],
+                    mode="markers",
+                    name=label,
+                    marker={"symbol": symbol, "size": 11, "color": color},
+                    hovertext=[e.describe() for e in chosen],
+                ),
+                row=1,
+                col=1,
+            )
+        colours = {"list": "#444", "sanction": "#d62728", "reward": "#2ca02c"}
+        for kind in ("list", "sanction", "reward"):
+            spells = [s for s in self.spells if s.kind == kind]
+            if not spells:
+                continue
+            fig.add_trace(
+                go.Bar(
+                    y=[s.label() for s in spells],
+                    x=[(self.steps if s.end is None else s.end) - s.start for s in spells],
+                    base=[s.start for s in spells],
+                    orientation="h",
+                    name=kind,
+                    marker_color=colours[kind],
+                    hovertext=[
+                        f"{s.period()}; caused by {', '.join(s.cause_domains) or 'nothing'}"
+                        + ("; a false record contributed" if s.false_record else "")
+                        for s in spells
+                    ],
+                ),
+                row=2,
+                col=1,
+            )
+        fig.update_layout(
+            title=f"Person {self.person} under {self.scheme}",
+            height=420 + 22 * rows,
+            barmode="overlay",
+            template="plotly_white",
+        )
+        fig.update_xaxes(title_text="month", row=2, col=1)
+        return fig
+
+
+def _pts(n: int) -> str:
+    return f"{n:+d}" if n else "0"
+
+
+def _steps(steps: list[int]) -> str:
+    return ", ".join(map(str, steps[:8])) + (" ..." if len(steps) > 8 else "")
+
+
+def _under(kind: str) -> str:
+    return "on list" if kind == "list" else f"under {kind}"
+
+
+def _condition_words(c: Condition) -> str:
+    if c.events:
+        return "a record of " + ", ".join(c.events)
+    if c.grades:
+        return ("grade " if len(c.grades) == 1 else "grades ") + ", ".join(c.grades)
+    if c.list is not None:
+        return f"list {c.list}"
+    if c.score_below is not None:
+        return f"a score below {c.score_below}"
+    return f"a score of at least {c.score_at_least}"
+
+
+def _trigger_words(c: Condition) -> str:
+    words = _condition_words(c)
+    if c.events:
+        words = f"entered on {words}"
+    elif c.list is not None:
+        words = f"on {words}"
+    else:
+        words = f"in {words}"
+    if c.of == "household":
+        words = f"anyone in the household {words}"
+    return words
+
+
+def _rule_words(scheme: Scheme, item: str) -> str:
+    for r in scheme.lists:
+        if r.id == item:
+            return _trigger_words(r.entry)
+    for c in (*scheme.sanctions, *scheme.rewards):
+        if c.id == item:
+            return _trigger_words(c.trigger) + (
+                f", for {c.duration_months} months" if c.duration_months else ", while it holds"
+            )
+    raise AssertionError(item)
+
+
+def _read_scheme(results: Results, run: dict[str, Any]) -> Scheme:
+    text = run.get("scheme_yaml")
+    if not text:
+        raise ScslabError(
+            f"{results.path}: the run does not keep its scheme (runs.scheme_yaml); it was made by "
+            f"scslab {run.get('version')}, which this command cannot read; rerun it"
+        )
+    try:
+        return parse_scheme(text, f"{results.path} (runs.scheme_yaml)")
+    except ScslabError as exc:
+        raise ScslabError(
+            f"{results.path}: the scheme this run kept cannot be read by this scslab (the run was "
+            f"made by scslab {run.get('version')}): {exc}"
+        ) from None
+
+
+def explain(results: Results, person: int) -> Explanation:
+    """Everything the run kept about one panel person, ready to explain."""
+    tables = {r[0] for r in results.sql("SHOW TABLES").fetchall()}
+    missing = [t for t in _PANEL_TABLES if t not in tables]
+    if missing:
+        raise ScslabError(
+            f"{results.path}: no {', '.join(missing)} table; the run was made by a version of "
+            "scslab that does not keep a panel; rerun it with this version"
+        )
+    run = results.run()
+    scheme = _read_scheme(results, run)
+    con = results.con
+    rows = con.execute(
+        "SELECT step, score, grade, region, hukou, age, income FROM panel "
+        "WHERE person = ? ORDER BY step",
+        [person],
+    ).fetchall()
+    if not rows:
+        raise ScslabError(_not_in_panel(results, person, int(run["agents"])))
+    months = tuple(Month(int(r[0]), int(r[1]), r[2]) for r in rows)
+    first = rows[0]
+    traits = {"region": first[3], "hukou": first[4], "age": first[5], "income": first[6]}
+
+    events_by_id = {e.id: e for e in scheme.events}
+    events = []
+    for step, act, false, recorded, ev, points in con.execute(
+        "SELECT step, act, false_record, recorded, event, points FROM panel_events "
+        "WHERE person = ? ORDER BY step, rowid",
+        [person],
+    ).fetchall():
+        rule = events_by_id.get(ev) if ev is not None else None
+        events.append(
+            ActRecord(
+                step=int(step),
+                act=act,
+                false_record=bool(false),
+                recorded=bool(recorded),
+                event=ev,
+                domain=rule.domain if rule else None,
+                points=int(points),
+                rights=tuple(rule.rights) if rule else (),
+            )
+        )
+
+    rules = {
+        **{("list", r.id): (r.name, None, _trigger_words(r.entry)) for r in scheme.lists},
+        **{
+            (kind, c.id): (
+                c.name,
+                c.effect,
+                _trigger_words(c.trigger)
+                + (
+                    f", for {c.duration_months} months" if c.duration_months else ", while it holds"
+                ),
+            )
+            for kind, group in (("sanction", scheme.sanctions), ("reward", scheme.rewards))
+            for c in group
+        },
+    }
+    order = {key: k for k, key in enumerate(rules)}
+    spells = []
+    for kind, item, domain, start, end, causes, false in con.execute(
+        "SELECT kind, item, domain, start_step, end_step, cause_domains, false_record "
+        "FROM panel_spells WHERE person = ?",
+        [person],
+    ).fetchall():
+        name, effect, trigger = rules.get((kind, item), ("", None, "not in the run's scheme"))
+        spells.append(
+            Spell(
+                kind=kind,
+                item=item,
+                name=name,
+                domain=domain,
+                start=int(start),
+                end=None if end is None else int(end),
+                cause_domains=tuple(d for d in (causes or "").split(",") if d),
+                false_record=bool(false),
+                trigger=trigger,
+                effect=effect,
+            )
+        )
+    spells.sort(key=lambda s: (s.start, order.get((s.kind, s.item), len(order))))
+    return Explanation(
+        person=person,
+        run=str(results.path),
+        scheme=scheme.id,
+        steps=int(run["steps_done"]),
+        complete=run["status"] == "complete",
+        traits=traits,
+        base=scheme.score.base,
+        grade_bands=tuple((g.id, g.min, g.max) for g in scheme.grades_high_to_low()),
+        months=months,
+        events=tuple(events),
+        spells=tuple(spells),
+        _scheme=scheme,
+    )
+
+
+def _not_in_panel(results: Results, person: int, agents: int) -> str:
+    con = results.con
+    count = con.execute("SELECT count(DISTINCT person) FROM panel").fetchall()[0][0]
+    if not count:
+        return (
+            f"person {person} is not in the panel: this run has no panel (its scenario's "
+            "`panel:` is 0); rerun with a panel to explain people"
+        )
+    ids = [
+        r[0]
+        for r in con.execute(
+            f"SELECT DISTINCT person FROM panel ORDER BY person LIMIT {_SHOW_IDS}"
+        ).fetchall()
+    ]
+    if not 0 <= person < agents:
+        what = f"person {person} is not in the population of {agents:,} (people 0 to {agents - 1})"
+    else:
+        what = f"person {person} is not in the panel of {results.path}"
+    more = " (the first 10)" if count > _SHOW_IDS else ""
+    return (
+        f"{what}; the panel holds {count:,} of the run's {agents:,} people, e.g. "
+        f"{', '.join(map(str, ids))}{more}; list them all with the SQL query "
+        "`SELECT DISTINCT person FROM panel ORDER BY person`"
+    )

@@ -1,0 +1,183 @@
+"""``scslab explain RUN --agent ID``: one panel person's path, month by month, and why.
+
+Prints the person's traits, a timeline (score, grade, records with their points, the starts and
+ends of lists, sanctions and rewards) and the chain behind each list and sanction. ``--json``
+prints the whole explanation as one JSON object on stdout; ``--plot FILE.html`` writes a Plotly
+timeline (plotly must be installed).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.table import Table
+from rich.text import Text
+
+from scslab.cli import console
+from scslab.errors import ResourceError
+
+if TYPE_CHECKING:
+    from scslab.analysis.explain import Explanation, Month
+
+
+def explain(
+    run: Annotated[Path, typer.Argument(help="a run's output folder or its .duckdb file")],
+    agent: Annotated[int, typer.Option("--agent", help="the panel person to explain")],
+    as_json: Annotated[
+        bool, typer.Option("--json", help="print the explanation as JSON on stdout, nothing else")
+    ] = False,
+    plot: Annotated[
+        Path | None,
+        typer.Option("--plot", help="also write a timeline plot to this HTML file (needs plotly)"),
+    ] = None,
+) -> None:
+    """Explain one panel person: acts, records, points, grades, lists, sanctions and why."""
+    from scslab.analysis.explain import explain as explain_person
+    from scslab.store.results import Results
+
+    results = Results(run)
+    try:
+        x = explain_person(results, agent)
+    finally:
+        results.close()
+    if plot is not None:
+        _write_plot(x, plot)
+    if as_json:
+        typer.echo(json.dumps(x.to_dict(), indent=2, ensure_ascii=False))
+        return
+    print_explanation(x)
+    if plot is not None:
+        console.print(f"plot: {plot}")
+
+
+def _write_plot(x: Explanation, path: Path) -> None:
+    fig = x.figure()  # LibraryMissing, before anything is written, if plotly is absent
+    if not path.parent.is_dir():
+        raise ResourceError(f"{path}: the folder {path.parent} does not exist")
+    tmp = path.with_name(f".{path.name}.writing")
+    try:
+        fig.write_html(str(tmp), include_plotlyjs=True, full_html=True)
+        tmp.replace(path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise ResourceError(f"{path}: cannot write the plot ({exc.strerror})") from None
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _points(n: int) -> str:
+    return f"{n:+d}" if n else "0"
+
+
+def timeline_table(x: Explanation) -> Table:
+    """Months in which something happened: score, grade, records, spells starting and ending."""
+    t = Table(
+        title=f"Timeline (months from 0; {x.steps} months in the run)",
+        title_justify="left",
+        show_edge=False,
+        caption="months with no record, no change of score or grade and no start or end are "
+        "left out; 'other' is a score change no record explains (decay, repair, network rule)",
+        caption_justify="left",
+    )
+    t.add_column("month", justify="right")
+    t.add_column("score", justify="right")
+    t.add_column("grade")
+    t.add_column("records (points)")
+    t.add_column("lists, sanctions, rewards")
+    starts: dict[int, list[str]] = {}
+    ends: dict[int, list[str]] = {}
+    for s in x.spells:
+        starts.setdefault(s.start, []).append(s.label())
+        if s.end is not None:
+            ends.setdefault(s.end, []).append(s.label())
+    for m in x.months:
+        prev = x.months[m.step - 1] if m.step > 0 else None
+        events = x.events_in(m.step)
+        other = x.other_change(m.step)
+        changed = prev is None or prev.score != m.score or prev.grade != m.grade
+        last = m.step == len(x.months) - 1
+        if not (events or changed or other or m.step in starts or m.step in ends or last):
+            continue
+        rec = Text()
+        for e in events:
+            if rec:
+                rec.append("\n")
+            if not e.recorded:
+                rec.append(f"{e.act}: missed", style="dim")
+                continue
+            name = e.act if e.event in (None, e.act) else f"{e.act} → {e.event}"
+            rec.append(f"{name} {_points(e.points)} ({e.domain})")
+            if e.false_record:
+                rec.append(" FALSE RECORD", style="bold red")
+        if other:
+            if rec:
+                rec.append("\n")
+            rec.append(f"other {_points(other)}", style="italic")
+        moves = Text()
+        for label in ends.get(m.step, []):
+            if moves:
+                moves.append("\n")
+            moves.append(f"− ends: {label}", style="green")
+        for label in starts.get(m.step, []):
+            if moves:
+                moves.append("\n")
+            moves.append(f"+ {label}", style="red" if not label.startswith("reward") else "cyan")
+        grade_changed = prev is not None and prev.grade != m.grade
+        t.add_row(
+            str(m.step),
+            str(m.score),
+            Text(m.grade or "—", style="bold" if grade_changed else ""),
+            rec,
+            moves,
+        )
+    return t
+
+
+def print_explanation(x: Explanation) -> None:
+    """The summary, the timeline and the chains, with Rich."""
+    traits = ", ".join(f"{k} {v}" for k, v in x.traits.items())
+    status = "" if x.complete else " (interrupted run)"
+    console.print(
+        Text.assemble(
+            ("Person ", "bold"),
+            (str(x.person), "bold"),
+            f" in {x.scheme}{status}: {traits}",
+        )
+    )
+    first, last = x.months[0], x.months[-1]
+
+    def grade(m: Month) -> str:
+        return f", grade {m.grade}" if m.grade else ""
+
+    recorded = [e for e in x.events if e.recorded]
+    console.print(
+        f"score {x.base} at the start (the base), {first.score}{grade(first)} after month 0, "
+        f"{last.score}{grade(last)} after month {last.step}; {len(x.events)} scored acts or false "
+        f"records: {len(recorded)} recorded, {sum(e.false_record for e in x.events)} false, "
+        f"{len(x.events) - len(recorded)} missed; {len(x.spells)} spells on lists or under "
+        "sanctions and rewards",
+        highlight=False,
+    )
+    console.print(timeline_table(x))
+    chains = x.chains()
+    if chains:
+        console.print(Text("Why: acts → records → points → grade → list → sanction", style="bold"))
+        for c in chains:
+            line = Text("• ")
+            line.append(c.describe())
+            if c.spell.false_record:
+                line.append(" (a false record contributed)", style="bold red")
+            console.print(line)
+            for note in c.notes:
+                console.print(Text(f"    note: {note}", style="dim"))
+    rewards = [s for s in x.spells if s.kind == "reward"]
+    for s in rewards:
+        console.print(Text(f"• {s.label()} {s.period()}: {s.trigger}"))
+    if not x.spells:
+        console.print("Never on a list nor under a sanction or reward (at the end of any month).")
+    for caveat in x.not_stored:
+        console.print(Text(f"not kept by the run: {caveat}", style="dim"))
