@@ -336,11 +336,14 @@ def test_the_friends_below_rule_deducts_from_people_whose_friends_scored_low_las
     low_after_first = record.panel_score[0] < 600  # panel is everyone, in order
     assert low_after_first.any()
     ev = record.panel_events[1]
-    own = np.bincount(ev[:, 1], weights=ev[:, 5], minlength=n).astype(int)
+    by_rule = ev[:, 2] < 0  # the network rule's deductions are logged too, as act -1
+    own = np.bincount(ev[~by_rule, 1], weights=ev[~by_rule, 5], minlength=n).astype(int)
+    logged = np.bincount(ev[by_rule, 1], weights=ev[by_rule, 5], minlength=n).astype(int)
     friend_low = np.roll(low_after_first, -1)
     before = record.panel_score[0].astype(int) + own  # after this month's own records
     change = record.panel_score[1].astype(int) - before
     assert (change[friend_low] == np.maximum(-10, -before[friend_low])).all()  # floor at 0
+    assert (change == logged).all()
     assert (change[~friend_low] == 0).all()
 
 

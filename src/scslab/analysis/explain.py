@@ -662,7 +662,9 @@ def explain(results: Results, person: int) -> Explanation:
                 false_record=bool(false),
                 recorded=bool(recorded),
                 event=ev,
-                domain=rule.domain if rule else None,
+                domain=rule.domain
+                if rule
+                else ("relationships" if act.startswith("network:") else None),
                 points=int(points),
                 rights=tuple(rule.rights) if rule else (),
             )

@@ -120,7 +120,8 @@ def allocate_tally(
         grp_active=np.zeros((B, cells, groups), i32),
         flow=np.zeros((B, 3, lists + groups, D + 2, MARKS), i32),
         anyc=np.zeros((B, cells, 2), i32),
-        pev=np.zeros((B, panel_per_block * 2 * MAX_EVENTS + 1, PANEL_FIELDS), i32),  # acts + false
+        # per panel person and month: acts, false records, and network rules (at most 8)
+        pev=np.zeros((B, panel_per_block * (2 * MAX_EVENTS + 8) + 1, PANEL_FIELDS), i32),
         pev_n=np.zeros(B, i32),
     )
 
@@ -317,14 +318,27 @@ def _person(
         hi_f = T.indptr[i + 1]
         if hi_f > lo_f:
             for q in range(S.net_points.shape[0]):
+                # stop as soon as the answer is known: enough low friends, or too few left
+                need = S.net_share[q] * (hi_f - lo_f)
                 low = 0
-                for f in range(lo_f, hi_f):
+                f = lo_f
+                while f < hi_f and low < need and low + (hi_f - f) >= need:
                     low += _is_low(T.low[q], T.friends[f])
-                if low >= S.net_share[q] * (hi_f - lo_f):
+                    f += 1
+                if low >= need:
                     pts = S.net_points[q]
                     applied = _apply_points(S, st, i, pts, S.net_cat[q])
                     if pts < 0 and applied != 0:
                         st.cause[i] |= np.uint32(1 << RELATIONSHIPS)
+                    if panel and applied != 0 and A.pev_n[b] < A.pev.shape[1]:
+                        w = A.pev_n[b]  # logged as act -1 - q: network rule q
+                        A.pev[b, w, 0] = i
+                        A.pev[b, w, 1] = -1 - q
+                        A.pev[b, w, 2] = 0
+                        A.pev[b, w, 3] = 1
+                        A.pev[b, w, 4] = applied
+                        A.pev[b, w, 5] = -1
+                        A.pev_n[b] = w + 1
     # 3. decay toward base once clean long enough
     clean = np.int64(t) - np.int64(st.last_neg[i])
     score = np.int64(st.score[i])

@@ -282,7 +282,7 @@ class Scheme(_Strict):
     lists: tuple[ListRule, ...] = ()
     sanctions: tuple[Consequence, ...] = ()
     rewards: tuple[Consequence, ...] = ()
-    network: tuple[NetworkRule, ...] = ()
+    network: tuple[NetworkRule, ...] = Field(default=(), max_length=8)
     decay: Decay | None = None
     repair: Repair | None = None
 

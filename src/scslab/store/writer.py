@@ -292,18 +292,28 @@ def _write_panel(
     con.execute("UPDATE panel_spells SET end_step = NULL WHERE end_step = -1")
 
     events = np.concatenate(rec.panel_events[:T]) if T else np.zeros((0, 7), np.int32)
+    # rows with a negative act are deductions by network rule -1 - act, logged like records
+    rules = [r.id for r in sim.scheme.network]
     act_ids = np.array(sim.rates.act_ids, dtype=object)
     ev_ids = np.array([e.id for e in sim.scheme.events] + [None], dtype=object)
+    acts = events[:, 2]
+    by_act = acts >= 0
+    names = np.empty(len(events), dtype=object)
+    scored = np.empty(len(events), dtype=object)
+    names[by_act] = act_ids[acts[by_act]]
+    scored[by_act] = ev_ids[events[by_act, 6]]
+    names[~by_act] = [f"network:{rules[-1 - a]}" for a in acts[~by_act]]
+    scored[~by_act] = [rules[-1 - a] for a in acts[~by_act]]
     _table(
         con,
         "panel_events",
         {
             "step": events[:, 0],
             "person": events[:, 1].astype(np.int64),
-            "act": act_ids[events[:, 2]],
+            "act": names,
             "false_record": events[:, 3].astype(bool),
             "recorded": events[:, 4].astype(bool),
-            "event": ev_ids[events[:, 6]],
+            "event": scored,
             "points": events[:, 5],
         },
     )
