@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint types pytest bench clean
+.PHONY: install run test lint types pytest bench bench-engine clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -29,7 +29,12 @@ pytest: $(STAMP)
 
 test: lint types pytest
 
+# scslab against Mesa on the reference model (benchmarks/REFERENCE.md), in under a minute
 bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e ".[dev,bench]"
+	$(BIN)/python benchmarks/vs_mesa.py --quick
+
+bench-engine: $(STAMP)
 	$(BIN)/python benchmarks/engine.py
 
 clean:

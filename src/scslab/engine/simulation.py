@@ -176,6 +176,7 @@ class Simulation:
             )
         self.catalogue = catalogue if catalogue is not None else load_catalogue(scenario.acts)
         self.also_personal = also_personal
+        self.interrupted = False
         self._population = population
         if population is not None and population.n == 0:
             raise ScenarioError("the population is empty")
@@ -288,7 +289,10 @@ class Simulation:
         return self._population
 
     def execute(self, progress: Progress | None = None) -> tuple[Record, State]:
-        """Run every step in memory; on Ctrl-C, return what was done so far, then re-raise."""
+        """Run every step in memory and return the record and final state.
+
+        On Ctrl-C the months done so far are returned and :attr:`interrupted` is set.
+        """
         self.check_memory()
         pop = self.population()
         n = pop.n
