@@ -13,9 +13,10 @@
    millions of people). A second, strict count keeps only what the model itself needs (score,
    grade, list entry step, restriction end steps, friends).
 3. **Ceiling** = bandwidth / bytes per agent-step, in agent-steps per second.
-4. ``--profile N``: scslab's kernels on the reference model at ``N`` people, timed by part
-   (mark pass, whole step, step without the friend rule, without restrictions, without acts,
-   and the per-step score assortativity that ``Simulation.execute`` adds), median ms per step.
+4. ``--profile N``: scslab's month on the reference model at ``N`` people (``Simulation.start``
+   and ``Run.advance`` without assortativity), timed whole and without the friend rule, without
+   restrictions and without acts, and the per-step score assortativity that
+   ``Simulation.execute`` adds; median ms per step.
 
     .venv/bin/python benchmarks/bandwidth.py [--elements 33554432] [--profile 10000000]
 """
@@ -37,9 +38,8 @@ sys.path.insert(0, str(HERE))
 
 import scslab_reference  # noqa: E402
 from reference_network import MEAN_DEGREE, draw  # noqa: E402
-from scslab.engine import kernels  # noqa: E402
-from scslab.engine.compiled import allocate_state, state_bytes_per_person  # noqa: E402
-from scslab.population import Network, score_assortativity  # noqa: E402
+from scslab.engine.compiled import state_bytes_per_person  # noqa: E402
+from scslab.population import score_assortativity  # noqa: E402
 
 
 @njit(parallel=True, cache=True)
@@ -135,54 +135,18 @@ def profile(n: int, steps: int) -> dict[str, float]:
     pop = base.population()
     for name, (sch, cat) in variants.items():
         sim = Simulation(base.scenario, scheme=sch, catalogue=cat, population=pop)
-        draws = sim._draws()
-        thresholds = sim._low_thresholds()
-        if len(thresholds) == 0:
-            thresholds = np.array([850], np.int64)  # still mark, to time the step alone
-        traits = kernels.Traits(
-            cell=pop.cell,
-            region=pop.region,
-            indptr=pop.network.indptr,
-            friends=pop.network.indices,
-            low=np.zeros((len(thresholds), (n + 7) // 8), np.uint8),
-            household=pop.household,
-            hh_trig=np.zeros(0, np.int64),
-            hh_cause=np.zeros(0, np.uint32),
-        )
-        state = allocate_state(n, sim.arrays, sim.layout)
-        tally = kernels.allocate_tally(
-            n,
-            sim.scenario.population.n_cells(),
-            len(sim.rates.act_ids),
-            len(sim.layout.grades),
-            len(sim.layout.lists),
-            len(sim.layout.groups),
-            0,
-        )
-        marks, stepping, assort, sums = [], [], [], []
-        net = Network(pop.network.indptr, pop.network.indices)
+        run = sim.start()  # the engine's own month, as Simulation.execute drives it
+        stepping, assort = [], []
         for t in range(steps):
             clock = time.perf_counter()
-            kernels.mark_low(state.score, thresholds, traits.low)
-            marks.append(time.perf_counter() - clock)
-            for counts in tally:
-                counts.fill(0)
-            clock = time.perf_counter()
-            kernels.step(sim.arrays, draws, traits, state, tally, 0, t)
+            run.advance(t, assortativity=False)
             stepping.append(time.perf_counter() - clock)
-            clock = time.perf_counter()
-            tally.grade.sum(axis=(0, 1))
-            tally.listed.sum()
-            tally.grp_active.sum(axis=(0, 1))
-            sums.append(time.perf_counter() - clock)
             if name == "whole step":
                 clock = time.perf_counter()
-                score_assortativity(net, state.score)
+                score_assortativity(pop.network, run.state.score)
                 assort.append(time.perf_counter() - clock)
         out[name] = float(np.median(stepping)) * 1e3
         if name == "whole step":
-            out["mark pass"] = float(np.median(marks)) * 1e3
-            out["tally sums"] = float(np.median(sums)) * 1e3
             out["assortativity (Simulation.execute only)"] = float(np.median(assort)) * 1e3
     return out
 

@@ -1,6 +1,6 @@
 """Engine benchmark: 1,000,000 people, Rongcheng, 5 years of monthly steps, no network.
 
-Prints agent-steps per second (kernel alone, and the whole step with recording), peak memory and
+Prints agent-steps per second (the month alone, through `Simulation.start().advance`, and the
 engine bytes per person (state columns only), then checks that 10 million people fit by running
 a few months at that size. Results go to benchmarks/RESULTS.md by hand, with the machine noted.
 
@@ -17,8 +17,6 @@ import time
 import numba
 import numpy as np
 
-from scslab.engine import kernels
-from scslab.engine.compiled import allocate_state
 from scslab.engine.scenario import Scenario
 from scslab.engine.simulation import Simulation
 from scslab.population import NetworkSpec, PopulationSpec
@@ -50,44 +48,19 @@ def measure(agents: int, years: float, scheme: str, network: bool) -> dict[str, 
     sim.execute(lambda done, total: stamps.append(time.perf_counter()))
     whole = np.diff([start, *stamps])
 
-    # the kernel alone, on fresh state, same tables
-    draws = sim._draws()
-    net = pop.network
-    thresholds = sim._low_thresholds() if net is not None else np.zeros(0, np.int64)
-    traits = kernels.Traits(
-        pop.cell,
-        pop.region,
-        net.indptr if net is not None else np.zeros(0, np.int64),
-        net.indices if net is not None else np.zeros(0, np.int32),
-        np.zeros((len(thresholds), (pop.n + 7) // 8), np.uint8),
-        pop.household,
-        np.zeros(0, np.int64),
-        np.zeros(0, np.uint32),
-    )
-    state = allocate_state(pop.n, sim.arrays, sim.layout)
-    tally = kernels.allocate_tally(
-        pop.n,
-        len(np.bincount(pop.cell)),
-        len(sim.rates.act_ids),
-        len(sim.layout.grades),
-        len(sim.layout.lists),
-        len(sim.layout.groups),
-        0,
-    )
+    # the month alone: the same run, driven step by step, without the per-month assortativity
+    run = sim.start()
     kernel = []
     for t in range(sim.scenario.steps):
-        for counts in tally:
-            counts.fill(0)
         t0 = time.perf_counter()
-        if len(thresholds):
-            kernels.mark_low(state.score, thresholds, traits.low)
-        kernels.step(sim.arrays, draws, traits, state, tally, 0, t)
+        run.advance(t, assortativity=False)
         kernel.append(time.perf_counter() - t0)
+    state = run.state
     state_bytes = sum(a.nbytes for a in state) / pop.n
     return {
         "agents": agents,
         "steps": sim.scenario.steps,
-        "kernel_agent_steps_per_s": agents / float(np.median(kernel)),
+        "month_agent_steps_per_s": agents / float(np.median(kernel)),
         "step_agent_steps_per_s": agents / float(np.median(whole)),
         "state_bytes_per_person": state_bytes,
         "trait_bytes_per_person": pop.nbytes / pop.n,
@@ -110,7 +83,7 @@ def main() -> None:
         r = measure(agents, years, args.scheme, args.network)
         print(
             f"{r['agents']:>11,} people x {r['steps']} months: "
-            f"kernel {r['kernel_agent_steps_per_s'] / 1e6:6.1f} M agent-steps/s (median), "
+            f"month {r['month_agent_steps_per_s'] / 1e6:6.1f} M agent-steps/s (median), "
             f"whole step {r['step_agent_steps_per_s'] / 1e6:6.1f} M/s, "
             f"state {r['state_bytes_per_person']:.0f} B + "
             f"traits {r['trait_bytes_per_person']:.0f} B per person, "

@@ -33,8 +33,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from reference_network import NETWORK_SEED, load_network
 from scslab.behaviour.model import Adaptation, Catalogue, Chilling, Deterrence
 from scslab.behaviour.rates import load_catalogue
-from scslab.engine import kernels
-from scslab.engine.compiled import allocate_state
 from scslab.engine.scenario import Scenario
 from scslab.engine.simulation import Simulation
 from scslab.population import Network, PopulationSpec, generate
@@ -87,7 +85,7 @@ def simulation(network: NetworkLike, n: int, steps: int, seed: int) -> Simulatio
     if len(indptr) != n + 1:
         raise ValueError(f"the network has {len(indptr) - 1:,} people, not {n:,}")
     pop = generate(PopulationSpec(agents=n), NETWORK_SEED, n)
-    pop.network = Network(indptr, indices)
+    pop.network = Network(indptr, indices, symmetric=True)  # undirected, as REFERENCE.md says
     sim = Simulation(
         scenario(n, steps, seed), scheme=_scheme(), catalogue=_catalogue(), population=pop
     )
@@ -124,46 +122,14 @@ def execute(sim: Simulation, driver: str = "loop") -> dict[str, float]:
 
 
 def _loop(sim: Simulation) -> dict[str, float]:
-    """``Simulation.execute()``'s step loop without assortativity and panel (see module doc)."""
-    pop = sim.population()
-    n = pop.n
-    net = pop.network
-    draws = sim._draws()
-    thresholds = sim._low_thresholds()
-    traits = kernels.Traits(
-        cell=pop.cell,
-        region=pop.region,
-        indptr=net.indptr,
-        friends=net.indices,
-        low=np.zeros((len(thresholds), (n + 7) // 8), np.uint8),
-        household=pop.household,
-        hh_trig=np.zeros(0, np.int64),  # the reference scheme has no household triggers
-        hh_cause=np.zeros(0, np.uint32),
-    )
-    state = allocate_state(n, sim.arrays, sim.layout)
-    tally = kernels.allocate_tally(
-        n,
-        sim.scenario.population.n_cells(),
-        len(sim.rates.act_ids),
-        len(sim.layout.grades),
-        len(sim.layout.lists),
-        len(sim.layout.groups),
-        0,
-    )
-    seed = sim.scenario.seed
-    grades = np.zeros(len(GRADES), np.int64)
-    listed = 0
-    groups = np.zeros(2, np.int64)
+    """``Simulation.execute()``'s months, driven one by one without assortativity."""
+    run = sim.start()
     for t in range(sim.scenario.steps):
-        kernels.mark_low(state.score, thresholds, traits.low)  # last month's low scorers
-        for counts in tally:
-            counts.fill(0)
-        kernels.step(sim.arrays, draws, traits, state, tally, seed, t)
-        # what the outputs need, every step (as a recorder would)
-        grades = tally.grade.sum(axis=(0, 1))
-        listed = int(tally.listed.sum())
-        groups = tally.grp_active.sum(axis=(0, 1))
-    return _outcomes(n, grades, listed, groups)
+        run.advance(t, assortativity=False)
+    rec = run.record
+    return _outcomes(
+        sim.agents, rec.grade[-1].sum(0), int(rec.listed[-1].sum()), rec.grp_active[-1].sum(0)
+    )
 
 
 def run(

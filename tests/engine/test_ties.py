@@ -70,3 +70,24 @@ def test_a_run_rewires_its_own_copy_of_the_network() -> None:
     assert (sim.population().network.indices == before).all()
     assert (first.ties_cut == second.ties_cut).all()
     assert np.array_equal(first.assortativity, second.assortativity)
+
+
+def test_counting_low_friends_from_crossers_equals_scanning_every_tie() -> None:
+    """On a symmetric network, the kept-up counts give exactly the results of a full scan."""
+    from scslab.population.network import Network
+
+    sim = Simulation(sesame(agents=3000, months=18))
+    pop = sim.population()
+    counted, _ = sim.execute()
+    assert pop.network.symmetric
+    pop.network = Network(pop.network.indptr, pop.network.indices, symmetric=False)
+    scanned, _ = Simulation(sesame(agents=3000, months=18), population=pop).execute()
+    assert (counted.grade == scanned.grade).all()
+    assert (counted.score_sum == scanned.score_sum).all()
+    assert (counted.flow == scanned.flow).all()
+    without_rule = Simulation(
+        sesame(agents=3000, months=18),
+        scheme=sim.scheme.model_copy(update={"network": ()}),
+        population=pop,
+    ).execute()[0]
+    assert (without_rule.score_sum != counted.score_sum).any()  # the rule did fire

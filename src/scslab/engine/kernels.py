@@ -74,6 +74,7 @@ class Traits(NamedTuple):
     indptr: np.ndarray  # int64[N+1] of the friendship network, or int64[0]
     friends: np.ndarray  # int32[edges]
     low: np.ndarray  # uint8[thresholds, ceil(N/8)]: who scored below each threshold last month
+    low_friends: np.ndarray  # uint16[rules, N]: low-scoring friends, kept up to date; or [0, 0]
     household: np.ndarray  # int32[N]
     hh_trig: np.ndarray  # int64[H]: household-triggered groups due, from last month; or int64[0]
     hh_cause: np.ndarray  # uint32[H]: the causes behind them
@@ -188,6 +189,46 @@ def mark_households(
                 why |= st.list_cause[i, li]
         hh_trig[h] |= due
         hh_cause[h] |= why
+
+
+@njit(cache=True, parallel=True)
+def count_low_friends(
+    indptr: np.ndarray, friends: np.ndarray, low: np.ndarray, out: np.ndarray
+) -> None:
+    """``out[r, i]``: how many of ``i``'s friends are marked in ``low[r]``. O(ties)."""
+    n = indptr.shape[0] - 1
+    for i in prange(n):
+        for r in range(out.shape[0]):
+            k = 0
+            for f in range(indptr[i], indptr[i + 1]):
+                k += _is_low(low[r], friends[f])
+            out[r, i] = k
+
+
+@njit(cache=True)
+def update_low_friends(
+    indptr: np.ndarray, friends: np.ndarray, before: np.ndarray, after: np.ndarray, out: np.ndarray
+) -> int:
+    """Bring ``out`` (see :func:`count_low_friends`) from marks ``before`` to marks ``after``.
+
+    Only people who crossed a threshold are visited, and through their own friends: on a
+    symmetric network those are exactly the people who count them. O(crossers' ties). Returns
+    the number of crossings.
+    """
+    crossed = 0
+    for r in range(out.shape[0]):
+        for k in range(before.shape[1]):
+            change = np.int64(before[r, k]) ^ np.int64(after[r, k])
+            if change == 0:
+                continue
+            for bit in range(8):
+                if (change >> bit) & 1:
+                    j = 8 * k + bit
+                    delta = 1 if (np.int64(after[r, k]) >> bit) & 1 else -1
+                    for f in range(indptr[j], indptr[j + 1]):
+                        out[r, friends[f]] += delta
+                    crossed += 1
+    return crossed
 
 
 @njit(cache=True, inline="always")
@@ -320,11 +361,14 @@ def _person(
             for q in range(S.net_points.shape[0]):
                 # stop as soon as the answer is known: enough low friends, or too few left
                 need = S.net_share[q] * (hi_f - lo_f)
-                low = 0
-                f = lo_f
-                while f < hi_f and low < need and low + (hi_f - f) >= need:
-                    low += _is_low(T.low[q], T.friends[f])
-                    f += 1
+                if T.low_friends.shape[1] > 0:
+                    low = np.int64(T.low_friends[q, i])
+                else:  # scan, stopping as soon as the answer is known
+                    low = 0
+                    f = lo_f
+                    while f < hi_f and low < need and low + (hi_f - f) >= need:
+                        low += _is_low(T.low[q], T.friends[f])
+                        f += 1
                 if low >= need:
                     pts = S.net_points[q]
                     applied = _apply_points(S, st, i, pts, S.net_cat[q])

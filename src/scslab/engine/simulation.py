@@ -37,12 +37,14 @@ from scslab.engine.kernels import (
     Tally,
     Traits,
     allocate_tally,
+    count_low_friends,
     count_unscored,
     cut_ties,
     mark_households,
     mark_low,
     n_blocks,
     step,
+    update_low_friends,
 )
 from scslab.engine.scenario import Scenario
 from scslab.errors import ResourceError, ScenarioError
@@ -259,6 +261,7 @@ class Simulation:
         if spec is not None:
             # CSR arrays, a copy to rewire, the low-score bits; while built, ~10 bytes a stub
             per_person += int(spec.mean_degree * 8) + 8 + len(self._low_thresholds())
+            per_person += 2 * len(self.scheme.network)  # counts of low friends
             if self._population is None:
                 per_person += int(spec.mean_degree * 10) + 30
         per_block_cells = cells * (3 * acts + G + L + 2 * N_DOMAINS + Q + 2) * 4 + cells * 8
@@ -293,77 +296,22 @@ class Simulation:
 
         On Ctrl-C the months done so far are returned and :attr:`interrupted` is set.
         """
-        self.check_memory()
-        pop = self.population()
-        n = pop.n
-        draws = self._draws()
-        people = np.bincount(pop.cell, minlength=self.scenario.population.n_cells())
-        cell_region = cell_traits(self.scenario.population)[:, 0].astype(np.int64)
-        network = pop.network
-        cutting = self.scenario.adaptation.tie_cutting
-        if network is not None and cutting.enabled:
-            network = Network(network.indptr, network.indices.copy())  # rewired by this run only
-        thresholds = self._low_thresholds() if network is not None else np.zeros(0, np.int64)
-        households = int(pop.household.max()) + 1 if self.arrays.grp_household.any() else 0
-        traits = Traits(
-            cell=pop.cell,
-            region=pop.region,
-            indptr=network.indptr if network is not None else np.zeros(0, np.int64),
-            friends=network.indices if network is not None else np.zeros(0, np.int32),
-            low=np.zeros((len(thresholds), (n + 7) // 8), np.uint8),
-            household=pop.household,
-            hh_trig=np.zeros(households, np.int64),
-            hh_cause=np.zeros(households, np.uint32),
-        )
-        state = allocate_state(n, self.arrays, self.layout)
-        if cutting.enabled:
-            group = tie_group(pop)
-            members = np.argsort(group, kind="stable").astype(np.int32)
-            start = np.searchsorted(group[members], np.arange(group.max() + 2)).astype(np.int64)
-        panel = self._panel(n)
-        state.flags[panel] |= FLAG_PANEL
-        per_block = (
-            int(np.bincount(panel // BLOCK, minlength=n_blocks(n)).max()) if len(panel) else 0
-        )
-        L, Q = len(self.layout.lists), len(self.layout.groups)
-        tally = allocate_tally(
-            n, len(people), len(self.rates.act_ids), len(self.layout.grades), L, Q, per_block
-        )
+        run = self.start()
         steps = self.scenario.steps
-        record = Record.allocate(steps, tally, panel, L, Q)
         self.interrupted = False
         try:
             for t in range(steps):
-                if len(thresholds):
-                    mark_low(state.score, thresholds, traits.low)  # last month's low scorers
-                if households:
-                    mark_households(
-                        self.arrays, state, pop.household, traits.hh_trig, traits.hh_cause
-                    )
-                for counts in tally:
-                    counts.fill(0)
-                step(self.arrays, draws, traits, state, tally, self.scenario.seed, t)
-                count_unscored(draws, people, cell_region, tally, self.scenario.seed, t)
-                if network is not None:
-                    if cutting.enabled:
-                        record.ties_cut[t] = cut_ties(
-                            network.indptr,
-                            network.indices,
-                            traits.low[-1],
-                            cutting.probability,
-                            group,
-                            members,
-                            start,
-                            self.scenario.seed,
-                            t,
-                        )
-                    record.assortativity[t] = score_assortativity(network, state.score)
-                record.take(t, tally, state)
+                run.advance(t)
                 if progress is not None:
                     progress(t + 1, steps)
         except KeyboardInterrupt:
             self.interrupted = True
-        return record, state
+        return run.record, run.state
+
+    def start(self) -> Run:
+        """Check memory, draw the population and set up every column: a run ready to advance."""
+        self.check_memory()
+        return Run(self)
 
     def _draws(self) -> Draws:
         r = self.rates
@@ -428,6 +376,103 @@ class Simulation:
         if self.interrupted:
             raise RunInterrupted(path)
         return Results(path)
+
+
+class Run:
+    """One run in progress: its columns, tallies and record. :meth:`advance` does one month.
+
+    :meth:`Simulation.execute` drives it; benchmarks drive it too, to time the month itself.
+    """
+
+    def __init__(self, sim: Simulation) -> None:
+        self.sim = sim
+        pop = sim.population()
+        n = pop.n
+        self.pop = pop
+        self.draws = sim._draws()
+        self.people = np.bincount(pop.cell, minlength=sim.scenario.population.n_cells())
+        self.cell_region = cell_traits(sim.scenario.population)[:, 0].astype(np.int64)
+        network = pop.network
+        self.cutting = sim.scenario.adaptation.tie_cutting
+        if network is not None and self.cutting.enabled:
+            network = Network(network.indptr, network.indices.copy())  # rewired by this run only
+        self.network = network
+        self.thresholds = sim._low_thresholds() if network is not None else np.zeros(0, np.int64)
+        # on a fixed, symmetric network each person's count of low friends is kept up to date
+        # from the few who cross a threshold, instead of scanning every tie every month
+        self.counting = (
+            network is not None
+            and network.symmetric
+            and not self.cutting.enabled
+            and bool(sim.scheme.network)
+        )
+        self.households = int(pop.household.max()) + 1 if sim.arrays.grp_household.any() else 0
+        self.traits = Traits(
+            cell=pop.cell,
+            region=pop.region,
+            indptr=network.indptr if network is not None else np.zeros(0, np.int64),
+            friends=network.indices if network is not None else np.zeros(0, np.int32),
+            low=np.zeros((len(self.thresholds), (n + 7) // 8), np.uint8),
+            low_friends=np.zeros(
+                (len(sim.scheme.network), n) if self.counting else (0, 0), np.uint16
+            ),
+            household=pop.household,
+            hh_trig=np.zeros(self.households, np.int64),
+            hh_cause=np.zeros(self.households, np.uint32),
+        )
+        self.state = allocate_state(n, sim.arrays, sim.layout)
+        if self.cutting.enabled:
+            self.group = tie_group(pop)
+            self.members = np.argsort(self.group, kind="stable").astype(np.int32)
+            self.group_start = np.searchsorted(
+                self.group[self.members], np.arange(self.group.max() + 2)
+            ).astype(np.int64)
+        panel = sim._panel(n)
+        self.state.flags[panel] |= FLAG_PANEL
+        per_block = (
+            int(np.bincount(panel // BLOCK, minlength=n_blocks(n)).max()) if len(panel) else 0
+        )
+        L, Q = len(sim.layout.lists), len(sim.layout.groups)
+        self.tally = allocate_tally(
+            n, len(self.people), len(sim.rates.act_ids), len(sim.layout.grades), L, Q, per_block
+        )
+        self.record = Record.allocate(sim.scenario.steps, self.tally, panel, L, Q)
+
+    def advance(self, t: int, *, assortativity: bool = True) -> None:
+        """Month ``t``: what last month's scores set, the step, ties, and the record."""
+        sim, traits, state, network = self.sim, self.traits, self.state, self.network
+        seed = sim.scenario.seed
+        if len(self.thresholds):
+            before = traits.low.copy()
+            mark_low(state.score, self.thresholds, traits.low)  # last month's low scorers
+            if self.counting and t == 0:
+                count_low_friends(network.indptr, network.indices, traits.low, traits.low_friends)
+            elif self.counting:
+                update_low_friends(
+                    network.indptr, network.indices, before, traits.low, traits.low_friends
+                )
+        if self.households:
+            mark_households(sim.arrays, state, self.pop.household, traits.hh_trig, traits.hh_cause)
+        for counts in self.tally:
+            counts.fill(0)
+        step(sim.arrays, self.draws, traits, state, self.tally, seed, t)
+        count_unscored(self.draws, self.people, self.cell_region, self.tally, seed, t)
+        if network is not None:
+            if self.cutting.enabled:
+                self.record.ties_cut[t] = cut_ties(
+                    network.indptr,
+                    network.indices,
+                    traits.low[-1],
+                    self.cutting.probability,
+                    self.group,
+                    self.members,
+                    self.group_start,
+                    seed,
+                    t,
+                )
+            if assortativity:
+                self.record.assortativity[t] = score_assortativity(network, state.score)
+        self.record.take(t, self.tally, state)
 
 
 def default_out(scheme_id: str) -> Path:

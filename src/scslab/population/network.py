@@ -87,6 +87,9 @@ class Network:
 
     indptr: np.ndarray  # int64[N+1]
     indices: np.ndarray  # int32[E]
+    #: every tie is listed both ways; the generator's are, and an engine may then count each
+    #: person's low-scoring friends from the few people who cross a threshold in a month
+    symmetric: bool = False
 
     @property
     def n(self) -> int:
@@ -498,7 +501,7 @@ def generate_network(pop: Population, spec: NetworkSpec, seed: int) -> Network:
     new_ptr = np.zeros(n + 1, np.int64)
     np.cumsum(length, out=new_ptr[1:])
     del length
-    return Network(new_ptr, _compact(indptr, indices, new_ptr))
+    return Network(new_ptr, _compact(indptr, indices, new_ptr), symmetric=True)
 
 
 # --------------------------------------------------------------------------------------------
