@@ -16,6 +16,7 @@ install: $(STAMP)
 
 run: $(STAMP)
 	$(BIN)/scslab run --agents 100000 --out runs/default --overwrite
+	$(BIN)/scslab report runs/default
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

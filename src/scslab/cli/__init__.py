@@ -22,13 +22,14 @@ err_console = Console(stderr=True)
 
 
 def _register() -> None:
-    from scslab.cli import audit, compare, explain, run, schemes
+    from scslab.cli import audit, compare, explain, report, run, schemes
 
     app.add_typer(schemes.app, name="schemes")
     app.command(name="run")(run.run)
     app.command(name="audit")(audit.audit)
     app.command(name="compare")(compare.compare)
     app.command(name="explain")(explain.explain)
+    app.command(name="report")(report.report)
 
 
 def main() -> None:

@@ -46,6 +46,7 @@ from scslab.rng import (
 from scslab.schemes.model import DOMAINS
 
 BLOCK = 1 << 16
+HIST_BINS = 40  # bins of the score distribution recorded each month
 RELATIONSHIPS = DOMAINS.index("relationships")
 MAX_EVENTS = 30  # events per person and month; the Poisson tail beyond it is cut
 PANEL_FIELDS = 6  # person, act, event kind (0 true, 1 false), recorded, points applied, event
@@ -94,6 +95,7 @@ class Tally(NamedTuple):
     grp_active: np.ndarray  # int32[B, cells, Q]
     flow: np.ndarray  # int32[B, 3, L+Q, domains+2, MARKS]: [start, end, active], item, cause, marks
     anyc: np.ndarray  # int32[B, cells, 2]: people under at least one sanction, one reward
+    hist: np.ndarray  # int32[B, HIST_BINS]: people by score, in equal bins over min..max
     pev: np.ndarray  # int32[B, cap, PANEL_FIELDS]: events of panel members
     pev_n: np.ndarray  # int32[B]
 
@@ -121,6 +123,7 @@ def allocate_tally(
         grp_active=np.zeros((B, cells, groups), i32),
         flow=np.zeros((B, 3, lists + groups, D + 2, MARKS), i32),
         anyc=np.zeros((B, cells, 2), i32),
+        hist=np.zeros((B, HIST_BINS), i32),
         # per panel person and month: acts, false records, and network rules (at most 8)
         pev=np.zeros((B, panel_per_block * (2 * MAX_EVENTS + 8) + 1, PANEL_FIELDS), i32),
         pev_n=np.zeros(B, i32),
@@ -420,6 +423,7 @@ def _person(
         A.grade[b, c, grade] += 1
     st.grade[i] = grade
     A.score_sum[b, c] += score
+    A.hist[b, (score - S.score_min) * HIST_BINS // (S.score_max - S.score_min + 1)] += 1
 
     # 6. lists: entries on grade or score, exits by rule
     on_score = S.score_lists[score - S.score_min]

@@ -77,6 +77,7 @@ class Record:
     dom_r: np.ndarray
     grp_active: np.ndarray
     anyc: np.ndarray
+    hist: np.ndarray
     ev_true: np.ndarray
     ev_rec: np.ndarray
     ev_false: np.ndarray
@@ -110,6 +111,7 @@ class Record:
             dom_r=per_step(tally.dom_r),
             grp_active=per_step(tally.grp_active),
             anyc=per_step(tally.anyc),
+            hist=per_step(tally.hist),
             ev_true=per_step(tally.ev_true),
             ev_rec=per_step(tally.ev_rec),
             ev_false=per_step(tally.ev_false),
@@ -134,6 +136,7 @@ class Record:
             "dom_r",
             "grp_active",
             "anyc",
+            "hist",
             "ev_true",
             "ev_rec",
             "ev_false",

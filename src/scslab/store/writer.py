@@ -189,6 +189,20 @@ def _write(
             name = f"{table}_by_cause" if by_cause else table
             types = {"step": np.int32, value: np.int64, "false_record": bool, "rights_record": bool}
             _table(con, name, _typed(rows, types))
+    # the score distribution: people per equal-width score bin, each month
+    bins = rec.hist.shape[1]
+    lo, hi = sim.scheme.score.min, sim.scheme.score.max
+    edges = lo + (np.arange(bins + 1) * (hi - lo + 1)) // bins
+    _table(
+        con,
+        "score_histogram",
+        {
+            "step": np.repeat(np.arange(T, dtype=np.int32), bins),
+            "low": np.tile(edges[:-1], T).astype(np.int32),
+            "high": np.tile(edges[1:] - 1, T).astype(np.int32),
+            "people": rec.hist[:T].ravel().astype(np.int64),
+        },
+    )
     _write_panel(con, sim, rec, items)
 
 

@@ -1,0 +1,29 @@
+"""``scslab report RUN``: write report.html, a self-contained page of figures."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from scslab.cli import console, err_console
+
+
+def report(
+    run: Annotated[Path, typer.Argument(help="a run folder or its results.duckdb")],
+    audit: Annotated[
+        bool, typer.Option("--audit/--no-audit", help="include the audit (replays the run)")
+    ] = True,
+) -> None:
+    """Write report.html beside the run's results: figures, the audit and three timelines."""
+    from scslab.analysis.audit import audit as compute_audit
+    from scslab.report.html import write_report
+    from scslab.store.results import Results
+
+    results = Results(run)
+    with err_console.status("building the report"):
+        audited = compute_audit(results) if audit else None
+        path = write_report(results, audited)
+    results.close()
+    console.print(f"report: {path}")

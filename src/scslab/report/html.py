@@ -1,0 +1,327 @@
+"""``report.html``: one self-contained page that shows what a run did.
+
+The page opens offline: Plotly's JavaScript is embedded once, at the first figure, and nothing is
+fetched from a network. It holds the scenario, the score distribution over the months, grade shares,
+list sizes, sanctions and rewards by life domain, true against recorded against false events, the
+audit (when asked for), and three panel people's timelines.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+from pathlib import Path
+from typing import Any
+
+import plotly.graph_objects as go
+
+from scslab.analysis.explain import explain
+from scslab.store.results import Results
+
+#: Grades from best to worst run from green to red; lists, sanctions and rewards use Plotly's
+#: default qualitative palette.
+GRADE_COLOURS = ("#1a9850", "#66bd63", "#a6d96a", "#fee08b", "#fdae61", "#f46d43", "#d73027")
+
+
+def _grade_colours(n: int) -> list[str]:
+    if n <= 1:
+        return [GRADE_COLOURS[0]]
+    return [GRADE_COLOURS[round(k * (len(GRADE_COLOURS) - 1) / (n - 1))] for k in range(n)]
+
+
+def _layout(fig: go.Figure, title: str, x: str, y: str) -> go.Figure:
+    fig.update_layout(
+        title=title,
+        xaxis_title=x,
+        yaxis_title=y,
+        template="plotly_white",
+        height=420,
+        margin={"l": 70, "r": 30, "t": 60, "b": 60},
+        legend={"orientation": "v"},
+    )
+    return fig
+
+
+def score_distribution(results: Results) -> go.Figure:
+    rows = results.sql(
+        "SELECT step, low, high, people FROM score_histogram ORDER BY step, low"
+    ).fetchall()
+    steps = sorted({r[0] for r in rows})
+    # only the score range that anybody ever reached, so that the bins people are in can be seen
+    used = sorted({r[1] for r in rows if r[3] > 0})
+    lows = [lo for lo in sorted({r[1] for r in rows}) if used and used[0] <= lo <= used[-1]]
+    rows = [r for r in rows if r[1] in set(lows)]
+    agents = results.run()["agents"]
+    z: list[list[float]] = [[0.0] * len(steps) for _ in lows]
+    labels = {}
+    for step, low, high, people in rows:
+        z[lows.index(low)][steps.index(step)] = 100 * people / agents
+        labels[low] = f"{low}–{high}"
+    fig = go.Figure(
+        go.Heatmap(
+            x=steps,
+            y=[labels[lo] for lo in lows],
+            z=z,
+            colorscale="Viridis",
+            colorbar={"title": "% of people"},
+            hovertemplate="month %{x}<br>score %{y}<br>%{z:.2f} % of people<extra></extra>",
+        )
+    )
+    return _layout(fig, "Score distribution over time", "month", "score (points)")
+
+
+def grade_shares(results: Results) -> go.Figure | None:
+    rows = results.grades().fetchall()  # step, grade, people, agents, share
+    if not rows:
+        return None
+    order = [c[len("grade__") :] for c in results.columns if c.startswith("grade__")]
+    fig = go.Figure()
+    for grade, colour in zip(order, _grade_colours(len(order)), strict=True):
+        pts = [(r[0], 100 * r[4]) for r in rows if r[1] == grade]
+        fig.add_trace(
+            go.Scatter(
+                x=[p[0] for p in pts],
+                y=[p[1] for p in pts],
+                name=grade,
+                stackgroup="grades",
+                line={"color": colour, "width": 0.5},
+                hovertemplate=f"grade {grade}<br>month %{{x}}<br>%{{y:.2f}} %<extra></extra>",
+            )
+        )
+    return _layout(fig, "Grade shares over time", "month", "share of people (%)")
+
+
+def _lines(rows: list[tuple[Any, ...]], title: str, y: str) -> go.Figure | None:
+    if not rows:
+        return None
+    fig = go.Figure()
+    for name in sorted({r[1] for r in rows}):
+        pts = [(r[0], r[2]) for r in rows if r[1] == name]
+        fig.add_trace(
+            go.Scatter(x=[p[0] for p in pts], y=[p[1] for p in pts], name=name, mode="lines")
+        )
+    return _layout(fig, title, "month", y)
+
+
+def consequences(results: Results) -> go.Figure | None:
+    rows = [(s, f"sanction: {d}", n) for s, d, n, *_ in results.sanctions().fetchall()]
+    rows += [(s, f"reward: {d}", n) for s, d, n, *_ in results.rewards().fetchall()]
+    return _lines(rows, "People under sanctions and rewards, by life domain", "people")
+
+
+def list_sizes(results: Results) -> go.Figure | None:
+    rows = [(s, name, n) for s, name, n, *_ in results.lists().fetchall()]
+    return _lines(rows, "List sizes over time", "people on the list")
+
+
+def events(results: Results, top: int = 20) -> go.Figure:
+    rows = sorted(results.events().fetchall(), key=lambda r: -(r[1] or 0))[:top]
+    acts = [r[0] for r in rows]
+    fig = go.Figure(
+        [
+            go.Bar(name="true acts", x=acts, y=[r[1] for r in rows], marker_color="#4575b4"),
+            go.Bar(
+                name="true acts recorded",
+                x=acts,
+                y=[(r[2] or 0) - (r[3] or 0) for r in rows],
+                marker_color="#91bfdb",
+            ),
+            go.Bar(name="false records", x=acts, y=[r[3] for r in rows], marker_color="#d73027"),
+        ]
+    )
+    fig.update_layout(barmode="group")
+    return _layout(
+        fig,
+        f"True, recorded and false events over the run (top {len(acts)} acts)",
+        "act",
+        "events",
+    )
+
+
+def _table(head: list[str], rows: list[list[Any]]) -> str:
+    cells = "".join(f"<th>{html.escape(h)}</th>" for h in head)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>" for row in rows
+    )
+    return f"<table><thead><tr>{cells}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _pct(x: float | None) -> str:
+    return "—" if x is None else f"{x:.1%}"
+
+
+def audit_section(report: dict[str, Any]) -> str:
+    w, r, cc, d = (
+        report["wrongful"],
+        report["rights"],
+        report["cross_context"],
+        report["deterrence"],
+    )
+    parts = ["<h2>Audit</h2>", "<p>See docs/audit.md for the definitions.</p>"]
+    worst = []
+    for outcome, by_attr in report["disparate_impact"].items():
+        for attr, rows in by_attr.items():
+            low = min(rows, key=lambda x: x["ratio"])
+            worst.append(
+                [
+                    outcome,
+                    attr,
+                    " · ".join(f"{x['group']} {_pct(x['rate'])}" for x in rows),
+                    f"{low['ratio']:.3f} ({low['group']})",
+                    "below 4/5" if low["flag"] else "",
+                ]
+            )
+    parts.append("<h3>Disparate impact (four-fifths rule)</h3>")
+    parts.append(_table(["outcome", "by", "rate in each group", "lowest ratio", "flag"], worst))
+    parts.append("<h3>Wrongful outcomes</h3>")
+    parts.append(
+        _table(
+            ["figure", "value"],
+            [
+                ["sanctions resting on a false record", f"{w['sanctions']:,}"],
+                ["… per 100,000 people", f"{w['sanctions_per_100k']:.1f}"],
+                ["list entries resting on a false record", f"{w['list_entries']:,}"],
+                ["listed at the end", f"{w['listed_at_end']:,}"],
+                [
+                    "of whom not listed without false records (paired run)",
+                    _pct(w["share_of_listed_not_listed_without_false_records"]),
+                ],
+            ],
+        )
+    )
+    parts.append("<h3>Rights and chilling</h3>")
+    parts.append(
+        _table(
+            ["figure", "value"],
+            [
+                ["deductions caused by rights-tagged events", _pct(r["share_of_deductions"])],
+                ["list entries caused by rights-tagged events", _pct(r["share_of_list_entries"])],
+                ["sanctions caused by rights-tagged events", _pct(r["share_of_sanctions"])],
+                [
+                    "change in lawful rights-tagged activity (chilling)",
+                    _pct(r["chilling"]["change_in_lawful_rights_activity"]),
+                ],
+                ["change in scored offences (deterrence)", _pct(d["change_in_scored_offences"])],
+            ],
+        )
+    )
+    parts.append(
+        f"<h3>Cross-context punishment: {_pct(cc['share'])} of sanction-months land outside "
+        "the context of their causes</h3>"
+    )
+    parts.append(
+        _table(
+            [
+                "sanction",
+                "life domain",
+                "sanction-months",
+                "out of context",
+                "cause domains",
+                "severity",
+                "offence severity",
+                "disproportionate",
+            ],
+            [
+                [
+                    p["sanction"],
+                    p["life_domain"],
+                    f"{p['sanction_months']:,}",
+                    _pct(p["cross_context_share"]),
+                    ", ".join(p["cause_domains"]),
+                    p["sanction_severity"],
+                    "—" if p["offence_severity"] is None else f"{p['offence_severity']:.1f}",
+                    "yes" if p["disproportionate"] else "",
+                ]
+                for p in cc["proportionality"]
+            ],
+        )
+    )
+    return "\n".join(parts)
+
+
+def panel_people(results: Results, k: int = 3) -> list[int]:
+    """The ``k`` panel people with the most list, sanction and reward spells (then by id)."""
+    rows = results.sql(
+        "SELECT person, count(*) AS n FROM panel_spells GROUP BY person ORDER BY n DESC, person "
+        f"LIMIT {k}"
+    ).fetchall()
+    people = [int(r[0]) for r in rows]
+    if len(people) < k:
+        more = results.sql(
+            f"SELECT DISTINCT person FROM panel ORDER BY person LIMIT {k + len(people)}"
+        ).fetchall()
+        people += [int(r[0]) for r in more if int(r[0]) not in people][: k - len(people)]
+    return people
+
+
+STYLE = """
+body { font-family: system-ui, sans-serif; max-width: 1100px; margin: 2em auto; color: #222; }
+table { border-collapse: collapse; margin: 0.5em 0 1.5em; font-size: 0.9em; }
+th, td { border-bottom: 1px solid #ddd; padding: 4px 10px; text-align: left; }
+th { background: #f4f4f4; }
+.note { color: #555; font-size: 0.9em; }
+"""
+
+
+def build(results: Results, audit: dict[str, Any] | None = None) -> str:
+    """The report page as HTML text."""
+    run = results.run()
+    figures: list[go.Figure] = [
+        f
+        for f in (
+            score_distribution(results),
+            grade_shares(results),
+            list_sizes(results),
+            consequences(results),
+            events(results),
+        )
+        if f is not None
+    ]
+    timelines = []
+    for person in panel_people(results):
+        e = explain(results, person)
+        fig = e.figure()
+        fig.update_layout(title=f"Person {person}: {', '.join(e.traits.values())}", height=480)
+        timelines.append(fig)
+    blocks = []
+    for k, fig in enumerate([*figures, *timelines]):
+        blocks.append(
+            fig.to_html(full_html=False, include_plotlyjs=(k == 0), config={"responsive": True})
+        )
+        if k == len(figures) - 1:
+            if audit is not None:
+                blocks.append(audit_section(audit))
+            blocks.append("<h2>Three panel people</h2>")
+    summary = _table(
+        ["", ""],
+        [
+            ["scheme", run["scheme"]],
+            ["people", f"{run['agents']:,}"],
+            ["months", f"{run['steps_done']} of {run['steps']}"],
+            ["seed", run["seed"]],
+            ["status", run["status"]],
+            ["scslab", run["version"]],
+            ["run time", f"{run['seconds']:.1f} s"],
+        ],
+    )
+    scenario = html.escape(run["scenario"])
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<title>scslab report: {html.escape(run["scheme"])}</title><style>{STYLE}</style></head>
+<body>
+<h1>scslab report: {html.escape(run["scheme"])}</h1>
+<p class="note">Synthetic people only. Every person here is a row of a generated population.</p>
+{summary}
+<details><summary>The whole scenario</summary><pre>{scenario}</pre></details>
+{"".join(blocks)}
+</body></html>
+"""
+
+
+def write_report(results: Results, audit: dict[str, Any] | None = None) -> Path:
+    """Write ``report.html`` beside the results file, atomically; return its path."""
+    path = results.path.parent / "report.html"
+    tmp = path.with_name(".report.html.writing")
+    tmp.write_text(build(results, audit), encoding="utf-8")
+    os.replace(tmp, path)
+    return path

@@ -1,0 +1,54 @@
+"""report.html: one self-contained page with the run's figures, audit and timelines."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from scslab import PopulationSpec, Results, Scenario, Simulation
+
+
+def test_the_report_is_self_contained_and_holds_every_part(tmp_path: Path) -> None:
+    """Plotly's JavaScript is embedded once, no script is fetched, and every figure is there."""
+    sc = Scenario(scheme="defaulter-blacklist", population=PopulationSpec(agents=5000), years=2)
+    Simulation(sc).run(tmp_path / "run")
+    done = subprocess.run(
+        [sys.executable, "-m", "scslab", "report", str(tmp_path / "run")],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    page = (tmp_path / "run" / "report.html").read_text()
+    assert page.count("plotly.js v") == 1  # the library, once
+    assert not re.search(r"<script[^>]+src=", page)  # nothing loaded from elsewhere
+    for title in (
+        "Score distribution over time",
+        "List sizes over time",
+        "People under sanctions and rewards, by life domain",
+        "True, recorded and false events over the run",
+        "Cross-context punishment",
+        "Three panel people",
+    ):
+        assert title in page, title
+    # scores, lists, sanctions and rewards, events (this scheme has no grades), three timelines
+    assert page.count("Plotly.newPlot") == 7
+    assert "report.html" in done.stdout
+
+
+def test_panel_people_with_the_most_happening_are_shown(tmp_path: Path) -> None:
+    """The three timelines are of panel people with the most spells."""
+    from scslab.report.html import panel_people
+
+    sc = Scenario(scheme="suining-2010", population=PopulationSpec(agents=3000), years=2)
+    results = Simulation(sc).run(tmp_path / "run")
+    people = panel_people(results)
+    assert len(people) == 3
+    counts = dict(
+        Results(tmp_path / "run")
+        .sql("SELECT person, count(*) FROM panel_spells GROUP BY person")
+        .fetchall()
+    )
+    top = [*sorted(counts.values(), reverse=True), 0, 0, 0][:3]
+    assert sorted((counts.get(p, 0) for p in people), reverse=True) == top
