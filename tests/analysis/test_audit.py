@@ -165,3 +165,31 @@ def test_compared_schemes_see_the_same_acts_of_the_same_people(tmp_path: Path) -
         rows["financial-only"]["cross_context_share"]
         <= rows["rongcheng-2014"]["cross_context_share"]
     )
+
+
+def test_the_compare_command_prints_json_and_writes_its_figures(tmp_path: Path) -> None:
+    """`scslab compare A B --json`: one row per scheme, and a page of bar charts beside the runs."""
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "scslab",
+            "compare",
+            "financial-only",
+            "suining-2010",
+            "--agents",
+            "2000",
+            "--years",
+            "0.5",
+            "--out",
+            str(tmp_path / "cmp"),
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert set(report["schemes"]) == {"financial-only", "suining-2010"}
+    page = Path(report["page"]).read_text()
+    assert page.count("Plotly.newPlot") >= 10 and page.count("plotly.js v") == 1

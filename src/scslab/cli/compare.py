@@ -74,6 +74,11 @@ def compare(
             bar.update(tasks[name], completed=done)
 
         report = run_all(schemes, base, folder, overwrite=overwrite, progress=advance)
+    from scslab.report.html import comparison_page
+
+    page = folder / "compare.html"
+    page.write_text(comparison_page(report, FIGURES), encoding="utf-8")
+    report["page"] = str(page)
     if as_json:
         typer.echo(json.dumps(report, indent=2, default=float))
         return
@@ -91,4 +96,4 @@ def compare(
             cells.append(f"{v:.2%}" if kind == "pct" else f"{v:,}" if kind == "int" else f"{v:.3f}")
         table.add_row(label, *cells)
     console.print(table)
-    console.print(f"runs: {folder}")
+    console.print(f"runs: {folder}\nfigures: {page}")

@@ -325,3 +325,38 @@ def write_report(results: Results, audit: dict[str, Any] | None = None) -> Path:
     tmp.write_text(build(results, audit), encoding="utf-8")
     os.replace(tmp, path)
     return path
+
+
+def comparison_page(report: dict[str, Any], figures: tuple[tuple[str, str, str], ...]) -> str:
+    """A self-contained page comparing schemes: one bar chart per figure of ``scslab compare``.
+
+    ``figures`` are ``(key, label, kind)`` with kind ``pct``, ``num`` or ``int``.
+    """
+    names = list(report["schemes"])
+    blocks = []
+    for k, (key, label, kind) in enumerate(figures):
+        values = [report["schemes"][n][key] for n in names]
+        scale = 100 if kind == "pct" else 1
+        fig = go.Figure(
+            go.Bar(
+                x=names,
+                y=[v * scale for v in values],
+                marker_color="#4575b4",
+                hovertemplate="%{x}: %{y:,.3f}<extra></extra>",
+            )
+        )
+        _layout(fig, label, "scheme", "%" if kind == "pct" else label)
+        fig.update_layout(height=340)
+        blocks.append(fig.to_html(full_html=False, include_plotlyjs=(k == 0)))
+    title = (
+        f"{report['agents']:,} people, {report['years']:g} years, seed {report['seed']}: "
+        "the same people with the same acts under each scheme"
+    )
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>scslab comparison</title>
+<style>{STYLE}</style></head><body>
+<h1>scslab comparison: {html.escape(", ".join(names))}</h1>
+<p>{html.escape(title)}</p>
+{"".join(blocks)}
+</body></html>
+"""
