@@ -47,6 +47,35 @@ class Results:
         """The columns of the ``steps`` table."""
         return list(self._columns)
 
+    def _repr_html_(self) -> str:
+        """A summary table for Jupyter: the run, then the final state."""
+        from html import escape
+
+        s = self.summary()
+        agents = s["agents"]
+        rows = [
+            ("scheme", s["scheme"]),
+            ("people", f"{agents:,}"),
+            ("months", str(s["steps"])),
+            ("status", s["status"]),
+        ]
+        rows += [(f"grade {g}", f"{share:.2%}") for g, share in s["grades"].items()]
+        rows += [(f"list {k}", f"{n:,} ({n / agents:.2%})") for k, n in s["lists"].items()]
+        rows += [(f"sanction: {k}", f"{n:,} ({n / agents:.2%})") for k, n in s["sanctions"].items()]
+        rows += [(f"reward: {k}", f"{n:,} ({n / agents:.2%})") for k, n in s["rewards"].items()]
+        ev = s["events"]
+        rows.append(
+            (
+                "true acts / records / false",
+                f"{ev['true']:,} / {ev['recorded']:,} / {ev['false']:,}",
+            )
+        )
+        body = "".join(
+            f"<tr><th style='text-align:left'>{escape(k)}</th><td>{escape(v)}</td></tr>"
+            for k, v in rows
+        )
+        return f"<table><caption>{escape(str(self.path))}</caption>{body}</table>"
+
     def sql(self, query: str) -> duckdb.DuckDBPyRelation:
         """Any SQL over the run's tables (see docs/results.md)."""
         return self.con.sql(query)
