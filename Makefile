@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint types pytest bench bench-engine clean
+.PHONY: install run test lint types pytest browser bench bench-engine clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -25,7 +25,11 @@ lint: $(STAMP)
 types: $(STAMP)
 	$(BIN)/mypy src/scslab
 
-pytest: $(STAMP)
+# Debian's Chromium for the dashboard's browser test (Playwright does not download its own)
+browser:
+	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
+
+pytest: $(STAMP) browser
 	$(BIN)/pytest
 
 test: lint types pytest

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -381,3 +382,27 @@ def test_a_members_listing_bars_the_whole_household_from_private_schools_a_month
         assert not banned[t][~due & ~banned[t - 1]].any()  # nobody else newly banned
     assert banned.sum() > listed.sum()  # it reaches people who are not listed themselves
     assert record.flow[:, 0, L + school].sum() > 0
+
+
+@pytest.mark.parametrize("top", [1000, 1, 7])
+def test_the_score_histogram_counts_everyone_in_bins_that_tile_the_range(
+    tmp_path: Path, top: int
+) -> None:
+    """Each month's bins add up to everyone, and the written bins tile min..max without gaps."""
+    narrow = JAYWALK.replace("max: 1000", f"max: {top}").replace("base: 1000", f"base: {top}")
+    narrow = narrow.replace("points: -20", f"points: {-min(20, top)}")
+    sim = Simulation(
+        scenario(2000, 3), scheme=scheme(narrow), catalogue=catalogue({"jaywalking": 6.0})
+    )
+    record, state = sim.execute()
+    width = top + 1
+    expected = np.bincount(state.score.astype(int) * 40 // width, minlength=40)
+    assert (record.hist[-1] == expected).all()
+    rows = (
+        sim.run(tmp_path / "run")
+        .sql("SELECT low, high, people FROM score_histogram WHERE step = 2 ORDER BY low")
+        .fetchall()
+    )
+    assert rows[0][0] == 0 and rows[-1][1] == top
+    assert all(a[1] + 1 == b[0] for a, b in pairwise(rows))
+    assert sum(r[2] for r in rows) == 2000

@@ -22,7 +22,7 @@ err_console = Console(stderr=True)
 
 
 def _register() -> None:
-    from scslab.cli import audit, compare, explain, report, run, schemes
+    from scslab.cli import audit, compare, explain, report, run, schemes, serve
 
     app.add_typer(schemes.app, name="schemes")
     app.command(name="run")(run.run)
@@ -30,6 +30,7 @@ def _register() -> None:
     app.command(name="compare")(compare.compare)
     app.command(name="explain")(explain.explain)
     app.command(name="report")(report.report)
+    app.command(name="serve")(serve.serve)
 
 
 def main() -> None:

@@ -190,17 +190,20 @@ def _write(
             types = {"step": np.int32, value: np.int64, "false_record": bool, "rights_record": bool}
             _table(con, name, _typed(rows, types))
     # the score distribution: people per equal-width score bin, each month
+    # bin b holds the scores s with (s - min) * bins // (max - min + 1) == b; a narrow range
+    # leaves some bins empty of scores, and those are not written
     bins = rec.hist.shape[1]
-    lo, hi = sim.scheme.score.min, sim.scheme.score.max
-    edges = lo + (np.arange(bins + 1) * (hi - lo + 1)) // bins
+    lo, width = sim.scheme.score.min, sim.scheme.score.max - sim.scheme.score.min + 1
+    first = lo + (np.arange(bins + 1) * width + bins - 1) // bins
+    real = np.flatnonzero(first[1:] > first[:-1])
     _table(
         con,
         "score_histogram",
         {
-            "step": np.repeat(np.arange(T, dtype=np.int32), bins),
-            "low": np.tile(edges[:-1], T).astype(np.int32),
-            "high": np.tile(edges[1:] - 1, T).astype(np.int32),
-            "people": rec.hist[:T].ravel().astype(np.int64),
+            "step": np.repeat(np.arange(T, dtype=np.int32), len(real)),
+            "low": np.tile(first[real], T).astype(np.int32),
+            "high": np.tile(first[real + 1] - 1, T).astype(np.int32),
+            "people": rec.hist[:T][:, real].ravel().astype(np.int64),
         },
     )
     _write_panel(con, sim, rec, items)

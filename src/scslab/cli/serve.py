@@ -1,0 +1,38 @@
+# Panel's widget constructors are not annotated (param-based); calling them is fine.
+"""``scslab serve``: the Panel dashboard on 127.0.0.1."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from scslab.cli import console
+
+
+def serve(
+    port: Annotated[int, typer.Option(help="the port to listen on (127.0.0.1 only)")] = 5006,
+    runs: Annotated[
+        Path,
+        typer.Option(help="the folder for the dashboard's runs; nothing outside it is touched"),
+    ] = Path("runs/dashboard"),
+    show: Annotated[bool, typer.Option(help="open a browser tab")] = False,
+) -> None:
+    """Serve the dashboard: run schemes, see the report's figures, compare two schemes."""
+    import panel as pn
+
+    from scslab.app.dashboard import create_app
+
+    page = create_app(runs)
+    url = f"http://127.0.0.1:{port}/"
+    console.print(f"scslab dashboard at {url} (runs in {runs.resolve()}); Ctrl-C stops it")
+    pn.serve(
+        page,
+        address="127.0.0.1",
+        port=port,
+        show=show,
+        websocket_origin=[f"127.0.0.1:{port}", f"localhost:{port}"],
+        title="scslab",
+        threaded=False,
+    )
