@@ -21,6 +21,7 @@ from typing import Any
 import panel as pn
 from pydantic import ValidationError
 
+from scslab.behaviour.model import Observation
 from scslab.errors import ScslabError
 from scslab.report import html as figures
 from scslab.schemes.loader import builtin_names, load_scheme, parse_scheme
@@ -123,6 +124,20 @@ class Dashboard:
             step=0.001,
             css_classes=["scs-false-match"],
         )
+        self.camera_reach = pn.widgets.FloatInput(
+            name="Camera reach (coverage = 1 − exp(−reach × cameras per person))",
+            value=Observation().camera_reach,
+            start=0,
+            end=1000,
+            step=0.5,
+            css_classes=["scs-camera-reach"],
+        )
+        self.deterrence = pn.widgets.Checkbox(
+            name="Deterrence (fewer scored offences)", value=True, css_classes=["scs-deterrence"]
+        )
+        self.chilling = pn.widgets.Checkbox(
+            name="Chilling (less scored lawful activity)", value=True, css_classes=["scs-chilling"]
+        )
         self.network = pn.widgets.Checkbox(
             name="Friendship network", value=False, css_classes=["scs-network"]
         )
@@ -221,15 +236,24 @@ class Dashboard:
             "population": base.population.model_copy(update={"agents": int(agents)}),
             "network": NetworkSpec() if self.network.value else None,
         }
+        observation: dict[str, Any] = {"camera_reach": float(self.camera_reach.value or 0.0)}
         if self.false_match.value is not None:
-            updates["observation"] = base.observation.model_copy(
-                update={"camera_false_match_rate": float(self.false_match.value)}
-            )
-        if self.tie_cutting.value:
-            adaptation = base.adaptation
-            updates["adaptation"] = adaptation.model_copy(
-                update={"tie_cutting": adaptation.tie_cutting.model_copy(update={"enabled": True})}
-            )
+            observation["camera_false_match_rate"] = float(self.false_match.value)
+        updates["observation"] = base.observation.model_copy(update=observation)
+        adaptation = base.adaptation
+        updates["adaptation"] = adaptation.model_copy(
+            update={
+                "deterrence": adaptation.deterrence.model_copy(
+                    update={"enabled": bool(self.deterrence.value)}
+                ),
+                "chilling": adaptation.chilling.model_copy(
+                    update={"enabled": bool(self.chilling.value)}
+                ),
+                "tie_cutting": adaptation.tie_cutting.model_copy(
+                    update={"enabled": bool(self.tie_cutting.value)}
+                ),
+            }
+        )
         try:
             return Scenario.model_validate({**base.model_dump(), **updates})
         except ValidationError as exc:
@@ -343,6 +367,9 @@ class Dashboard:
             self.years,
             self.seed,
             self.false_match,
+            self.camera_reach,
+            self.deterrence,
+            self.chilling,
             self.network,
             self.tie_cutting,
             self.run_button,
