@@ -406,3 +406,31 @@ def test_the_score_histogram_counts_everyone_in_bins_that_tile_the_range(
     assert rows[0][0] == 0 and rows[-1][1] == top
     assert all(a[1] + 1 == b[0] for a, b in pairwise(rows))
     assert sum(r[2] for r in rows) == 2000
+
+
+BAOJIA = (
+    JAYWALK
+    + """collective:
+  - {id: household-pays, group: household, points: -5, assumed: true}
+  - {id: neighbours-pay, group: neighbourhood, points: -1, assumed: true}
+"""
+)
+
+
+def test_one_members_offence_costs_the_household_and_the_neighbourhood_the_month_after() -> None:
+    """Baojia: a recorded jaywalking in month t costs every member of the offender's household 5
+    points and of the neighbourhood (10 households) 1 point in month t + 1, offender included."""
+    sim = Simulation(
+        scenario(3000, 4), scheme=scheme(BAOJIA), catalogue=catalogue({"jaywalking": 0.5})
+    )
+    record, _ = sim.execute()
+    household = sim.population().household
+    for t in range(1, 4):
+        before, now = record.panel_events[t - 1], record.panel_events[t]
+        offenders = before[(before[:, 2] >= 0) & (before[:, 5] < 0), 1]
+        hh = np.isin(household, household[offenders])
+        nb = np.isin(household // 10, household[offenders] // 10)
+        charged = {rule: set(now[now[:, 2] == rule, 1].tolist()) for rule in (-9, -10)}
+        assert charged[-9] == set(np.flatnonzero(hh).tolist())
+        assert charged[-10] == set(np.flatnonzero(nb).tolist())
+        assert len(charged[-10]) > len(charged[-9]) > 0

@@ -71,6 +71,9 @@ class SchemeArrays(NamedTuple):
     net_points: np.ndarray  # int32[R]
     net_cat: np.ndarray  # int32[R]: -1 for uncapped
     cap_window: int
+    coll_neighbourhood: np.ndarray  # uint8[R]: 1 if collective rule r is by neighbourhood
+    coll_points: np.ndarray  # int32[R]
+    coll_cat: np.ndarray  # int32[R]: -1 for uncapped
 
 
 @dataclass(frozen=True)
@@ -215,6 +218,13 @@ def compile_scheme(scheme: Scheme, act_ids: tuple[str, ...]) -> tuple[SchemeArra
         net_points=arr([r.points for r in rules], np.int32),
         net_cat=arr([cat_ix[r.category] if r.category else -1 for r in rules], np.int32),
         cap_window=scheme.score.cap_window_months,
+        coll_neighbourhood=arr(
+            [int(c.group == "neighbourhood") for c in scheme.collective], np.uint8
+        ),
+        coll_points=arr([c.points for c in scheme.collective], np.int32),
+        coll_cat=arr(
+            [cat_ix[c.category] if c.category else -1 for c in scheme.collective], np.int32
+        ),
     )
     layout = SchemeLayout(
         grades=tuple(g.id for g in grades),

@@ -79,6 +79,8 @@ class Traits(NamedTuple):
     household: np.ndarray  # int32[N]
     hh_trig: np.ndarray  # int64[H]: household-triggered groups due, from last month; or int64[0]
     hh_cause: np.ndarray  # uint32[H]: the causes behind them
+    offended: np.ndarray  # uint8[2, groups]: [household, neighbourhood] with a negative record
+    neighbourhood: int  # households per neighbourhood group
 
 
 class Tally(NamedTuple):
@@ -124,8 +126,8 @@ def allocate_tally(
         flow=np.zeros((B, 3, lists + groups, D + 2, MARKS), i32),
         anyc=np.zeros((B, cells, 2), i32),
         hist=np.zeros((B, HIST_BINS), i32),
-        # per panel person and month: acts, false records, and network rules (at most 8)
-        pev=np.zeros((B, panel_per_block * (2 * MAX_EVENTS + 8) + 1, PANEL_FIELDS), i32),
+        # per panel person and month: acts, false records, network (8) and collective (4) rules
+        pev=np.zeros((B, panel_per_block * (2 * MAX_EVENTS + 12) + 1, PANEL_FIELDS), i32),
         pev_n=np.zeros(B, i32),
     )
 
@@ -192,6 +194,20 @@ def mark_households(
                 why |= st.list_cause[i, li]
         hh_trig[h] |= due
         hh_cause[h] |= why
+
+
+@njit(cache=True)
+def mark_offenders(
+    last_neg: np.ndarray, household: np.ndarray, per_neighbourhood: int, t: int, out: np.ndarray
+) -> None:
+    """``out[0, h]`` and ``out[1, g]``: household ``h`` and neighbourhood ``g`` had a member with a
+    negative record in month ``t - 1``."""
+    out[:] = 0
+    for i in range(household.shape[0]):
+        if last_neg[i] == t - 1:
+            h = household[i]
+            out[0, h] = 1
+            out[1, h // per_neighbourhood] = 1
 
 
 @njit(cache=True, parallel=True)
@@ -386,6 +402,24 @@ def _person(
                         A.pev[b, w, 4] = applied
                         A.pev[b, w, 5] = -1
                         A.pev_n[b] = w + 1
+    # 2b. collective responsibility: a member's negative record last month costs everyone
+    for q in range(S.coll_points.shape[0]):
+        by = np.int64(S.coll_neighbourhood[q])
+        g = T.household[i] // T.neighbourhood if by == 1 else T.household[i]
+        if T.offended[by, g] == 1:
+            pts = S.coll_points[q]
+            applied = _apply_points(S, st, i, pts, S.coll_cat[q])
+            if pts < 0 and applied != 0:
+                st.cause[i] |= np.uint32(1 << RELATIONSHIPS)
+            if panel and applied != 0 and A.pev_n[b] < A.pev.shape[1]:
+                w = A.pev_n[b]  # logged as act -9 - q: collective rule q
+                A.pev[b, w, 0] = i
+                A.pev[b, w, 1] = -9 - q
+                A.pev[b, w, 2] = 0
+                A.pev[b, w, 3] = 1
+                A.pev[b, w, 4] = applied
+                A.pev[b, w, 5] = -1
+                A.pev_n[b] = w + 1
     # 3. decay toward base once clean long enough
     clean = np.int64(t) - np.int64(st.last_neg[i])
     score = np.int64(st.score[i])

@@ -42,6 +42,7 @@ from scslab.engine.kernels import (
     cut_ties,
     mark_households,
     mark_low,
+    mark_offenders,
     n_blocks,
     step,
     update_low_friends,
@@ -260,6 +261,8 @@ class Simulation:
         per_person = 10 + state_bytes_per_person(self.layout)
         if self.arrays.grp_household.any():
             per_person += 12  # what each household's members set for it (at most one per person)
+        if self.scheme.collective:
+            per_person += 2  # which households and neighbourhoods offended last month
         spec = self.scenario.network
         if spec is not None:
             # CSR arrays, a copy to rewire, the low-score bits; while built, ~10 bytes a stub
@@ -410,6 +413,7 @@ class Run:
             and bool(sim.scheme.network)
         )
         self.households = int(pop.household.max()) + 1 if sim.arrays.grp_household.any() else 0
+        self.collective = bool(sim.scheme.collective)
         self.traits = Traits(
             cell=pop.cell,
             region=pop.region,
@@ -422,6 +426,10 @@ class Run:
             household=pop.household,
             hh_trig=np.zeros(self.households, np.int64),
             hh_cause=np.zeros(self.households, np.uint32),
+            offended=np.zeros(
+                (2, int(pop.household.max()) + 1 if self.collective else 0), np.uint8
+            ),
+            neighbourhood=sim.scenario.population.neighbourhood_households,
         )
         self.state = allocate_state(n, sim.arrays, sim.layout)
         if self.cutting.enabled:
@@ -454,6 +462,14 @@ class Run:
                 update_low_friends(
                     network.indptr, network.indices, before, traits.low, traits.low_friends
                 )
+        if self.collective:
+            mark_offenders(
+                state.last_neg,
+                self.pop.household,
+                traits.neighbourhood,
+                t,
+                traits.offended,
+            )
         if self.households:
             mark_households(sim.arrays, state, self.pop.household, traits.hh_trig, traits.hh_cause)
         for counts in self.tally:

@@ -113,6 +113,13 @@ class PopulationSpec(_Spec):
     household_adults: Shares = Shares(
         values={"1": 0.16, "2": 0.52, "3": 0.20, "4": 0.12}, assumed=True
     )
+    neighbourhood_households: Annotated[int, Field(ge=1, le=10_000)] = Field(
+        default=10,
+        description=(
+            "households per neighbourhood group, for collective rules; baojia's smallest unit, "
+            "the jia, was ten households (assumed)"
+        ),
+    )
 
     @model_validator(mode="after")
     def _check(self) -> PopulationSpec:

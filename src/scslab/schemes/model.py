@@ -243,6 +243,16 @@ class NetworkRule(Sourced):
     category: Slug | None = None
 
 
+class Collective(Sourced):
+    """Collective responsibility (baojia): when one member of a group has a negative record, every
+    member of the group, the offender included, is charged ``points`` the month after."""
+
+    id: Slug
+    group: Literal["household", "neighbourhood"]
+    points: Annotated[int, Field(ge=-30_000, le=30_000)]
+    category: Slug | None = None
+
+
 class Decay(Sourced):
     points_per_month: Annotated[int, Field(gt=0)]
     after_clean_months: Annotated[int, Field(ge=0, le=1200)] = 0
@@ -283,6 +293,7 @@ class Scheme(_Strict):
     sanctions: tuple[Consequence, ...] = ()
     rewards: tuple[Consequence, ...] = ()
     network: tuple[NetworkRule, ...] = Field(default=(), max_length=8)
+    collective: tuple[Collective, ...] = Field(default=(), max_length=4)
     decay: Decay | None = None
     repair: Repair | None = None
 
@@ -308,7 +319,8 @@ class Scheme(_Strict):
 
 def _rules(s: Scheme) -> Iterator[tuple[Loc, Sourced]]:
     yield ("score",), s.score
-    for key in ("categories", "events", "grades", "lists", "sanctions", "rewards", "network"):
+    keys = ("categories", "events", "grades", "lists", "sanctions", "rewards", "network")
+    for key in (*keys, "collective"):
         for i, rule in enumerate(getattr(s, key)):
             yield (key, i), rule
     if s.decay is not None:
@@ -345,6 +357,7 @@ def _check(s: Scheme) -> Iterator[tuple[Loc, str]]:  # one flat list of rules
     yield from _duplicates("grades", (g.id for g in s.grades))
     yield from _duplicates("lists", (x.id for x in s.lists))
     yield from _duplicates("network", (n.id for n in s.network))
+    yield from _duplicates("collective", (c.id for c in s.collective))
     consequence_ids = [c.id for c in s.consequences()]
     for ident, n in Counter(consequence_ids).items():
         if n > 1:
@@ -380,6 +393,7 @@ def _check(s: Scheme) -> Iterator[tuple[Loc, str]]:  # one flat list of rules
     # categories and caps
     used = Counter(e.category for e in s.events)
     used.update(n.category for n in s.network if n.category)
+    used.update(c.category for c in s.collective if c.category)
     for i, e in enumerate(s.events):
         if e.category not in categories:
             yield ("events", i, "category"), _unknown("category", e.category, categories)
@@ -465,6 +479,9 @@ def _check(s: Scheme) -> Iterator[tuple[Loc, str]]:  # one flat list of rules
     for key in ("sanctions", "rewards"):
         for i, c in enumerate(getattr(s, key)):
             yield from condition((key, i, "trigger"), c.trigger, "trigger")
+    for i, co in enumerate(s.collective):
+        if co.category is not None and co.category not in categories:
+            yield ("collective", i, "category"), _unknown("category", co.category, categories)
     for i, net in enumerate(s.network):
         if net.category is not None and net.category not in categories:
             yield ("network", i, "category"), _unknown("category", net.category, categories)

@@ -309,8 +309,10 @@ def _write_panel(
     con.execute("UPDATE panel_spells SET end_step = NULL WHERE end_step = -1")
 
     events = np.concatenate(rec.panel_events[:T]) if T else np.zeros((0, 7), np.int32)
-    # rows with a negative act are deductions by network rule -1 - act, logged like records
-    rules = [r.id for r in sim.scheme.network]
+    # rows with a negative act are rule deductions logged like records: network rule -1 - act,
+    # or collective rule -9 - act
+    rules = [r.id for r in sim.scheme.network] + [""] * (8 - len(sim.scheme.network))
+    rules += [c.id for c in sim.scheme.collective]
     act_ids = np.array(sim.rates.act_ids, dtype=object)
     ev_ids = np.array([e.id for e in sim.scheme.events] + [None], dtype=object)
     acts = events[:, 2]
@@ -319,7 +321,9 @@ def _write_panel(
     scored = np.empty(len(events), dtype=object)
     names[by_act] = act_ids[acts[by_act]]
     scored[by_act] = ev_ids[events[by_act, 6]]
-    names[~by_act] = [f"network:{rules[-1 - a]}" for a in acts[~by_act]]
+    names[~by_act] = [
+        f"{'network' if a > -9 else 'collective'}:{rules[-1 - a]}" for a in acts[~by_act]
+    ]
     scored[~by_act] = [rules[-1 - a] for a in acts[~by_act]]
     _table(
         con,
