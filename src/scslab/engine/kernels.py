@@ -301,6 +301,34 @@ def _apply_points(S: SchemeArrays, st: State, i: int, points: int, cat: int) -> 
 
 
 @njit(cache=True, inline="always")
+def _log(
+    A: Tally, b: int, i: int, act: int, false: int, recorded: int, applied: int, event: int
+) -> None:
+    """One row of a panel person's events, if the block's buffer has room."""
+    w = A.pev_n[b]
+    if w < A.pev.shape[1]:
+        A.pev[b, w, 0] = i
+        A.pev[b, w, 1] = act
+        A.pev[b, w, 2] = false
+        A.pev[b, w, 3] = recorded
+        A.pev[b, w, 4] = applied
+        A.pev[b, w, 5] = event
+        A.pev_n[b] = w + 1
+
+
+@njit(cache=True, inline="always")
+def _rule_points(
+    S: SchemeArrays, st: State, A: Tally, b: int, i: int, pts: int, cat: int, code: int, panel: bool
+) -> None:
+    """Points a rule (network or collective) charges; its cause is the relationships domain."""
+    applied = _apply_points(S, st, i, pts, cat)
+    if pts < 0 and applied != 0:
+        st.cause[i] |= np.uint32(1 << RELATIONSHIPS)
+    if panel and applied != 0:
+        _log(A, b, i, code, 0, 1, applied, -1)
+
+
+@njit(cache=True, inline="always")
 def _person(
     S: SchemeArrays,
     D: Draws,
@@ -361,16 +389,10 @@ def _person(
                     _count_causes(A.flow, b, 0, li, why)
                 lm >>= 1
                 li += 1
-        if panel:
-            w = A.pev_n[b]
-            if w < A.pev.shape[1]:
-                A.pev[b, w, 0] = i
-                A.pev[b, w, 1] = a
-                A.pev[b, w, 2] = 1 if false else 0
-                A.pev[b, w, 3] = 1 if recorded else 0
-                A.pev[b, w, 4] = applied
-                A.pev[b, w, 5] = e if recorded else -1  # -1 also when not scored
-                A.pev_n[b] = w + 1
+        if panel:  # event -1 when not recorded or not scored
+            _log(
+                A, b, i, a, 1 if false else 0, 1 if recorded else 0, applied, e if recorded else -1
+            )
 
     # 2. network rules: the share of friends below a threshold, on last month's scores
     if T.indptr.shape[0] > 0 and S.net_points.shape[0] > 0:
@@ -388,38 +410,14 @@ def _person(
                     while f < hi_f and low < need and low + (hi_f - f) >= need:
                         low += _is_low(T.low[q], T.friends[f])
                         f += 1
-                if low >= need:
-                    pts = S.net_points[q]
-                    applied = _apply_points(S, st, i, pts, S.net_cat[q])
-                    if pts < 0 and applied != 0:
-                        st.cause[i] |= np.uint32(1 << RELATIONSHIPS)
-                    if panel and applied != 0 and A.pev_n[b] < A.pev.shape[1]:
-                        w = A.pev_n[b]  # logged as act -1 - q: network rule q
-                        A.pev[b, w, 0] = i
-                        A.pev[b, w, 1] = -1 - q
-                        A.pev[b, w, 2] = 0
-                        A.pev[b, w, 3] = 1
-                        A.pev[b, w, 4] = applied
-                        A.pev[b, w, 5] = -1
-                        A.pev_n[b] = w + 1
+                if low >= need:  # logged as act -1 - q: network rule q
+                    _rule_points(S, st, A, b, i, S.net_points[q], S.net_cat[q], -1 - q, panel)
     # 2b. collective responsibility: a member's negative record last month costs everyone
     for q in range(S.coll_points.shape[0]):
         by = np.int64(S.coll_neighbourhood[q])
         g = T.household[i] // T.neighbourhood if by == 1 else T.household[i]
-        if T.offended[by, g] == 1:
-            pts = S.coll_points[q]
-            applied = _apply_points(S, st, i, pts, S.coll_cat[q])
-            if pts < 0 and applied != 0:
-                st.cause[i] |= np.uint32(1 << RELATIONSHIPS)
-            if panel and applied != 0 and A.pev_n[b] < A.pev.shape[1]:
-                w = A.pev_n[b]  # logged as act -9 - q: collective rule q
-                A.pev[b, w, 0] = i
-                A.pev[b, w, 1] = -9 - q
-                A.pev[b, w, 2] = 0
-                A.pev[b, w, 3] = 1
-                A.pev[b, w, 4] = applied
-                A.pev[b, w, 5] = -1
-                A.pev_n[b] = w + 1
+        if T.offended[by, g] == 1:  # logged as act -9 - q: collective rule q
+            _rule_points(S, st, A, b, i, S.coll_points[q], S.coll_cat[q], -9 - q, panel)
     # 3. decay toward base once clean long enough
     clean = np.int64(t) - np.int64(st.last_neg[i])
     score = np.int64(st.score[i])
