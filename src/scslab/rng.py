@@ -30,6 +30,8 @@ STREAM_NETWORK = 6
 STREAM_FALSE = 7
 STREAM_COUNTS = 8
 STREAM_NETWORK_BUILD = 9  # drawing the friendship network (STREAM_NETWORK rewires it per step)
+STREAM_GAMES = 10  # reputation games (scslab.games)
+STREAM_FIRMS = 11  # drawing firms and their managers (step 0, 1), and closures (step t + 2)
 
 
 @njit(cache=True, inline="always")

@@ -14,6 +14,7 @@ from scslab.behaviour.rates import load_catalogue
 from scslab.engine.scenario import Scenario
 from scslab.engine.simulation import Record, Simulation
 from scslab.population import PopulationSpec
+from scslab.population.firms import FirmSpec
 from scslab.population.network import NetworkSpec
 from scslab.schemes import builtin_names, load_scheme
 from scslab.schemes.model import Scheme
@@ -34,6 +35,7 @@ def _boosted(catalogue: Catalogue, scheme: Scheme, sign: int) -> Catalogue:
 
 
 def _run(scheme: Scheme, catalogue: Catalogue) -> tuple[Simulation, Record]:
+    firms = scheme.subject == "enterprises"
     sc = Scenario(
         scheme=scheme.id,
         population=PopulationSpec(agents=3000),
@@ -42,6 +44,8 @@ def _run(scheme: Scheme, catalogue: Catalogue) -> tuple[Simulation, Record]:
         panel=0,
         adaptation=NO_ADAPTATION,
         network=NetworkSpec(mean_degree=8) if scheme.network else None,
+        # many firms, so that some are run by people on the people's blacklists
+        firms=FirmSpec(per_thousand_people=200, history_months=0) if firms else None,
     )
     sim = Simulation(sc, scheme=scheme, catalogue=catalogue)
     record, _ = sim.execute()
@@ -52,9 +56,8 @@ def _run(scheme: Scheme, catalogue: Catalogue) -> tuple[Simulation, Record]:
 def test_every_rule_of_a_built_in_fires_in_a_tiny_run(name: str) -> None:
     """Each event is recorded, each list entered, each sanction and reward started at least once."""
     scheme = load_scheme(name)
-    if scheme.subject != "individuals":
-        pytest.skip(f"{name} scores enterprises; the engine has no firm population yet")
-    catalogue = load_catalogue()
+    firms = scheme.subject == "enterprises"
+    catalogue = load_catalogue(builtin="firm_acts.yaml" if firms else "acts.yaml")
     runs = [_run(scheme, _boosted(catalogue, scheme, sign)) for sign in (-1, +1)]
     sim = runs[0][0]
     unreached = []

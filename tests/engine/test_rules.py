@@ -12,6 +12,7 @@ from conftest import catalogue, scenario, scheme
 from scslab.engine.simulation import RunInterrupted, Simulation
 from scslab.errors import ResourceError, ScenarioError
 from scslab.population import PopulationSpec
+from scslab.population.firms import FirmSpec
 from scslab.store.results import Results
 
 JAYWALK = """
@@ -205,10 +206,11 @@ def test_a_run_too_big_for_the_machine_is_refused_before_allocating() -> None:
         sim.check_memory()
 
 
-def test_an_enterprise_scheme_is_refused_for_a_population_of_individuals() -> None:
-    """corporate-scs scores firms; running it on people is a user error with a clear message."""
+def test_firm_settings_on_a_scheme_of_individuals_are_refused() -> None:
+    """``firms:`` only means something to a scheme that scores enterprises: say so."""
+    sc = scenario(10, 1).model_copy(update={"firms": FirmSpec()})
     with pytest.raises(ScenarioError, match="enterprises"):
-        Simulation(scenario(10, 1, scheme="corporate-scs"))
+        Simulation(sc, scheme=scheme(JAYWALK), catalogue=catalogue({"jaywalking": 1.0}))
 
 
 def test_ctrl_c_writes_partial_results_and_no_complete_looking_file(tmp_path: Path) -> None:

@@ -117,8 +117,8 @@ def test_every_listed_source_has_text(name: str) -> None:
 # --- the scheme scores acts that people can commit ------------------------------------------------
 
 
-def _default_acts() -> set[str]:
-    acts_file = resources.files("scslab.behaviour").joinpath("acts.yaml")
+def _default_acts(name: str = "acts.yaml") -> set[str]:
+    acts_file = resources.files("scslab.behaviour").joinpath(name)
     if not acts_file.is_file():
         pytest.skip("the default act catalogue behaviour/acts.yaml does not exist yet")
     from scslab.behaviour.model import Catalogue
@@ -129,10 +129,13 @@ def _default_acts() -> set[str]:
 
 @pytest.mark.parametrize("name", NAMES)
 def test_every_scored_act_is_in_the_default_act_catalogue(name: str) -> None:
-    """Every act a built-in scores exists in behaviour/acts.yaml, so a run can produce it."""
-    known = _default_acts()
-    missing = [act for act in load_scheme(name).acts() if act not in known]
-    assert not missing, f"acts not in behaviour/acts.yaml: {', '.join(missing)}"
+    """Every act a built-in scores exists in its default catalogue (behaviour/acts.yaml, or
+    firm_acts.yaml for firms), so a run can produce it."""
+    scheme = load_scheme(name)
+    file = "firm_acts.yaml" if scheme.subject == "enterprises" else "acts.yaml"
+    known = _default_acts(file)
+    missing = [act for act in scheme.acts() if act not in known]
+    assert not missing, f"acts not in behaviour/{file}: {', '.join(missing)}"
 
 
 # --- reachability in a tiny engine run ------------------------------------------------------------

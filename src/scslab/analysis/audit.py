@@ -25,7 +25,7 @@ from scslab.analysis.replay import replay
 from scslab.engine.simulation import Simulation
 from scslab.errors import ScslabError
 from scslab.schemes.model import Scheme
-from scslab.store.results import GROUPS, Results
+from scslab.store.results import Results
 
 #: How heavy a sanction in each life domain is, from 1 (an inconvenience) to 5 (a livelihood or
 #: a basic service). scslab's own scale, documented in docs/audit.md; assumed.
@@ -109,7 +109,7 @@ def disparate_impact(results: Results, scheme: Scheme) -> dict[str, Any]:
     for outcome, expr in outcome_sql.items():
         favourable_if_high = outcome == "rewarded"
         out[outcome] = {}
-        for attr in GROUPS:
+        for attr in results.groups:
             rows = results.sql(
                 f"SELECT {attr}, sum({expr})::BIGINT, sum(agents)::BIGINT FROM steps "
                 f"WHERE step = {last} GROUP BY {attr} ORDER BY {attr}"

@@ -17,7 +17,7 @@ from scslab.schemes.model import Domain, Right, Slug
 
 ChannelId = Literal["court", "bank", "tax", "camera", "social-media", "informant"]
 CHANNELS: tuple[str, ...] = get_args(ChannelId)
-Trait = Literal["region", "hukou", "age", "income"]
+Trait = Literal["region", "hukou", "age", "income", "sector", "size", "conduct"]
 Probability = Annotated[float, Field(ge=0, le=1)]
 
 

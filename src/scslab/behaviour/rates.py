@@ -25,23 +25,17 @@ from pydantic import ValidationError
 from scslab._yaml import load_located, located_errors
 from scslab.behaviour.model import Adaptation, Catalogue, Observation
 from scslab.errors import ScenarioError
-from scslab.population.individuals import (
-    AGE_BANDS,
-    HUKOU,
-    INCOME_BANDS,
-    PopulationSpec,
-    cell_traits,
-)
+from scslab.population.individuals import Cells
 from scslab.schemes.model import Scheme
 
 CLASSES = 2  # 0: under no sanction, 1: under at least one sanction
 
 
-def load_catalogue(path: str | Path | None = None) -> Catalogue:
-    """The act catalogue: the built-in one, or a user's file."""
+def load_catalogue(path: str | Path | None = None, *, builtin: str = "acts.yaml") -> Catalogue:
+    """The act catalogue: a user's file, or the built-in one (``firm_acts.yaml`` for firms)."""
     if path is None:
-        text: str | bytes = resources.files("scslab.behaviour").joinpath("acts.yaml").read_text()
-        source = "builtin:acts.yaml"
+        text: str | bytes = resources.files("scslab.behaviour").joinpath(builtin).read_text()
+        source = f"builtin:{builtin}"
     else:
         try:
             text, source = Path(path).read_bytes(), str(path)
@@ -99,7 +93,7 @@ def _multiplier(act_mult: dict[str, dict[str, float]], levels: dict[str, str]) -
     return m
 
 
-def check_catalogue(catalogue: Catalogue, scheme: Scheme, spec: PopulationSpec) -> None:
+def check_catalogue(catalogue: Catalogue, scheme: Scheme, cells: Cells) -> None:
     """Every act the scheme scores is in the catalogue; every multiplier names a real level."""
     known = {a.id for a in catalogue.acts}
     for e in scheme.events:
@@ -108,9 +102,14 @@ def check_catalogue(catalogue: Catalogue, scheme: Scheme, spec: PopulationSpec) 
                 f"scheme '{scheme.id}': event '{e.id}' scores the act '{e.act_id}', which the act "
                 "catalogue does not have; add it to the catalogue or set the event's act:"
             )
-    levels = spec.levels()
+    levels = cells.levels
     for a in catalogue.acts:
         for trait, table in a.multipliers.items():
+            if trait not in levels:
+                raise ScenarioError(
+                    f"act '{a.id}': multipliers by {trait} do not apply to {scheme.subject}, "
+                    f"whose traits are {', '.join(levels)}"
+                )
             bad = set(table) - set(levels[trait])
             if bad:
                 raise ScenarioError(
@@ -122,21 +121,24 @@ def check_catalogue(catalogue: Catalogue, scheme: Scheme, spec: PopulationSpec) 
 def rate_tables(
     catalogue: Catalogue,
     scheme: Scheme | None,
-    spec: PopulationSpec,
+    cells: Cells,
     observation: Observation,
     adaptation: Adaptation,
     also_personal: Iterable[str] = (),
+    rate_scale: np.ndarray | None = None,
 ) -> RateTables:
     """Compute the tables. ``scheme=None`` gives the unscored baseline (no adaptation).
 
     ``also_personal`` names acts to draw person by person although the scheme does not score
-    them (see :class:`RateTables`).
+    them (see :class:`RateTables`). ``rate_scale`` multiplies each act's base rate (catalogue order);
+    the firm calibration fits it.
     """
     if scheme is not None:
-        check_catalogue(catalogue, scheme, spec)
+        check_catalogue(catalogue, scheme, cells)
     acts = catalogue.acts
     channels = {c.id: c for c in catalogue.channels}
-    regions = spec.regions
+    regions = cells.regions
+    factor = np.ones(len(acts)) if rate_scale is None else np.asarray(rate_scale, np.float64)
     coverage = np.array(
         [1.0 - np.exp(-observation.camera_reach * r.cameras_per_person) for r in regions]
     )
@@ -156,7 +158,7 @@ def rate_tables(
         ratio[ch_ids.index("camera")] = observation.camera_false_match_rate
     if not observation.false_records:
         ratio[:] = 0.0
-    base = np.array([a.rate for a in acts])
+    base = np.array([a.rate for a in acts]) * factor
     false_rate = ratio[None, :, None] * p_channel * base[:, None, None]  # [act, channel, region]
     pairs = [
         (a_i, c_i)
@@ -190,19 +192,15 @@ def rate_tables(
     else:
         salience = np.ones(CLASSES)
 
-    traits = cell_traits(spec)
+    traits = cells.traits()
+    names = list(cells.levels.items())
     n_cells = traits.shape[0]
     true_rate = np.zeros((n_cells, CLASSES, len(acts)))
     for c in range(n_cells):
-        r, h, g, inc = (int(x) for x in traits[c])
-        levels = {
-            "region": regions[r].id,
-            "hukou": HUKOU[h],
-            "age": AGE_BANDS[g],
-            "income": INCOME_BANDS[inc],
-        }
+        r = int(traits[c, 0])
+        levels = {trait: labels[traits[c, k]] for k, (trait, labels) in enumerate(names)}
         for a_i, act in enumerate(acts):
-            monthly = act.rate * _multiplier(act.multipliers, levels) / 12.0  # type: ignore[arg-type]
+            monthly = act.rate * factor[a_i] * _multiplier(act.multipliers, levels) / 12.0  # type: ignore[arg-type]
             feel = p_detect[a_i, r] * penalty[a_i] * salience
             true_rate[c, :, a_i] = monthly * np.exp(-elasticity[a_i] * feel)
     region_of = traits[:, 0]

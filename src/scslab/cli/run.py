@@ -38,10 +38,26 @@ def run(
     as_json: Annotated[
         bool, typer.Option("--json", help="print the summary as JSON on stdout, nothing else")
     ] = False,
+    checkpoint_every: Annotated[
+        int | None,
+        typer.Option(
+            help="write a checkpoint every N months; `scslab resume OUT` continues from it "
+            "(sharded runs: default 12)"
+        ),
+    ] = None,
+    shards: Annotated[
+        int, typer.Option(help="split the population by region into K shards on Dask workers")
+    ] = 1,
+    cluster: Annotated[
+        str | None,
+        typer.Option(help="Dask scheduler address for the shards; default: K local workers"),
+    ] = None,
 ) -> None:
     """Run a scenario: monthly steps, then a summary and results.duckdb in the output folder."""
     # the engine (numba) loads here, so that other commands start fast
+    from scslab.engine.checkpoint import discard, run_checkpointed
     from scslab.engine.scenario import Scenario
+    from scslab.engine.shards import run_sharded
     from scslab.engine.simulation import RunInterrupted, Simulation
     from scslab.population.network import NetworkSpec
 
@@ -73,9 +89,10 @@ def run(
 
     sim = Simulation(scenario)
     folder = sim.prepare(out, overwrite=overwrite)
+    discard(folder)  # a checkpoint left by an earlier run in an --overwrite folder
     status = err_console if as_json else console
     with Progress(
-        TextColumn(f"[bold]{sim.scheme.id}[/] {sim.agents:,} people"),
+        TextColumn(f"[bold]{sim.scheme.id}[/] {sim.agents:,} {sim.subjects}"),
         BarColumn(),
         MofNCompleteColumn(),
         TextColumn("months"),
@@ -89,14 +106,21 @@ def run(
             bar.update(task, completed=done)
 
         try:
-            results = sim.run(folder, progress=advance)
+            if shards != 1 or cluster is not None:
+                results = run_sharded(
+                    sim, folder, shards, cluster=cluster, every=checkpoint_every, progress=advance
+                )
+            elif checkpoint_every is not None:
+                results = run_checkpointed(sim, folder, checkpoint_every, advance)
+            else:
+                results = sim.run(folder, progress=advance)
         except RunInterrupted as stop:
             err_console.print(f"interrupted: the months done so far are in {stop.path}")
             raise typer.Exit(130) from None
     summary = results.summary()
     results.close()
     if as_json:
-        typer.echo(json.dumps(summary, indent=2))
+        typer.echo(json.dumps(summary, indent=2, ensure_ascii=False))
         return
     print_summary(summary)
 
@@ -104,15 +128,22 @@ def run(
 def print_summary(s: dict[str, Any]) -> None:
     agents = s["agents"]
     console.print(
-        f"\n[bold]{s['scheme']}[/]: {agents:,} people, {s['steps']} months, "
+        f"\n[bold]{s['scheme']}[/]: {agents:,} {s['subjects']}, {s['steps']} months, "
         f"{s['seconds']:.1f} s ({s['status']})"
     )
     t = Table(title="At the end of the run", show_edge=False)
     t.add_column("measure")
-    t.add_column("people", justify="right")
+    t.add_column(s["subjects"], justify="right")
     t.add_column("share", justify="right")
     for g, share in s["grades"].items():
         t.add_row(f"grade {g}", f"{round(share * agents):,}", f"{share:.2%}")
+    for g, share in (s.get("tax_grades") or {}).items():
+        t.add_row(f"tax rating {g}", f"{round(share * agents):,}", f"{share:.2%}")
+    if s.get("firms"):
+        f = s["firms"]
+        t.add_row("a manager blacklisted", f"{f['managers_listed']:,}", "")
+        t.add_row("legal representative restricted", f"{f['representatives_restricted']:,}", "")
+        t.add_row("closed over the run (replaced)", f"{f['closed']:,}", "")
     for name, key in (("list", "lists"), ("sanction", "sanctions"), ("reward", "rewards")):
         for k, n in s[key].items():
             t.add_row(f"{name}: {k}", f"{n:,}", f"{n / agents:.2%}")

@@ -29,7 +29,7 @@ OPEN = 32767  # grp_until of a consequence that lasts while its trigger holds
 NEVER = -32768  # last_neg of someone with no negative record
 MAX_STEP = 30000  # steps plus the longest duration must stay below int16's range
 
-COND_EVENTS, COND_GRADES, COND_BELOW, COND_AT_LEAST, COND_LIST = 0, 1, 2, 3, 4
+COND_EVENTS, COND_GRADES, COND_BELOW, COND_AT_LEAST, COND_LIST, COND_MANAGER = 0, 1, 2, 3, 4, 5
 FLAG_SANCTIONED, FLAG_PANEL, FLAG_ACTIVE = np.uint8(1), np.uint8(2), np.uint8(4)
 
 
@@ -84,6 +84,11 @@ class SchemeLayout:
     lists: tuple[str, ...]
     groups: tuple[tuple[Consequence, ...], ...]  # members of each group, in file order
     categories: tuple[str, ...]
+    manager_groups: int = 0  # bit q: group q holds while a firm's manager is blacklisted
+    representative_groups: tuple[int, ...] = ()  # groups that restrict a firm's representative
+    tax_of: np.ndarray | None = None  # uint8[max-min+1]: tax grade index of each score
+    tax_grades: tuple[str, ...] = ()  # the tax rating's grades, the unrated one last
+    unrated_months: int = 0
 
     @property
     def consequences(self) -> tuple[tuple[int, Consequence], ...]:
@@ -103,6 +108,8 @@ def _condition(
         return COND_AT_LEAST, 0, c.score_at_least, -1
     if c.list is not None:
         return COND_LIST, 0, 0, list_ix[c.list]
+    if c.representative_listed:
+        return COND_MANAGER, 0, 0, -1
     return COND_EVENTS, 0, 0, -1
 
 
@@ -130,12 +137,15 @@ def compile_scheme(scheme: Scheme, act_ids: tuple[str, ...]) -> tuple[SchemeArra
     lists = [_condition(x.entry, grade_ix, list_ix) for x in scheme.lists]
 
     # group sanctions and rewards by (sanction-or-reward, trigger, duration, whose condition)
-    Key = tuple[int, tuple[int, int, int, int], int, bool]
+    Key = tuple[int, tuple[int, int, int, int], int, bool, str]
     keyed: dict[Key, list[Consequence]] = {}
     for is_sanction, items in ((1, scheme.sanctions), (0, scheme.rewards)):
         for c in items:
             cond = _condition(c.trigger, grade_ix, list_ix)
-            key = (is_sanction, cond, c.duration_months or 0, c.trigger.of == "household")
+            # a firm's managers' listings arrive like a household member's: through the
+            # per-household trigger slot, set from outside the step (engine.simulation)
+            shared = c.trigger.of == "household" or bool(c.trigger.representative_listed)
+            key = (is_sanction, cond, c.duration_months or 0, shared, c.reaches)
             keyed.setdefault(key, []).append(c)
     keys = list(keyed)
     groups = tuple(tuple(keyed[k]) for k in keys)
@@ -226,11 +236,27 @@ def compile_scheme(scheme: Scheme, act_ids: tuple[str, ...]) -> tuple[SchemeArra
             [cat_ix[c.category] if c.category else -1 for c in scheme.collective], np.int32
         ),
     )
+    rating = scheme.tax_rating
+    tax_of = None
+    tax_grades: tuple[str, ...] = ()
+    if rating is not None:
+        bands = sorted(rating.grades, key=lambda g: -g.max)
+        tax_of = np.zeros(hi - lo + 1, np.uint8)
+        for k, g in enumerate(bands):
+            tax_of[g.min - lo : g.max - lo + 1] = k
+        tax_grades = tuple(g.id for g in bands) + ((rating.unrated.id,) if rating.unrated else ())
     layout = SchemeLayout(
         grades=tuple(g.id for g in grades),
         lists=tuple(x.id for x in scheme.lists),
         groups=groups,
         categories=tuple(c.id for c in scheme.categories),
+        manager_groups=sum(1 << q for q, cond in enumerate(triggers) if cond[0] == COND_MANAGER),
+        representative_groups=tuple(
+            q for q, g in enumerate(groups) if any(c.reaches == "representative" for c in g)
+        ),
+        tax_of=tax_of,
+        tax_grades=tax_grades,
+        unrated_months=rating.unrated.months if rating and rating.unrated else 0,
     )
     return arrays, layout
 

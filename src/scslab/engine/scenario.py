@@ -7,7 +7,7 @@ Every default names its source or is marked assumed in its field description.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from scslab._yaml import Located, load_located, located_errors, read_located
 from scslab.behaviour.model import Adaptation, Observation
 from scslab.errors import ScenarioError
+from scslab.population.firms import FirmSpec
 from scslab.population.individuals import PopulationSpec
 from scslab.population.network import NetworkSpec
 
@@ -30,6 +31,11 @@ class Scenario(_Spec):
     population: PopulationSpec = PopulationSpec()
     network: NetworkSpec | None = Field(
         default=None, description="draw a friendship network; needed by network rules"
+    )
+    firms: FirmSpec | None = Field(
+        default=None,
+        description="the firms of the population, for schemes that score enterprises; "
+        "default: FirmSpec() when the scheme scores enterprises",
     )
     years: Annotated[float, Field(gt=0, le=100)] = 5
     seed: Annotated[int, Field(ge=0, lt=2**63)] = 0
@@ -51,12 +57,22 @@ class Scenario(_Spec):
         path = Path(path)
         doc = read_located(path, ScenarioError)
         scenario = cls.from_located(doc)
-        updates = {}
-        for key in ("scheme", "acts"):
-            value = getattr(scenario, key)
+        updates: dict[str, Any] = {}
+
+        def local(value: str | None) -> str | None:
             if value and (value.endswith((".yaml", ".yml")) or "/" in value):
                 p = Path(value)
-                updates[key] = str(p if p.is_absolute() else (path.parent / p))
+                return str(p if p.is_absolute() else (path.parent / p))
+            return value
+
+        for key in ("scheme", "acts"):
+            if local(getattr(scenario, key)) != getattr(scenario, key):
+                updates[key] = local(getattr(scenario, key))
+        firms = scenario.firms
+        if firms is not None:
+            moved = {k: local(getattr(firms, k)) for k in ("people_scheme", "acts")}
+            if any(moved[k] != getattr(firms, k) for k in moved):
+                updates["firms"] = firms.model_copy(update=moved)
         return scenario.model_copy(update=updates) if updates else scenario
 
     @classmethod

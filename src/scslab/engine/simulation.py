@@ -49,14 +49,15 @@ from scslab.engine.kernels import (
 )
 from scslab.engine.scenario import Scenario
 from scslab.errors import ResourceError, ScenarioError
-from scslab.population.individuals import Population, cell_traits, generate
+from scslab.population.firms import FirmSpec, Firms, generate_firms
+from scslab.population.individuals import Cells, Population, generate
 from scslab.population.network import (
     Network,
     generate_network,
     score_assortativity,
     tie_group,
 )
-from scslab.rng import STREAM_PANEL, step_key, uniforms
+from scslab.rng import STREAM_FIRMS, STREAM_PANEL, step_key, uniforms
 from scslab.schemes.loader import load_scheme
 from scslab.schemes.model import Scheme
 
@@ -93,6 +94,8 @@ class Record:
     assortativity: np.ndarray  # float64[steps]: NaN without a network
     ties_cut: np.ndarray  # int64[steps]
     panel_events: list[np.ndarray] = field(default_factory=list)
+    #: further counts per step and cell, written as ``steps`` columns of these names
+    extra: dict[str, np.ndarray] = field(default_factory=dict)
     done: int = 0
 
     @classmethod
@@ -175,15 +178,54 @@ class Simulation:
     ) -> None:
         self.scenario = scenario
         self.scheme = scheme if scheme is not None else load_scheme(scenario.scheme)
-        if self.scheme.subject != "individuals":
-            raise ScenarioError(
-                f"scheme '{self.scheme.id}' scores {self.scheme.subject}, and this population "
-                "holds individuals only; choose a scheme for individuals"
+        #: a firm run's people, scored by their own scheme: their blacklists reach the firms
+        self.people: Simulation | None = None
+        self.firm_spec: FirmSpec | None = None
+        scale = None
+        if self.scheme.subject == "enterprises":
+            self.firm_spec = scenario.firms if scenario.firms is not None else FirmSpec()
+            people = scenario.model_copy(
+                update={"scheme": self.firm_spec.people_scheme, "firms": None, "panel": 0}
             )
-        self.catalogue = catalogue if catalogue is not None else load_catalogue(scenario.acts)
+            self.people = Simulation(people, population=population)
+            if self.people.scheme.subject != "individuals":
+                raise ScenarioError(
+                    f"firms.people_scheme: '{self.people.scheme.id}' scores "
+                    f"{self.people.scheme.subject}; the people who run firms need a scheme "
+                    "for individuals"
+                )
+            population = None  # the people's; the firms are drawn from them
+            people_n, managers = self.people.agents, self.firm_spec.managers(self.people.agents)
+            if managers > people_n:
+                raise ScenarioError(
+                    f"{self.firm_spec.count(people_n):,} firms need about {managers:,} managers "
+                    f"(a legal representative each, and directors), and the population has "
+                    f"{people_n:,} people; use more agents or fewer firms "
+                    "(firms.per_thousand_people)"
+                )
+            self.cells: Cells = self.firm_spec.cells(scenario.population.regions)
+            self.catalogue = (
+                catalogue
+                if catalogue is not None
+                else load_catalogue(self.firm_spec.acts, builtin="firm_acts.yaml")
+            )
+            scale = np.array(
+                [
+                    self.firm_spec.award_scale if a.lawful else self.firm_spec.violation_scale
+                    for a in self.catalogue.acts
+                ]
+            )
+        else:
+            if scenario.firms is not None:
+                raise ScenarioError(
+                    f"firms: scheme '{self.scheme.id}' scores individuals; the firms settings "
+                    "are for a scheme that scores enterprises (e.g. corporate-scs)"
+                )
+            self.cells = scenario.population.cells()
+            self.catalogue = catalogue if catalogue is not None else load_catalogue(scenario.acts)
         self.also_personal = also_personal
         self.interrupted = False
-        self._population = population
+        self._population: Population | Firms | None = population
         if population is not None and population.n == 0:
             raise ScenarioError("the population is empty")
         longest = max(
@@ -191,7 +233,8 @@ class Simulation:
             + [c.duration_months or 0 for c in self.scheme.consequences()]
             + [x.exit.after_months or 0 for x in self.scheme.lists]
         )
-        if scenario.steps + longest >= MAX_STEP:
+        history = self.firm_spec.history_months if self.firm_spec is not None else 0
+        if scenario.steps + history + longest >= MAX_STEP:
             raise ScenarioError(
                 f"years: {scenario.years} is too long; runs are limited to "
                 f"{(MAX_STEP - longest) // 12} years with this scheme"
@@ -200,10 +243,11 @@ class Simulation:
         self.rates: RateTables = rate_tables(
             self.catalogue,
             self.scheme,
-            scenario.population,
+            self.cells,
             scenario.observation,
             scenario.adaptation,
             also_personal,
+            scale,
         )
         self.arrays: SchemeArrays
         self.layout: SchemeLayout
@@ -211,6 +255,8 @@ class Simulation:
 
     def _check_network(self) -> None:
         """Network rules and tie-cutting need ties; say so before anything is allocated."""
+        if self.people is not None:
+            return  # firms have no friends; the people's simulation checks its own ties
         has_ties = self.scenario.network is not None or (
             self._population is not None and self._population.network is not None
         )
@@ -248,14 +294,30 @@ class Simulation:
 
     @property
     def agents(self) -> int:
+        """Subjects scored: people, or firms in a firm run."""
         if self._population is not None:
             return self._population.n
+        if self.people is not None and self.firm_spec is not None:
+            return self.firm_spec.count(self.people.agents)
         return self.scenario.population.agents
+
+    @property
+    def stream_seed(self) -> int:
+        """The seed the kernels draw with: the scenario's, or for firms one derived from it, so
+        that firm ``f`` and person ``f`` never share a draw."""
+        if self.people is None:
+            return self.scenario.seed
+        return int(step_key(self.scenario.seed, STREAM_FIRMS, -2)) & (2**63 - 1)
+
+    @property
+    def subjects(self) -> str:
+        """What the rows of this run are: ``people`` or ``firms``."""
+        return "firms" if self.people is not None else "people"
 
     def estimate_memory(self) -> int:
         """Bytes the run will need at its peak, before anything is allocated."""
         n = self.agents
-        cells = self.scenario.population.n_cells()
+        cells = self.cells.n_cells()
         acts = len(self.rates.act_ids)
         L, Q, G = len(self.layout.lists), len(self.layout.groups), len(self.layout.grades)
         per_person = 10 + state_bytes_per_person(self.layout)
@@ -263,7 +325,7 @@ class Simulation:
             per_person += 12  # what each household's members set for it (at most one per person)
         if self.scheme.collective:
             per_person += 2  # which households and neighbourhoods offended last month
-        spec = self.scenario.network
+        spec = self.scenario.network if self.people is None else None
         if spec is not None:
             # CSR arrays, a copy to rewire, the low-score bits; while built, ~10 bytes a stub
             per_person += int(spec.mean_degree * 8) + 8 + len(self._low_thresholds())
@@ -276,9 +338,14 @@ class Simulation:
         record = steps * per_block
         panel = steps * self.scenario.panel * (3 + 2 * L + 6 * Q + 40)
         generation = 4 * n  # household draw buffers, then cell index
-        return (
-            BASE_OVERHEAD + n * per_person + generation + n_blocks(n) * per_block + record + panel
-        )
+        total = BASE_OVERHEAD + n * per_person + generation + n_blocks(n) * per_block + record
+        if self.people is not None and self.firm_spec is not None:
+            # the people's run, their choice weights, the managers and what firms record
+            people = self.people.agents
+            total += self.people.estimate_memory() - BASE_OVERHEAD + 24 * people
+            total += 8 * self.firm_spec.managers(people) + 16 * n
+            total += steps * cells * 8 * (len(self.layout.tax_grades) + 4)
+        return total + panel
 
     def check_memory(self) -> None:
         need = self.estimate_memory()
@@ -289,24 +356,34 @@ class Simulation:
                 f"{have / 2**30:.1f} GiB free; use fewer agents (--agents) or a larger machine"
             )
 
-    def population(self) -> Population:
+    def population(self) -> Population | Firms:
+        """The subjects: people, or in a firm run the firms (drawn from the people's)."""
         if self._population is None:
+            if self.people is not None and self.firm_spec is not None:
+                people = self.people.population()
+                assert isinstance(people, Population)
+                self._population = generate_firms(people, self.firm_spec, self.scenario.seed)
+                return self._population
             pop = generate(self.scenario.population, self.scenario.seed)
             if self.scenario.network is not None:
                 pop.network = generate_network(pop, self.scenario.network, self.scenario.seed)
             self._population = pop
         return self._population
 
-    def execute(self, progress: Progress | None = None) -> tuple[Record, State]:
+    def execute(
+        self, progress: Progress | None = None, *, resume: Run | None = None
+    ) -> tuple[Record, State]:
         """Run every step in memory and return the record and final state.
 
-        On Ctrl-C the months done so far are returned and :attr:`interrupted` is set.
+        ``resume``: a run already started (restored from a checkpoint, say) to carry on from the
+        month it reached. On Ctrl-C the months done so far are returned and :attr:`interrupted`
+        is set.
         """
-        run = self.start()
+        run = self.start() if resume is None else resume
         steps = self.scenario.steps
         self.interrupted = False
         try:
-            for t in range(steps):
+            for t in range(run.record.done, steps):
                 run.advance(t)
                 if progress is not None:
                     progress(t + 1, steps)
@@ -360,6 +437,7 @@ class Simulation:
         *,
         overwrite: bool = False,
         progress: Progress | None = None,
+        resume: Run | None = None,
     ) -> Results:
         """Run and write ``results.duckdb`` in ``out`` (default: a new folder under ``runs/``).
 
@@ -371,7 +449,7 @@ class Simulation:
         folder = self.prepare(out, overwrite=overwrite)
         started = datetime.now(UTC)
         clock = time.perf_counter()
-        record, _ = self.execute(progress)
+        record, _ = self.execute(progress, resume=resume)
         meta = {
             "started": started,
             "finished": datetime.now(UTC),
@@ -392,12 +470,18 @@ class Run:
 
     def __init__(self, sim: Simulation) -> None:
         self.sim = sim
+        #: in a firm run, the people's run that goes step by step beside it
+        self.people_run = Run(sim.people) if sim.people is not None else None
+        self.seed = sim.stream_seed
+        #: unrecorded months run before month 0 (a firm run's history), and how many are done
+        self.history = sim.firm_spec.history_months if sim.firm_spec is not None else 0
+        self.warmed = 0
         pop = sim.population()
         n = pop.n
         self.pop = pop
         self.draws = sim._draws()
-        self.people = np.bincount(pop.cell, minlength=sim.scenario.population.n_cells())
-        self.cell_region = cell_traits(sim.scenario.population)[:, 0].astype(np.int64)
+        self.people = np.bincount(pop.cell, minlength=sim.cells.n_cells())
+        self.cell_region = sim.cells.region_of()
         network = pop.network
         self.cutting = sim.scenario.adaptation.tie_cutting
         if network is not None and self.cutting.enabled:
@@ -433,6 +517,7 @@ class Run:
         )
         self.state = allocate_state(n, sim.arrays, sim.layout)
         if self.cutting.enabled:
+            assert isinstance(pop, Population)
             self.group = tie_group(pop)
             self.members = np.argsort(self.group, kind="stable").astype(np.int32)
             self.group_start = np.searchsorted(
@@ -448,15 +533,46 @@ class Run:
             n, len(self.people), len(sim.rates.act_ids), len(sim.layout.grades), L, Q, per_block
         )
         self.record = Record.allocate(sim.scenario.steps, self.tally, panel, L, Q)
+        if isinstance(pop, Firms):
+            self._firms_init(pop)
+
+    def _firms_init(self, firms: Firms) -> None:
+        """Firm runs: managers' blacklists, ages, closures and the tax rating."""
+        sim, layout = self.sim, self.sim.layout
+        assert self.people_run is not None
+        people = self.people_run.sim
+        #: the people's blacklists, whose entries reach the firms their members run
+        self.black = np.array(
+            [k for k, x in enumerate(people.scheme.lists) if x.kind == "black"], np.int64
+        )
+        self.firm_age = firms.age.astype(np.int32)
+        steps, cells = sim.scenario.steps, sim.cells.n_cells()
+        names = ["closed", "managers_listed", "representatives_restricted"]
+        names += [f"tax__{g}" for g in layout.tax_grades]
+        self.record.extra = {k: np.zeros((steps, cells), np.int64) for k in names}
 
     def advance(self, t: int, *, assortativity: bool = True) -> None:
-        """Month ``t``: what last month's scores set, the step, ties, and the record."""
+        """Month ``t`` of the record: what last month's scores set, the step, ties, the record.
+
+        A firm run first lives through its unrecorded history (``firms.history_months``).
+        """
+        while self.warmed < self.history:
+            self._month(self.warmed, None, assortativity=False)
+            self.warmed += 1
+        self._month(t + self.history, t, assortativity=assortativity)
+
+    def _month(self, k: int, t: int | None, *, assortativity: bool) -> None:
+        """Engine step ``k``, recorded as month ``t`` (``None``: history, not recorded)."""
         sim, traits, state, network = self.sim, self.traits, self.state, self.network
-        seed = sim.scenario.seed
+        seed = self.seed
+        if self.people_run is not None:
+            self._firms_before(k, t)
+            self.people_run._month(k, t, assortativity=assortativity)
         if len(self.thresholds):
+            assert network is not None
             before = traits.low.copy()
             mark_low(state.score, self.thresholds, traits.low)  # last month's low scorers
-            if self.counting and t == 0:
+            if self.counting and k == 0:
                 count_low_friends(network.indptr, network.indices, traits.low, traits.low_friends)
             elif self.counting:
                 update_low_friends(
@@ -467,18 +583,18 @@ class Run:
                 state.last_neg,
                 self.pop.household,
                 traits.neighbourhood,
-                t,
+                k,
                 traits.offended,
             )
-        if self.households:
+        if self.households and self.people_run is None:
             mark_households(sim.arrays, state, self.pop.household, traits.hh_trig, traits.hh_cause)
         for counts in self.tally:
             counts.fill(0)
-        step(sim.arrays, self.draws, traits, state, self.tally, seed, t)
-        count_unscored(self.draws, self.people, self.cell_region, self.tally, seed, t)
+        step(sim.arrays, self.draws, traits, state, self.tally, seed, k, 0)  # 0: no offset
+        count_unscored(self.draws, self.people, self.cell_region, self.tally, seed, k)
         if network is not None:
             if self.cutting.enabled:
-                self.record.ties_cut[t] = cut_ties(
+                cut = cut_ties(
                     network.indptr,
                     network.indices,
                     traits.low[-1],
@@ -487,11 +603,85 @@ class Run:
                     self.members,
                     self.group_start,
                     seed,
-                    t,
+                    k,
+                    0,
                 )
-            if assortativity:
+                if t is not None:
+                    self.record.ties_cut[t] = cut
+            if assortativity and t is not None:
                 self.record.assortativity[t] = score_assortativity(network, state.score)
-        self.record.take(t, self.tally, state)
+        if t is not None:
+            self.record.take(t, self.tally, state)
+        if self.people_run is not None:
+            self._firms_after(t)
+
+    def _firms_before(self, k: int, t: int | None) -> None:
+        """Before step ``k`` of a firm run: closures, and last month's listed managers."""
+        firms, state, extra = self.pop, self.state, self.record.extra
+        assert isinstance(firms, Firms) and self.people_run is not None
+        closure = self.sim.firm_spec.monthly_closure if self.sim.firm_spec else 0.0
+        if closure > 0:
+            key = step_key(self.sim.scenario.seed, STREAM_FIRMS, k + 2)
+            closed = np.flatnonzero(uniforms(key, firms.n, 0) < closure)
+            reset_rows(state, closed, self.sim.arrays, self.sim.layout)
+            self.firm_age[closed] = 0
+            if t is not None:
+                extra["closed"][t] = np.bincount(firms.cell[closed], minlength=len(self.people))
+        # a firm is restricted while one of its managers is on one of the people's blacklists
+        mask = self.sim.layout.manager_groups
+        people = self.people_run.state
+        listed = people.list_since[firms.managers][:, self.black] >= 0
+        why = np.where(listed, people.list_cause[firms.managers][:, self.black], 0)
+        starts = firms.manager_start[:-1]
+        any_listed = np.logical_or.reduceat(listed.any(axis=1), starts)
+        cause = np.bitwise_or.reduceat(np.bitwise_or.reduce(why, axis=1), starts)
+        self.traits.hh_trig[:] = np.where(any_listed, mask, 0)
+        self.traits.hh_cause[:] = np.where(any_listed, cause, 0).astype(np.uint32)
+        if t is not None:
+            extra["managers_listed"][t] = np.bincount(
+                firms.cell[any_listed], minlength=len(self.people)
+            )
+
+    def _firms_after(self, t: int | None) -> None:
+        """After month ``t`` of a firm run: representatives restricted, the tax rating, ages."""
+        firms, state, layout, extra = self.pop, self.state, self.sim.layout, self.record.extra
+        assert isinstance(firms, Firms)
+        cells = len(self.people)
+        if t is None:
+            self.firm_age += 1
+            return
+        if layout.representative_groups:
+            held = (state.grp_until[:, list(layout.representative_groups)] >= 0).any(axis=1)
+            extra["representatives_restricted"][t] = np.bincount(firms.cell[held], minlength=cells)
+        if layout.tax_of is not None:
+            grade = layout.tax_of[state.score.astype(np.int64) - self.sim.scheme.score.min]
+            if layout.unrated_months:
+                grade = np.where(
+                    self.firm_age < layout.unrated_months, len(layout.tax_grades) - 1, grade
+                )
+            counts = np.bincount(
+                firms.cell.astype(np.int64) * len(layout.tax_grades) + grade,
+                minlength=cells * len(layout.tax_grades),
+            ).reshape(cells, -1)
+            for k, g in enumerate(layout.tax_grades):
+                extra[f"tax__{g}"][t] = counts[:, k]
+        self.firm_age += 1
+
+
+def reset_rows(state: State, rows: np.ndarray, arrays: SchemeArrays, layout: SchemeLayout) -> None:
+    """Start ``rows`` afresh, as subjects new to the scheme (a closed firm's successor).
+
+    Their list entries and consequences end without an exit in ``flows``: the subject is gone.
+    """
+    if len(rows) == 0:
+        return
+    fresh = allocate_state(1, arrays, layout)
+    for name in State._fields:
+        column = getattr(state, name)
+        if name == "flags":
+            column[rows] &= FLAG_PANEL
+        else:
+            column[rows] = getattr(fresh, name)[0]
 
 
 def default_out(scheme_id: str) -> Path:

@@ -153,6 +153,36 @@ class PopulationSpec(_Spec):
     def n_cells(self) -> int:
         return len(self.regions) * len(HUKOU) * len(AGE_BANDS) * len(INCOME_BANDS)
 
+    def cells(self) -> Cells:
+        """The (region, hukou, age, income) cells that rates and results are kept by."""
+        return Cells(self.levels(), self.regions)
+
+
+@dataclass(frozen=True, eq=False)
+class Cells:
+    """The cells of a population of people or firms: every combination of its traits' levels.
+
+    Rates are kept per cell and results are written per cell. ``levels`` names each trait's
+    levels in code order; the first trait is always ``region``, and a subject's cell is the
+    mixed-radix number of its levels (last trait fastest).
+    """
+
+    levels: dict[str, tuple[str, ...]]
+    regions: tuple[Region, ...]
+
+    def n_cells(self) -> int:
+        return int(np.prod([len(v) for v in self.levels.values()]))
+
+    def traits(self) -> np.ndarray:
+        """The level of each trait in every cell, shape ``(n_cells, traits)``."""
+        grids = np.meshgrid(*(np.arange(len(v)) for v in self.levels.values()), indexing="ij")
+        return np.stack([g.ravel() for g in grids], axis=1).astype(np.int64)
+
+    def region_of(self) -> np.ndarray:
+        """The region index of every cell."""
+        out: np.ndarray = self.traits()[:, 0]
+        return out
+
 
 @dataclass(eq=False)
 class Population:
@@ -195,18 +225,6 @@ def cell_index(
     c = c * len(AGE_BANDS) + age
     out: np.ndarray = (c * len(INCOME_BANDS) + income).astype(np.uint16)
     return out
-
-
-def cell_traits(spec: PopulationSpec) -> np.ndarray:
-    """The (region, hukou, age, income) levels of every cell, shape ``(n_cells, 4)``."""
-    grids = np.meshgrid(
-        np.arange(len(spec.regions)),
-        np.arange(len(HUKOU)),
-        np.arange(len(AGE_BANDS)),
-        np.arange(len(INCOME_BANDS)),
-        indexing="ij",
-    )
-    return np.stack([g.ravel() for g in grids], axis=1).astype(np.int64)
 
 
 @njit(cache=True)

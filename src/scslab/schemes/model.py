@@ -146,11 +146,17 @@ class Grade(Sourced):
         return self
 
 
+KINDS = ("events", "grades", "list", "score_below", "score_at_least", "representative_listed")
+
+
 class Condition(_Strict):
-    """Exactly one of: recorded events, grades, a list, a score below, a score at least.
+    """Exactly one of: recorded events, grades, a list, a score below, a score at least, or (for
+    firms) a legal representative on a blacklist.
 
     ``of: household`` makes a trigger hold for everyone whose household has a member (oneself
     included) who meets it: a parent's listing that bars the children from private schools.
+    ``representative_listed: true`` holds for a firm whose legal representative is on a blacklist
+    of the people's scheme: joint punishment from the person to the firm.
     """
 
     events: tuple[Slug, ...] = ()
@@ -158,6 +164,7 @@ class Condition(_Strict):
     list: Slug | None = None
     score_below: ScoreValue | None = None
     score_at_least: ScoreValue | None = None
+    representative_listed: Literal[True] | None = None
     of: Literal["self", "household"] = "self"
 
     @model_validator(mode="after")
@@ -167,14 +174,14 @@ class Condition(_Strict):
         ]
         if len(given) != 1:
             raise ValueError(
-                "give exactly one of events, grades, list, score_below or score_at_least"
-                + (f" (found {', '.join(sorted(given))})" if given else "")
+                "give exactly one of events, grades, list, score_below, score_at_least or "
+                "representative_listed" + (f" (found {', '.join(sorted(given))})" if given else "")
             )
         return self
 
     @property
     def kind(self) -> str:
-        for key in ("events", "grades", "list", "score_below", "score_at_least"):
+        for key in KINDS:
             if getattr(self, key) not in ((), None):
                 return key
         raise AssertionError("validated condition has no kind")
@@ -209,6 +216,11 @@ class ListRule(Sourced):
             raise ValueError("a list's entry cannot be another list; use events, grades or a score")
         if self.entry.of != "self":
             raise ValueError("a list's entry is about the person listed; remove `of:`")
+        if self.entry.representative_listed:
+            raise ValueError(
+                "a list's entry is the firm's own record; a representative's listing can "
+                "trigger sanctions, not a listing"
+            )
         return self
 
 
@@ -223,6 +235,13 @@ class Consequence(Sourced):
     duration_months: Months | None = Field(
         default=None,
         description="how long it lasts once started; none: exactly as long as the trigger holds",
+    )
+    reaches: Literal["subject", "representative"] = Field(
+        default="subject",
+        description=(
+            "whom it restricts: the subject scored, or (for firms) the firm's legal "
+            "representative, the joint punishment of a listed firm's managers"
+        ),
     )
 
     @model_validator(mode="after")
@@ -269,6 +288,22 @@ class Repair(Sourced):
     lists: tuple[Slug, ...] = ()
 
 
+class Unrated(Sourced):
+    """The grade of subjects too new to rate: the tax authority's M for firms under a year old."""
+
+    id: GradeId
+    months: Months = Field(description="subjects younger than this many months get this grade")
+
+
+class TaxRating(_Strict):
+    """A second scale read off the same score: bands that tile the score range, plus a grade for
+    subjects too new to rate. The corporate scheme reports the STA's A/B/C/D/M with it."""
+
+    name: str = Field(min_length=1)
+    grades: tuple[Grade, ...] = Field(min_length=1)
+    unrated: Unrated | None = None
+
+
 class _Problems(ValueError):
     """Several located problems found by the cross-reference checks of a whole scheme."""
 
@@ -296,6 +331,9 @@ class Scheme(_Strict):
     collective: tuple[Collective, ...] = Field(default=(), max_length=4)
     decay: Decay | None = None
     repair: Repair | None = None
+    tax_rating: TaxRating | None = Field(
+        default=None, description="firms only: a second grade scale on the same score"
+    )
 
     @model_validator(mode="after")
     def _cross_references(self) -> Scheme:
@@ -323,6 +361,11 @@ def _rules(s: Scheme) -> Iterator[tuple[Loc, Sourced]]:
     for key in (*keys, "collective"):
         for i, rule in enumerate(getattr(s, key)):
             yield (key, i), rule
+    if s.tax_rating is not None:
+        for i, g in enumerate(s.tax_rating.grades):
+            yield ("tax_rating", "grades", i), g
+        if s.tax_rating.unrated is not None:
+            yield ("tax_rating", "unrated"), s.tax_rating.unrated
     if s.decay is not None:
         yield ("decay",), s.decay
     if s.repair is not None:
@@ -335,6 +378,38 @@ def _duplicates(loc: str, ids: Iterable[str]) -> Iterator[tuple[Loc, str]]:
         if n > 1:
             last = len(ids) - 1 - ids[::-1].index(ident)
             yield (loc, last, "id"), f"the id '{ident}' is used {n} times; ids must be unique"
+
+
+def _tiles(key: Loc, bands: tuple[Grade, ...], lo: int, hi: int) -> Iterator[tuple[Loc, str]]:
+    """Grade bands must cover lo..hi with no gap and no overlap."""
+    if not bands:
+        return
+    order = sorted(range(len(bands)), key=lambda k: bands[k].min)
+    expect = lo
+    for k in order:
+        g = bands[k]
+        if g.min > expect:
+            yield (
+                (*key, k, "min"),
+                (
+                    f"grade '{g.id}' starts at {g.min}, leaving {expect}..{g.min - 1} "
+                    f"without a grade; start it at {expect}"
+                ),
+            )
+        elif g.min < expect:
+            yield (
+                (*key, k, "min"),
+                (
+                    f"grade '{g.id}' starts at {g.min}, overlapping the grade below; "
+                    f"start it at {expect}"
+                ),
+            )
+        expect = g.max + 1
+    if expect - 1 != hi:
+        yield (
+            (*key, order[-1], "max"),
+            (f"the top grade ends at {expect - 1} but scores reach {hi}; end it at {hi}"),
+        )
 
 
 def _check(s: Scheme) -> Iterator[tuple[Loc, str]]:  # one flat list of rules
@@ -423,34 +498,34 @@ def _check(s: Scheme) -> Iterator[tuple[Loc, str]]:  # one flat list of rules
             )
 
     # grade bands tile the score range, no gaps and no overlaps
-    if s.grades:
-        order = sorted(range(len(s.grades)), key=lambda k: s.grades[k].min)
-        expect = lo
-        for k in order:
-            g = s.grades[k]
-            if g.min > expect:
+    yield from _tiles(("grades",), s.grades, lo, hi)
+    if s.tax_rating is not None:
+        yield from _tiles(("tax_rating", "grades"), s.tax_rating.grades, lo, hi)
+        yield from _duplicates(
+            "tax_rating.grades",
+            [g.id for g in s.tax_rating.grades]
+            + ([s.tax_rating.unrated.id] if s.tax_rating.unrated else []),
+        )
+
+    # what only firms have, and what firms cannot have
+    firms = s.subject == "enterprises"
+    if s.tax_rating is not None and not firms:
+        yield ("tax_rating",), "a tax rating is for firms; this scheme scores individuals"
+    for key in ("sanctions", "rewards"):
+        for i, c in enumerate(getattr(s, key)):
+            if not firms and c.reaches != "subject":
+                yield (key, i, "reaches"), "only a firm's sanctions reach a legal representative"
+            if not firms and c.trigger.representative_listed:
                 yield (
-                    ("grades", k, "min"),
-                    (
-                        f"grade '{g.id}' starts at {g.min}, leaving {expect}..{g.min - 1} "
-                        f"without a grade; start it at {expect}"
-                    ),
+                    (key, i, "trigger", "representative_listed"),
+                    "only firms have legal representatives; this scheme scores individuals",
                 )
-            elif g.min < expect:
-                yield (
-                    ("grades", k, "min"),
-                    (
-                        f"grade '{g.id}' starts at {g.min}, overlapping the grade below; "
-                        f"start it at {expect}"
-                    ),
-                )
-            expect = g.max + 1
-        if expect - 1 != hi:
-            top = order[-1]
-            yield (
-                ("grades", top, "max"),
-                (f"the top grade ends at {expect - 1} but scores reach {hi}; end it at {hi}"),
-            )
+            if firms and c.trigger.of == "household":
+                yield (key, i, "trigger", "of"), "firms have no households; remove `of:`"
+    if firms:
+        for key in ("network", "collective"):
+            if getattr(s, key):
+                yield (key,), f"{key} rules are about people; this scheme scores firms"
 
     def condition(loc: Loc, c: Condition, what: str) -> Iterator[tuple[Loc, str]]:
         for j, ev in enumerate(c.events):

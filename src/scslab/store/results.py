@@ -18,7 +18,8 @@ import duckdb
 from scslab.errors import ScslabError
 from scslab.store.writer import RESULTS
 
-GROUPS = ("region", "hukou", "age", "income")
+#: The traits results can be grouped by: people's, then firms'.
+GROUPS = ("region", "hukou", "age", "income", "sector", "size", "conduct")
 
 
 class Results:
@@ -47,6 +48,11 @@ class Results:
         """The columns of the ``steps`` table."""
         return list(self._columns)
 
+    @property
+    def groups(self) -> tuple[str, ...]:
+        """The traits this run's rows can be grouped by (people's or firms')."""
+        return tuple(g for g in GROUPS if g in self._columns)
+
     def _repr_html_(self) -> str:
         """A summary table for Jupyter: the run, then the final state."""
         from html import escape
@@ -55,7 +61,7 @@ class Results:
         agents = s["agents"]
         rows = [
             ("scheme", s["scheme"]),
-            ("people", f"{agents:,}"),
+            (s["subjects"], f"{agents:,}"),
             ("months", str(s["steps"])),
             ("status", s["status"]),
         ]
@@ -94,8 +100,8 @@ class Results:
     def _by(self, by: str | None) -> tuple[str, str]:
         if by is None:
             return "", ""
-        if by not in GROUPS:
-            raise ScslabError(f"by={by!r}: group by one of {', '.join(GROUPS)}")
+        if by not in self.groups:
+            raise ScslabError(f"by={by!r}: group by one of {', '.join(self.groups)}")
         return f", {by}", f", {by}"
 
     def grades(self, by: str | None = None) -> duckdb.DuckDBPyRelation:
@@ -198,8 +204,24 @@ class Results:
                     "assortativity_last": rows[-1][1],
                     "ties_cut": int(sum(r[2] for r in rows)),
                 }
+        firms = None
+        tax_grades = None
+        if run["subjects"] == "firms":
+            tax = final_counts("tax__")
+            tax_grades = {g: round(n / agents, 6) for g, n in tax.items()}
+            sums = self.con.execute(
+                "SELECT sum(closed), sum(managers_listed) FILTER (WHERE step = ?), "
+                "sum(representatives_restricted) FILTER (WHERE step = ?) FROM steps",
+                [final, final],
+            ).fetchall()[0]
+            firms = {
+                "closed": int(sums[0] or 0),
+                "managers_listed": int(sums[1] or 0),
+                "representatives_restricted": int(sums[2] or 0),
+            }
         return {
             "scheme": run["scheme"],
+            "subjects": run["subjects"],
             "agents": agents,
             "steps": int(run["steps_done"]),
             "status": run["status"],
@@ -210,8 +232,16 @@ class Results:
             "rewards": final_counts("reward__"),
             "events": events,
             "network": network,
+            "tax_grades": tax_grades,
+            "firms": firms,
             "path": str(self.path),
         }
 
     def close(self) -> None:
         self.con.close()
+
+    def __enter__(self) -> Results:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

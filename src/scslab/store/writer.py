@@ -17,6 +17,7 @@ import numpy as np
 
 from scslab.engine.compiled import ALL_CAUSES
 from scslab.errors import ResourceError
+from scslab.population.firms import Firms
 from scslab.schemes.model import DOMAINS
 
 if TYPE_CHECKING:
@@ -84,21 +85,21 @@ def _write(
 
     sc = sim.scenario
     T = rec.done
-    spec = sc.population
-    levels = spec.levels()
+    levels = sim.cells.levels
     layout = sim.layout
     acts = sim.rates.act_ids
 
     con.execute(
-        """CREATE TABLE runs (scheme VARCHAR, scenario VARCHAR, scheme_yaml VARCHAR,
-        acts_yaml VARCHAR, personal_acts VARCHAR[],
+        """CREATE TABLE runs (scheme VARCHAR, subjects VARCHAR, scenario VARCHAR,
+        scheme_yaml VARCHAR, acts_yaml VARCHAR, personal_acts VARCHAR[],
         version VARCHAR, seed UBIGINT, agents BIGINT, steps INTEGER, steps_done INTEGER,
         started TIMESTAMPTZ, finished TIMESTAMPTZ, seconds DOUBLE, status VARCHAR)"""
     )
     con.execute(
-        "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             sim.scheme.id,
+            sim.subjects,
             sc.to_yaml(),
             dump_scheme(sim.scheme),
             catalogue_text(sim.catalogue),
@@ -115,17 +116,15 @@ def _write(
         ],
     )
 
-    # steps: one row per step and cell that has people
-    from scslab.population.individuals import cell_traits
-
-    traits = cell_traits(spec)
+    # steps: one row per step and cell that has people (or firms)
+    traits = sim.cells.traits()
     agents = np.bincount(sim.population().cell, minlength=traits.shape[0])
     cells = np.flatnonzero(agents)
     step_ix = np.repeat(np.arange(T), len(cells))
     cell_ix = np.tile(cells, T)
     cols: dict[str, Any] = {"step": step_ix.astype(np.int32)}
-    for k, trait in enumerate(("region", "hukou", "age", "income")):
-        cols[trait] = np.array(levels[trait], dtype=object)[traits[cell_ix, k]]
+    for k, (trait, names) in enumerate(levels.items()):
+        cols[trait] = np.array(names, dtype=object)[traits[cell_ix, k]]
     cols["agents"] = agents[cell_ix].astype(np.int64)
     cols["sanctioned"] = rec.anyc[:T, cells, 0].ravel()
     cols["rewarded"] = rec.anyc[:T, cells, 1].ravel()
@@ -143,6 +142,9 @@ def _write(
     # network-wide, so the same on every row of a step; NULL without a network
     cols["score_assortativity"] = np.repeat(rec.assortativity[:T], len(cells))
     cols["ties_cut"] = np.repeat(rec.ties_cut[:T], len(cells))
+    # a firm run's managers, closures and tax rating
+    for name, counts in rec.extra.items():
+        cols[name] = counts[:T, cells].ravel()
     for a, aid in enumerate(acts):
         cols[f"true__{aid}"] = rec.ev_true[:T, cells, a].ravel()
         cols[f"recorded__{aid}"] = rec.ev_rec[:T, cells, a].ravel()
@@ -245,14 +247,17 @@ def _write_panel(
     layout = sim.layout
     grades = np.array([*layout.grades, None] if layout.grades else [None], dtype=object)
     pop = sim.population()
-    levels = sim.scenario.population.levels()
+    levels = sim.cells.levels
     L = len(layout.lists)
 
     cols: dict[str, Any] = {
         "step": np.repeat(np.arange(T, dtype=np.int32), P),
         "person": np.tile(people, T).astype(np.int64),
     }
-    cols["household"] = np.tile(pop.household[people], T).astype(np.int64)
+    if isinstance(pop, Firms):
+        cols["representative"] = np.tile(pop.representative[people], T).astype(np.int64)
+    else:
+        cols["household"] = np.tile(pop.household[people], T).astype(np.int64)
     for trait, column in pop.trait_columns().items():
         cols[trait] = np.array(levels[trait], dtype=object)[np.tile(column[people], T)]
     cols["score"] = rec.panel_score[:T].ravel().astype(np.int32)
