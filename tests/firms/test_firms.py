@@ -250,3 +250,23 @@ def test_people_runs_are_unchanged_by_the_firm_seams() -> None:
     sim = Simulation(Scenario(population=PopulationSpec(agents=5_000), years=1))
     assert sim.stream_seed == sim.scenario.seed and sim.subjects == "people"
     assert isinstance(sim.population(), Population)
+
+
+def test_firm_flows_by_sector_and_size_add_up_to_the_flows(tmp_path: Path) -> None:
+    """``firm_flows`` splits every entry, exit, start and end of ``flows`` by the firms' cells."""
+    sc = Scenario(
+        scheme="corporate-scs",
+        population=PopulationSpec(agents=100_000),
+        years=2,
+        firms=FirmSpec(history_months=12),
+    )
+    Simulation(sc).run(tmp_path / "r")
+    with Results(tmp_path / "r") as r:
+        by_cell = r.sql(
+            "SELECT kind, item, sum(firms) FROM firm_flows GROUP BY ALL ORDER BY ALL"
+        ).fetchall()
+        total = r.sql("SELECT kind, item, sum(count) FROM flows GROUP BY ALL ORDER BY ALL")
+        assert by_cell == total.fetchall()
+        assert len(by_cell) >= 10
+        sizes = {row[0] for row in r.sql("SELECT DISTINCT size FROM firm_flows").fetchall()}
+        assert sizes <= set(SIZES) and len(sizes) >= 2

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from scslab.errors import LibraryMissing, ScslabError
 from scslab.schemes.loader import parse_scheme
 from scslab.schemes.model import Condition, Consequence, ListRule, Scheme
+from scslab.store.results import GROUPS
 
 if TYPE_CHECKING:
     from scslab.store.results import Results
@@ -166,7 +167,8 @@ class Explanation:
     scheme: str
     steps: int
     complete: bool
-    #: the person's region, hukou, age band and income band
+    #: the person's region, hukou, age band and income band (a firm's: region, sector, size,
+    #: conduct)
     traits: dict[str, str]
     base: int
     #: the scheme's grade bands: (id, min, max), high to low
@@ -636,16 +638,17 @@ def explain(results: Results, person: int) -> Explanation:
     run = results.run()
     scheme = _read_scheme(results, run)
     con = results.con
+    panel_columns = {row[0] for row in con.execute("DESCRIBE panel").fetchall()}
+    names = [g for g in GROUPS if g in panel_columns]  # people's traits, or firms'
     rows = con.execute(
-        "SELECT step, score, grade, region, hukou, age, income FROM panel "
+        f"SELECT step, score, grade, {', '.join(names)} FROM panel "
         "WHERE person = ? ORDER BY step",
         [person],
     ).fetchall()
     if not rows:
         raise ScslabError(_not_in_panel(results, person, int(run["agents"])))
     months = tuple(Month(int(r[0]), int(r[1]), r[2]) for r in rows)
-    first = rows[0]
-    traits = {"region": first[3], "hukou": first[4], "age": first[5], "income": first[6]}
+    traits = dict(zip(names, rows[0][3:], strict=True))
 
     events_by_id = {e.id: e for e in scheme.events}
     events = []
@@ -744,7 +747,8 @@ def _not_in_panel(results: Results, person: int, agents: int) -> str:
         what = f"person {person} is not in the panel of {results.path}"
     more = " (the first 10)" if count > _SHOW_IDS else ""
     return (
-        f"{what}; the panel holds {count:,} of the run's {agents:,} people, e.g. "
+        f"{what}; the panel holds {count:,} of the run's {agents:,} "
+        f"{results.run().get('subjects') or 'people'}, e.g. "
         f"{', '.join(map(str, ids))}{more}; list them all with the SQL query "
         "`SELECT DISTINCT person FROM panel ORDER BY person`"
     )

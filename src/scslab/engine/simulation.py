@@ -96,6 +96,10 @@ class Record:
     panel_events: list[np.ndarray] = field(default_factory=list)
     #: further counts per step and cell, written as ``steps`` columns of these names
     extra: dict[str, np.ndarray] = field(default_factory=dict)
+    #: a firm run's list entries and exits, and consequence starts and ends, per step and cell:
+    #: ``(kind, index)`` -> int64[steps, cells]; kind 0 list entry, 1 list exit, 2 group start,
+    #: 3 group end (written as the ``firm_flows`` table)
+    cell_flows: dict[tuple[int, int], np.ndarray] = field(default_factory=dict)
     done: int = 0
 
     @classmethod
@@ -550,6 +554,12 @@ class Run:
         names = ["closed", "managers_listed", "representatives_restricted"]
         names += [f"tax__{g}" for g in layout.tax_grades]
         self.record.extra = {k: np.zeros((steps, cells), np.int64) for k in names}
+        L, Q = len(layout.lists), len(layout.groups)
+        self.record.cell_flows = {
+            (kind, ix): np.zeros((steps, cells), np.int64)
+            for kind, n in ((0, L), (1, L), (2, Q), (3, Q))
+            for ix in range(n)
+        }
 
     def advance(self, t: int, *, assortativity: bool = True) -> None:
         """Month ``t`` of the record: what last month's scores set, the step, ties, the record.
@@ -635,6 +645,8 @@ class Run:
         starts = firms.manager_start[:-1]
         any_listed = np.logical_or.reduceat(listed.any(axis=1), starts)
         cause = np.bitwise_or.reduceat(np.bitwise_or.reduce(why, axis=1), starts)
+        self._lists_before = state.list_since.copy()
+        self._groups_before = state.grp_until.copy()
         self.traits.hh_trig[:] = np.where(any_listed, mask, 0)
         self.traits.hh_cause[:] = np.where(any_listed, cause, 0).astype(np.uint32)
         if t is not None:
@@ -650,6 +662,17 @@ class Run:
         if t is None:
             self.firm_age += 1
             return
+        # flows by sector and size: memberships that began or ended this month
+        for first, before, after in (
+            (0, self._lists_before, state.list_since),
+            (2, self._groups_before, state.grp_until),
+        ):
+            changed = before != after
+            for kind, which in ((first, after >= 0), (first + 1, before >= 0)):
+                rows, cols = np.nonzero(changed & which)
+                for ix in np.unique(cols):
+                    counts = np.bincount(firms.cell[rows[cols == ix]], minlength=cells)
+                    self.record.cell_flows[kind, int(ix)][t] = counts
         if layout.representative_groups:
             held = (state.grp_until[:, list(layout.representative_groups)] >= 0).any(axis=1)
             extra["representatives_restricted"][t] = np.bincount(firms.cell[held], minlength=cells)

@@ -208,7 +208,47 @@ def _write(
             "people": rec.hist[:T][:, real].ravel().astype(np.int64),
         },
     )
+    if rec.cell_flows:
+        _write_cell_flows(con, sim, rec)
     _write_panel(con, sim, rec, items)
+
+
+def _write_cell_flows(con: duckdb.DuckDBPyConnection, sim: Simulation, rec: Record) -> None:
+    """A firm run's flows by cell: who entered and left lists and sanctions, by sector and size."""
+    T = rec.done
+    layout = sim.layout
+    traits = sim.cells.traits()
+    levels = sim.cells.levels
+    rows: dict[str, list[Any]] = {k: [] for k in ("step", "kind", "item", "domain", "cell", "n")}
+    words = ("list_entry", "list_exit")
+    for (kind, ix), counts in rec.cell_flows.items():
+        if kind < 2:
+            members = [(words[kind], layout.lists[ix], None)]
+        else:
+            members = [
+                (
+                    ("sanction" if c in sim.scheme.sanctions else "reward")
+                    + ("_start" if kind == 2 else "_end"),
+                    c.id,
+                    c.domain,
+                )
+                for c in layout.groups[ix]
+            ]
+        steps, cells = np.nonzero(counts[:T])
+        for word, item, domain in members:
+            rows["step"] += steps.tolist()
+            rows["kind"] += [word] * len(steps)
+            rows["item"] += [item] * len(steps)
+            rows["domain"] += [domain] * len(steps)
+            rows["cell"] += cells.tolist()
+            rows["n"] += counts[steps, cells].tolist()
+    cell = np.array(rows.pop("cell"), np.int64)
+    n = rows.pop("n")
+    cols: dict[str, Any] = _typed(rows, {"step": np.int32})
+    for k, (trait, names) in enumerate(levels.items()):
+        cols[trait] = np.array(names, dtype=object)[traits[cell, k]]
+    cols["firms"] = np.array(n, np.int64)
+    _table(con, "firm_flows", cols)
 
 
 def _spells(marks: np.ndarray) -> list[tuple[int, int | None]]:
