@@ -641,8 +641,7 @@ def explain(results: Results, person: int) -> Explanation:
     panel_columns = {row[0] for row in con.execute("DESCRIBE panel").fetchall()}
     names = [g for g in GROUPS if g in panel_columns]  # people's traits, or firms'
     rows = con.execute(
-        f"SELECT step, score, grade, {', '.join(names)} FROM panel "
-        "WHERE person = ? ORDER BY step",
+        f"SELECT step, score, grade, {', '.join(names)} FROM panel WHERE person = ? ORDER BY step",
         [person],
     ).fetchall()
     if not rows:
