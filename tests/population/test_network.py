@@ -4,6 +4,7 @@ score assortativity measured on it."""
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import numba
 import numpy as np
@@ -230,3 +231,29 @@ def test_exports_say_how_to_install_a_missing_library(
     with pytest.raises(ScslabError, match=f"pip install {module}") as caught:
         getattr(small, method)()
     assert isinstance(caught.value, ImportError)
+
+
+def test_a_negative_homophily_gets_status_2_before_anything_is_drawn(tmp_path: Path) -> None:
+    """Bad input from a scenario file: one line at file:line:column, status 2, no output folder."""
+    import os
+    import subprocess
+
+    scenario = tmp_path / "s.yaml"
+    scenario.write_text("scheme: sesame-credit\nnetwork:\n  homophily: -0.2\n")
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from scslab.cli import main; main()",
+            "run",
+            str(scenario),
+            "--out",
+            str(tmp_path / "run"),
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+    assert out.returncode == 2
+    assert "s.yaml:3:" in out.stderr and "network.homophily" in out.stderr
+    assert not (tmp_path / "run").exists()
