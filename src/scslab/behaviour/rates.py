@@ -75,6 +75,8 @@ class RateTables:
     counted_false: np.ndarray  # float64[cells, U]: false records per person-month
     p_detect: np.ndarray  # float64[acts, regions]: P(a true act is recorded by any channel)
     coverage: np.ndarray  # float64[regions]: camera coverage
+    deterrence: np.ndarray  # float64[cells, CLASSES, acts]: the factor deterrence and chilling
+    # multiply each act's rate by (1: not scored, or adaptation off)
 
 
 def cumulative(rate: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -196,13 +198,15 @@ def rate_tables(
     names = list(cells.levels.items())
     n_cells = traits.shape[0]
     true_rate = np.zeros((n_cells, CLASSES, len(acts)))
+    deterrence = np.ones((n_cells, CLASSES, len(acts)))
     for c in range(n_cells):
         r = int(traits[c, 0])
         levels = {trait: labels[traits[c, k]] for k, (trait, labels) in enumerate(names)}
         for a_i, act in enumerate(acts):
             monthly = act.rate * factor[a_i] * _multiplier(act.multipliers, levels) / 12.0  # type: ignore[arg-type]
             feel = p_detect[a_i, r] * penalty[a_i] * salience
-            true_rate[c, :, a_i] = monthly * np.exp(-elasticity[a_i] * feel)
+            deterrence[c, :, a_i] = np.exp(-elasticity[a_i] * feel)
+            true_rate[c, :, a_i] = monthly * deterrence[c, :, a_i]
     region_of = traits[:, 0]
     false_by_act = false_rate.sum(axis=1)[:, region_of].T / 12.0  # [cells, acts]
 
@@ -228,4 +232,5 @@ def rate_tables(
         counted_false=false_by_act[:, counted],
         p_detect=p_detect,
         coverage=coverage,
+        deterrence=deterrence,
     )

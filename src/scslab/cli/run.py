@@ -35,6 +35,10 @@ def run(
     tie_cutting: Annotated[
         bool, typer.Option(help="people cut ties to low-scoring friends (needs a network)")
     ] = False,
+    contracts: Annotated[
+        bool,
+        typer.Option(help="people make contracts with each other; the scheme scores breaches"),
+    ] = False,
     as_json: Annotated[
         bool, typer.Option("--json", help="print the summary as JSON on stdout, nothing else")
     ] = False,
@@ -84,6 +88,8 @@ def run(
         updates["adaptation"] = adaptation.model_copy(
             update={"tie_cutting": adaptation.tie_cutting.model_copy(update={"enabled": True})}
         )
+    if contracts:
+        updates["contracts"] = scenario.contracts.model_copy(update={"enabled": True})
     if updates:
         scenario = Scenario.model_validate({**scenario.model_dump(), **updates})
 
@@ -159,5 +165,11 @@ def print_summary(s: dict[str, Any]) -> None:
         console.print(
             f"score assortativity of friendships: {net['assortativity_first']:.3f} in the first "
             f"month, {net['assortativity_last']:.3f} in the last; ties cut: {net['ties_cut']:,}"
+        )
+    if s.get("contracts"):
+        c = s["contracts"]
+        console.print(
+            f"contracts kept: {c['kept']:.1%} of {c['contracts']:,}; without the scheme "
+            f"(same contracts, same draws): {c['kept_without_scheme']:.1%}"
         )
     console.print(f"results: {s['path']}")

@@ -81,6 +81,10 @@ class Traits(NamedTuple):
     hh_cause: np.ndarray  # uint32[H]: the causes behind them
     offended: np.ndarray  # uint8[2, groups]: [household, neighbourhood] with a negative record
     neighbourhood: int  # households per neighbourhood group
+    #: acts decided outside the kernel this month (a broken contract, scslab.engine.contracts):
+    #: how many each person commits, uint8[N] or uint8[0]; and which act (catalogue index)
+    injected: np.ndarray = np.zeros(0, np.uint8)
+    injected_act: int = -1
 
 
 class Tally(NamedTuple):
@@ -318,14 +322,25 @@ def _log(
 
 @njit(cache=True, inline="always")
 def _rule_points(
-    S: SchemeArrays, st: State, A: Tally, b: int, i: int, pts: int, cat: int, code: int, panel: bool
+    S: SchemeArrays,
+    st: State,
+    A: Tally,
+    b: int,
+    i: int,
+    gi: int,
+    pts: int,
+    cat: int,
+    code: int,
+    panel: bool,
 ) -> None:
-    """Points a rule (network or collective) charges; its cause is the relationships domain."""
+    """Points a rule (network or collective) charges; its cause is the relationships domain.
+
+    ``i`` is the person's row, ``gi`` their index in the whole population (logged)."""
     applied = _apply_points(S, st, i, pts, cat)
     if pts < 0 and applied != 0:
         st.cause[i] |= np.uint32(1 << RELATIONSHIPS)
     if panel and applied != 0:
-        _log(A, b, i, code, 0, 1, applied, -1)
+        _log(A, b, gi, code, 0, 1, applied, -1)
 
 
 @njit(cache=True, inline="always")
@@ -342,7 +357,10 @@ def _person(
     kfa: int,
     kob: int,
     krep: int,
+    gi: int,
 ) -> None:
+    """Person ``i`` (row of the columns), ``gi`` in the whole population: draws are keyed by
+    ``gi``, so that a shard holding rows ``offset ..`` draws what the whole run draws."""
     c = np.int64(T.cell[i])
     r = np.int64(T.region[i])
     cls = np.int64(st.flags[i] & FLAG_SANCTIONED)
@@ -350,19 +368,25 @@ def _person(
 
     # 1. scored acts and their records, then false records from their own stream
     # one mix gives both counts: its high half for true acts, its low half for false records
-    u_true, u_false = uniform_pair(kev, i, 0)
+    u_true, u_false = uniform_pair(kev, gi, 0)
     n_true = _poisson_count(u_true, D.p0[c, cls], D.lam[c, cls])
     n_false = _poisson_count(u_false, D.fp0[c], D.flam[c])
-    for j in range(1, n_true + n_false + 1):
-        false = j > n_true
+    n_drawn = n_true + n_false
+    # then the acts decided outside the kernel this month, observed like any true act
+    n_injected = np.int64(T.injected[i]) if T.injected.shape[0] > 0 else 0
+    for j in range(1, n_drawn + n_injected + 1):
+        false = n_true < j <= n_drawn
         if false:
-            a = D.fact[_pick(D.fcum, c, 0, uniform(kfa, i, j - n_true))]
+            a = D.fact[_pick(D.fcum, c, 0, uniform(kfa, gi, j - n_true))]
             recorded = True
             A.ev_false[b, c, a] += 1
         else:
-            a = D.act[_pick(D.cum, c, cls, uniform(kev, i, j))]
+            if j <= n_true:
+                a = D.act[_pick(D.cum, c, cls, uniform(kev, gi, j))]
+            else:
+                a = np.int64(T.injected_act)
             A.ev_true[b, c, a] += 1
-            recorded = uniform(kob, i, j) < D.p_detect[a, r]
+            recorded = uniform(kob, gi, j) < D.p_detect[a, r]
         applied = 0
         e = S.act_event[a]  # -1 for an act drawn for comparison that this scheme does not score
         if recorded and e < 0:
@@ -391,7 +415,7 @@ def _person(
                 li += 1
         if panel:  # event -1 when not recorded or not scored
             _log(
-                A, b, i, a, 1 if false else 0, 1 if recorded else 0, applied, e if recorded else -1
+                A, b, gi, a, 1 if false else 0, 1 if recorded else 0, applied, e if recorded else -1
             )
 
     # 2. network rules: the share of friends below a threshold, on last month's scores
@@ -411,13 +435,13 @@ def _person(
                         low += _is_low(T.low[q], T.friends[f])
                         f += 1
                 if low >= need:  # logged as act -1 - q: network rule q
-                    _rule_points(S, st, A, b, i, S.net_points[q], S.net_cat[q], -1 - q, panel)
+                    _rule_points(S, st, A, b, i, gi, S.net_points[q], S.net_cat[q], -1 - q, panel)
     # 2b. collective responsibility: a member's negative record last month costs everyone
     for q in range(S.coll_points.shape[0]):
         by = np.int64(S.coll_neighbourhood[q])
         g = T.household[i] // T.neighbourhood if by == 1 else T.household[i]
         if T.offended[by, g] == 1:  # logged as act -9 - q: collective rule q
-            _rule_points(S, st, A, b, i, S.coll_points[q], S.coll_cat[q], -9 - q, panel)
+            _rule_points(S, st, A, b, i, gi, S.coll_points[q], S.coll_cat[q], -9 - q, panel)
     # 3. decay toward base once clean long enough
     clean = np.int64(t) - np.int64(st.last_neg[i])
     score = np.int64(st.score[i])
@@ -437,7 +461,7 @@ def _person(
         for li in range(st.list_since.shape[1]):
             if (S.repair_lists >> li) & 1 and st.list_since[i, li] >= 0:
                 listed_mask |= 1 << li
-        if (score < S.repair_restore or listed_mask) and uniform(krep, i, 0) < S.repair_p:
+        if (score < S.repair_restore or listed_mask) and uniform(krep, gi, 0) < S.repair_p:
             if score < S.repair_restore:
                 score = S.repair_restore
                 st.score[i] = score
@@ -556,6 +580,7 @@ def _block(
     kfa: int,
     kob: int,
     krep: int,
+    offset: int,
 ) -> None:
     """One block of people, in order. Compiled on its own so that the parallel loop stays simple."""
     n = st.score.shape[0]
@@ -564,19 +589,24 @@ def _block(
     if S.cap_window > 0 and t > 0 and t % S.cap_window == 0:
         st.cat_used[lo:hi] = 0
     for i in range(lo, hi):
-        _person(S, D, T, st, A, b, i, t, kev, kfa, kob, krep)
+        _person(S, D, T, st, A, b, i, t, kev, kfa, kob, krep, i + offset)
 
 
 @njit(cache=True, parallel=True)
-def step(S: SchemeArrays, D: Draws, T: Traits, st: State, A: Tally, seed: int, t: int) -> None:
-    """Advance everyone by one month (step ``t``), adding to the tallies ``A`` (zero them first)."""
+def step(
+    S: SchemeArrays, D: Draws, T: Traits, st: State, A: Tally, seed: int, t: int, offset: int = 0
+) -> None:
+    """Advance everyone by one month (step ``t``), adding to the tallies ``A`` (zero them first).
+
+    Row ``i`` is person ``offset + i`` of the whole population (a shard's rows start at its
+    ``offset``): draws and panel events use that index."""
     n = st.score.shape[0]
     kev = step_key(seed, STREAM_EVENTS, t)
     kfa = step_key(seed, STREAM_FALSE, t)
     kob = step_key(seed, STREAM_OBSERVE, t)
     krep = step_key(seed, STREAM_REPAIR, t)
     for b in prange(n_blocks(n)):
-        _block(S, D, T, st, A, b, t, kev, kfa, kob, krep)
+        _block(S, D, T, st, A, b, t, kev, kfa, kob, krep, offset)
 
 
 @njit(cache=True, inline="always")
@@ -645,14 +675,16 @@ def _cut_block(
     key: int,
     lo: int,
     hi: int,
+    offset: int,
 ) -> int:
     cut = 0
     for i in range(lo, hi):
         g = group[i]
         size = start[g + 1] - start[g]
         for f in range(indptr[i], indptr[i + 1]):
-            if _is_low(low, friends[f]) == 1 and uniform(key, i, 2 * (f - indptr[i])) < p:
-                pick = members[start[g] + int(uniform(key, i, 2 * (f - indptr[i]) + 1) * size)]
+            k = 2 * (f - indptr[i])
+            if _is_low(low, friends[f]) == 1 and uniform(key, i + offset, k) < p:
+                pick = members[start[g] + int(uniform(key, i + offset, k + 1) * size)]
                 if pick != i:
                     friends[f] = pick
                     cut += 1
@@ -670,11 +702,13 @@ def cut_ties(
     start: np.ndarray,
     seed: int,
     t: int,
+    offset: int = 0,
 ) -> int:
     """Each tie to a friend marked in ``low`` (a row of :func:`mark_low`) is cut with probability
     ``p`` and given to a random person of one's own group (``members[start[g]:start[g + 1]]``).
 
-    Returns the number of ties cut. A draw that picks oneself keeps the old tie.
+    Returns the number of ties cut. A draw that picks oneself keeps the old tie. Row ``i`` is
+    person ``offset + i`` of the whole population, as in :func:`step`.
     """
     n = indptr.shape[0] - 1
     key = step_key(seed, STREAM_NETWORK, t)
@@ -692,5 +726,6 @@ def cut_ties(
             key,
             b * BLOCK,
             min(n, (b + 1) * BLOCK),
+            offset,
         )
     return cuts.sum()

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from scslab._yaml import Located, load_located, located_errors, read_located
 from scslab.behaviour.model import Adaptation, Observation
 from scslab.errors import ScenarioError
+from scslab.engine.contracts import Contracts
 from scslab.population.firms import FirmSpec
 from scslab.population.individuals import PopulationSpec
 from scslab.population.network import NetworkSpec
@@ -31,6 +32,10 @@ class Scenario(_Spec):
     population: PopulationSpec = PopulationSpec()
     network: NetworkSpec | None = Field(
         default=None, description="draw a friendship network; needed by network rules"
+    )
+    contracts: Contracts = Field(
+        default=Contracts(),
+        description="contracts between people as reputation games; their breaches are scored",
     )
     firms: FirmSpec | None = Field(
         default=None,
@@ -55,25 +60,27 @@ class Scenario(_Spec):
     def from_yaml(cls, path: str | Path) -> Scenario:
         """Read a scenario file; relative scheme and catalogue paths are taken from its folder."""
         path = Path(path)
-        doc = read_located(path, ScenarioError)
-        scenario = cls.from_located(doc)
+        return cls.from_located(read_located(path, ScenarioError)).anchored(path.parent)
+
+    def anchored(self, folder: Path) -> Scenario:
+        """This scenario with relative scheme and act catalogue files taken from ``folder``."""
         updates: dict[str, Any] = {}
 
         def local(value: str | None) -> str | None:
             if value and (value.endswith((".yaml", ".yml")) or "/" in value):
                 p = Path(value)
-                return str(p if p.is_absolute() else (path.parent / p))
+                return str(p if p.is_absolute() else (folder / p))
             return value
 
         for key in ("scheme", "acts"):
-            if local(getattr(scenario, key)) != getattr(scenario, key):
-                updates[key] = local(getattr(scenario, key))
-        firms = scenario.firms
+            if local(getattr(self, key)) != getattr(self, key):
+                updates[key] = local(getattr(self, key))
+        firms = self.firms
         if firms is not None:
             moved = {k: local(getattr(firms, k)) for k in ("people_scheme", "acts")}
             if any(moved[k] != getattr(firms, k) for k in moved):
                 updates["firms"] = firms.model_copy(update=moved)
-        return scenario.model_copy(update=updates) if updates else scenario
+        return self.model_copy(update=updates) if updates else self
 
     @classmethod
     def from_text(cls, text: str, source: str = "<scenario>") -> Scenario:

@@ -21,6 +21,7 @@ from scslab.behaviour.model import Catalogue
 from scslab.behaviour.rates import RateTables, cumulative, load_catalogue, rate_tables
 from scslab.engine.compiled import (
     FLAG_PANEL,
+    FLAG_SANCTIONED,
     MARKS,
     MAX_STEP,
     N_DOMAINS,
@@ -31,6 +32,7 @@ from scslab.engine.compiled import (
     compile_scheme,
     state_bytes_per_person,
 )
+from scslab.engine.contracts import play_month, strategies
 from scslab.engine.kernels import (
     BLOCK,
     Draws,
@@ -49,7 +51,7 @@ from scslab.engine.kernels import (
 )
 from scslab.engine.scenario import Scenario
 from scslab.errors import ResourceError, ScenarioError
-from scslab.population.firms import FirmSpec, Firms, generate_firms
+from scslab.population.firms import Firms, FirmSpec, generate_firms
 from scslab.population.individuals import Cells, Population, generate
 from scslab.population.network import (
     Network,
@@ -185,6 +187,8 @@ class Simulation:
         #: a firm run's people, scored by their own scheme: their blacklists reach the firms
         self.people: Simulation | None = None
         self.firm_spec: FirmSpec | None = None
+        #: the catalogue index of a broken contract, when the contract game is on
+        self.contract_act: int | None = None
         scale = None
         if self.scheme.subject == "enterprises":
             self.firm_spec = scenario.firms if scenario.firms is not None else FirmSpec()
@@ -227,6 +231,17 @@ class Simulation:
                 )
             self.cells = scenario.population.cells()
             self.catalogue = catalogue if catalogue is not None else load_catalogue(scenario.acts)
+            if scenario.contracts.enabled:
+                ids = [a.id for a in self.catalogue.acts]
+                if scenario.contracts.act not in ids:
+                    raise ScenarioError(
+                        f"contracts.act: the act catalogue has no act '{scenario.contracts.act}' "
+                        "for a broken contract"
+                    )
+                # every breach comes from the game, none from the catalogue's rate
+                self.contract_act = ids.index(scenario.contracts.act)
+                scale = np.ones(len(ids))
+                scale[self.contract_act] = 0.0
         self.also_personal = also_personal
         self.interrupted = False
         self._population: Population | Firms | None = population
@@ -518,6 +533,8 @@ class Run:
                 (2, int(pop.household.max()) + 1 if self.collective else 0), np.uint8
             ),
             neighbourhood=sim.scenario.population.neighbourhood_households,
+            injected=np.zeros(n if sim.contract_act is not None else 0, np.uint8),
+            injected_act=sim.contract_act if sim.contract_act is not None else -1,
         )
         self.state = allocate_state(n, sim.arrays, sim.layout)
         if self.cutting.enabled:
@@ -539,6 +556,20 @@ class Run:
         self.record = Record.allocate(sim.scenario.steps, self.tally, panel, L, Q)
         if isinstance(pop, Firms):
             self._firms_init(pop)
+        if sim.contract_act is not None:
+            self._contracts_init()
+
+    def _contracts_init(self) -> None:
+        """The contract game: each person's strategy, the standing partners read, counts."""
+        sim = self.sim
+        self.strategy = strategies(sim.scenario.contracts, self.pop.n, sim.scenario.seed)
+        black = [k for k, x in enumerate(sim.scheme.lists) if x.kind == "black"]
+        self.black_lists = np.array(black, np.int64)
+        #: the lowest grade, whose holders are in bad standing (-1: the scheme has no grades)
+        self.worst_grade = len(sim.layout.grades) - 1 if sim.layout.grades else -1
+        steps, cells = sim.scenario.steps, sim.cells.n_cells()
+        for name in ("contracts", "contracts_kept", "contracts_kept_without_scheme"):
+            self.record.extra[name] = np.zeros((steps, cells), np.int64)
 
     def _firms_init(self, firms: Firms) -> None:
         """Firm runs: managers' blacklists, ages, closures and the tax rating."""
@@ -598,6 +629,8 @@ class Run:
             )
         if self.households and self.people_run is None:
             mark_households(sim.arrays, state, self.pop.household, traits.hh_trig, traits.hh_cause)
+        if sim.contract_act is not None:
+            self._contracts(k, t)
         for counts in self.tally:
             counts.fill(0)
         step(sim.arrays, self.draws, traits, state, self.tally, seed, k, 0)  # 0: no offset
@@ -624,6 +657,35 @@ class Run:
             self.record.take(t, self.tally, state)
         if self.people_run is not None:
             self._firms_after(t)
+
+    def _contracts(self, k: int, t: int | None) -> None:
+        """Month ``k``'s contracts, on last month's standing; breaches go into the step."""
+        state, extra = self.state, self.record.extra
+        good = state.grade != self.worst_grade
+        if len(self.black_lists):
+            good &= (state.list_since[:, self.black_lists] < 0).all(axis=1)
+        act = self.sim.contract_act
+        sanctioned = (state.flags & FLAG_SANCTIONED).astype(np.int64)
+        # an opportunist performs for fear of the scheme with 1 - the act's deterrence factor
+        fear = 1.0 - self.sim.rates.deterrence[self.pop.cell, sanctioned, act]
+        obligor, kept, kept_without = play_month(
+            self.sim.scenario.contracts,
+            self.strategy,
+            good.astype(np.int8),
+            fear,
+            self.sim.scenario.seed,
+            k,
+        )
+        broken = np.bincount(obligor[~kept], minlength=self.pop.n)
+        self.traits.injected[:] = np.minimum(broken, 255)
+        if t is not None:
+            cells = len(self.people)
+            cell = self.pop.cell[obligor]
+            extra["contracts"][t] = np.bincount(cell, minlength=cells)
+            extra["contracts_kept"][t] = np.bincount(cell[kept], minlength=cells)
+            extra["contracts_kept_without_scheme"][t] = np.bincount(
+                cell[kept_without], minlength=cells
+            )
 
     def _firms_before(self, k: int, t: int | None) -> None:
         """Before step ``k`` of a firm run: closures, and last month's listed managers."""

@@ -153,72 +153,29 @@ class Results:
     def summary(self) -> dict[str, Any]:
         """Final grade shares, list sizes, sanctions and rewards by domain, and event totals."""
         run = self.run()
-        last = self.con.execute("SELECT max(step) FROM steps").fetchall()[0]
-        final = last[0] if last else None
-
-        def final_counts(prefix: str) -> dict[str, int]:
-            cols = self._prefixed(prefix)
-            if not cols or final is None:
-                return {}
-            sums = ", ".join(f'sum("{c}")' for c in cols)
-            row = self.con.execute(f"SELECT {sums} FROM steps WHERE step = ?", [final]).fetchall()[
-                0
-            ]
-            assert row is not None
-            return {c[len(prefix) :]: int(v) for c, v in zip(cols, row, strict=True)}
-
-        agents = int(run["agents"])
-        grades = final_counts("grade__")
-        totals = (
-            self.con.execute(
-                "SELECT "
-                + ", ".join(
-                    f'sum("{c}")'
-                    for c in self._prefixed("true__")
-                    + self._prefixed("recorded__")
-                    + self._prefixed("false__")
-                )
-                + " FROM steps"
-            ).fetchall()[0]
-            if self._prefixed("true__")
-            else None
-        )
-        n_acts = len(self._prefixed("true__"))
-        events = {"true": 0, "recorded": 0, "false": 0}
-        if totals is not None:
-            vals = [int(v or 0) for v in totals]
-            events = {
-                "true": sum(vals[:n_acts]),
-                "recorded": sum(vals[n_acts : 2 * n_acts]),
-                "false": sum(vals[2 * n_acts :]),
-            }
-        network = None
+        counted = [
+            c
+            for c in self._columns
+            if c.startswith(SUMMED) or c in FIRM_COUNTS or c in CONTRACT_COUNTS
+        ]
+        final: dict[str, int] = {}
+        totals: dict[str, int] = {}
+        last = self.con.execute("SELECT max(step) FROM steps").fetchall()[0][0]
+        if counted and last is not None:
+            sums = ", ".join(f'sum("{c}") FILTER (WHERE step = $last), sum("{c}")' for c in counted)
+            row = self.con.execute(f"SELECT {sums} FROM steps", {"last": last}).fetchall()[0]
+            final = {c: int(row[2 * k] or 0) for k, c in enumerate(counted)}
+            totals = {c: int(row[2 * k + 1] or 0) for k, c in enumerate(counted)}
+        assortativity: list[float | None] = []
+        ties: list[int] = []
         if "score_assortativity" in self._columns:
             rows = self.con.execute(
                 "SELECT step, any_value(score_assortativity), any_value(ties_cut) FROM steps "
                 "GROUP BY step ORDER BY step"
             ).fetchall()
-            if rows and rows[0][1] is not None:
-                network = {
-                    "assortativity_first": rows[0][1],
-                    "assortativity_last": rows[-1][1],
-                    "ties_cut": int(sum(r[2] for r in rows)),
-                }
-        firms = None
-        tax_grades = None
-        if run["subjects"] == "firms":
-            tax = final_counts("tax__")
-            tax_grades = {g: round(n / agents, 6) for g, n in tax.items()}
-            sums = self.con.execute(
-                "SELECT sum(closed), sum(managers_listed) FILTER (WHERE step = ?), "
-                "sum(representatives_restricted) FILTER (WHERE step = ?) FROM steps",
-                [final, final],
-            ).fetchall()[0]
-            firms = {
-                "closed": int(sums[0] or 0),
-                "managers_listed": int(sums[1] or 0),
-                "representatives_restricted": int(sums[2] or 0),
-            }
+            assortativity = [r[1] for r in rows]
+            ties = [int(r[2]) for r in rows]
+        agents = int(run["agents"])
         return {
             "scheme": run["scheme"],
             "subjects": run["subjects"],
@@ -226,14 +183,7 @@ class Results:
             "steps": int(run["steps_done"]),
             "status": run["status"],
             "seconds": round(float(run["seconds"]), 3),
-            "grades": {g: round(n / agents, 6) for g, n in grades.items()},
-            "lists": final_counts("list__"),
-            "sanctions": final_counts("sanction__"),
-            "rewards": final_counts("reward__"),
-            "events": events,
-            "network": network,
-            "tax_grades": tax_grades,
-            "firms": firms,
+            **summarize(agents, run["subjects"], final, totals, assortativity, ties),
             "path": str(self.path),
         }
 
@@ -245,3 +195,68 @@ class Results:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+#: The ``steps`` columns a summary adds up: counts named by these prefixes, and a firm run's own.
+SUMMED = ("grade__", "list__", "sanction__", "reward__", "tax__", "true__", "recorded__", "false__")
+FIRM_COUNTS = ("closed", "managers_listed", "representatives_restricted")
+#: The contract game's counts (``scslab.engine.contracts``).
+CONTRACT_COUNTS = ("contracts", "contracts_kept", "contracts_kept_without_scheme")
+
+
+def summarize(
+    agents: int,
+    subjects: str,
+    final: dict[str, int],
+    totals: dict[str, int],
+    assortativity: list[float | None],
+    ties_cut: list[int],
+) -> dict[str, Any]:
+    """The figures of a run's summary from the ``steps`` table's count columns.
+
+    ``final`` maps each count column (:data:`SUMMED`, :data:`FIRM_COUNTS`) to its sum over the
+    last step, ``totals`` to its sum over the run; ``assortativity`` and ``ties_cut`` are the
+    network's, month by month. :meth:`Results.summary` reads them from the file; a sweep sums them
+    from a run held in memory (``scslab.sweep.outputs``).
+    """
+
+    def at_end(prefix: str) -> dict[str, int]:
+        return {c[len(prefix) :]: int(v) for c, v in final.items() if c.startswith(prefix)}
+
+    def over_run(prefix: str) -> int:
+        return sum(int(v) for c, v in totals.items() if c.startswith(prefix))
+
+    network = None
+    if assortativity and assortativity[0] is not None:
+        network = {
+            "assortativity_first": assortativity[0],
+            "assortativity_last": assortativity[-1],
+            "ties_cut": int(sum(ties_cut)),
+        }
+    tax_grades = firms = None
+    if subjects == "firms":
+        tax_grades = {g: round(n / agents, 6) for g, n in at_end("tax__").items()}
+        firms = {
+            "closed": int(totals.get("closed", 0)),
+            "managers_listed": int(final.get("managers_listed", 0)),
+            "representatives_restricted": int(final.get("representatives_restricted", 0)),
+        }
+    contracts = None
+    if totals.get("contracts"):
+        made = int(totals["contracts"])
+        contracts = {
+            "contracts": made,
+            "kept": round(totals["contracts_kept"] / made, 6),
+            "kept_without_scheme": round(totals["contracts_kept_without_scheme"] / made, 6),
+        }
+    return {
+        "grades": {g: round(n / agents, 6) for g, n in at_end("grade__").items()},
+        "lists": at_end("list__"),
+        "sanctions": at_end("sanction__"),
+        "rewards": at_end("reward__"),
+        "events": {e: over_run(f"{e}__") for e in ("true", "recorded", "false")},
+        "network": network,
+        "tax_grades": tax_grades,
+        "firms": firms,
+        "contracts": contracts,
+    }

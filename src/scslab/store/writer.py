@@ -145,12 +145,17 @@ def _write(
     # a firm run's managers, closures and tax rating
     for name, counts in rec.extra.items():
         cols[name] = counts[:T, cells].ravel()
+    if "contracts" in rec.extra:  # the share of the cell's contracts kept; NULL without any
+        with np.errstate(invalid="ignore", divide="ignore"):
+            cols["cooperation"] = cols["contracts_kept"] / cols["contracts"]
     for a, aid in enumerate(acts):
         cols[f"true__{aid}"] = rec.ev_true[:T, cells, a].ravel()
         cols[f"recorded__{aid}"] = rec.ev_rec[:T, cells, a].ravel()
         cols[f"false__{aid}"] = rec.ev_false[:T, cells, a].ravel()
     _table(con, "steps", cols)
     con.execute("UPDATE steps SET score_assortativity = NULL WHERE isnan(score_assortativity)")
+    if "cooperation" in cols:
+        con.execute("UPDATE steps SET cooperation = NULL WHERE isnan(cooperation)")
 
     # flows and exposure: list entries and exits, consequence starts and ends, by cause
     items: list[tuple[str, str, str | None, int]] = [
@@ -222,6 +227,7 @@ def _write_cell_flows(con: duckdb.DuckDBPyConnection, sim: Simulation, rec: Reco
     rows: dict[str, list[Any]] = {k: [] for k in ("step", "kind", "item", "domain", "cell", "n")}
     words = ("list_entry", "list_exit")
     for (kind, ix), counts in rec.cell_flows.items():
+        members: list[tuple[str, str, str | None]]
         if kind < 2:
             members = [(words[kind], layout.lists[ix], None)]
         else:
