@@ -270,3 +270,11 @@ def test_firm_flows_by_sector_and_size_add_up_to_the_flows(tmp_path: Path) -> No
         assert len(by_cell) >= 10
         sizes = {row[0] for row in r.sql("SELECT DISTINCT size FROM firm_flows").fetchall()}
         assert sizes <= set(SIZES) and len(sizes) >= 2
+
+
+def test_compare_refuses_to_mix_schemes_of_people_and_of_firms(tmp_path: Path) -> None:
+    from scslab.analysis.compare import compare
+
+    with pytest.raises(ScenarioError, match="same subjects"):
+        compare(["corporate-scs", "rongcheng-2014"], Scenario(), tmp_path)
+    assert not any(tmp_path.iterdir())

@@ -36,6 +36,13 @@ def compare(
     if len(set(schemes)) != len(schemes):
         raise ScenarioError("each scheme may be named once")
     loaded = {name: load_scheme(name) for name in schemes}
+    subjects = {s.subject for s in loaded.values()}
+    if len(subjects) > 1:
+        raise ScenarioError(
+            "compare runs every scheme on the same subjects; these score "
+            + " and ".join(f"{s.subject} ({s.id})" for s in loaded.values())
+            + ": compare schemes of individuals, or schemes of enterprises, with each other"
+        )
     common = tuple(sorted({a for s in loaded.values() for a in s.acts()}))
     network = base.network
     if network is None and any(s.network for s in loaded.values()):
