@@ -22,22 +22,24 @@ err_console = Console(stderr=True)
 
 
 def _register() -> None:
-    from scslab.cli import audit, compare, explain, report, run, schemes, serve
+    from scslab.cli import audit, calibrate, compare, explain, game, report, run, schemes, serve
 
     app.add_typer(schemes.app, name="schemes")
+    app.add_typer(calibrate.app, name="calibrate")
     app.command(name="run")(run.run)
     app.command(name="audit")(audit.audit)
     app.command(name="compare")(compare.compare)
     app.command(name="explain")(explain.explain)
     app.command(name="report")(report.report)
     app.command(name="serve")(serve.serve)
+    app.command(name="game")(game.game)
 
 
 def main() -> None:
     """Entry point: a :class:`ScslabError` is printed without a traceback and exits with 2."""
     _register()
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)
     except ScslabError as exc:
         err_console.print(Text.assemble(("error: ", "bold red"), str(exc)), soft_wrap=True)
         sys.exit(2)
@@ -53,3 +55,5 @@ def main() -> None:
             exc.show()
             sys.exit(2)
         raise
+    if isinstance(code, int) and code:  # without standalone mode, click returns typer.Exit's code
+        sys.exit(code)
