@@ -116,13 +116,13 @@ def test_a_blacklisted_manager_restricts_the_firm_from_the_next_month() -> None:
     run = firm_run()
     firms, people = run.pop, run.people_run
     assert isinstance(firms, Firms) and people is not None
-    black = int(run.black[0])
+    black = int(run.people_black[0])
     # a small firm's second manager, a director who is not the legal representative
     f = int(np.flatnonzero(np.diff(firms.manager_start) >= 2)[0])
     director = int(firms.managers[firms.manager_start[f] + 1])
     people.state.list_since[director, black] = 0
     people.state.list_cause[director, black] = 1 << 4  # the courts domain
-    listed = people.state.list_since[:, run.black].max(axis=1) >= 0
+    listed = people.state.list_since[:, run.people_black].max(axis=1) >= 0
     by_firm = np.logical_or.reduceat(listed[firms.managers], firms.manager_start[:-1])
     run.advance(0)
     q = _group(run, "representative-procurement")
@@ -133,7 +133,7 @@ def test_a_blacklisted_manager_restricts_the_firm_from_the_next_month() -> None:
     assert run.record.extra["managers_listed"][0].sum() == by_firm.sum()
     # once the director is off the list, the restriction ends the month after
     people.state.list_since[director, black] = -1
-    people.state.list_since[:, run.black] = -1
+    people.state.list_since[:, run.people_black] = -1
     run.advance(1)
     assert run.state.grp_until[f, q] == -1
 

@@ -577,7 +577,7 @@ class Run:
         assert self.people_run is not None
         people = self.people_run.sim
         #: the people's blacklists, whose entries reach the firms their members run
-        self.black = np.array(
+        self.people_black = np.array(
             [k for k, x in enumerate(people.scheme.lists) if x.kind == "black"], np.int64
         )
         self.firm_age = firms.age.astype(np.int32)
@@ -702,8 +702,8 @@ class Run:
         # a firm is restricted while one of its managers is on one of the people's blacklists
         mask = self.sim.layout.manager_groups
         people = self.people_run.state
-        listed = people.list_since[firms.managers][:, self.black] >= 0
-        why = np.where(listed, people.list_cause[firms.managers][:, self.black], 0)
+        listed = people.list_since[firms.managers][:, self.people_black] >= 0
+        why = np.where(listed, people.list_cause[firms.managers][:, self.people_black], 0)
         starts = firms.manager_start[:-1]
         any_listed = np.logical_or.reduceat(listed.any(axis=1), starts)
         cause = np.bitwise_or.reduceat(np.bitwise_or.reduce(why, axis=1), starts)
