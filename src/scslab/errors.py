@@ -26,3 +26,7 @@ class ResourceError(ScslabError):
 
 class LibraryMissing(ScslabError, ImportError):
     """An optional library (networkx, igraph, ...) that a feature needs is not installed."""
+
+
+class CheckpointError(ScslabError):
+    """A checkpoint that is missing, truncated, corrupted or of another run: never resumed from."""

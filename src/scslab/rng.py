@@ -33,6 +33,7 @@ STREAM_NETWORK_BUILD = 9  # drawing the friendship network (STREAM_NETWORK rewir
 STREAM_GAMES = 10  # reputation games (scslab.games)
 STREAM_FIRMS = 11  # drawing firms and their managers (step 0, 1), and closures (step t + 2)
 STREAM_CONTRACTS = 12  # the contract game: strategies (step 0), month t's contracts (step t + 1)
+STREAM_DESIGN = 13  # a sweep's random design points (scslab.sweep)
 
 
 @njit(cache=True, inline="always")

@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from scslab.engine.scenario import Scenario
@@ -93,7 +94,8 @@ def calibrate_firms(
     grades = {g.id for g in scheme.tax_rating.grades}
     for g, share in targets.items():
         if g not in grades:
-            raise ScenarioError(f"target {g}: the tax rating has grades {', '.join(sorted(grades))}")
+            known = ", ".join(sorted(grades))
+            raise ScenarioError(f"target {g}: the tax rating has grades {known}")
         if not 0 < share < 1:
             raise ScenarioError(f"target {g} = {share:g}: give a share between 0 and 1")
     if set(targets) != {"A", "D"}:
@@ -152,8 +154,8 @@ def calibrate_firms(
     v, a = fit.violation_scale, fit.award_scale
     try:
         for _ in range(8):
-            v = solve(lambda x: shares(x, a)["D"] - targets["D"], v)
-            a = solve(lambda x: shares(v, x)["A"] - targets["A"], a)
+            v = solve(partial(_gap, shares, "D", targets["D"], award=a), v)
+            a = solve(partial(_gap, shares, "A", targets["A"], violation=v), a)
             got = shares(v, a)
             fit.violation_scale, fit.award_scale, fit.shares = v, a, got
             if all(abs(got[g] - targets[g]) <= tolerance for g in targets):
@@ -165,6 +167,21 @@ def calibrate_firms(
         last = fit.evaluations[-1]
         fit.shares = {g: last[g] for g in last if g not in ("violation_scale", "award_scale")}
     return fit
+
+
+def _gap(
+    shares: Callable[[float, float], dict[str, float]],
+    grade: str,
+    target: float,
+    x: float,
+    *,
+    violation: float | None = None,
+    award: float | None = None,
+) -> float:
+    """How far ``grade``'s share lies above ``target`` when the free scale is ``x``."""
+    v = x if violation is None else violation
+    a = x if award is None else award
+    return shares(v, a)[grade] - target
 
 
 class _Exhausted(Exception):

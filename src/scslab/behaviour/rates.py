@@ -132,8 +132,8 @@ def rate_tables(
     """Compute the tables. ``scheme=None`` gives the unscored baseline (no adaptation).
 
     ``also_personal`` names acts to draw person by person although the scheme does not score
-    them (see :class:`RateTables`). ``rate_scale`` multiplies each act's base rate (catalogue order);
-    the firm calibration fits it.
+    them (see :class:`RateTables`). ``rate_scale`` multiplies each act's base rate (catalogue
+    order): the firm calibration fits it, and the contract game zeroes the act it plays.
     """
     if scheme is not None:
         check_catalogue(catalogue, scheme, cells)

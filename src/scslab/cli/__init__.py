@@ -22,11 +22,25 @@ err_console = Console(stderr=True)
 
 
 def _register() -> None:
-    from scslab.cli import audit, calibrate, compare, explain, game, report, run, schemes, serve
+    from scslab.cli import (
+        audit,
+        calibrate,
+        compare,
+        explain,
+        game,
+        report,
+        resume,
+        run,
+        schemes,
+        serve,
+        sweep,
+    )
 
     app.add_typer(schemes.app, name="schemes")
     app.add_typer(calibrate.app, name="calibrate")
     app.command(name="run")(run.run)
+    app.command(name="resume")(resume.resume)
+    app.command(name="sweep")(sweep.sweep)
     app.command(name="audit")(audit.audit)
     app.command(name="compare")(compare.compare)
     app.command(name="explain")(explain.explain)

@@ -13,9 +13,7 @@ from rich.table import Table
 from scslab.cli import console, err_console
 from scslab.errors import ScenarioError
 
-app = typer.Typer(
-    help="Fit a scenario's free rates to published figures.", no_args_is_help=True
-)
+app = typer.Typer(help="Fit a scenario's free rates to published figures.", no_args_is_help=True)
 
 
 @app.command()

@@ -81,6 +81,10 @@ def run(
         if agents <= 0:
             raise ScenarioError(f"--agents {agents}: give at least one agent")
         updates["population"] = scenario.population.model_copy(update={"agents": agents})
+    if shards < 1:
+        raise ScenarioError(f"--shards {shards}: give one shard or more")
+    if checkpoint_every is not None and checkpoint_every < 1:
+        raise ScenarioError(f"--checkpoint-every {checkpoint_every}: give 1 month or more")
     if network is not None:
         updates["network"] = (scenario.network or NetworkSpec()) if network else None
     if tie_cutting:
@@ -114,7 +118,13 @@ def run(
         try:
             if shards != 1 or cluster is not None:
                 results = run_sharded(
-                    sim, folder, shards, cluster=cluster, every=checkpoint_every, progress=advance
+                    sim,
+                    folder,
+                    shards,
+                    cluster=cluster,
+                    every=checkpoint_every,
+                    progress=advance,
+                    log=err_console.print,  # a lost worker, and the month the run restarts from
                 )
             elif checkpoint_every is not None:
                 results = run_checkpointed(sim, folder, checkpoint_every, advance)

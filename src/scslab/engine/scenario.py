@@ -14,8 +14,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from scslab._yaml import Located, load_located, located_errors, read_located
 from scslab.behaviour.model import Adaptation, Observation
-from scslab.errors import ScenarioError
 from scslab.engine.contracts import Contracts
+from scslab.errors import ScenarioError
 from scslab.population.firms import FirmSpec
 from scslab.population.individuals import PopulationSpec
 from scslab.population.network import NetworkSpec

@@ -509,97 +509,94 @@ def generate_network(pop: Population, spec: NetworkSpec, seed: int) -> Network:
 
 
 @njit(cache=True, parallel=True)
-def _assortativity(indptr: np.ndarray, indices: np.ndarray, score: np.ndarray) -> float:
-    """One pass over the ties. Scores are shifted by their mean over people first, so that the
-    raw moments do not cancel; constancy is checked exactly with minima and maxima."""
-    n = indptr.shape[0] - 1
-    if n == 0 or indptr[n] == indptr[0]:
-        return np.nan
-    nb = (n + BLOCK - 1) // BLOCK
-    part = np.zeros((nb, 5), np.float64)
-    lim = np.empty((nb, 4), np.float64)
+def _moment_blocks(
+    indptr: np.ndarray, indices: np.ndarray, rows: int, x: np.ndarray, y: np.ndarray
+) -> np.ndarray:
+    """Per block of rows ``i < rows``: ties, and the sums of ``x[i]``, ``x[i]**2``, ``y[j]``,
+    ``y[j]**2`` and ``x[i] * y[j]`` over ties ``i -> j``, as exact integers.
+
+    Scores are int16, so a term is below 2**30 and a block (BLOCK rows of at most MAX_DEGREE
+    ties) sums below 2**60: no overflow."""
+    nb = (rows + BLOCK - 1) // BLOCK
+    out = np.zeros((nb, 6), np.int64)
     for b in prange(nb):
-        t = 0.0
-        for i in range(b * BLOCK, min(n, (b + 1) * BLOCK)):
-            t += float(score[i])
-        part[b, 0] = t
-    c = 0.0
-    for b in range(nb):
-        c += part[b, 0]
-    c /= n
-    for b in prange(nb):
-        sx = 0.0
-        sxx = 0.0
-        sy = 0.0
-        syy = 0.0
-        sxy = 0.0
-        xlo = np.inf
-        xhi = -np.inf
-        ylo = np.inf
-        yhi = -np.inf
-        for i in range(b * BLOCK, min(n, (b + 1) * BLOCK)):
+        m = np.int64(0)
+        sx = np.int64(0)
+        sxx = np.int64(0)
+        sy = np.int64(0)
+        syy = np.int64(0)
+        sxy = np.int64(0)
+        for i in range(b * BLOCK, min(rows, (b + 1) * BLOCK)):
             lo = indptr[i]
             hi = indptr[i + 1]
             if hi == lo:
                 continue
-            x = float(score[i])
-            xlo = min(xlo, x)
-            xhi = max(xhi, x)
-            dx = x - c
-            ty = 0.0
-            tyy = 0.0
+            xi = np.int64(x[i])
+            ty = np.int64(0)
+            tyy = np.int64(0)
             for p in range(lo, hi):
-                y = float(score[indices[p]])
-                ylo = min(ylo, y)
-                yhi = max(yhi, y)
-                dy = y - c
-                ty += dy
-                tyy += dy * dy
-            sx += dx * (hi - lo)
-            sxx += dx * dx * (hi - lo)
+                yj = np.int64(y[indices[p]])
+                ty += yj
+                tyy += yj * yj
+            d = hi - lo
+            m += d
+            sx += xi * d
+            sxx += xi * xi * d
             sy += ty
             syy += tyy
-            sxy += dx * ty
-        part[b, 0] = sx
-        part[b, 1] = sxx
-        part[b, 2] = sy
-        part[b, 3] = syy
-        part[b, 4] = sxy
-        lim[b, 0] = xlo
-        lim[b, 1] = xhi
-        lim[b, 2] = ylo
-        lim[b, 3] = yhi
-    tot = np.zeros(5, np.float64)
-    xlo = np.inf
-    xhi = -np.inf
-    ylo = np.inf
-    yhi = -np.inf
-    for b in range(nb):
-        for k in range(5):
-            tot[k] += part[b, k]
-        xlo = min(xlo, lim[b, 0])
-        xhi = max(xhi, lim[b, 1])
-        ylo = min(ylo, lim[b, 2])
-        yhi = max(yhi, lim[b, 3])
-    if not (xlo < xhi and ylo < yhi):
-        return np.nan
-    m = float(indptr[n] - indptr[0])
-    mx = tot[0] / m
-    my = tot[2] / m
-    vx = tot[1] / m - mx * mx
-    vy = tot[3] / m - my * my
-    if vx <= 0 or vy <= 0:
-        return np.nan
-    return float((tot[4] / m - mx * my) / math.sqrt(vx * vy))
+            sxy += xi * ty
+        out[b, 0] = m
+        out[b, 1] = sx
+        out[b, 2] = sxx
+        out[b, 3] = sy
+        out[b, 4] = syy
+        out[b, 5] = sxy
+    return out
+
+
+def tie_moments(
+    indptr: np.ndarray,
+    indices: np.ndarray,
+    x: np.ndarray,
+    y: np.ndarray | None = None,
+    rows: int | None = None,
+) -> tuple[int, ...]:
+    """Exact integer moments of the scores at both ends of the ties of rows ``0 .. rows-1``:
+    ``(ties, Σx, Σx², Σy, Σy², Σxy)`` with ``x = x[i]`` and ``y = y[j]`` over ties ``i -> j``.
+
+    Integers add up the same in any order, so the moments of parts of the ties (a sharded run's
+    shards) sum to those of the whole; :func:`moments_correlation` turns them into the
+    correlation. ``y`` defaults to ``x``; it may be longer (a shard's scores of people held
+    elsewhere follow its own).
+    """
+    n = indptr.shape[0] - 1 if rows is None else rows
+    blocks = _moment_blocks(indptr, indices, n, x, x if y is None else y)
+    # exact totals: each int64 split into high and low 32 bits, summed apart, joined in Python
+    high = (blocks >> 32).sum(axis=0)
+    low = (blocks & 0xFFFFFFFF).sum(axis=0)
+    return tuple((int(h) << 32) + int(lo) for h, lo in zip(high, low, strict=True))
+
+
+def moments_correlation(moments: tuple[int, ...]) -> float:
+    """Pearson correlation from :func:`tie_moments` (or their sum over parts); NaN when there
+    are no ties or either end's scores do not vary. Computed from exact integers, so the same
+    moments always give the same float."""
+    m, sx, sxx, sy, syy, sxy = moments
+    vx = m * sxx - sx * sx
+    vy = m * syy - sy * sy
+    if m == 0 or vx <= 0 or vy <= 0:
+        return math.nan
+    return (m * sxy - sx * sy) / math.sqrt(vx * vy)
 
 
 def score_assortativity(net: Network, score: np.ndarray) -> float:
     """Pearson correlation of ``score[i]`` and ``score[j]`` over every stored tie ``i -> j``.
 
     A symmetric network counts each tie in both directions. One pass over the ties (``O(edges)``
-    time, ``O(n / BLOCK)`` memory), the same result whatever the number of threads. NaN when
-    there are no ties or the scores at either end of the ties do not vary.
+    time, ``O(n / BLOCK)`` memory) summing exact integer moments (:func:`tie_moments`), so the
+    result is the same bit for bit whatever the number of threads or shards. NaN when there are
+    no ties or the scores at either end of the ties do not vary.
     """
     if score.shape != (net.n,):
         raise ScenarioError(f"score has shape {score.shape}; expected ({net.n},), one per person")
-    return float(_assortativity(net.indptr, net.indices, score))
+    return moments_correlation(tie_moments(net.indptr, net.indices, score))

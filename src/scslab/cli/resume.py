@@ -1,0 +1,63 @@
+"""``scslab resume``: continue a run from its last checkpoint to the end."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from scslab.cli import console, err_console
+from scslab.cli.run import print_summary
+
+
+def resume(
+    run_folder: Annotated[Path, typer.Argument(help="the folder of a run that checkpointed")],
+    cluster: Annotated[
+        str | None,
+        typer.Option(help="Dask scheduler address for a sharded run; default: local workers"),
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="print the summary as JSON on stdout, nothing else")
+    ] = False,
+) -> None:
+    """Continue a run (one started with --checkpoint-every, or sharded) from its last checkpoint.
+
+    The results are those the run would have had without stopping; a corrupted or truncated
+    checkpoint is refused.
+    """
+    from scslab.engine.checkpoint import resumable, resume_run
+    from scslab.engine.simulation import RunInterrupted
+
+    manifest = resumable(run_folder)
+    status = err_console if as_json else console
+    first = manifest.step
+    with Progress(
+        TextColumn(f"[bold]resuming[/] {run_folder} from month {first}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("months"),
+        TimeRemainingColumn(),
+        console=status,
+        transient=as_json,
+    ) as bar:
+        task = bar.add_task("resume", total=manifest.steps, completed=first)
+
+        def advance(done: int, total: int) -> None:
+            bar.update(task, completed=done)
+
+        try:
+            results = resume_run(
+                run_folder, progress=advance, cluster=cluster, log=err_console.print
+            )
+        except RunInterrupted as stop:
+            err_console.print(f"interrupted: the months done so far are in {stop.path}")
+            raise typer.Exit(130) from None
+    summary = results.summary()
+    results.close()
+    if as_json:
+        typer.echo(json.dumps(summary, indent=2))
+        return
+    print_summary(summary)

@@ -1,0 +1,527 @@
+"""Checkpoints: a run's state written aside every few months, so that a killed run resumes with
+exactly the result it would have had.
+
+A checkpoint is a manifest and one part per shard (one part for an unsharded run), beside the
+results in the run folder::
+
+    RUN/checkpoint.ckpt                  the manifest: scenario, scheme, catalogue, step, parts
+    RUN/checkpoint.s000012.p0.ckpt       part 0 after 12 months: the state and the record so far
+
+Every file is written beside its name, flushed to disk and renamed into place, and the manifest
+is written last, so that it only ever names complete parts. Each file opens with a header that
+holds the length and the SHA-256 of what follows; a file that is short, or whose bytes do not hash
+to its header's, is refused with :class:`~scslab.errors.CheckpointError` and never used.
+
+Randomness is counter-based (:mod:`scslab.rng`): the state columns and the month reached are all
+a run needs to continue as if it had never stopped. What a part holds is found by walking the run
+(:func:`columns`): every array of its state, traits and record, whatever columns they gain, except
+the population's own arrays, which are drawn again from the scenario and its seed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import struct
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, BinaryIO
+
+import numpy as np
+import yaml
+
+from scslab.errors import CheckpointError, ScenarioError
+
+if TYPE_CHECKING:
+    from scslab.engine.simulation import Progress, Simulation
+    from scslab.store.results import Results
+
+MANIFEST = "checkpoint.ckpt"
+MAGIC = b"SCSLABCK"
+FORMAT = 1
+#: magic, format, payload bytes, SHA-256 of the payload
+_HEADER = struct.Struct("<8sIQ32s")
+_CHUNK = 1 << 24
+
+#: Attributes of a :class:`~scslab.engine.simulation.Run` that a checkpoint leaves out: the
+#: simulation and population (rebuilt from the manifest), rate tables, and per-month scratch.
+RUN_SKIP = ("sim", "pop", "draws", "tally", "network", "cutting")
+#: Attributes whose arrays are the population's own: arrays shared with them are left out too.
+RUN_STATIC = ("pop",)
+
+
+# --------------------------------------------------------------------------------------------
+# files: a checksummed header, a JSON document, named arrays
+
+
+class _Hashing:
+    """A write-only file that hashes and counts what goes through it."""
+
+    def __init__(self, f: BinaryIO) -> None:
+        self.f = f
+        self.sha = hashlib.sha256()
+        self.n = 0
+
+    def write(self, b: bytes | memoryview) -> int:
+        self.f.write(b)
+        self.sha.update(b)
+        self.n += len(b)
+        return len(b)
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_file(path: Path, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> tuple[str, int]:
+    """Write ``meta`` (JSON) and ``arrays`` to ``path`` atomically; return (SHA-256, bytes).
+
+    The payload streams through the hash, so no second copy of a large state is made.
+    """
+    tmp = path.with_name(f".{path.name}.writing")
+    try:
+        with open(tmp, "wb") as f:
+            f.write(b"\0" * _HEADER.size)
+            out = _Hashing(f)
+            doc = json.dumps(meta).encode()
+            out.write(struct.pack("<Q", len(doc)))
+            out.write(doc)
+            for name, a in arrays.items():
+                key = name.encode()
+                out.write(struct.pack("<H", len(key)))
+                out.write(key)
+                np.lib.format.write_array(out, np.ascontiguousarray(a), allow_pickle=False)  # type: ignore[no-untyped-call]
+            digest = out.sha.digest()
+            f.seek(0)
+            f.write(_HEADER.pack(MAGIC, FORMAT, out.n, digest))
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    _fsync_dir(path.parent)
+    return digest.hex(), _HEADER.size + out.n
+
+
+def read_file(
+    path: Path, sha256: str | None = None
+) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """Read a file of :func:`write_file`, refusing it unless every byte hashes to its header.
+
+    With ``sha256`` (from a manifest) the header's hash must also be that one.
+    """
+    try:
+        f = open(path, "rb")  # noqa: SIM115 (closed below, after two passes)
+    except OSError as exc:
+        raise CheckpointError(f"{path}: cannot read the checkpoint ({exc.strerror})") from None
+    with f:
+        head = f.read(_HEADER.size)
+        if len(head) < _HEADER.size:
+            raise CheckpointError(f"{path}: truncated checkpoint (no complete header)")
+        magic, version, size, digest = _HEADER.unpack(head)
+        if magic != MAGIC:
+            raise CheckpointError(f"{path}: not a scslab checkpoint")
+        if version != FORMAT:
+            raise CheckpointError(
+                f"{path}: checkpoint format {version}; this scslab reads format {FORMAT}"
+            )
+        have = os.fstat(f.fileno()).st_size - _HEADER.size
+        if have != size:
+            raise CheckpointError(
+                f"{path}: truncated or extended checkpoint: {have:,} bytes after the header, "
+                f"{size:,} expected; refusing to resume from it"
+            )
+        sha = hashlib.sha256()
+        while chunk := f.read(_CHUNK):
+            sha.update(chunk)
+        if sha.digest() != digest:
+            raise CheckpointError(
+                f"{path}: corrupted checkpoint: its checksum does not match its contents; "
+                "refusing to resume from it"
+            )
+        if sha256 is not None and digest.hex() != sha256:
+            raise CheckpointError(
+                f"{path}: this part is not the one the manifest names (checksum differs)"
+            )
+        f.seek(_HEADER.size)
+        try:
+            return _parse(f)
+        except (ValueError, struct.error, UnicodeDecodeError) as exc:  # hashed, yet unreadable
+            raise CheckpointError(f"{path}: unreadable checkpoint ({exc})") from None
+
+
+def _parse(f: BinaryIO) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    (n,) = struct.unpack("<Q", f.read(8))
+    meta = json.loads(f.read(n))
+    arrays: dict[str, np.ndarray] = {}
+    while head := f.read(2):
+        (k,) = struct.unpack("<H", head)
+        name = f.read(k).decode()
+        arrays[name] = np.lib.format.read_array(f, allow_pickle=False)  # type: ignore[no-untyped-call]
+    return meta, arrays
+
+
+# --------------------------------------------------------------------------------------------
+# what a run holds: its arrays, found by walking it
+
+
+@dataclass(frozen=True)
+class _Slot:
+    key: str
+    owner: Any  # the object (or dict) that holds the value
+    name: str | None  # its attribute, or None for an item of a dict or a NamedTuple field
+    value: Any
+
+
+def _is_namedtuple(x: Any) -> bool:
+    return isinstance(x, tuple) and hasattr(x, "_fields")
+
+
+def _static_ids(obj: Any) -> set[int]:
+    """Arrays of the population (and its network, firms...): drawn again, never saved."""
+    ids: set[int] = set()
+    for name in getattr(type(obj), "checkpoint_static", RUN_STATIC):
+        holder: Any = getattr(obj, name, None)
+        inside = list(vars(holder).values()) if hasattr(holder, "__dict__") else []
+        for x in [holder, *inside]:
+            if isinstance(x, np.ndarray):
+                ids.add(id(x))
+            elif _is_namedtuple(x):
+                ids.update(id(v) for v in x if isinstance(v, np.ndarray))
+            elif hasattr(x, "__dict__"):
+                ids.update(id(v) for v in vars(x).values() if isinstance(v, np.ndarray))
+    return ids
+
+
+def _slots(obj: Any, prefix: str = "", static: set[int] | None = None) -> Iterator[_Slot]:
+    """Every array, list of arrays and number a run holds, by dotted key.
+
+    Objects with a ``checkpoint_skip`` class attribute (or runs, by :data:`RUN_SKIP`) are walked
+    through their attributes; NamedTuples, dataclasses and dicts through their fields and items.
+    """
+    if static is None:
+        static = _static_ids(obj)
+    if _is_namedtuple(obj):
+        items: list[tuple[str, Any, str | None]] = [(f, obj, None) for f in obj._fields]
+        values = dict(zip(obj._fields, obj, strict=True))
+    elif dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        items = [(f.name, obj, f.name) for f in dataclasses.fields(obj)]
+        values = {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}
+    elif isinstance(obj, dict):
+        items = [(str(k), obj, None) for k in obj]
+        values = {str(k): v for k, v in obj.items()}
+    else:
+        skip = set(getattr(type(obj), "checkpoint_skip", RUN_SKIP))
+        values = {k: v for k, v in vars(obj).items() if k not in skip and not k.startswith("__")}
+        items = [(k, obj, k) for k in values]
+    for field, owner, name in items:
+        value = values[field]
+        key = f"{prefix}{field}"
+        if isinstance(value, np.ndarray):
+            if id(value) not in static:
+                yield _Slot(key, owner, name, value)
+        elif isinstance(value, bool | int | float | np.number) or (
+            isinstance(value, list) and all(isinstance(v, np.ndarray) for v in value)
+        ):
+            yield _Slot(key, owner, name, value)
+        elif isinstance(value, dict) or _is_namedtuple(value) or dataclasses.is_dataclass(value):
+            yield from _slots(value, f"{key}.", static)
+        elif value is not None and _walked(value):
+            yield from _slots(value, f"{key}.")
+
+
+def _walked(value: Any) -> bool:
+    """Objects walked attribute by attribute: runs (nested ones too) and shards."""
+    from scslab.engine.simulation import Run
+
+    return isinstance(value, Run) or hasattr(type(value), "checkpoint_skip")
+
+
+def columns(obj: Any) -> dict[str, np.ndarray]:
+    """The arrays that make up ``obj``'s state (a run or a shard), ready for :func:`write_file`.
+
+    A list of arrays (the panel's events, one array a month) is kept as their concatenation and
+    their lengths under ``KEY#lengths``; a number as a 0-d array.
+    """
+    out: dict[str, np.ndarray] = {}
+    for s in _slots(obj):
+        if isinstance(s.value, list):
+            rows = s.value
+            out[s.key] = np.concatenate(rows) if rows else np.zeros((0, 0), np.int32)
+            out[f"{s.key}#lengths"] = np.array([len(r) for r in rows], np.int64)
+        else:
+            out[s.key] = np.asarray(s.value)
+    return out
+
+
+def restore(obj: Any, arrays: dict[str, np.ndarray], source: Path | str) -> None:
+    """Copy saved ``arrays`` into ``obj``, freshly built from the same scenario.
+
+    Refuses (CheckpointError) a checkpoint whose arrays do not match what ``obj`` holds: another
+    scheme, another population size, or another version of the engine.
+    """
+    slots = {s.key: s for s in _slots(obj)}
+    names = {k for k in arrays if not k.endswith("#lengths")}
+    # attributes a run sets after it starts (scratch kept from one step to the next) are set
+    later = {k for k in names - set(slots) if _settable(obj, k)}
+    if names - later != set(slots):
+        missing = sorted(set(slots) - names)[:5]
+        unknown = sorted(names - later - set(slots))[:5]
+        raise CheckpointError(
+            f"{source}: the checkpoint does not match this run (missing {missing}, "
+            f"unknown {unknown}); it was written by another version of scslab or for another run"
+        )
+    for key in later:
+        owner, attr = _parent(obj, key)
+        saved = arrays[key]
+        if f"{key}#lengths" in arrays:
+            ends = np.cumsum(arrays[f"{key}#lengths"])
+            setattr(
+                owner, attr, [r.copy() for r in np.split(saved, ends[:-1])] if len(ends) else []
+            )
+        else:
+            setattr(owner, attr, saved.item() if saved.ndim == 0 else saved.copy())
+    for key, s in slots.items():
+        saved = arrays[key]
+        if isinstance(s.value, np.ndarray):
+            if saved.shape != s.value.shape or saved.dtype != s.value.dtype:
+                raise CheckpointError(
+                    f"{source}: {key} has shape {saved.shape} and type {saved.dtype} in the "
+                    f"checkpoint, {s.value.shape} and {s.value.dtype} in this run"
+                )
+            np.copyto(s.value, saved)
+        elif isinstance(s.value, list):
+            ends = np.cumsum(arrays[f"{key}#lengths"])
+            rows = np.split(saved, ends[:-1]) if len(ends) else []
+            _set(s, [np.ascontiguousarray(r) for r in rows])
+        elif s.name is not None and not _is_namedtuple(s.owner):
+            _set(s, type(s.value)(saved.item()))
+        elif saved.item() != s.value:
+            raise CheckpointError(
+                f"{source}: {key} is {saved.item()} in the checkpoint, {s.value} in this run"
+            )
+
+
+def _parent(obj: Any, key: str) -> tuple[Any, str]:
+    """The object that holds dotted ``key`` under ``obj``, and the last name (None if absent)."""
+    *path, last = key.split(".")
+    for name in path:
+        obj = obj.get(name) if isinstance(obj, dict) else getattr(obj, name, None)
+    return obj, last
+
+
+def _settable(obj: Any, key: str) -> bool:
+    """Whether ``key`` names an attribute that a walked object (a run, a shard) does not have
+    yet: one a run sets during its first step."""
+    owner, attr = _parent(obj, key)
+    return owner is not None and _walked(owner) and not hasattr(owner, attr)
+
+
+def _set(s: _Slot, value: Any) -> None:
+    if isinstance(s.owner, dict):
+        s.owner[s.key.rsplit(".", 1)[-1]] = value
+    else:
+        setattr(s.owner, s.name or "", value)
+
+
+# --------------------------------------------------------------------------------------------
+# the manifest
+
+
+def part_name(step: int, part: int) -> str:
+    return f"checkpoint.s{step:06d}.p{part}.ckpt"
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """What a checkpoint says about itself, read back from ``checkpoint.ckpt``."""
+
+    folder: Path
+    step: int
+    steps: int
+    every: int
+    shards: int
+    parts: tuple[tuple[str, str], ...]  # (file, sha256)
+    scenario: str
+    scheme: str
+    catalogue: str
+    also_personal: tuple[str, ...]
+    started: datetime
+    seconds: float
+    version: str
+    extra: dict[str, Any]
+
+    def simulation(self) -> Simulation:
+        """The simulation this checkpoint belongs to, rebuilt from its own texts."""
+        from scslab.behaviour.model import Catalogue
+        from scslab.engine.scenario import Scenario
+        from scslab.engine.simulation import Simulation
+        from scslab.schemes.loader import parse_scheme
+
+        return Simulation(
+            Scenario.from_text(self.scenario, f"{self.folder / MANIFEST}:scenario"),
+            scheme=parse_scheme(self.scheme, f"{self.folder / MANIFEST}:scheme"),
+            catalogue=Catalogue.model_validate(yaml.safe_load(self.catalogue)),
+            also_personal=self.also_personal,
+        )
+
+    def part(self, k: int) -> dict[str, np.ndarray]:
+        name, sha = self.parts[k]
+        _, arrays = read_file(self.folder / name, sha)
+        return arrays
+
+
+def write_manifest(
+    folder: Path,
+    sim: Simulation,
+    step: int,
+    every: int,
+    parts: list[tuple[str, str]],
+    started: datetime,
+    seconds: float,
+    extra: dict[str, Any] | None = None,
+) -> None:
+    """Point the run folder's checkpoint at ``parts`` (already written), then drop older parts."""
+    from scslab import __version__
+    from scslab.behaviour.rates import catalogue_text
+    from scslab.schemes.loader import dump_scheme
+
+    meta = {
+        "kind": "manifest",
+        "step": step,
+        "steps": sim.scenario.steps,
+        "every": every,
+        "shards": len(parts),
+        "parts": [list(p) for p in parts],
+        "scenario": sim.scenario.to_yaml(),
+        "scheme": dump_scheme(sim.scheme),
+        "catalogue": catalogue_text(sim.catalogue),
+        "also_personal": list(sim.also_personal),
+        "started": started.isoformat(),
+        "seconds": seconds,
+        "version": __version__,
+        "extra": extra or {},
+    }
+    write_file(folder / MANIFEST, meta, {})
+    keep = {name for name, _ in parts}
+    for old in folder.glob("checkpoint.s*.p*.ckpt"):
+        if old.name not in keep:
+            old.unlink(missing_ok=True)
+
+
+def read_manifest(folder: Path) -> Manifest:
+    """The checkpoint of the run in ``folder``; CheckpointError if there is none or it is bad."""
+    path = folder / MANIFEST
+    if not folder.is_dir():
+        raise CheckpointError(f"{folder}: no such run folder")
+    if not path.exists():
+        raise CheckpointError(
+            f"{folder}: no checkpoint here; runs write one with --checkpoint-every N "
+            "(sharded runs always do)"
+        )
+    meta, _ = read_file(path)
+    try:
+        return Manifest(
+            folder=folder,
+            step=int(meta["step"]),
+            steps=int(meta["steps"]),
+            every=int(meta["every"]),
+            shards=int(meta["shards"]),
+            parts=tuple((str(f), str(s)) for f, s in meta["parts"]),
+            scenario=str(meta["scenario"]),
+            scheme=str(meta["scheme"]),
+            catalogue=str(meta["catalogue"]),
+            also_personal=tuple(meta["also_personal"]),
+            started=datetime.fromisoformat(meta["started"]),
+            seconds=float(meta["seconds"]),
+            version=str(meta["version"]),
+            extra=dict(meta["extra"]),
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CheckpointError(f"{path}: not a checkpoint manifest ({exc})") from None
+
+
+def discard(folder: Path) -> None:
+    """Remove the run folder's checkpoint: the manifest first, so no part is left named."""
+    (folder / MANIFEST).unlink(missing_ok=True)
+    for old in folder.glob("checkpoint.s*.p*.ckpt"):
+        old.unlink(missing_ok=True)
+    for old in folder.glob(".checkpoint*.writing"):
+        old.unlink(missing_ok=True)
+
+
+# --------------------------------------------------------------------------------------------
+# unsharded runs
+
+
+def run_checkpointed(
+    sim: Simulation,
+    folder: Path,
+    every: int,
+    progress: Progress | None = None,
+    *,
+    resume: Manifest | None = None,
+) -> Results:
+    """Run ``sim`` into ``folder`` (prepared by :meth:`Simulation.prepare`), checkpointing every
+    ``every`` months; with ``resume``, continue from that checkpoint instead of starting.
+
+    The finished run's ``results.duckdb`` is what an uninterrupted run writes; the checkpoint is
+    then removed. On Ctrl-C the partial results are written and the checkpoint is kept.
+    """
+    if every < 1:
+        raise ScenarioError(f"--checkpoint-every {every}: give a number of months of 1 or more")
+    run = sim.start()
+    if resume is not None:
+        restore(run, resume.part(0), resume.folder / resume.parts[0][0])
+        started, before = resume.started, resume.seconds
+    else:
+        discard(folder)
+        started, before = datetime.now(UTC), 0.0
+    clock = time.perf_counter()
+
+    def step_done(done: int, total: int) -> None:
+        if done % every == 0 and done < total:
+            name = part_name(done, 0)
+            digest, _ = write_file(folder / name, {"kind": "part", "step": done}, columns(run))
+            seconds = before + time.perf_counter() - clock
+            write_manifest(folder, sim, done, every, [(name, digest)], started, seconds)
+        if progress is not None:
+            progress(done, total)
+
+    results = sim.run(folder, overwrite=True, progress=step_done, resume=run)
+    discard(folder)
+    return results
+
+
+def resumable(folder: Path) -> Manifest:
+    """The checkpoint of an unfinished run in ``folder``; CheckpointError if there is none."""
+    from scslab.store.writer import RESULTS
+
+    if (folder / RESULTS).exists():
+        raise CheckpointError(f"{folder}: this run is complete ({RESULTS} is there)")
+    return read_manifest(folder)
+
+
+def resume_run(folder: Path, progress: Progress | None = None, **sharding: Any) -> Results:
+    """Continue the run in ``folder`` from its checkpoint to the end; write ``results.duckdb``.
+
+    ``sharding`` (e.g. ``cluster=``) goes to a sharded run's coordinator.
+    """
+    manifest = resumable(folder)
+    sim = manifest.simulation()
+    if manifest.shards > 1 or manifest.extra.get("sharded"):
+        from scslab.engine.shards import run_sharded
+
+        return run_sharded(
+            sim, folder, manifest.shards, progress=progress, resume=manifest, **sharding
+        )
+    return run_checkpointed(sim, folder, manifest.every, progress, resume=manifest)

@@ -1,0 +1,846 @@
+"""Sharded runs: one population split by region over Dask workers, bit for bit the unsharded run.
+
+The population is laid out by region (:mod:`scslab.population.individuals`), so a shard is a
+contiguous range of rows holding whole regions, and with them whole households, whole tie groups
+(tie-cutting rewires within one's own region) and every cell. Each shard lives on one Dask worker
+for the whole run: its state columns never move. What crosses shards, once a month:
+
+* the scores of the people whose friends live in another shard (int16 each; the receiving shard
+  keeps them as *ghost* rows after its own, and derives their low-score bits itself), and
+* whether a neighbourhood group that straddles two shards had an offender last month.
+
+Draws are keyed by the person's index in the whole population (the kernels take the shard's
+``offset``), tallies are integers summed over shards, and score assortativity is summed from
+exact integer moments (:func:`scslab.population.network.tie_moments`), so the aggregates equal
+the unsharded run's with the same seed, bit for bit.
+
+The coordinator submits the months as a graph of Dask tasks pinned to the shards' workers; a
+shard's message to another goes from worker to worker. Every ``every`` months each shard writes
+its part of a checkpoint (:mod:`scslab.engine.checkpoint`) into the run folder, which the workers
+must see (a shared file system on a cluster). If a worker dies, the coordinator waits for a
+replacement, rebuilds every shard from the last checkpoint and carries on by itself.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import CancelledError
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from numba import njit
+
+from scslab.engine.checkpoint import (
+    MANIFEST,
+    Manifest,
+    columns,
+    discard,
+    part_name,
+    read_file,
+    read_manifest,
+    restore,
+    write_file,
+    write_manifest,
+)
+from scslab.engine.cluster import kernel_threads, use_kernel_threads
+from scslab.engine.compiled import FLAG_PANEL, allocate_state
+from scslab.engine.kernels import (
+    BLOCK,
+    Traits,
+    allocate_tally,
+    count_low_friends,
+    count_unscored,
+    cut_ties,
+    mark_households,
+    mark_low,
+    mark_offenders,
+    n_blocks,
+    step,
+    update_low_friends,
+)
+from scslab.engine.simulation import Record, RunInterrupted, Simulation
+from scslab.errors import CheckpointError, ResourceError, ScenarioError
+from scslab.population.individuals import Population
+from scslab.population.network import moments_correlation, tie_group, tie_moments
+
+if TYPE_CHECKING:
+    from scslab.engine.simulation import Progress
+    from scslab.store.results import Results
+
+#: Months between checkpoints of a sharded run unless told otherwise.
+DEFAULT_EVERY = 12
+#: Worker losses survived in one run before giving up.
+MAX_RESTARTS = 5
+#: Seconds to wait for a replacement worker.
+REPLACEMENT_TIMEOUT = 120
+#: Seconds between checks that the shards' workers are alive while waiting on them.
+POLL = 0.5
+
+Message = tuple[np.ndarray, np.ndarray]  # ghost scores (int16), straddling-neighbourhood flags
+
+
+# --------------------------------------------------------------------------------------------
+# the split
+
+
+def shard_bounds(region: np.ndarray, n_regions: int, shards: int) -> list[tuple[int, int]]:
+    """Rows ``(lo, hi)`` of each shard: consecutive whole regions, the largest shard as small as
+    possible. Refuses more shards than regions with people."""
+    sizes = np.bincount(region, minlength=n_regions).astype(np.int64)
+    ends = np.concatenate([[0], np.cumsum(sizes)])
+    peopled = int((sizes > 0).sum())
+    if shards < 1:
+        raise ScenarioError(f"--shards {shards}: give one shard or more")
+    if shards > peopled:
+        raise ScenarioError(
+            f"--shards {shards}: the population has {peopled} regions with people and a shard "
+            "holds whole regions; use at most that many shards, or more regions"
+        )
+    R = n_regions
+    # best[k][r]: smallest largest shard when the first r regions make k non-empty shards
+    inf = np.iinfo(np.int64).max
+    best = np.full((shards + 1, R + 1), inf, np.int64)
+    cut = np.zeros((shards + 1, R + 1), np.int64)
+    best[0, 0] = 0
+    for k in range(1, shards + 1):
+        for r in range(1, R + 1):
+            for q in range(k - 1, r):
+                size = ends[r] - ends[q]
+                if best[k - 1, q] == inf or size == 0:
+                    continue
+                worst = max(best[k - 1, q], size)
+                if worst < best[k, r]:
+                    best[k, r], cut[k, r] = worst, q
+    bounds = []
+    r = R
+    for k in range(shards, 0, -1):
+        q = int(cut[k, r])
+        bounds.append((int(ends[q]), int(ends[r])))
+        r = q
+    return bounds[::-1]
+
+
+@njit(cache=True)
+def _ghost_rows(
+    indptr: np.ndarray, indices: np.ndarray, ghosts: np.ndarray, lo: int, hi: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """For each ghost ``j``, its friends inside rows ``lo .. hi-1`` (as local rows): on a
+    symmetric network, exactly the shard's people who count ``j`` among their friends."""
+    counts = np.zeros(ghosts.shape[0] + 1, np.int64)
+    for g in range(ghosts.shape[0]):
+        j = ghosts[g]
+        for p in range(indptr[j], indptr[j + 1]):
+            if lo <= indices[p] < hi:
+                counts[g + 1] += 1
+    ptr = np.cumsum(counts)
+    out = np.empty(ptr[-1], np.int32)
+    for g in range(ghosts.shape[0]):
+        j = ghosts[g]
+        w = ptr[g]
+        for p in range(indptr[j], indptr[j + 1]):
+            if lo <= indices[p] < hi:
+                out[w] = indices[p] - lo
+                w += 1
+    return ptr, out
+
+
+@dataclass(eq=False)
+class ShardPlan:
+    """What one shard is given: its rows of the population, its ties in local numbering, and
+    what it sends to and receives from each other shard."""
+
+    k: int
+    lo: int  # the shard holds rows lo .. hi-1 of the population
+    hi: int
+    base: int  # local row of the first ghost: the shard's size rounded up to whole bytes of bits
+    ghosts: np.ndarray  # int64[g]: population rows whose scores this shard receives, sorted
+    cell: np.ndarray
+    region: np.ndarray
+    household: np.ndarray  # int32: renumbered from the shard's first neighbourhood
+    households: int
+    panel: np.ndarray  # int64: local rows of the panel's people
+    network: bool  # the population has ties
+    counting: bool  # low friends are counted from crossers, as in Run (ghost rows present)
+    indptr: np.ndarray  # CSR of the shard's rows; then empty rows to base, then ghost rows
+    friends: np.ndarray  # int32: local rows (own people) or base + ghost number
+    group: np.ndarray  # tie-cutting: tie groups, members and their starts (or empty)
+    members: np.ndarray
+    group_start: np.ndarray
+    #: per other shard: the slice of ``ghosts`` it fills, and the local neighbourhood ids shared
+    imports: dict[int, tuple[int, int, np.ndarray]] = field(default_factory=dict)
+    #: per other shard: the local rows whose scores it needs, and shared neighbourhoods as
+    #: (local id, first row, end row)
+    exports: dict[int, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
+
+    @property
+    def n(self) -> int:
+        return self.hi - self.lo
+
+    @property
+    def sources(self) -> list[int]:
+        return sorted(self.imports)
+
+
+def plan_shards(sim: Simulation, pop: Population, shards: int) -> list[ShardPlan]:
+    """Split ``pop`` (with its network) into ``shards`` plans by region."""
+    bounds = shard_bounds(pop.region, len(sim.scenario.population.regions), shards)
+    net = pop.network
+    cutting = sim.scenario.adaptation.tie_cutting.enabled
+    counting = net is not None and net.symmetric and not cutting and bool(sim.scheme.network)
+    per = sim.scenario.population.neighbourhood_households
+    by_neighbourhood = any(c.group == "neighbourhood" for c in sim.scheme.collective)
+    panel = sim._panel(pop.n)
+    group_all = tie_group(pop) if cutting else None
+    plans: list[ShardPlan] = []
+    nb_range: list[tuple[int, int]] = []
+    for k, (lo, hi) in enumerate(bounds):
+        n = hi - lo
+        base = (n + 7) // 8 * 8
+        hh = pop.household[lo:hi]
+        hbase = int(hh[0]) // per * per
+        if net is not None:
+            first, last = int(net.indptr[lo]), int(net.indptr[hi])
+            rows = net.indices[first:last]
+            outside = (rows < lo) | (rows >= hi)
+            remote = rows[outside]
+            ghosts = np.unique(remote).astype(np.int64)
+            friends = rows - np.int32(lo)
+            friends[outside] = base + np.searchsorted(ghosts, remote)
+            indptr = net.indptr[lo : hi + 1] - first
+            if counting:
+                gptr, gfriends = _ghost_rows(net.indptr, net.indices, ghosts, lo, hi)
+                pad = np.full(base - n, indptr[-1], np.int64)
+                indptr = np.concatenate([indptr, pad, indptr[-1] + gptr[1:]])
+                friends = np.concatenate([friends, gfriends])
+        else:
+            ghosts = np.zeros(0, np.int64)
+            friends = np.zeros(0, np.int32)
+            indptr = np.zeros(0, np.int64)
+        if group_all is not None:
+            group = group_all[lo:hi]
+            members = np.argsort(group, kind="stable").astype(np.int32)
+            group_start = np.searchsorted(group[members], np.arange(group.max() + 2)).astype(
+                np.int64
+            )
+        else:
+            group = members = np.zeros(0, np.int32)
+            group_start = np.zeros(0, np.int64)
+        mine = panel[(panel >= lo) & (panel < hi)] - lo
+        plans.append(
+            ShardPlan(
+                k=k,
+                lo=lo,
+                hi=hi,
+                base=base,
+                ghosts=ghosts,
+                cell=pop.cell[lo:hi],
+                region=pop.region[lo:hi],
+                household=(hh - hbase).astype(np.int32),
+                households=int(hh[-1]) - hbase + 1,
+                panel=mine.astype(np.int64),
+                network=net is not None,
+                counting=counting,
+                indptr=np.ascontiguousarray(indptr, np.int64),
+                friends=friends,
+                group=group,
+                members=members,
+                group_start=group_start,
+            )
+        )
+        nb_range.append((int(hh[0]) // per, int(hh[-1]) // per))
+    # who sends what to whom
+    for dst in plans:
+        for src in plans:
+            if src.k == dst.k:
+                continue
+            a, b = np.searchsorted(dst.ghosts, [src.lo, src.hi])
+            shared = np.zeros(0, np.int64)
+            if by_neighbourhood:
+                (s0, s1), (d0, d1) = nb_range[src.k], nb_range[dst.k]
+                shared = np.arange(max(s0, d0), min(s1, d1) + 1, dtype=np.int64)
+            if b == a and not len(shared):
+                continue
+            dst.imports[src.k] = (int(a), int(b), shared - nb_range[dst.k][0])
+            src_nb = shared - nb_range[src.k][0]
+            src_of = src.household // per
+            spans = np.array(
+                [
+                    [g, np.searchsorted(src_of, g), np.searchsorted(src_of, g, side="right")]
+                    for g in src_nb
+                ],
+                np.int64,
+            ).reshape(-1, 3)
+            src.exports[dst.k] = (dst.ghosts[a:b] - src.lo, spans)
+    return plans
+
+
+# --------------------------------------------------------------------------------------------
+# one shard, on its worker
+
+
+def _split(moments: tuple[int, ...]) -> np.ndarray:
+    """Exact integers as (high, low) int64 pairs, for a checkpointable array."""
+    return np.array([[v >> 32, v & 0xFFFFFFFF] for v in moments], np.int64)
+
+
+def _join(pairs: np.ndarray) -> tuple[int, ...]:
+    return tuple((int(h) << 32) + int(lo) for h, lo in pairs)
+
+
+class Shard:
+    """One shard's columns and the month step over them; mirrors :meth:`Run._month` for people.
+
+    Its state columns are those of a run of its own people; ``score_ext`` holds their scores
+    followed by the ghosts' (``state.score`` is a view of its head).
+    """
+
+    checkpoint_skip = ("sim", "plan", "draws", "tally", "score_ext", "received", "threads", "clock")
+    checkpoint_static = ("plan",)
+
+    def __init__(self, sim: Simulation, plan: ShardPlan) -> None:
+        self.sim, self.plan = sim, plan
+        arrays, layout, sc = sim.arrays, sim.layout, sim.scenario
+        n = plan.n
+        self.draws = sim._draws()
+        self.people = np.bincount(plan.cell, minlength=sim.cells.n_cells())
+        self.cell_region = sim.cells.region_of()
+        self.network = plan.network
+        self.cutting = sc.adaptation.tie_cutting
+        self.thresholds = sim._low_thresholds() if self.network else np.zeros(0, np.int64)
+        self.counting = plan.counting
+        self.households = plan.households if arrays.grp_household.any() else 0
+        self.collective = bool(sim.scheme.collective)
+        self.score_ext = np.full(plan.base + len(plan.ghosts), arrays.base, np.int16)
+        self.state = allocate_state(n, arrays, layout)._replace(score=self.score_ext[:n])
+        rows = len(plan.indptr) - 1 if self.network else 0
+        self.traits = Traits(
+            cell=plan.cell,
+            region=plan.region,
+            indptr=plan.indptr,
+            friends=plan.friends.copy() if self.cutting.enabled else plan.friends,
+            low=np.zeros((len(self.thresholds), (len(self.score_ext) + 7) // 8), np.uint8),
+            low_friends=np.zeros(
+                (len(sim.scheme.network), rows) if self.counting else (0, 0), np.uint16
+            ),
+            household=plan.household,
+            hh_trig=np.zeros(self.households, np.int64),
+            hh_cause=np.zeros(self.households, np.uint32),
+            offended=np.zeros((2, plan.households if self.collective else 0), np.uint8),
+            neighbourhood=sc.population.neighbourhood_households,
+        )
+        self.state.flags[plan.panel] |= FLAG_PANEL
+        per_block = (
+            int(np.bincount(plan.panel // BLOCK, minlength=n_blocks(n)).max())
+            if len(plan.panel)
+            else 0
+        )
+        L, Q = len(layout.lists), len(layout.groups)
+        self.tally = allocate_tally(
+            n, len(self.people), len(sim.rates.act_ids), len(layout.grades), L, Q, per_block
+        )
+        self.record = Record.allocate(sc.steps, self.tally, plan.panel, L, Q)
+        #: exact tie moments of this shard's rows, each month, as (high, low) pairs
+        self.moments = np.zeros((sc.steps, 6, 2), np.int64)
+        self.received: dict[int, np.ndarray] = {}
+        self.threads: int | None = None  # for the compiled kernels; None: numba's default
+        #: seconds each month: receiving, tie moments, the month itself, sending
+        self.clock = np.zeros((sc.steps, 4))
+
+    def receive(self, inbox: dict[int, Message], t: int) -> None:
+        """Ghost scores and neighbourhood flags as of the end of month ``t - 1``."""
+        base = self.plan.base
+        for src, (scores, flags) in inbox.items():
+            a, b, _ = self.plan.imports[src]
+            self.score_ext[base + a : base + b] = scores
+            self.received[src] = flags
+
+    def measure(self, t: int) -> None:
+        """The exact tie moments of month ``t - 1`` (after :meth:`receive`, whose ghost scores
+        they need), for the score assortativity."""
+        if self.network and t > 0:
+            self.moments[t - 1] = _split(
+                tie_moments(
+                    self.traits.indptr,
+                    self.traits.friends,
+                    self.state.score,
+                    self.score_ext,
+                    rows=self.plan.n,
+                )
+            )
+
+    def advance(self, t: int) -> None:
+        """Month ``t``, as :meth:`Run._month` does it for the whole population."""
+        sim, traits, state, plan = self.sim, self.traits, self.state, self.plan
+        seed = sim.stream_seed
+        if len(self.thresholds):
+            before = traits.low.copy()
+            mark_low(self.score_ext, self.thresholds, traits.low)  # own people and ghosts
+            if self.counting and t == 0:
+                count_low_friends(traits.indptr, traits.friends, traits.low, traits.low_friends)
+            elif self.counting:
+                update_low_friends(
+                    traits.indptr, traits.friends, before, traits.low, traits.low_friends
+                )
+        if self.collective:
+            mark_offenders(state.last_neg, plan.household, traits.neighbourhood, t, traits.offended)
+            for src, flags in self.received.items():
+                traits.offended[1, plan.imports[src][2]] |= flags
+        if self.households:
+            mark_households(sim.arrays, state, plan.household, traits.hh_trig, traits.hh_cause)
+        for counts in self.tally:
+            counts.fill(0)
+        step(sim.arrays, self.draws, traits, state, self.tally, seed, t, plan.lo)
+        count_unscored(self.draws, self.people, self.cell_region, self.tally, seed, t)
+        if self.network and self.cutting.enabled:
+            self.record.ties_cut[t] = cut_ties(
+                traits.indptr,
+                traits.friends,
+                traits.low[-1],
+                self.cutting.probability,
+                plan.group,
+                plan.members,
+                plan.group_start,
+                seed,
+                t,
+                plan.lo,
+            )
+        self.record.take(t, self.tally, state)
+
+    def outbox(self, t: int) -> dict[int, Message]:
+        """What each other shard needs before month ``t``: scores and neighbourhood flags."""
+        out: dict[int, Message] = {}
+        last_neg = self.state.last_neg
+        for dst, (rows, spans) in self.plan.exports.items():
+            flags = np.array([(last_neg[a:b] == t - 1).any() for _, a, b in spans], np.uint8)
+            out[dst] = (self.state.score[rows], flags)
+        return out
+
+
+# --------------------------------------------------------------------------------------------
+# tasks, run on the workers; shards are kept in each worker's process by key
+
+_LIVE: dict[str, Shard] = {}
+
+
+class ShardMissing(RuntimeError):
+    """A worker was asked for a shard it does not hold (it was restarted)."""
+
+
+def _shard(key: str) -> Shard:
+    try:
+        shard = _LIVE[key]
+    except KeyError:
+        raise ShardMissing(key) from None
+    use_kernel_threads(shard.threads)
+    return shard
+
+
+SimSpec = tuple[Any, Any, Any, tuple[str, ...]]  # scenario, scheme, catalogue, also_personal
+
+
+def _sim_spec(sim: Simulation) -> SimSpec:
+    """What a worker needs to rebuild the simulation (not its population, which is the
+    coordinator's: a shard is given its own rows)."""
+    return (sim.scenario, sim.scheme, sim.catalogue, sim.also_personal)
+
+
+def _build(
+    key: str,
+    spec: SimSpec,
+    plan: ShardPlan,
+    part: tuple[str, str] | None,
+    t: int,
+    threads: int | None,
+) -> dict[int, Message]:
+    use_kernel_threads(threads)
+    scenario, scheme, catalogue, also_personal = spec
+    sim = Simulation(scenario, scheme=scheme, catalogue=catalogue, also_personal=also_personal)
+    shard = Shard(sim, plan)
+    shard.threads = threads
+    if part is not None:
+        path, sha = part
+        _, arrays = read_file(Path(path), sha)
+        restore(shard, arrays, path)
+    _LIVE[key] = shard
+    return shard.outbox(t)
+
+
+def _inbox(shard: Shard, given: tuple[Message | dict[int, Message], ...]) -> dict[int, Message]:
+    """Messages by source: a piece, or a source's whole outbox to pick this shard's from."""
+    k = shard.plan.k
+    return {
+        src: m[k] if isinstance(m, dict) else m
+        for src, m in zip(shard.plan.sources, given, strict=True)
+    }
+
+
+def _advance(
+    key: str, t: int, after: Any, *inbox: Message | dict[int, Message]
+) -> dict[int, Message]:
+    shard = _shard(key)
+    t0 = time.perf_counter()
+    shard.receive(_inbox(shard, inbox), t)
+    t1 = time.perf_counter()
+    shard.measure(t)
+    t2 = time.perf_counter()
+    shard.advance(t)
+    t3 = time.perf_counter()
+    out = shard.outbox(t + 1)
+    shard.clock[t] = (t1 - t0, t2 - t1, t3 - t2, time.perf_counter() - t3)
+    return out
+
+
+def _piece(outbox: dict[int, Message], dst: int) -> Message:
+    return outbox[dst]
+
+
+def _save(key: str, path: str, after: Any) -> tuple[str, str]:
+    shard = _shard(key)
+    target = Path(path)
+    digest, _ = write_file(target, {"kind": "part", "shard": shard.plan.k}, columns(shard))
+    return target.name, digest
+
+
+def _finish(
+    key: str, after: Any, *inbox: Message | dict[int, Message]
+) -> tuple[Record, np.ndarray, np.ndarray]:
+    shard = _shard(key)
+    steps = shard.sim.scenario.steps
+    shard.receive(_inbox(shard, inbox), steps)
+    shard.measure(steps)
+    del _LIVE[key]
+    return shard.record, shard.moments, shard.clock
+
+
+def _drop(prefix: str) -> int:
+    """Forget this worker's shards of one run (all generations); returns how many."""
+    keys = [k for k in _LIVE if k.startswith(prefix)]
+    for k in keys:
+        del _LIVE[k]
+    return len(keys)
+
+
+# --------------------------------------------------------------------------------------------
+# the coordinator
+
+
+class WorkerLost(Exception):
+    """A shard's worker died or lost its shard; the run restarts from its last checkpoint."""
+
+
+def merge_records(parts: list[Record], panel: np.ndarray, moments: list[np.ndarray]) -> Record:
+    """The record of the whole run from its shards' records (in shard order).
+
+    Counts are summed (cells and blocks are disjoint across shards, so this is the unsharded
+    sum); the panel's columns and events are laid side by side, as shards hold consecutive rows;
+    assortativity comes from the summed exact moments.
+    """
+    first = parts[0]
+    out: dict[str, Any] = {}
+    for f in (column.name for column in dataclasses.fields(first)):
+        values = [getattr(p, f) for p in parts]
+        if f == "panel_people":
+            out[f] = panel
+        elif f == "panel_events":
+            out[f] = [np.concatenate(rows) for rows in zip(*values, strict=True)]
+        elif f == "assortativity":
+            out[f] = values[0].copy()
+        elif f.startswith("panel_"):
+            out[f] = np.concatenate(values, axis=1)
+        elif f == "extra":
+            out[f] = {k: sum(v[k] for v in values) for k in values[0]}
+        elif isinstance(values[0], np.ndarray):
+            out[f] = np.sum(values, axis=0, dtype=values[0].dtype)
+        else:
+            if any(v != values[0] for v in values):
+                raise RuntimeError(f"shards disagree on {f}: {values}")
+            out[f] = values[0]
+    record = Record(**out)
+    for t in range(record.done):
+        parts_t = [_join(m[t]) for m in moments]
+        total = tuple(sum(column) for column in zip(*parts_t, strict=True))
+        record.assortativity[t] = moments_correlation(total)  # NaN without ties
+    return record
+
+
+class Coordinator:
+    """Drives the shards of one run on a Dask client and survives the loss of workers.
+
+    The months are submitted as one graph of tasks pinned to the shards' workers: month ``t`` of
+    shard ``k`` follows its month ``t - 1`` (or its checkpoint) and takes the other shards'
+    messages from the end of month ``t - 1``. Only the coordinator's watch on each task's end
+    passes through here; the messages go from worker to worker.
+    """
+
+    def __init__(
+        self,
+        client: Any,
+        sim: Simulation,
+        folder: Path,
+        plans: list[ShardPlan],
+        every: int,
+        progress: Progress | None,
+        log: Callable[[str], None] | None,
+    ) -> None:
+        self.client, self.sim, self.folder, self.plans = client, sim, folder, plans
+        self.every, self.progress, self.log = every, progress, log
+        self.run_id = uuid.uuid4().hex[:12]
+        self.generation = 0
+        self.restarts = 0
+        self.started = datetime.now(UTC)
+        self.seconds = 0.0
+        #: the tasks watched: (what, month, shard) for each
+        self.watch: dict[Any, tuple[str, int, int]] = {}
+        #: when each month was done by every shard (time.perf_counter), and each shard's seconds
+        #: per month receiving, stepping and sending (see Shard.clock): for benchmarks
+        self.done_at = np.full(sim.scenario.steps, np.nan)
+        self.clocks: list[np.ndarray] = []
+
+    @property
+    def K(self) -> int:
+        return len(self.plans)
+
+    def run(self, resume: Manifest | None) -> Record:
+        """Run to the end, from ``resume`` if given; restart from the last checkpoint whenever
+        a worker is lost."""
+        manifest = resume
+        if resume is not None:
+            self.started, self.seconds = resume.started, resume.seconds
+        while True:
+            try:
+                return self._attempt(manifest)
+            except WorkerLost as lost:
+                self._forget()
+                self.restarts += 1
+                if self.restarts > MAX_RESTARTS:
+                    raise ResourceError(
+                        f"workers were lost {self.restarts} times ({lost}); giving up. The last "
+                        f"checkpoint is in {self.folder}: `scslab resume {self.folder}` continues"
+                    ) from None
+                if (self.folder / MANIFEST).exists():
+                    manifest = read_manifest(self.folder)
+                if self.log is not None:
+                    since = manifest.step if manifest is not None else 0
+                    self.log(f"{lost}; restarting every shard from month {since}")
+                self._await_workers()
+            except BaseException:
+                self._forget()
+                raise
+
+    def _await_workers(self) -> None:
+        try:
+            self.client.wait_for_workers(self.K, timeout=REPLACEMENT_TIMEOUT)
+        except TimeoutError:
+            raise ResourceError(
+                f"a worker was lost and fewer than {self.K} workers were there after "
+                f"{REPLACEMENT_TIMEOUT} s; the last checkpoint is in {self.folder}: "
+                f"`scslab resume {self.folder}` continues"
+            ) from None
+
+    def _forget(self) -> None:
+        """Cancel this run's tasks and drop its shards from every worker."""
+        if self.watch:
+            self.client.cancel(list(self.watch))
+            self.watch = {}
+        with contextlib.suppress(Exception):  # a dying worker's shards die with it
+            self.client.run(_drop, f"{self.run_id}/")
+
+    def _attempt(self, manifest: Manifest | None) -> Record:
+        client, K, sim = self.client, self.K, self.sim
+        steps = sim.scenario.steps
+        self.generation += 1
+        workers = sorted(client.scheduler_info()["workers"])
+        if len(workers) < K:
+            self._await_workers()
+            workers = sorted(client.scheduler_info()["workers"])
+        addrs = workers[:K]
+        first = manifest.step if manifest is not None else 0
+        keys = [f"{self.run_id}/{self.generation}/{k}" for k in range(K)]
+
+        def submit(fn: Callable[..., Any], k: int, *args: Any) -> Any:
+            return client.submit(
+                fn, *args, workers=[addrs[k]], allow_other_workers=False, pure=False
+            )
+
+        spec = _sim_spec(sim)
+        out = []
+        try:
+            threads = kernel_threads(client, addrs)
+            for k, plan in enumerate(self.plans):
+                [given] = client.scatter([plan], workers=[addrs[k]], hash=False)
+                part = None
+                if manifest is not None:
+                    name, sha = manifest.parts[k]
+                    part = (str(self.folder / name), sha)
+                out.append(submit(_build, k, keys[k], spec, given, part, first, threads[addrs[k]]))
+        except (OSError, CancelledError) as exc:  # a worker died while shards were handed out
+            raise WorkerLost(f"a worker was lost while starting the shards ({exc})") from None
+        after = list(out)
+
+        def inbox(k: int) -> list[Any]:
+            # a source that sends to one shard only hands over its whole outbox: one task hop
+            # a month fewer; otherwise a small task on the source picks out this shard's piece
+            return [
+                out[src] if len(self.plans[src].exports) == 1 else submit(_piece, src, out[src], k)
+                for src in self.plans[k].sources
+            ]
+
+        for t in range(first, steps):
+            pieces = [inbox(k) for k in range(K)]
+            out = [submit(_advance, k, keys[k], t, after[k], *pieces[k]) for k in range(K)]
+            after = list(out)
+            self.watch.update({f: ("step", t, k) for k, f in enumerate(out)})
+            if (t + 1) % self.every == 0 and t + 1 < steps:
+                path = [str(self.folder / part_name(t + 1, k)) for k in range(K)]
+                after = [submit(_save, k, keys[k], path[k], out[k]) for k in range(K)]
+                self.watch.update({f: ("save", t + 1, k) for k, f in enumerate(after)})
+        pieces = [inbox(k) for k in range(K)]
+        ends = [submit(_finish, k, keys[k], after[k], *pieces[k]) for k in range(K)]
+        self.watch.update({f: ("finish", steps, k) for k, f in enumerate(ends)})
+        return self._follow(first, addrs)
+
+    def _follow(self, first: int, addrs: list[str]) -> Record:
+        """Wait on the watched tasks: report months, write manifests, gather the records."""
+        from distributed import wait
+
+        sim, K = self.sim, self.K
+        steps = sim.scenario.steps
+        clock = time.perf_counter()
+        before = self.seconds
+        left = {t: K for t in range(first, steps)}
+        saved: dict[int, dict[int, tuple[str, str]]] = {}
+        finished: dict[int, tuple[Record, np.ndarray, np.ndarray]] = {}
+        while self.watch:
+            try:
+                done, _ = wait(  # type: ignore[no-untyped-call]
+                    list(self.watch), timeout=POLL, return_when="FIRST_COMPLETED"
+                )
+            except TimeoutError:
+                self._check(addrs)
+                continue
+            except CancelledError:  # the scheduler dropped tasks whose inputs died with a worker
+                raise WorkerLost("a shard's tasks were cancelled with its worker") from None
+            for f in done:
+                if f.status != "finished":
+                    self._failed(f)
+                kind, t, k = self.watch.pop(f)
+                if kind == "step":
+                    left[t] -= 1
+                    if left[t] == 0:
+                        self.done_at[t] = time.perf_counter()
+                        if self.progress is not None:
+                            self.progress(t + 1, steps)
+                elif kind == "save":
+                    saved.setdefault(t, {})[k] = f.result()
+                    if len(saved[t]) == K:
+                        self.seconds = before + time.perf_counter() - clock
+                        parts = [saved[t][j] for j in range(K)]
+                        bounds = [[p.lo, p.hi] for p in self.plans]
+                        write_manifest(
+                            self.folder,
+                            sim,
+                            t,
+                            self.every,
+                            parts,
+                            self.started,
+                            self.seconds,
+                            {"sharded": True, "bounds": bounds},
+                        )
+                        del saved[t]
+                else:
+                    finished[k] = f.result()
+        self.seconds = before + time.perf_counter() - clock
+        records = [finished[k][0] for k in range(K)]
+        moments = [finished[k][1] for k in range(K)]
+        self.clocks = [finished[k][2] for k in range(K)]
+        return merge_records(records, sim._panel(sim.agents), moments)
+
+    def _check(self, addrs: list[str]) -> None:
+        """Raise WorkerLost if a shard's worker is gone or a watched task cannot finish."""
+        alive = set(self.client.scheduler_info()["workers"])
+        gone = [a for a in addrs if a not in alive]
+        if gone:
+            raise WorkerLost(f"worker {gone[0]} was lost")
+        for f in self.watch:
+            if f.status in ("lost", "cancelled", "error"):
+                self._failed(f)
+
+    def _failed(self, f: Any) -> None:
+        from distributed.comm.core import CommClosedError
+        from distributed.scheduler import KilledWorker
+
+        if f.status in ("lost", "cancelled"):
+            raise WorkerLost(f"a shard's task was {f.status} with its worker")
+        exc = f.exception()
+        if isinstance(exc, KilledWorker | CommClosedError | ShardMissing):
+            raise WorkerLost(f"a shard's worker was lost ({type(exc).__name__})")
+        raise exc
+
+
+def run_sharded(
+    sim: Simulation,
+    folder: Path,
+    shards: int,
+    *,
+    cluster: str | None = None,
+    every: int | None = None,
+    progress: Progress | None = None,
+    resume: Manifest | None = None,
+    log: Callable[[str], None] | None = None,
+) -> Results:
+    """Run ``sim`` split into ``shards`` by region on Dask workers; write ``results.duckdb``.
+
+    ``folder`` is prepared (:meth:`Simulation.prepare`) and must be visible to the workers, who
+    write their checkpoint parts there every ``every`` months (default 12). Without ``cluster``
+    (a scheduler address) ``shards`` local worker processes are started and closed at the end.
+    ``resume`` continues from a checkpoint of the same run. ``log`` hears of lost workers.
+    """
+    from scslab.engine.cluster import dask_client
+    from scslab.store.results import Results
+    from scslab.store.writer import prepare_out, write_results
+
+    if sim.people is not None:
+        raise ScenarioError(
+            f"--shards: scheme '{sim.scheme.id}' scores firms; sharded runs are for schemes that "
+            "score individuals"
+        )
+    if resume is not None:
+        every = resume.every
+    every = DEFAULT_EVERY if every is None else every
+    if every < 1:
+        raise ScenarioError(f"--checkpoint-every {every}: give a number of months of 1 or more")
+    pop = sim.population()
+    assert isinstance(pop, Population)
+    plans = plan_shards(sim, pop, shards)
+    if resume is not None:
+        bounds = [[p.lo, p.hi] for p in plans]
+        if resume.extra.get("bounds") != bounds:
+            raise CheckpointError(
+                f"{folder}: the checkpoint's shards ({resume.extra.get('bounds')}) are not this "
+                f"population's ({bounds})"
+            )
+    else:
+        discard(folder)
+    prepare_out(folder, overwrite=True)
+    with dask_client(cluster, shards) as client:
+        coordinator = Coordinator(client, sim, folder, plans, every, progress, log)
+        try:
+            record = coordinator.run(resume)
+        except KeyboardInterrupt:
+            raise RunInterrupted(folder / MANIFEST) from None
+    meta = {
+        "started": coordinator.started,
+        "finished": datetime.now(UTC),
+        "seconds": coordinator.seconds,
+        "status": "complete",
+    }
+    path = write_results(folder, sim, record, meta)
+    discard(folder)
+    return Results(path)

@@ -1,0 +1,113 @@
+"""A run's summary outputs, computed from the run held in memory.
+
+A sweep keeps no per-run results file: each finished run is summarised on the worker that ran it,
+with the figures of ``scslab run --json`` (``Results.summary``), named by their dotted path:
+``grades.D`` (a share), ``lists.<list>``, ``sanctions.<domain>``, ``rewards.<domain>`` (people at
+the end of the run), ``events.true``, ``events.recorded``, ``events.false`` (totals over the run),
+``network.*`` with a network, ``tax_grades.*`` and ``firms.*`` in a firm run.
+
+The figures come from :func:`scslab.store.results.summarize`, the function behind
+``Results.summary``; here it is fed the ``steps`` table's count columns summed from the record in
+memory instead of read back from DuckDB.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from scslab.schemes.model import DOMAINS
+from scslab.store.results import summarize
+
+if TYPE_CHECKING:
+    from scslab.engine.simulation import Record, Simulation
+
+EVENTS = ("true", "recorded", "false")
+
+
+def _domains(consequences: Any) -> list[str]:
+    return sorted({c.domain for c in consequences}, key=DOMAINS.index)
+
+
+def step_totals(sim: Simulation, rec: Record) -> dict[str, np.ndarray]:
+    """Each count column of the ``steps`` table summed over cells: one value per step done."""
+    T = rec.done
+    layout = sim.layout
+    out: dict[str, np.ndarray] = {}
+    for g, gid in enumerate(layout.grades):
+        out[f"grade__{gid}"] = rec.grade[:T, :, g].sum(axis=1)
+    for li, lid in enumerate(layout.lists):
+        out[f"list__{lid}"] = rec.listed[:T, :, li].sum(axis=1)
+    for d in _domains(sim.scheme.sanctions):
+        out[f"sanction__{d}"] = rec.dom_s[:T, :, DOMAINS.index(d)].sum(axis=1)
+    for d in _domains(sim.scheme.rewards):
+        out[f"reward__{d}"] = rec.dom_r[:T, :, DOMAINS.index(d)].sum(axis=1)
+    for name, counts in rec.extra.items():
+        out[name] = counts[:T].sum(axis=1)
+    for a, aid in enumerate(sim.rates.act_ids):
+        out[f"true__{aid}"] = rec.ev_true[:T, :, a].sum(axis=1)
+        out[f"recorded__{aid}"] = rec.ev_rec[:T, :, a].sum(axis=1)
+        out[f"false__{aid}"] = rec.ev_false[:T, :, a].sum(axis=1)
+    return {k: v.astype(np.int64) for k, v in out.items()}
+
+
+def flatten(summary: dict[str, Any]) -> dict[str, float]:
+    """``{"grades": {"D": 0.1}}`` → ``{"grades.D": 0.1}``: the numeric figures, by dotted path."""
+    out: dict[str, float] = {}
+    for group, figures in summary.items():
+        if isinstance(figures, dict):
+            for k, v in figures.items():
+                if v is not None:
+                    out[f"{group}.{k}"] = float(v)
+    return out
+
+
+def run_outputs(sim: Simulation, rec: Record) -> tuple[dict[str, float], dict[str, np.ndarray]]:
+    """The run's summary outputs, and the same figures month by month.
+
+    Month by month, state figures (grade shares, list, sanction and reward counts) are taken at
+    the end of each month and event counts are that month's; ``network.assortativity`` and
+    ``network.ties_cut`` are each month's.
+    """
+    T = rec.done
+    if T == 0:
+        return {}, {}
+    columns = step_totals(sim, rec)
+    names = list(columns)
+    per_month = np.stack([columns[k] for k in names], axis=1).tolist()  # [month][column]
+    agents, subjects = sim.agents, sim.subjects
+    assortativity = [None if np.isnan(a) else float(a) for a in rec.assortativity[:T]]
+    ties = [int(c) for c in rec.ties_cut[:T]]
+
+    run_totals = dict(zip(names, (int(v.sum()) for v in columns.values()), strict=True))
+    final = dict(zip(names, per_month[-1], strict=True))
+    outputs = flatten(summarize(agents, subjects, final, run_totals, assortativity, ties))
+    monthly: dict[str, list[float]] = {}
+    for t in range(T):
+        counts = dict(zip(names, per_month[t], strict=True))  # at the end of, and during, month t
+        month = flatten(
+            summarize(agents, subjects, counts, counts, assortativity[t : t + 1], ties[t : t + 1])
+        )
+        month.pop("network.assortativity_first", None)
+        if "network.assortativity_last" in month:
+            month["network.assortativity"] = month.pop("network.assortativity_last")
+        for name, value in month.items():
+            monthly.setdefault(name, [np.nan] * T)[t] = value
+    return outputs, {k: np.asarray(v, np.float64) for k, v in monthly.items()}
+
+
+def output_names(sim: Simulation) -> tuple[str, ...]:
+    """The outputs a run of ``sim`` produces, known before it runs."""
+    layout = sim.layout
+    names = [f"grades.{g}" for g in layout.grades]
+    names += [f"lists.{x}" for x in layout.lists]
+    names += [f"sanctions.{d}" for d in _domains(sim.scheme.sanctions)]
+    names += [f"rewards.{d}" for d in _domains(sim.scheme.rewards)]
+    names += [f"events.{e}" for e in EVENTS]
+    if sim.scenario.network is not None and sim.subjects == "people":
+        names += ["network.assortativity_first", "network.assortativity_last", "network.ties_cut"]
+    if sim.subjects == "firms":
+        names += [f"tax_grades.{g}" for g in getattr(layout, "tax_grades", ())]
+        names += ["firms.closed", "firms.managers_listed", "firms.representatives_restricted"]
+    return tuple(names)

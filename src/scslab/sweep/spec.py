@@ -1,0 +1,255 @@
+"""A sweep spec: a base scenario, the parameters to vary, a design, replicates and outputs.
+
+A spec is plain data read from YAML with ``path:line:column`` errors, like a scenario::
+
+    base: scenario.yaml            # or an inline scenario mapping; default: the default scenario
+    parameters:
+      observation.camera_reach: {range: [1, 20]}
+      adaptation.deterrence.elasticity: {range: [0, 3]}
+      scheme: {values: [rongcheng-2014, suining-2010]}
+    design: {kind: sobol, samples: 64, seed: 1}
+    replicates: 2
+    outputs: [events.false, grades.D]
+
+Parameters are named by dotted paths into :class:`~scslab.engine.scenario.Scenario`. Their domains
+are the scenario's own: a range is checked by validating the scenario at both of its ends, so no
+bound is written down twice.
+"""
+
+from __future__ import annotations
+
+import math
+import types
+import typing
+from difflib import get_close_matches
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from scslab._yaml import Located, load_located, located_errors, read_located
+from scslab.engine.scenario import Scenario
+from scslab.errors import ScenarioError
+
+#: Scenario settings a sweep sets itself: replicates choose the seeds.
+RESERVED = ("seed",)
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+Scalar = bool | int | float | str | None
+
+
+class Parameter(_Spec):
+    """One varied setting: a numeric ``range`` (with ``steps`` for a grid), or listed ``values``."""
+
+    range: tuple[float, float] | None = Field(
+        default=None, description="lowest and highest value; sampled, or evenly spaced in a grid"
+    )
+    steps: Annotated[int, Field(ge=2, le=10_000)] | None = Field(
+        default=None, description="grid only: evenly spaced values across the range, ends included"
+    )
+    values: tuple[Any, ...] | None = Field(
+        default=None, min_length=1, description="the values to take, in order"
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> Parameter:
+        if (self.range is None) == (self.values is None):
+            raise ValueError("give either `range: [low, high]` or `values: [...]`")
+        if self.range is not None:
+            lo, hi = self.range
+            if not (math.isfinite(lo) and math.isfinite(hi)) or lo >= hi:
+                raise ValueError(f"range [{lo:g}, {hi:g}]: give two finite numbers, low < high")
+        if self.steps is not None and self.range is None:
+            raise ValueError("`steps` goes with a `range`; listed `values` are taken as they are")
+        return self
+
+
+class Grid(_Spec):
+    """Every combination of the parameters' values (a range needs ``steps``)."""
+
+    kind: Literal["grid"]
+
+
+class Random(_Spec):
+    """``samples`` points drawn uniformly (ranges) or with equal chance (values)."""
+
+    kind: Literal["random"]
+    samples: Annotated[int, Field(ge=1, le=1_000_000)]
+    seed: Annotated[int, Field(ge=0, lt=2**63)] = 0
+
+
+class Sobol(_Spec):
+    """Saltelli's sampling for Sobol indices: ``samples × (parameters + 2)`` points."""
+
+    kind: Literal["sobol"]
+    samples: Annotated[int, Field(ge=2, le=2**20)] = Field(
+        description="N, the base sample; a power of two"
+    )
+    seed: Annotated[int, Field(ge=0, lt=2**32)] = 0
+    confidence: Annotated[float, Field(gt=0, lt=1)] = Field(
+        default=0.95, description="level of the bootstrap confidence intervals"
+    )
+    resamples: Annotated[int, Field(ge=10, le=100_000)] = Field(
+        default=100, description="bootstrap resamples for the confidence intervals"
+    )
+
+    @model_validator(mode="after")
+    def _power_of_two(self) -> Sobol:
+        n = self.samples
+        if n & (n - 1):
+            lower = 1 << (n.bit_length() - 1)
+            raise ValueError(
+                f"samples: {n} is not a power of two; Sobol sequences need one "
+                f"(e.g. {lower} or {2 * lower})"
+            )
+        return self
+
+
+Design = Annotated[Grid | Random | Sobol, Field(discriminator="kind")]
+
+
+class SweepSpec(_Spec):
+    """What a sweep runs; see ``docs/sweeps.md``."""
+
+    base: str | dict[str, Any] | None = Field(
+        default=None, description="a scenario file, or an inline scenario; default: the default"
+    )
+    parameters: dict[str, Parameter] = Field(min_length=1, max_length=64)
+    design: Design
+    replicates: Annotated[int, Field(ge=1, le=10_000)] = Field(
+        default=1, description="runs per design point, with seeds base seed + 0, 1, ..."
+    )
+    outputs: tuple[str, ...] | None = Field(
+        default=None, description="summary outputs to analyse; default: all of them"
+    )
+
+
+# --- parameter paths -----------------------------------------------------------------------------
+
+Kind = Literal["int", "float", "bool", "str", "other"]
+
+
+def _unwrap(annotation: Any) -> list[Any]:
+    """The plain types a field may hold: ``Annotated`` stripped and unions (``X | None``) split."""
+    origin = typing.get_origin(annotation)
+    if origin is Annotated:
+        return _unwrap(typing.get_args(annotation)[0])
+    if origin is Union or origin is types.UnionType:
+        return [t for a in typing.get_args(annotation) for t in _unwrap(a)]
+    return [annotation]
+
+
+def _model_of(annotation: Any) -> type[BaseModel] | None:
+    for t in _unwrap(annotation):
+        if isinstance(t, type) and issubclass(t, BaseModel):
+            return t
+    return None
+
+
+def _kind_of(annotation: Any) -> Kind:
+    plain = [t for t in _unwrap(annotation) if t is not type(None)]
+    if plain == [bool]:
+        return "bool"
+    if plain == [int]:
+        return "int"
+    if plain in ([float], [int, float], [float, int]):
+        return "float"
+    if plain == [str] or all(typing.get_origin(t) is Literal for t in plain):
+        return "str"
+    return "other"
+
+
+def setting_paths(model: type[BaseModel] = Scenario, prefix: str = "") -> list[str]:
+    """Every dotted path a sweep may vary, e.g. ``observation.camera_reach``."""
+    out = []
+    for name, field in model.model_fields.items():
+        path = f"{prefix}{name}"
+        out.append(path)
+        sub = _model_of(field.annotation)
+        if sub is not None:
+            out += setting_paths(sub, f"{path}.")
+    return out
+
+
+def setting_kind(path: str) -> Kind:
+    """The type of the setting at ``path``; raises ``KeyError`` with a message if there is none."""
+    model: type[BaseModel] = Scenario
+    parts = path.split(".")
+    for i, name in enumerate(parts):
+        field = model.model_fields.get(name)
+        if field is None:
+            where = ".".join(parts[:i]) or "a scenario"
+            near = get_close_matches(path, setting_paths(), n=1, cutoff=0.6)
+            hint = f"; did you mean '{near[0]}'?" if near else ""
+            raise KeyError(f"unknown parameter '{path}': {where} has no setting '{name}'{hint}")
+        if i == len(parts) - 1:
+            return _kind_of(field.annotation)
+        sub = _model_of(field.annotation)
+        if sub is None:
+            raise KeyError(
+                f"unknown parameter '{path}': '{'.'.join(parts[: i + 1])}' is a single value "
+                "with no settings inside it"
+            )
+        model = sub
+    raise AssertionError("unreachable")
+
+
+def with_values(base: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
+    """A copy of a scenario's data with each dotted path set; absent sections are created."""
+    data: dict[str, Any] = _copy(base)
+    for path, value in values.items():
+        *parents, leaf = path.split(".")
+        node = data
+        for name in parents:
+            if not isinstance(node.get(name), dict):
+                node[name] = {}  # e.g. `network` is None in the base: the setting turns it on
+            node = node[name]
+        node[leaf] = value
+    return data
+
+
+def _copy(data: Any) -> Any:
+    """A deep copy of plain data (dicts, lists, scalars)."""
+    if isinstance(data, dict):
+        return {k: _copy(v) for k, v in data.items()}
+    if isinstance(data, list):
+        return [_copy(v) for v in data]
+    return data
+
+
+# --- reading -------------------------------------------------------------------------------------
+
+
+def read_spec(path: str | Path) -> tuple[SweepSpec, Located]:
+    """Read and validate a spec file; the located document is kept for later messages."""
+    return parse_spec(read_located(Path(path), ScenarioError))
+
+
+def parse_spec(doc: Located) -> tuple[SweepSpec, Located]:
+    try:
+        return SweepSpec.model_validate(doc.data), doc
+    except ValidationError as exc:
+        raise ScenarioError(located_errors(exc.errors(), doc)) from None
+
+
+def spec_from_text(text: str, source: str = "<sweep>") -> tuple[SweepSpec, Located]:
+    return parse_spec(load_located(text, source, ScenarioError))
+
+
+def base_scenario(spec: SweepSpec, doc: Located, folder: Path) -> Scenario:
+    """The scenario every design point starts from, with errors located in the spec or its file."""
+    if spec.base is None:
+        return Scenario()
+    if isinstance(spec.base, str):
+        file = Path(spec.base)
+        return Scenario.from_yaml(file if file.is_absolute() else folder / file)
+    try:
+        scenario = Scenario.model_validate(spec.base)
+    except ValidationError as exc:
+        errors = [{**e, "loc": ("base", *e["loc"])} for e in exc.errors()]
+        raise ScenarioError(located_errors(errors, doc)) from None  # type: ignore[arg-type]
+    return scenario.anchored(folder)

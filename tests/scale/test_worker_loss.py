@@ -1,0 +1,96 @@
+"""Faults in sharded runs: a worker killed mid-run is replaced and the run restarts from its last
+checkpoint by itself; a stopped sharded run resumes. Both end with the undisturbed results."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from scale_helpers import tables
+
+from scslab.engine.checkpoint import read_manifest, resume_run
+from scslab.engine.scenario import Scenario
+from scslab.engine.shards import run_sharded
+from scslab.engine.simulation import RunInterrupted, Simulation
+from scslab.population import NetworkSpec, PopulationSpec
+from scslab.store.writer import RESULTS
+
+SCENARIO = Scenario(
+    scheme="sesame-credit",
+    population=PopulationSpec(agents=20_000),
+    network=NetworkSpec(mean_degree=8),
+    years=2,
+    seed=11,
+    panel=500,
+)
+
+
+@pytest.fixture(scope="module")
+def undisturbed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    folder = tmp_path_factory.mktemp("undisturbed")
+    Simulation(SCENARIO).run(folder)
+    return tables(folder / RESULTS)
+
+
+@pytest.mark.slow
+def test_a_killed_worker_is_replaced_and_the_run_ends_as_if_nothing_happened(
+    cluster: Any, undisturbed: dict[str, Any], tmp_path: Path
+) -> None:
+    """Three shards checkpoint every 4 months; after month 5 the worker holding shard 0 is
+    SIGKILLed. The nanny starts a new worker, every shard is rebuilt from the checkpoint, and
+    every table of the results equals the undisturbed run's."""
+    from distributed import Client
+
+    with Client(cluster.scheduler_address) as client:
+        pids = client.run(os.getpid)
+    victim = sorted(pids)[0]  # shards take the workers in address order
+    killed: list[str] = []
+
+    def kill_after_month_five(done: int, total: int) -> None:
+        if done == 5 and not killed:
+            os.kill(pids[victim], signal.SIGKILL)
+            killed.append(victim)
+
+    log: list[str] = []
+    run_sharded(
+        Simulation(SCENARIO),
+        tmp_path,
+        3,
+        cluster=cluster.scheduler_address,
+        every=4,
+        progress=kill_after_month_five,
+        log=log.append,
+    )
+    assert killed
+    restarts = [int(m) for line in log for m in re.findall(r"from month (\d+)", line)]
+    assert len(restarts) == 1 and restarts[0] >= 4, log  # from a checkpoint, not from scratch
+    assert tables(tmp_path / RESULTS) == undisturbed
+
+
+def test_a_stopped_sharded_run_resumes_on_the_cluster(
+    cluster: Any, undisturbed: dict[str, Any], tmp_path: Path
+) -> None:
+    """Ctrl-C after month 6 of a 2-shard run keeps the month-4 checkpoint (one part per shard);
+    resuming it ends with the undisturbed results."""
+
+    def stop(done: int, total: int) -> None:
+        if done == 6:
+            raise KeyboardInterrupt
+
+    with pytest.raises(RunInterrupted):
+        run_sharded(
+            Simulation(SCENARIO),
+            tmp_path,
+            2,
+            cluster=cluster.scheduler_address,
+            every=4,
+            progress=stop,
+        )
+    manifest = read_manifest(tmp_path)
+    assert manifest.step == 4 and manifest.shards == 2
+    resume_run(tmp_path, cluster=cluster.scheduler_address)
+    assert tables(tmp_path / RESULTS) == undisturbed
