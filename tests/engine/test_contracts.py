@@ -11,7 +11,15 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from scslab.engine.contracts import ALLC, ALLD, DISC, Contracts, play_month, strategies
+from scslab.engine.contracts import (
+    ALLC,
+    ALLD,
+    DISC,
+    Contracts,
+    partners,
+    play_month,
+    strategies,
+)
 from scslab.engine.scenario import Scenario
 from scslab.engine.simulation import Simulation
 from scslab.errors import ScenarioError
@@ -37,11 +45,8 @@ def run(scheme: str, agents: int = 60_000, years: float = 2) -> tuple[Simulation
 def test_who_keeps_a_contract() -> None:
     """Conditional cooperators keep contracts with partners in good standing only; opportunists
     break them unless deterred; unconditional cooperators keep them."""
-    spec = Contracts(
-        enabled=True, per_person_month=1.0, execution_error=0.0, kept_without_scheme=0.5
-    )
-    n = 2000
-    every = np.ones(n)
+    spec = Contracts(enabled=True, execution_error=0.0)
+    m = 2000
     for code, good, fear, kept in (
         (DISC, 1, 0.0, True),
         (DISC, 0, 0.0, False),
@@ -49,13 +54,24 @@ def test_who_keeps_a_contract() -> None:
         (ALLD, 1, 0.0, False),
         (ALLD, 1, 1.0, True),
     ):
-        obligor, with_scheme, without = play_month(
-            spec, np.full(n, code, np.int8), np.full(n, good, np.int8), fear * every, seed=1, k=0
+        with_scheme, without = play_month(
+            spec,
+            np.full(m, code, np.int8),
+            np.ones(m, np.int8),
+            np.full(m, good, np.int8),
+            np.full(m, fear),
+            seed=1,
+            k=0,
         )
-        assert len(obligor) == n
         assert with_scheme.all() == kept and (with_scheme.any() == kept)
         # without the scheme everyone is in good standing and nobody is deterred
-        assert without.all() == (code != ALLD)
+        assert without.all() == (code != ALLD) and without.any() == (code != ALLD)
+
+
+def test_contracts_are_between_two_different_people() -> None:
+    obligor, partner = partners(Contracts(enabled=True, per_person_month=2.0), 50, seed=3, k=4)
+    assert len(obligor) == 100 and (obligor != partner).all()
+    assert obligor.min() >= 0 and max(obligor.max(), partner.max()) < 50
 
 
 def test_the_baseline_keeps_about_half_of_contracts_as_the_paper_says() -> None:

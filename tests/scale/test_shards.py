@@ -186,6 +186,13 @@ def test_a_firm_scheme_is_refused_with_status_two(tmp_path: Path) -> None:
     assert "sharded runs are for schemes that score individuals" in done.stderr
 
 
+def test_the_contract_game_is_refused_with_status_two(tmp_path: Path) -> None:
+    """Contracts pair people across shards, which shards do not exchange: a clear refusal."""
+    done = scslab("run", "--contracts", "--shards", "2", "--agents", "2000")
+    assert done.returncode == 2
+    assert "contract game" in done.stderr
+
+
 @pytest.mark.slow
 def test_an_unreachable_cluster_is_a_clear_error_within_thirty_seconds(tmp_path: Path) -> None:
     """--cluster naming an address where no scheduler listens: status 2 and a message, well

@@ -109,42 +109,40 @@ def play_month(
     spec: Contracts,
     strategy: np.ndarray,
     good: np.ndarray,
-    deterred: np.ndarray,
+    partner_good: np.ndarray,
+    fear: np.ndarray,
     seed: int,
     k: int,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Month ``k``'s contracts: ``(obligors, kept, kept had there been no scheme)``.
+) -> tuple[np.ndarray, np.ndarray]:
+    """Month ``k``'s contracts (one per entry): ``(kept, kept had there been no scheme)``.
 
-    ``good`` is each person's standing (1 good); ``deterred`` the probability that each person,
-    if an opportunist, performs for fear of the scheme.
+    Per contract: the obligor's ``strategy``, the standing (1 good) of obligor and partner, and
+    the probability ``fear`` that the obligor, if an opportunist, performs for fear of the scheme.
     """
     from scslab.games import play_donations
 
-    n = len(strategy)
-    obligor, other = partners(spec, n, seed, k)
-    m = len(obligor)
-    fear = uniforms(_month_key(seed, k), m, 2) < deterred[obligor]
-    chosen = strategy[obligor].copy()
-    chosen[(chosen == ALLD) & fear] = ALLC
+    m = len(strategy)
+    deterred = uniforms(_month_key(seed, k), m, 2) < fear
+    chosen = strategy.copy()
+    chosen[(chosen == ALLD) & deterred] = ALLC
     # the games take donors and recipients as indices of one population: contracts as donors
     # 0 .. m-1, their partners as recipients m .. 2m-1
     donors, recipients = np.arange(m), np.arange(m, 2 * m)
-    e1 = spec.execution_error
-    rule = "stern-judging"  # a conditional cooperator performs for a partner in good standing
+    partner = np.full(m, ALLC, np.int8)
 
     def play(codes: np.ndarray, standing: np.ndarray) -> np.ndarray:
         kept: np.ndarray = play_donations(
             donors,
             recipients,
-            np.concatenate([codes, np.full(m, ALLC, np.int8)]),
+            np.concatenate([codes, partner]),
             standing,
-            norm=rule,
-            e1=e1,
+            norm="stern-judging",  # a conditional cooperator performs for partners in good standing
+            e1=spec.execution_error,
             seed=seed,
             step=k,
         )
-        return kept
+        return kept.astype(bool)
 
-    with_scheme = play(chosen, np.concatenate([good[obligor], good[other]]))
-    without = play(strategy[obligor], np.ones(2 * m, np.int8))
-    return obligor, with_scheme.astype(bool), without.astype(bool)
+    with_scheme = play(chosen, np.concatenate([good, partner_good]).astype(np.int8))
+    without = play(strategy, np.ones(2 * m, np.int8))
+    return with_scheme, without

@@ -811,6 +811,11 @@ def run_sharded(
             f"--shards: scheme '{sim.scheme.id}' scores firms; sharded runs are for schemes that "
             "score individuals"
         )
+    if sim.contract_act is not None:
+        raise ScenarioError(
+            "--shards: the contract game pairs people across the whole population, which sharded "
+            "runs do not exchange; run it without --shards"
+        )
     if resume is not None:
         every = resume.every
     every = DEFAULT_EVERY if every is None else every

@@ -32,7 +32,7 @@ from scslab.engine.compiled import (
     compile_scheme,
     state_bytes_per_person,
 )
-from scslab.engine.contracts import play_month, strategies
+from scslab.engine.contracts import partners, play_month, strategies
 from scslab.engine.kernels import (
     BLOCK,
     Draws,
@@ -660,27 +660,26 @@ class Run:
 
     def _contracts(self, k: int, t: int | None) -> None:
         """Month ``k``'s contracts, on last month's standing; breaches go into the step."""
-        state, extra = self.state, self.record.extra
-        good = state.grade != self.worst_grade
+        sim, state = self.sim, self.state
+        spec = sim.scenario.contracts
+        obligor, partner = partners(spec, self.pop.n, sim.scenario.seed, k)
+        both = np.concatenate([obligor, partner])
+        # in good standing: on none of the scheme's blacklists and not in its lowest grade
+        good = state.grade[both] != self.worst_grade
         if len(self.black_lists):
-            good &= (state.list_since[:, self.black_lists] < 0).all(axis=1)
-        act = self.sim.contract_act
-        sanctioned = (state.flags & FLAG_SANCTIONED).astype(np.int64)
+            good &= (state.list_since[both][:, self.black_lists] < 0).all(axis=1)
         # an opportunist performs for fear of the scheme with 1 - the act's deterrence factor
-        fear = 1.0 - self.sim.rates.deterrence[self.pop.cell, sanctioned, act]
-        obligor, kept, kept_without = play_month(
-            self.sim.scenario.contracts,
-            self.strategy,
-            good.astype(np.int8),
-            fear,
-            self.sim.scenario.seed,
-            k,
+        sanctioned = (state.flags[obligor] & FLAG_SANCTIONED).astype(np.int64)
+        cell = self.pop.cell[obligor]
+        fear = 1.0 - sim.rates.deterrence[cell, sanctioned, sim.contract_act]
+        m = len(obligor)
+        kept, kept_without = play_month(
+            spec, self.strategy[obligor], good[:m], good[m:], fear, sim.scenario.seed, k
         )
         broken = np.bincount(obligor[~kept], minlength=self.pop.n)
         self.traits.injected[:] = np.minimum(broken, 255)
         if t is not None:
-            cells = len(self.people)
-            cell = self.pop.cell[obligor]
+            extra, cells = self.record.extra, len(self.people)
             extra["contracts"][t] = np.bincount(cell, minlength=cells)
             extra["contracts_kept"][t] = np.bincount(cell[kept], minlength=cells)
             extra["contracts_kept_without_scheme"][t] = np.bincount(
