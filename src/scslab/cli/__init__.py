@@ -6,6 +6,7 @@ import sys
 
 import typer
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.text import Text
 
 from scslab.errors import ScslabError
@@ -19,6 +20,15 @@ app = typer.Typer(
 )
 console = Console()
 err_console = Console(stderr=True)
+
+
+def months_bar(label: str, *, as_json: bool, eta: bool = True) -> Progress:
+    """The progress bar of commands that run months: on stderr (and gone after) with ``--json``,
+    so that stdout holds the JSON alone. ``label`` may use ``{task.description}``."""
+    columns = [TextColumn(label), BarColumn(), MofNCompleteColumn(), TextColumn("months")]
+    if eta:
+        columns.append(TimeRemainingColumn())
+    return Progress(*columns, console=err_console if as_json else console, transient=as_json)
 
 
 def _register() -> None:

@@ -8,10 +8,9 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
-from scslab.cli import console, err_console
+from scslab.cli import console, months_bar
 from scslab.errors import ScenarioError
 
 FIGURES = (
@@ -58,14 +57,7 @@ def compare(
         raise ScenarioError(f"--years {years:g}: give a positive number of years")
     base = Scenario(population=PopulationSpec(agents=agents), years=years, seed=seed)
     folder = out or Path("runs") / f"compare-{datetime.now():%Y%m%d-%H%M%S}"
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("months"),
-        console=err_console if as_json else console,
-        transient=as_json,
-    ) as bar:
+    with months_bar("{task.description}", as_json=as_json, eta=False) as bar:
         tasks: dict[str, Any] = {}
 
         def advance(name: str, done: int, total: int) -> None:

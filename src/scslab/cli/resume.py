@@ -7,9 +7,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from scslab.cli import console, err_console
+from scslab.cli import err_console, months_bar
 from scslab.cli.run import print_summary
 
 
@@ -32,17 +31,8 @@ def resume(
     from scslab.engine.simulation import RunInterrupted
 
     manifest = resumable(run_folder)
-    status = err_console if as_json else console
     first = manifest.step
-    with Progress(
-        TextColumn(f"[bold]resuming[/] {run_folder} from month {first}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("months"),
-        TimeRemainingColumn(),
-        console=status,
-        transient=as_json,
-    ) as bar:
+    with months_bar(f"[bold]resuming[/] {run_folder} from month {first}", as_json=as_json) as bar:
         task = bar.add_task("resume", total=manifest.steps, completed=first)
 
         def advance(done: int, total: int) -> None:

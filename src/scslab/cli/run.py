@@ -7,10 +7,9 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from scslab.cli import console, err_console
+from scslab.cli import console, err_console, months_bar
 from scslab.errors import ScenarioError
 
 
@@ -100,15 +99,8 @@ def run(
     sim = Simulation(scenario)
     folder = sim.prepare(out, overwrite=overwrite)
     discard(folder)  # a checkpoint left by an earlier run in an --overwrite folder
-    status = err_console if as_json else console
-    with Progress(
-        TextColumn(f"[bold]{sim.scheme.id}[/] {sim.agents:,} {sim.subjects}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("months"),
-        TimeRemainingColumn(),
-        console=status,
-        transient=as_json,
+    with months_bar(
+        f"[bold]{sim.scheme.id}[/] {sim.agents:,} {sim.subjects}", as_json=as_json
     ) as bar:
         task = bar.add_task("run", total=scenario.steps)
 
