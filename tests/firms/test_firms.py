@@ -278,3 +278,20 @@ def test_compare_refuses_to_mix_schemes_of_people_and_of_firms(tmp_path: Path) -
     with pytest.raises(ScenarioError, match="same subjects"):
         compare(["corporate-scs", "rongcheng-2014"], Scenario(), tmp_path)
     assert not any(tmp_path.iterdir())
+
+
+def test_the_calibrate_command_prints_the_fit_as_json_and_refuses_bad_input() -> None:
+    out = subprocess.run(
+        [*SCSLAB, "calibrate", "firms", "--agents", "100000", "--tolerance", "0.02", "--json"],
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode == 0, out.stderr
+    fit = json.loads(out.stdout)
+    assert fit["converged"] and fit["evaluations"] >= 1
+    for grade, target in STA_2018.items():
+        assert abs(fit["shares"][grade] - target) <= 0.02
+    bad = subprocess.run(
+        [*SCSLAB, "calibrate", "firms", "--tolerance", "0.9"], capture_output=True, text=True
+    )
+    assert bad.returncode == 2 and "--tolerance" in bad.stderr
