@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from scslab.engine.compiled import ALL_CAUSES
+from scslab.engine.kernels import running_consequences
 from scslab.engine.scenario import Scenario
 from scslab.engine.simulation import Simulation
 from scslab.population import PopulationSpec
@@ -109,6 +110,34 @@ def test_scores_stay_in_range_and_list_sizes_equal_entries_minus_exits(
         active = record.grp_active[:, :, q].sum(axis=1)
         balance = np.cumsum(flows[:, 0, L + q] - flows[:, 1, L + q])
         assert (active == balance).all()
+        # the running consequences, carried from starts and ends, match a count per person
+        assert (record.flow[:, 2, L + q, ALL_CAUSES].sum(axis=1) == active).all()
+    # and their split by cause and mark matches a recount from the state
+    assert np.array_equal(
+        record.flow[-1, 2, L:], running_consequences(state.grp_until, state.grp_cause)
+    )
+
+
+def test_running_consequences_survive_firm_closures() -> None:
+    """A closed firm's consequences vanish without an exit: the running count follows, month
+    by month, a recount from the state."""
+    sim = Simulation(
+        Scenario(
+            scheme="corporate-scs",
+            population=PopulationSpec(agents=40_000),
+            years=2,
+            firms={"monthly_closure": 0.05, "history_months": 6},
+        )
+    )
+    run = sim.start()
+    L = len(sim.layout.lists)
+    running = 0
+    for t in range(sim.scenario.steps):
+        run.advance(t)
+        recount = running_consequences(run.state.grp_until, run.state.grp_cause)
+        assert np.array_equal(run.record.flow[t, 2, L:], recount)
+        running += recount.sum()
+    assert running > 0
 
 
 def test_same_seed_gives_the_same_steps_table_twice(tmp_path: Path) -> None:

@@ -16,6 +16,7 @@ from typing import NamedTuple
 
 import numpy as np
 
+from scslab.errors import SchemeError
 from scslab.schemes.model import DOMAINS, Condition, Consequence, Scheme
 
 N_DOMAINS = len(DOMAINS)
@@ -24,6 +25,8 @@ ALL_CAUSES = N_DOMAINS + 1  # the index that counts every flow once, whatever it
 TAINT = np.uint32(1 << 31)  # cause-mask bit: a false record contributed
 RIGHTS = np.uint32(1 << 30)  # cause-mask bit: a rights-tagged event contributed
 MARKS = 4  # flow tallies split by (false record, rights-tagged record): index taint + 2 * rights
+HIST_BINS = 40  # bins of the score distribution recorded each month
+MAX_BITS = 62  # lists and consequence groups a scheme may have: each is a bit of an int64 mask
 assert N_DOMAINS <= 30
 OPEN = 32767  # grp_until of a consequence that lasts while its trigger holds
 NEVER = -32768  # last_neg of someone with no negative record
@@ -45,6 +48,7 @@ class SchemeArrays(NamedTuple):
     ev_rights: np.ndarray  # uint8[E]: 1 if the event touches a protected right
     cat_cap: np.ndarray  # int32[C]
     grade_of: np.ndarray  # uint8[max-min+1]: grade index of each score; empty if no grades
+    hist_of: np.ndarray  # uint8[max-min+1]: the bin of each score, out of HIST_BINS equal bins
     list_after: np.ndarray  # int32[L]: 0 if not used
     list_clean: np.ndarray  # int32[L]: 0 if not used
     list_ends: np.ndarray  # uint8[L]
@@ -148,6 +152,9 @@ def compile_scheme(scheme: Scheme, act_ids: tuple[str, ...]) -> tuple[SchemeArra
             key = (is_sanction, cond, c.duration_months or 0, shared, c.reaches)
             keyed.setdefault(key, []).append(c)
     keys = list(keyed)
+    for what, count in (("lists", len(scheme.lists)), ("groups of consequences", len(keys))):
+        if count > MAX_BITS:  # the step holds them as bits of one int64
+            raise SchemeError(f"scheme {scheme.id!r} has {count} {what}; at most {MAX_BITS} fit")
     groups = tuple(tuple(keyed[k]) for k in keys)
     triggers = [k[1] for k in keys]
     household = [k[3] for k in keys]
@@ -200,6 +207,7 @@ def compile_scheme(scheme: Scheme, act_ids: tuple[str, ...]) -> tuple[SchemeArra
         ev_rights=arr([int(bool(e.rights)) for e in scheme.events], np.uint8),
         cat_cap=arr([min(c.cap or 32767, 32767) for c in scheme.categories], np.int32),
         grade_of=grade_of,
+        hist_of=((scores - lo) * HIST_BINS // (hi - lo + 1)).astype(np.uint8),
         list_after=arr([x.exit.after_months or 0 for x in scheme.lists], np.int32),
         list_clean=arr([x.exit.clean_months or 0 for x in scheme.lists], np.int32),
         list_ends=arr([int(x.exit.condition_ends) for x in scheme.lists], np.uint8),

@@ -23,6 +23,7 @@ from scslab.engine.compiled import (
     FLAG_ACTIVE,
     FLAG_PANEL,
     FLAG_SANCTIONED,
+    HIST_BINS,
     MARKS,
     N_DOMAINS,
     NO_CAUSE,
@@ -46,27 +47,98 @@ from scslab.rng import (
 from scslab.schemes.model import DOMAINS
 
 BLOCK = 1 << 16
-HIST_BINS = 40  # bins of the score distribution recorded each month
 RELATIONSHIPS = DOMAINS.index("relationships")
-MAX_EVENTS = 30  # events per person and month; the Poisson tail beyond it is cut
+MAX_EVENTS = 30  # events per person and month (at least 4); the Poisson tail beyond it is cut
 PANEL_FIELDS = 6  # person, act, event kind (0 true, 1 false), recorded, points applied, event
+
+#: bit indices by de Bruijn hashing (Leiserson, Prokop & Randall 1998), see :func:`_bit_index`
+_DE_BRUIJN = 0x03F79D71B4CB0A89
+_BIT_OF = np.zeros(64, np.int64)
+for _d in range(64):
+    _BIT_OF[(((1 << _d) * _DE_BRUIJN) % 2**64) >> 58] = _d
 
 
 class Draws(NamedTuple):
-    """Rate tables for the step (see :mod:`scslab.behaviour.rates`)."""
+    """Rate tables for the step (see :mod:`scslab.behaviour.rates`), made by :func:`draws`."""
 
-    p0: np.ndarray  # float64[cells, classes]: P(no scored act this month)
-    lam: np.ndarray  # float64[cells, classes]
+    cdf: np.ndarray  # float64[cells, classes, MAX_EVENTS]: P(at most k scored acts this month)
     cum: np.ndarray  # float64[cells, classes, S]: which scored act
+    guide: np.ndarray  # int32[cells, classes, G]: where :func:`_pick` starts looking in ``cum``
     act: np.ndarray  # int32[S]: catalogue index of each scored act
-    fp0: np.ndarray  # float64[cells]: P(no false record this month)
-    flam: np.ndarray  # float64[cells]
+    fcdf: np.ndarray  # float64[cells, 1, MAX_EVENTS]: P(at most k false records this month)
     fcum: np.ndarray  # float64[cells, 1, F]
+    fguide: np.ndarray  # int32[cells, 1, G]
     fact: np.ndarray  # int32[F]: catalogue index of each false-record kind
     p_detect: np.ndarray  # float64[acts, regions]
     unscored: np.ndarray  # int32[U]
     u_rate: np.ndarray  # float64[cells, U]
     u_false: np.ndarray  # float64[cells, U]
+
+
+def draws(
+    lam: np.ndarray,
+    cum: np.ndarray,
+    act: np.ndarray,
+    flam: np.ndarray,
+    fcum: np.ndarray,
+    fact: np.ndarray,
+    p_detect: np.ndarray,
+    unscored: np.ndarray,
+    u_rate: np.ndarray,
+    u_false: np.ndarray,
+) -> Draws:
+    """The step's tables from monthly rates: ``lam[cells, classes]`` scored acts per person and
+    ``cum`` their kinds' running sums; ``flam[cells]`` and ``fcum[cells, F]`` for false records."""
+    fcum = fcum[:, None, :]
+    for c in (cum, fcum):  # the last kind ends the search of _pick
+        if c.shape[-1] and not np.all(c[..., -1] == 1.0):
+            raise ValueError("a running sum of kinds must end at exactly 1")
+    return Draws(
+        cdf=poisson_cdf(lam),
+        cum=np.ascontiguousarray(cum),
+        guide=guide_table(cum),
+        act=act,
+        fcdf=poisson_cdf(flam[:, None]),
+        fcum=np.ascontiguousarray(fcum),
+        fguide=guide_table(fcum),
+        fact=fact,
+        p_detect=p_detect,
+        unscored=unscored,
+        u_rate=u_rate,
+        u_false=u_false,
+    )
+
+
+def poisson_cdf(lam: np.ndarray) -> np.ndarray:
+    """``out[..., k]``: P(at most k events) of a Poisson(``lam``) count, for k < MAX_EVENTS.
+
+    Summed term by term exactly as :func:`_poisson_count` sums it, so that looking a count up in
+    the table (:func:`_count_below`) gives the same count, bit for bit, without a division per
+    event in the step.
+    """
+    p = np.exp(-lam)
+    cdf = p.copy()
+    out = np.empty((*lam.shape, MAX_EVENTS))
+    out[..., 0] = cdf
+    for k in range(1, MAX_EVENTS):
+        p *= lam / k
+        cdf += p
+        out[..., k] = cdf
+    return out
+
+
+def guide_table(cum: np.ndarray) -> np.ndarray:
+    """``out[..., m]``: the first kind ``k`` with ``cum[..., k] > m / G`` (at most the last kind),
+    for ``G`` a power of two at least twice the number of kinds: where :func:`_pick` starts.
+
+    An indexed search (Chen & Asau 1974): a draw ``u`` starts at ``out[..., floor(u G)]`` and
+    moves on past the kinds whose cumulative share is at most ``u``, one or two steps on average.
+    """
+    kinds = cum.shape[-1]
+    G = 1 << (2 * kinds - 1).bit_length() if kinds > 0 else 1
+    edges = np.arange(G) / G
+    first = (cum[..., None, :] <= edges[:, None]).sum(axis=-1)
+    return np.ascontiguousarray(np.clip(first, 0, max(kinds - 1, 0)), dtype=np.int32)
 
 
 class Traits(NamedTuple):
@@ -99,7 +171,9 @@ class Tally(NamedTuple):
     dom_s: np.ndarray  # int32[B, cells, domains]: people under a sanction in each domain
     dom_r: np.ndarray  # int32[B, cells, domains]: people with a reward in each domain
     grp_active: np.ndarray  # int32[B, cells, Q]
-    flow: np.ndarray  # int32[B, 3, L+Q, domains+2, MARKS]: [start, end, active], item, cause, marks
+    #: int32[B, 3, L+Q, domains+2, MARKS]: [start, end, running], item, cause, marks; the step
+    #: counts starts and ends, and :func:`carry_running` the consequences running
+    flow: np.ndarray
     anyc: np.ndarray  # int32[B, cells, 2]: people under at least one sanction, one reward
     hist: np.ndarray  # int32[B, HIST_BINS]: people by score, in equal bins over min..max
     pev: np.ndarray  # int32[B, cap, PANEL_FIELDS]: events of panel members
@@ -137,6 +211,15 @@ def allocate_tally(
 
 
 @njit(cache=True, inline="always")
+def _bit_index(low: int) -> int:
+    """The index of the one set bit of ``low`` (a mask ``m & -m``), in a multiply and a lookup.
+
+    Loops over the set bits of a mask use it: ``low = m & -m; d = _bit_index(low); m ^= low``.
+    """
+    return _BIT_OF[(np.uint64(low) * np.uint64(_DE_BRUIJN)) >> np.uint64(58)]
+
+
+@njit(cache=True, inline="always")
 def _count_causes(flow: np.ndarray, b: int, way: int, item: int, cause: np.uint32) -> None:
     """Count one flow: once in the ALL slot, and once per cause domain (NO_CAUSE if none).
 
@@ -147,12 +230,10 @@ def _count_causes(flow: np.ndarray, b: int, way: int, item: int, cause: np.uint3
     m = np.int64(cause & ~(TAINT | RIGHTS))
     if m == 0:
         flow[b, way, item, NO_CAUSE, mark] += 1
-    d = 0
-    while m:
-        if m & 1:
-            flow[b, way, item, d, mark] += 1
-        m >>= 1
-        d += 1
+    while m:  # set bits only: a late domain would otherwise cost a pass over every earlier one
+        low = m & -m
+        flow[b, way, item, _bit_index(low), mark] += 1
+        m ^= low
 
 
 @njit(cache=True, inline="always")
@@ -270,17 +351,30 @@ def _poisson_count(u: float, p0: float, lam: float) -> int:
 
 
 @njit(cache=True, inline="always")
-def _pick(cum: np.ndarray, row: int, col: int, u: float) -> int:
-    """The kind ``k`` with ``cum[row, col, k-1] <= u < cum[row, col, k]`` (binary search)."""
-    lo = 0
-    hi = cum.shape[2] - 1
-    while lo < hi:
-        mid = (lo + hi) >> 1
-        if cum[row, col, mid] <= u:
-            lo = mid + 1
-        else:
-            hi = mid
-    return lo
+def _count_below(cdf: np.ndarray, row: int, col: int, u: float) -> int:
+    """The count whose interval of ``cdf[row, col]`` (:func:`poisson_cdf`) holds ``u``: what
+    :func:`_poisson_count` returns for the same ``u``.
+
+    The first four comparisons are added up rather than branched on: a random count is a branch
+    the processor cannot predict, and most counts are below four.
+    """
+    k = 0
+    while k < MAX_EVENTS and u >= cdf[row, col, k]:
+        k += 1
+    return k
+
+
+@njit(cache=True, inline="always")
+def _pick(cum: np.ndarray, guide: np.ndarray, row: int, col: int, u: float) -> int:
+    """The kind ``k`` with ``cum[row, col, k-1] <= u < cum[row, col, k]``, found from the guide
+    table ``guide`` (:func:`guide_table`). The last entry of ``cum`` is 1 and ``u < 1``.
+
+    The first two steps are added rather than branched on (see :func:`_count_below`).
+    """
+    k = np.int64(guide[row, col, np.int64(u * guide.shape[2])])
+    while cum[row, col, k] <= u:
+        k += 1
+    return k
 
 
 @njit(cache=True, inline="always")
@@ -369,20 +463,20 @@ def _person(
     # 1. scored acts and their records, then false records from their own stream
     # one mix gives both counts: its high half for true acts, its low half for false records
     u_true, u_false = uniform_pair(kev, gi, 0)
-    n_true = _poisson_count(u_true, D.p0[c, cls], D.lam[c, cls])
-    n_false = _poisson_count(u_false, D.fp0[c], D.flam[c])
+    n_true = _count_below(D.cdf, c, cls, u_true)
+    n_false = _count_below(D.fcdf, c, 0, u_false)
     n_drawn = n_true + n_false
     # then the acts decided outside the kernel this month, observed like any true act
     n_injected = np.int64(T.injected[i]) if T.injected.shape[0] > 0 else 0
     for j in range(1, n_drawn + n_injected + 1):
         false = n_true < j <= n_drawn
         if false:
-            a = D.fact[_pick(D.fcum, c, 0, uniform(kfa, gi, j - n_true))]
+            a = D.fact[_pick(D.fcum, D.fguide, c, 0, uniform(kfa, gi, j - n_true))]
             recorded = True
             A.ev_false[b, c, a] += 1
         else:
             if j <= n_true:
-                a = D.act[_pick(D.cum, c, cls, uniform(kev, gi, j))]
+                a = D.act[_pick(D.cum, D.guide, c, cls, uniform(kev, gi, j))]
             else:
                 a = np.int64(T.injected_act)
             A.ev_true[b, c, a] += 1
@@ -479,7 +573,7 @@ def _person(
         A.grade[b, c, grade] += 1
     st.grade[i] = grade
     A.score_sum[b, c] += score
-    A.hist[b, (score - S.score_min) * HIST_BINS // (S.score_max - S.score_min + 1)] += 1
+    A.hist[b, S.hist_of[score - S.score_min]] += 1
 
     # 6. lists: entries on grade or score, exits by rule
     on_score = S.score_lists[score - S.score_min]
@@ -519,8 +613,15 @@ def _person(
     dom_s = np.int64(0)
     dom_r = np.int64(0)
     if triggered != 0 or (st.flags[i] & FLAG_ACTIVE) != 0:
+        # only the groups running or due: the others stay as they are
+        todo = triggered
         for q in range(st.grp_until.shape[1]):
-            cond = (triggered >> q) & 1 == 1
+            todo |= np.int64(st.grp_until[i, q] >= 0) << q
+        while todo:
+            bit = todo & -todo
+            todo ^= bit
+            q = _bit_index(bit)
+            cond = (triggered & bit) != 0
             until = np.int64(st.grp_until[i, q])
             dur = S.grp_duration[q]
             if until >= 0 and ((dur > 0 and t >= until) or (dur == 0 and not cond)):
@@ -541,7 +642,6 @@ def _person(
             if until >= 0:
                 active = True
                 A.grp_active[b, c, q] += 1
-                _count_causes(A.flow, b, 2, n_lists + q, st.grp_cause[i, q])
                 if S.grp_sanction[q] == 1:
                     sanctioned = True
                     dom_s |= S.grp_domains[q]
@@ -556,15 +656,14 @@ def _person(
         | (FLAG_SANCTIONED if sanctioned else 0)
         | (FLAG_ACTIVE if active else 0)
     )
-    d = 0
-    while dom_s or dom_r:
-        if dom_s & 1:
-            A.dom_s[b, c, d] += 1
-        if dom_r & 1:
-            A.dom_r[b, c, d] += 1
-        dom_s >>= 1
-        dom_r >>= 1
-        d += 1
+    while dom_s:
+        low = dom_s & -dom_s
+        A.dom_s[b, c, _bit_index(low)] += 1
+        dom_s ^= low
+    while dom_r:
+        low = dom_r & -dom_r
+        A.dom_r[b, c, _bit_index(low)] += 1
+        dom_r ^= low
 
 
 @njit(cache=True, _nrt=False)
@@ -607,6 +706,32 @@ def step(
     krep = step_key(seed, STREAM_REPAIR, t)
     for b in prange(n_blocks(n)):
         _block(S, D, T, st, A, b, t, kev, kfa, kob, krep, offset)
+
+
+@njit(cache=True)
+def running_consequences(grp_until: np.ndarray, grp_cause: np.ndarray) -> np.ndarray:
+    """Consequences running now, by group, cause and mark: ``int64[Q, domains + 2, MARKS]``,
+    counted as :func:`_count_causes` counts flows. O(people x groups)."""
+    Q = grp_until.shape[1]
+    out = np.zeros((1, 1, Q, N_DOMAINS + 2, MARKS), np.int64)
+    for i in range(grp_until.shape[0]):
+        for q in range(Q):
+            if grp_until[i, q] >= 0:
+                _count_causes(out, 0, 0, q, grp_cause[i, q])
+    return out[0, 0]
+
+
+def carry_running(A: Tally, running: np.ndarray, lists: int) -> None:
+    """Bring ``running`` (:func:`running_consequences`) to the end of the step that filled ``A``,
+    and put it where the step's flows keep it (``A.flow[:, 2]``).
+
+    A consequence runs this month if it ran last month and did not end, or if it started: the
+    step counts only starts and ends, so that a consequence that goes on costs nothing.
+    """
+    flow = A.flow[:, :, lists:]
+    running += flow[:, 0].sum(axis=0) - flow[:, 1].sum(axis=0)
+    flow[:, 2] = 0
+    flow[0, 2] = running
 
 
 @njit(cache=True, inline="always")

@@ -55,6 +55,7 @@ from scslab.engine.kernels import (
     BLOCK,
     Traits,
     allocate_tally,
+    carry_running,
     count_low_friends,
     count_unscored,
     cut_ties,
@@ -62,6 +63,7 @@ from scslab.engine.kernels import (
     mark_low,
     mark_offenders,
     n_blocks,
+    running_consequences,
     step,
     update_low_friends,
 )
@@ -346,6 +348,7 @@ class Shard:
             n, len(self.people), len(sim.rates.act_ids), len(layout.grades), L, Q, per_block
         )
         self.record = Record.allocate(sc.steps, self.tally, plan.panel, L, Q)
+        self.running = running_consequences(self.state.grp_until, self.state.grp_cause)
         #: exact tie moments of this shard's rows, each month, as (high, low) pairs
         self.moments = np.zeros((sc.steps, 6, 2), np.int64)
         self.received: dict[int, np.ndarray] = {}
@@ -397,6 +400,7 @@ class Shard:
         for counts in self.tally:
             counts.fill(0)
         step(sim.arrays, self.draws, traits, state, self.tally, seed, t, plan.lo)
+        carry_running(self.tally, self.running, len(sim.layout.lists))
         count_unscored(self.draws, self.people, self.cell_region, self.tally, seed, t)
         if self.network and self.cutting.enabled:
             self.record.ties_cut[t] = cut_ties(

@@ -39,13 +39,16 @@ from scslab.engine.kernels import (
     Tally,
     Traits,
     allocate_tally,
+    carry_running,
     count_low_friends,
     count_unscored,
     cut_ties,
+    draws,
     mark_households,
     mark_low,
     mark_offenders,
     n_blocks,
+    running_consequences,
     step,
     update_low_friends,
 )
@@ -419,19 +422,17 @@ class Simulation:
         r = self.rates
         lam, cum = cumulative(r.rate)
         flam, fcum = cumulative(r.false_rate)
-        return Draws(
-            p0=np.exp(-lam),
-            lam=lam,
-            cum=cum,
-            act=r.personal,
-            fp0=np.exp(-flam),
-            flam=flam,
-            fcum=fcum[:, None, :].copy(),
-            fact=r.false_act,
-            p_detect=r.p_detect,
-            unscored=r.counted,
-            u_rate=r.counted_rate,
-            u_false=r.counted_false,
+        return draws(
+            lam,
+            cum,
+            r.personal,
+            flam,
+            fcum,
+            r.false_act,
+            r.p_detect,
+            r.counted,
+            r.counted_rate,
+            r.counted_false,
         )
 
     def _panel(self, n: int) -> np.ndarray:
@@ -554,6 +555,8 @@ class Run:
             n, len(self.people), len(sim.rates.act_ids), len(sim.layout.grades), L, Q, per_block
         )
         self.record = Record.allocate(sim.scenario.steps, self.tally, panel, L, Q)
+        #: consequences running, by group, cause and mark (see carry_running)
+        self.running = running_consequences(self.state.grp_until, self.state.grp_cause)
         if isinstance(pop, Firms):
             self._firms_init(pop)
         if sim.contract_act is not None:
@@ -634,6 +637,7 @@ class Run:
         for counts in self.tally:
             counts.fill(0)
         step(sim.arrays, self.draws, traits, state, self.tally, seed, k, 0)  # 0: no offset
+        carry_running(self.tally, self.running, len(sim.layout.lists))
         count_unscored(self.draws, self.people, self.cell_region, self.tally, seed, k)
         if network is not None:
             if self.cutting.enabled:
@@ -695,6 +699,7 @@ class Run:
             key = step_key(self.sim.scenario.seed, STREAM_FIRMS, k + 2)
             closed = np.flatnonzero(uniforms(key, firms.n, 0) < closure)
             reset_rows(state, closed, self.sim.arrays, self.sim.layout)
+            self.running = running_consequences(state.grp_until, state.grp_cause)
             self.firm_age[closed] = 0
             if t is not None:
                 extra["closed"][t] = np.bincount(firms.cell[closed], minlength=len(self.people))
