@@ -49,6 +49,7 @@ from scslab.schemes.model import DOMAINS
 BLOCK = 1 << 16
 RELATIONSHIPS = DOMAINS.index("relationships")
 MAX_EVENTS = 30  # events per person and month (at least 4); the Poisson tail beyond it is cut
+NEVER_NEEDED = 65535  # friend_needs of someone without friends: no count of low friends reaches it
 PANEL_FIELDS = 6  # person, act, event kind (0 true, 1 false), recorded, points applied, event
 
 #: bit indices by de Bruijn hashing (Leiserson, Prokop & Randall 1998), see :func:`_bit_index`
@@ -148,6 +149,7 @@ class Traits(NamedTuple):
     friends: np.ndarray  # int32[edges]
     low: np.ndarray  # uint8[thresholds, ceil(N/8)]: who scored below each threshold last month
     low_friends: np.ndarray  # uint16[rules, N]: low-scoring friends, kept up to date; or [0, 0]
+    need: np.ndarray  # uint16[rules, N]: low friends that trigger rule r (friend_needs); or [0, 0]
     household: np.ndarray  # int32[N]
     hh_trig: np.ndarray  # int64[H]: household-triggered groups due, from last month; or int64[0]
     hh_cause: np.ndarray  # uint32[H]: the causes behind them
@@ -309,6 +311,17 @@ def count_low_friends(
             out[r, i] = k
 
 
+def friend_needs(indptr: np.ndarray, share: np.ndarray) -> np.ndarray:
+    """``out[r, i]``: how many low-scoring friends set off network rule ``r`` for person ``i``,
+    the least whole number at or above ``share[r]`` times their friends (never, with none)."""
+    degree = np.diff(indptr)
+    if degree.size and degree.max() >= NEVER_NEEDED:
+        raise ValueError(f"a person has {degree.max()} friends; low friends are counted in uint16")
+    need = np.ceil(share[:, None] * degree[None, :])
+    need[:, degree == 0] = NEVER_NEEDED
+    return need.astype(np.uint16)
+
+
 @njit(cache=True)
 def update_low_friends(
     indptr: np.ndarray, friends: np.ndarray, before: np.ndarray, after: np.ndarray, out: np.ndarray
@@ -379,21 +392,17 @@ def _pick(cum: np.ndarray, guide: np.ndarray, row: int, col: int, u: float) -> i
 
 @njit(cache=True, inline="always")
 def _apply_points(S: SchemeArrays, st: State, i: int, points: int, cat: int) -> int:
-    """Move person ``i``'s score by ``points`` within the category cap; return the change made."""
-    if points == 0:
-        return 0
+    """Move person ``i``'s score by ``points`` within the category cap; return the change made.
+
+    Written with selects rather than early returns: which act comes next is random, and so is
+    whether a cap is reached, so branches on them are mispredicted.
+    """
     mag = abs(points)
     if cat >= 0:
-        room = S.cat_cap[cat] - st.cat_used[i, cat]
-        if room < mag:
-            mag = room
-        if mag <= 0:
-            return 0
-    old = np.int64(st.score[i])
-    new = old + (mag if points > 0 else -mag)
-    new = min(max(new, S.score_min), S.score_max)
-    if cat >= 0:
+        mag = min(mag, max(S.cat_cap[cat] - np.int64(st.cat_used[i, cat]), 0))
         st.cat_used[i, cat] += mag
+    old = np.int64(st.score[i])
+    new = min(max(old + (mag if points > 0 else -mag), S.score_min), S.score_max)
     st.score[i] = new
     return new - old
 
@@ -512,22 +521,24 @@ def _person(
                 A, b, gi, a, 1 if false else 0, 1 if recorded else 0, applied, e if recorded else -1
             )
 
-    # 2. network rules: the share of friends below a threshold, on last month's scores
-    if T.indptr.shape[0] > 0 and S.net_points.shape[0] > 0:
+    # 2. network rules: the share of friends below a threshold, on last month's scores; from
+    # the counts kept up to date, or else by scanning, stopping as soon as the answer is known
+    if T.low_friends.shape[1] > 0:
+        for q in range(S.net_points.shape[0]):
+            if T.low_friends[q, i] >= T.need[q, i]:  # logged as act -1 - q: network rule q
+                _rule_points(S, st, A, b, i, gi, S.net_points[q], S.net_cat[q], -1 - q, panel)
+    elif T.indptr.shape[0] > 0 and S.net_points.shape[0] > 0:
         lo_f = T.indptr[i]
         hi_f = T.indptr[i + 1]
         if hi_f > lo_f:
             for q in range(S.net_points.shape[0]):
                 # stop as soon as the answer is known: enough low friends, or too few left
                 need = S.net_share[q] * (hi_f - lo_f)
-                if T.low_friends.shape[1] > 0:
-                    low = np.int64(T.low_friends[q, i])
-                else:  # scan, stopping as soon as the answer is known
-                    low = 0
-                    f = lo_f
-                    while f < hi_f and low < need and low + (hi_f - f) >= need:
-                        low += _is_low(T.low[q], T.friends[f])
-                        f += 1
+                low = 0
+                f = lo_f
+                while f < hi_f and low < need and low + (hi_f - f) >= need:
+                    low += _is_low(T.low[q], T.friends[f])
+                    f += 1
                 if low >= need:  # logged as act -1 - q: network rule q
                     _rule_points(S, st, A, b, i, gi, S.net_points[q], S.net_cat[q], -1 - q, panel)
     # 2b. collective responsibility: a member's negative record last month costs everyone

@@ -59,6 +59,7 @@ from scslab.engine.kernels import (
     count_low_friends,
     count_unscored,
     cut_ties,
+    friend_needs,
     mark_households,
     mark_low,
     mark_offenders,
@@ -331,6 +332,9 @@ class Shard:
             low_friends=np.zeros(
                 (len(sim.scheme.network), rows) if self.counting else (0, 0), np.uint16
             ),
+            need=friend_needs(plan.indptr, sim.arrays.net_share)
+            if self.counting
+            else np.zeros((0, 0), np.uint16),
             household=plan.household,
             hh_trig=np.zeros(self.households, np.int64),
             hh_cause=np.zeros(self.households, np.uint32),

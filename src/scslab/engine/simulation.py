@@ -44,6 +44,7 @@ from scslab.engine.kernels import (
     count_unscored,
     cut_ties,
     draws,
+    friend_needs,
     mark_households,
     mark_low,
     mark_offenders,
@@ -518,6 +519,11 @@ class Run:
         )
         self.households = int(pop.household.max()) + 1 if sim.arrays.grp_household.any() else 0
         self.collective = bool(sim.scheme.collective)
+        need = (
+            friend_needs(network.indptr, sim.arrays.net_share)
+            if self.counting and network is not None
+            else np.zeros((0, 0), np.uint16)
+        )
         self.traits = Traits(
             cell=pop.cell,
             region=pop.region,
@@ -527,6 +533,7 @@ class Run:
             low_friends=np.zeros(
                 (len(sim.scheme.network), n) if self.counting else (0, 0), np.uint16
             ),
+            need=need,
             household=pop.household,
             hh_trig=np.zeros(self.households, np.int64),
             hh_cause=np.zeros(self.households, np.uint32),
