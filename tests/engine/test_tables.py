@@ -12,11 +12,13 @@ from scslab.behaviour.rates import cumulative
 from scslab.engine.compiled import MAX_BITS, compile_scheme
 from scslab.engine.kernels import (
     MAX_EVENTS,
+    NEVER_NEEDED,
     _bit_index,
     _count_below,
     _pick,
     _poisson_count,
     draws,
+    friend_needs,
     guide_table,
     poisson_cdf,
 )
@@ -127,3 +129,13 @@ rewards:
 """
     with pytest.raises(SchemeError, match=f"at most {MAX_BITS}"):
         compile_scheme(parse_scheme(text, "many.yaml"), ("jaywalking",))
+
+
+def test_friend_needs_round_a_share_of_friends_up_and_never_fire_without_friends() -> None:
+    indptr = np.array([0, 0, 1, 4, 14])  # 0, 1, 3 and 10 friends
+    need = friend_needs(indptr, np.array([0.3, 0.0, 1.0]))
+    assert need.tolist() == [
+        [NEVER_NEEDED, 1, 1, 3],  # 0.3 x 3 = 0.9 needs one low friend; 0.3 x 10 needs three
+        [NEVER_NEEDED, 0, 0, 0],
+        [NEVER_NEEDED, 1, 3, 10],
+    ]
