@@ -64,11 +64,11 @@ class Draws(NamedTuple):
 
     cdf: np.ndarray  # float64[cells, classes, MAX_EVENTS]: P(at most k scored acts this month)
     cum: np.ndarray  # float64[cells, classes, S]: which scored act
-    guide: np.ndarray  # int32[cells, classes, G]: where :func:`_pick` starts looking in ``cum``
+    guide: np.ndarray  # uint8 (or uint16)[cells, classes, G]: where :func:`_pick` starts in ``cum``
     act: np.ndarray  # int32[S]: catalogue index of each scored act
     fcdf: np.ndarray  # float64[cells, 1, MAX_EVENTS]: P(at most k false records this month)
     fcum: np.ndarray  # float64[cells, 1, F]
-    fguide: np.ndarray  # int32[cells, 1, G]
+    fguide: np.ndarray  # uint8 (or uint16)[cells, 1, G]
     fact: np.ndarray  # int32[F]: catalogue index of each false-record kind
     p_detect: np.ndarray  # float64[acts, regions]
     unscored: np.ndarray  # int32[U]
@@ -115,7 +115,7 @@ def poisson_cdf(lam: np.ndarray) -> np.ndarray:
 
     Summed term by term exactly as :func:`_poisson_count` sums it, so that looking a count up in
     the table (:func:`_count_below`) gives the same count, bit for bit, without a division per
-    event in the step.
+    event in the step. ``k`` comes last, so that the entries one person reads share a cache line.
     """
     p = np.exp(-lam)
     cdf = p.copy()
@@ -130,16 +130,20 @@ def poisson_cdf(lam: np.ndarray) -> np.ndarray:
 
 def guide_table(cum: np.ndarray) -> np.ndarray:
     """``out[..., m]``: the first kind ``k`` with ``cum[..., k] > m / G`` (at most the last kind),
-    for ``G`` a power of two at least twice the number of kinds: where :func:`_pick` starts.
+    for ``G`` a power of two at least four times the number of kinds: where :func:`_pick` starts.
 
     An indexed search (Chen & Asau 1974): a draw ``u`` starts at ``out[..., floor(u G)]`` and
-    moves on past the kinds whose cumulative share is at most ``u``, one or two steps on average.
+    moves on past the kinds whose cumulative share is at most ``u``: none for most draws, since
+    at most one bucket in four holds the end of a kind.
     """
     kinds = cum.shape[-1]
-    G = 1 << (2 * kinds - 1).bit_length() if kinds > 0 else 1
+    if kinds > 2**16:
+        raise ValueError(f"{kinds} kinds of act; at most {2**16} can be drawn")
+    G = 1 << (4 * kinds - 1).bit_length() if kinds > 0 else 1
     edges = np.arange(G) / G
-    first = (cum[..., None, :] <= edges[:, None]).sum(axis=-1)
-    return np.ascontiguousarray(np.clip(first, 0, max(kinds - 1, 0)), dtype=np.int32)
+    first = np.clip((cum[..., None, :] <= edges[:, None]).sum(axis=-1), 0, max(kinds - 1, 0))
+    # the smallest type that holds a kind: the table is read once per act, and should stay in L1
+    return np.ascontiguousarray(first, dtype=np.uint8 if kinds <= 2**8 else np.uint16)
 
 
 class Traits(NamedTuple):
@@ -219,6 +223,14 @@ def _bit_index(low: int) -> int:
     Loops over the set bits of a mask use it: ``low = m & -m; d = _bit_index(low); m ^= low``.
     """
     return _BIT_OF[(np.uint64(low) * np.uint64(_DE_BRUIJN)) >> np.uint64(58)]
+
+
+def clear_tally(A: Tally) -> None:
+    """Zero the tallies for a new step. Of the panel's event buffer only the counts: rows past
+    them are never read."""
+    for name, counts in zip(A._fields, A, strict=True):
+        if name != "pev":
+            counts.fill(0)
 
 
 @njit(cache=True, inline="always")

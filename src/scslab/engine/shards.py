@@ -56,6 +56,7 @@ from scslab.engine.kernels import (
     Traits,
     allocate_tally,
     carry_running,
+    clear_tally,
     count_low_friends,
     count_unscored,
     cut_ties,
@@ -401,8 +402,7 @@ class Shard:
                 traits.offended[1, plan.imports[src][2]] |= flags
         if self.households:
             mark_households(sim.arrays, state, plan.household, traits.hh_trig, traits.hh_cause)
-        for counts in self.tally:
-            counts.fill(0)
+        clear_tally(self.tally)
         step(sim.arrays, self.draws, traits, state, self.tally, seed, t, plan.lo)
         carry_running(self.tally, self.running, len(sim.layout.lists))
         count_unscored(self.draws, self.people, self.cell_region, self.tally, seed, t)

@@ -40,6 +40,7 @@ from scslab.engine.kernels import (
     Traits,
     allocate_tally,
     carry_running,
+    clear_tally,
     count_low_friends,
     count_unscored,
     cut_ties,
@@ -641,8 +642,7 @@ class Run:
             mark_households(sim.arrays, state, self.pop.household, traits.hh_trig, traits.hh_cause)
         if sim.contract_act is not None:
             self._contracts(k, t)
-        for counts in self.tally:
-            counts.fill(0)
+        clear_tally(self.tally)
         step(sim.arrays, self.draws, traits, state, self.tally, seed, k, 0)  # 0: no offset
         carry_running(self.tally, self.running, len(sim.layout.lists))
         count_unscored(self.draws, self.people, self.cell_region, self.tally, seed, k)
