@@ -48,7 +48,7 @@ from scslab.schemes.model import DOMAINS
 
 BLOCK = 1 << 16
 RELATIONSHIPS = DOMAINS.index("relationships")
-MAX_EVENTS = 30  # events per person and month (at least 4); the Poisson tail beyond it is cut
+MAX_EVENTS = 30  # events per person and month (at least 3); the Poisson tail beyond it is cut
 NEVER_NEEDED = 65535  # friend_needs of someone without friends: no count of low friends reaches it
 PANEL_FIELDS = 6  # person, act, event kind (0 true, 1 false), recorded, points applied, event
 
@@ -380,12 +380,15 @@ def _count_below(cdf: np.ndarray, row: int, col: int, u: float) -> int:
     """The count whose interval of ``cdf[row, col]`` (:func:`poisson_cdf`) holds ``u``: what
     :func:`_poisson_count` returns for the same ``u``.
 
-    The first four comparisons are added up rather than branched on: a random count is a branch
-    the processor cannot predict, and most counts are below four.
+    Past zero, the next two comparisons are added up rather than branched on: a random count is a
+    branch the processor cannot predict, and most counts are below three.
     """
-    k = 0
-    while k < MAX_EVENTS and u >= cdf[row, col, k]:
-        k += 1
+    if u < cdf[row, col, 0]:
+        return 0
+    k = 1 + np.int64(u >= cdf[row, col, 1]) + np.int64(u >= cdf[row, col, 2])
+    if k == 3:
+        while k < MAX_EVENTS and u >= cdf[row, col, k]:
+            k += 1
     return k
 
 
