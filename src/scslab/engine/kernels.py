@@ -480,9 +480,12 @@ def _person(
     """Person ``i`` (row of the columns), ``gi`` in the whole population: draws are keyed by
     ``gi``, so that a shard holding rows ``offset ..`` draws what the whole run draws."""
     c = np.int64(T.cell[i])
-    r = np.int64(T.region[i])
     cls = np.int64(st.flags[i] & FLAG_SANCTIONED)
     panel = (st.flags[i] & FLAG_PANEL) != 0
+    # the hottest indices as unsigned integers: numba then skips its fix-up for negative ones
+    bu = np.uint64(b)
+    cu = np.uint64(T.cell[i])
+    ru = np.uint64(T.region[i])
 
     # 1. scored acts and their records, then false records from their own stream
     # one mix gives both counts: its high half for true acts, its low half for false records
@@ -497,20 +500,21 @@ def _person(
         if false:
             a = D.fact[_pick(D.fcum, D.fguide, c, 0, uniform(kfa, gi, j - n_true))]
             recorded = True
-            A.ev_false[b, c, a] += 1
+            A.ev_false[bu, cu, np.uint64(a)] += 1
         else:
             if j <= n_true:
                 a = D.act[_pick(D.cum, D.guide, c, cls, uniform(kev, gi, j))]
             else:
                 a = np.int64(T.injected_act)
-            A.ev_true[b, c, a] += 1
-            recorded = uniform(kob, gi, j) < D.p_detect[a, r]
+            A.ev_true[bu, cu, np.uint64(a)] += 1
+            recorded = uniform(kob, gi, j) < D.p_detect[np.uint64(a), ru]
         applied = 0
-        e = S.act_event[a]  # -1 for an act drawn for comparison that this scheme does not score
+        # -1 for an act drawn for comparison that this scheme does not score
+        e = S.act_event[np.uint64(a)]
         if recorded and e < 0:
-            A.ev_rec[b, c, a] += 1
+            A.ev_rec[bu, cu, np.uint64(a)] += 1
         elif recorded:
-            A.ev_rec[b, c, a] += 1
+            A.ev_rec[bu, cu, np.uint64(a)] += 1
             pts = S.ev_points[e]
             applied = _apply_points(S, st, i, pts, S.ev_cat[e])
             why = np.uint32(1 << S.ev_domain[e])
@@ -594,12 +598,13 @@ def _person(
 
     # 5. grade
     grade = 255
+    at = np.uint64(score - S.score_min)
     if S.grade_of.shape[0] > 0:
-        grade = np.int64(S.grade_of[score - S.score_min])
-        A.grade[b, c, grade] += 1
+        grade = np.int64(S.grade_of[at])
+        A.grade[bu, cu, np.uint64(grade)] += 1
     st.grade[i] = grade
-    A.score_sum[b, c] += score
-    A.hist[b, S.hist_of[score - S.score_min]] += 1
+    A.score_sum[bu, cu] += score
+    A.hist[bu, S.hist_of[at]] += 1
 
     # 6. lists: entries on grade or score, exits by rule
     on_score = S.score_lists[score - S.score_min]
