@@ -482,7 +482,8 @@ def _person(
     c = np.int64(T.cell[i])
     cls = np.int64(st.flags[i] & FLAG_SANCTIONED)
     panel = (st.flags[i] & FLAG_PANEL) != 0
-    # the hottest indices as unsigned integers: numba then skips its fix-up for negative ones
+    # the hottest indices as unsigned integers (as ``i`` is): numba then skips its fix-up for
+    # negative ones
     bu = np.uint64(b)
     cu = np.uint64(T.cell[i])
     ru = np.uint64(T.region[i])
@@ -548,7 +549,7 @@ def _person(
                 _rule_points(S, st, A, b, i, gi, S.net_points[q], S.net_cat[q], -1 - q, panel)
     elif T.indptr.shape[0] > 0 and S.net_points.shape[0] > 0:
         lo_f = T.indptr[i]
-        hi_f = T.indptr[i + 1]
+        hi_f = T.indptr[i + np.uint64(1)]  # i is unsigned: an int64 1 would make a float
         if hi_f > lo_f:
             for q in range(S.net_points.shape[0]):
                 # stop as soon as the answer is known: enough low friends, or too few left
@@ -719,7 +720,8 @@ def _block(
     if S.cap_window > 0 and t > 0 and t % S.cap_window == 0:
         st.cat_used[lo:hi] = 0
     for i in range(lo, hi):
-        _person(S, D, T, st, A, b, i, t, kev, kfa, kob, krep, i + offset)
+        # the row as an unsigned integer: numba leaves out its fix-up for negative indices
+        _person(S, D, T, st, A, b, np.uint64(i), t, kev, kfa, kob, krep, i + offset)
 
 
 @njit(cache=True, parallel=True)
