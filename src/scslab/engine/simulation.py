@@ -353,7 +353,7 @@ class Simulation:
         if spec is not None:
             # CSR arrays, a copy to rewire, the low-score bits; while built, ~10 bytes a stub
             per_person += int(spec.mean_degree * 8) + 8 + len(self._low_thresholds())
-            per_person += 2 * len(self.scheme.network)  # counts of low friends
+            per_person += 4 * len(self.scheme.network)  # counts of low friends, and needs
             if self._population is None:
                 per_person += int(spec.mean_degree * 10) + 30
         per_block_cells = cells * (3 * acts + G + L + 2 * N_DOMAINS + Q + 2) * 4 + cells * 8
