@@ -9,6 +9,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 import typer
 from typer.testing import CliRunner
@@ -17,6 +18,7 @@ from scslab import PopulationSpec, Scenario, ScslabError, Simulation
 from scslab.analysis.explain import Explanation, explain
 from scslab.cli.explain import explain as explain_command
 from scslab.errors import LibraryMissing
+from scslab.schemes import load_scheme
 from scslab.store.results import Results
 
 
@@ -274,3 +276,44 @@ def test_main_exits_two_without_a_traceback(tmp_path: Path, blacklist: Path) -> 
     assert "SELECT DISTINCT person FROM panel" in done.stderr
     assert "Traceback" not in done.stderr
     assert done.stdout == ""
+
+
+def test_score_before_is_the_last_months_score_and_the_base_before_month_0(
+    results: Results,
+) -> None:
+    rows = results.sql(
+        "SELECT p.step, p.score_before, q.score FROM panel p LEFT JOIN panel q "
+        "ON q.person = p.person AND q.step = p.step - 1"
+    ).fetchall()
+    base = load_scheme("defaulter-blacklist").score.base
+    assert rows
+    assert all(before == (base if step == 0 else last) for step, before, last in rows)
+
+
+def test_a_firm_starts_where_its_history_left_it(tmp_path: Path) -> None:
+    """A firm's month 0 follows its unrecorded history: the explanation starts from the score the
+    history left, not from the base, so month 0's unexplained change is not the history's."""
+    scenario = Scenario(
+        scheme="corporate-scs",
+        population=PopulationSpec(agents=20_000),
+        years=1,
+        panel=300,
+        firms={"history_months": 24},
+    )
+    sim = Simulation(scenario)
+    run = sim.start()
+    run.advance(0)
+    after_history = run.record.panel_start.copy()
+    assert (run.record.panel_score[0] != after_history).any()  # month 0 moved some of them
+
+    with Simulation(scenario).run(tmp_path / "firms") as r:
+        starts = dict(r.sql("SELECT person, score_before FROM panel WHERE step = 0").fetchall())
+        assert [starts[p] for p in run.record.panel_people] == after_history.tolist()
+        assert (after_history != sim.scheme.score.base).any()
+        person = int(
+            run.record.panel_people[int(np.argmax(after_history != sim.scheme.score.base))]
+        )
+        x = explain(r, person)
+        assert x.start == starts[person] != x.base
+        points = sum(e.points for e in x.events_in(0))
+        assert x.months[0].score == x.start + points + x.other_change(0)

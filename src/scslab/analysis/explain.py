@@ -171,6 +171,8 @@ class Explanation:
     #: conduct)
     traits: dict[str, str]
     base: int
+    #: the score before month 0: the base, or where a firm's unrecorded history left it
+    start: int
     #: the scheme's grade bands: (id, min, max), high to low
     grade_bands: tuple[tuple[str, int, int], ...]
     months: tuple[Month, ...]
@@ -187,9 +189,9 @@ class Explanation:
         """The month's score change that no recorded event explains: decay, repair, network rule.
 
         ``score[step] - score[step - 1] - sum(points of the month)``; the score before month 0
-        is the scheme's base.
+        is :attr:`start`.
         """
-        before = self.base if step == 0 else self.months[step - 1].score
+        before = self.start if step == 0 else self.months[step - 1].score
         return self.months[step].score - before - sum(e.points for e in self.events_in(step))
 
     def items(self) -> list[str]:
@@ -309,7 +311,7 @@ class Explanation:
         """
         out = []
         for m in self.months:
-            before = self.base if m.step == 0 else self.months[m.step - 1].score
+            before = self.start if m.step == 0 else self.months[m.step - 1].score
             recorded = sum(e.points for e in self.events_in(m.step))
             if before < self.base <= m.score and before + recorded < self.base:
                 out.append(m.step)
@@ -647,6 +649,12 @@ def explain(results: Results, person: int) -> Explanation:
     if not rows:
         raise ScslabError(_not_in_panel(results, person, int(run["agents"])))
     months = tuple(Month(int(r[0]), int(r[1]), r[2]) for r in rows)
+    start = scheme.score.base  # files from before `score_before` was kept: people's runs only
+    if "score_before" in panel_columns:
+        first = con.execute(
+            "SELECT score_before FROM panel WHERE person = ? AND step = 0", [person]
+        ).fetchone()
+        start = int(first[0]) if first is not None else start
     traits = dict(zip(names, rows[0][3:], strict=True))
 
     events_by_id = {e.id: e for e in scheme.events}
@@ -718,6 +726,7 @@ def explain(results: Results, person: int) -> Explanation:
         complete=run["status"] == "complete",
         traits=traits,
         base=scheme.score.base,
+        start=start,
         grade_bands=tuple((g.id, g.min, g.max) for g in scheme.grades_high_to_low()),
         months=months,
         events=tuple(events),

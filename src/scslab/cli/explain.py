@@ -154,8 +154,11 @@ def print_explanation(x: Explanation) -> None:
         return f", grade {m.grade}" if m.grade else ""
 
     recorded = [e for e in x.events if e.recorded]
+    start = (
+        "the base" if x.start == x.base else f"after its unrecorded history; the base is {x.base}"
+    )
     console.print(
-        f"score {x.base} at the start (the base), {first.score}{grade(first)} after month 0, "
+        f"score {x.start} at the start ({start}), {first.score}{grade(first)} after month 0, "
         f"{last.score}{grade(last)} after month {last.step}; {len(x.events)} scored acts or false "
         f"records: {len(recorded)} recorded, {sum(e.false_record for e in x.events)} false, "
         f"{len(x.events) - len(recorded)} missed; {len(x.spells)} spells on lists or under "

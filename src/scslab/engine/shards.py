@@ -387,6 +387,8 @@ class Shard:
         """Month ``t``, as :meth:`Run._month` does it for the whole population."""
         sim, traits, state, plan = self.sim, self.traits, self.state, self.plan
         seed = sim.stream_seed
+        if t == 0:
+            self.record.panel_start[:] = state.score[plan.panel]
         if len(self.thresholds):
             before = traits.low.copy()
             mark_low(self.score_ext, self.thresholds, traits.low)  # own people and ghosts
@@ -560,8 +562,8 @@ def merge_records(parts: list[Record], panel: np.ndarray, moments: list[np.ndarr
             out[f] = [np.concatenate(rows) for rows in zip(*values, strict=True)]
         elif f == "assortativity":
             out[f] = values[0].copy()
-        elif f.startswith("panel_"):
-            out[f] = np.concatenate(values, axis=1)
+        elif f.startswith("panel_"):  # [steps, panel, ...], or [panel]
+            out[f] = np.concatenate(values, axis=min(1, values[0].ndim - 1))
         elif f == "extra":
             out[f] = {k: sum(v[k] for v in values) for k in values[0]}
         elif isinstance(values[0], np.ndarray):

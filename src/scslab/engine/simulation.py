@@ -98,6 +98,8 @@ class Record:
     panel_lcause: np.ndarray
     panel_until: np.ndarray
     panel_cause: np.ndarray
+    #: int16[panel]: the panel's scores before month 0: the base, or where a firm's history left it
+    panel_start: np.ndarray
     assortativity: np.ndarray  # float64[steps]: NaN without a network
     ties_cut: np.ndarray  # int64[steps]
     panel_events: list[np.ndarray] = field(default_factory=list)
@@ -133,6 +135,7 @@ class Record:
             flow=per_step(tally.flow),
             panel_people=panel,
             panel_score=np.zeros((steps, p), np.int16),
+            panel_start=np.zeros(p, np.int16),
             panel_grade=np.zeros((steps, p), np.uint8),
             panel_lists=np.zeros((steps, p, lists), np.int16),
             panel_lcause=np.zeros((steps, p, lists), np.uint32),
@@ -611,6 +614,8 @@ class Run:
         while self.warmed < self.history:
             self._month(self.warmed, None, assortativity=False)
             self.warmed += 1
+        if t == 0:
+            self.record.panel_start[:] = self.state.score[self.record.panel_people]
         self._month(t + self.history, t, assortativity=assortativity)
 
     def _month(self, k: int, t: int | None, *, assortativity: bool) -> None:

@@ -307,6 +307,8 @@ def _write_panel(
     for trait, column in pop.trait_columns().items():
         cols[trait] = np.array(levels[trait], dtype=object)[np.tile(column[people], T)]
     cols["score"] = rec.panel_score[:T].ravel().astype(np.int32)
+    before = np.concatenate([rec.panel_start[None, :], rec.panel_score[: max(T - 1, 0)]])
+    cols["score_before"] = before[:T].ravel().astype(np.int32)
     g = rec.panel_grade[:T].ravel()
     cols["grade"] = grades[np.where(g == 255, len(grades) - 1, g)]
     _table(con, "panel", cols)
