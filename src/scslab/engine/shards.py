@@ -55,21 +55,14 @@ from scslab.engine.kernels import (
     BLOCK,
     Traits,
     allocate_tally,
-    carry_running,
-    clear_tally,
-    count_low_friends,
-    count_unscored,
     cut_ties,
     friend_needs,
     mark_households,
-    mark_low,
     mark_offenders,
     n_blocks,
     running_consequences,
-    step,
-    update_low_friends,
 )
-from scslab.engine.simulation import Record, RunInterrupted, Simulation
+from scslab.engine.simulation import Record, RunInterrupted, Simulation, mark_friends, step_month
 from scslab.errors import CheckpointError, ResourceError, ScenarioError
 from scslab.population.individuals import Population
 from scslab.population.network import moments_correlation, tie_group, tie_moments
@@ -390,24 +383,14 @@ class Shard:
         if t == 0:
             self.record.panel_start[:] = state.score[plan.panel]
         if len(self.thresholds):
-            before = traits.low.copy()
-            mark_low(self.score_ext, self.thresholds, traits.low)  # own people and ghosts
-            if self.counting and t == 0:
-                count_low_friends(traits.indptr, traits.friends, traits.low, traits.low_friends)
-            elif self.counting:
-                update_low_friends(
-                    traits.indptr, traits.friends, before, traits.low, traits.low_friends
-                )
+            mark_friends(traits, self.score_ext, self.thresholds, self.counting, t)
         if self.collective:
             mark_offenders(state.last_neg, plan.household, traits.neighbourhood, t, traits.offended)
             for src, flags in self.received.items():
                 traits.offended[1, plan.imports[src][2]] |= flags
         if self.households:
             mark_households(sim.arrays, state, plan.household, traits.hh_trig, traits.hh_cause)
-        clear_tally(self.tally)
-        step(sim.arrays, self.draws, traits, state, self.tally, seed, t, plan.lo)
-        carry_running(self.tally, self.running, len(sim.layout.lists))
-        count_unscored(self.draws, self.people, self.cell_region, self.tally, seed, t)
+        step_month(self, t, plan.lo)
         if self.network and self.cutting.enabled:
             self.record.ties_cut[t] = cut_ties(
                 traits.indptr,

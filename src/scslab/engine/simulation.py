@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 import psutil
@@ -626,15 +627,7 @@ class Run:
             self._firms_before(k, t)
             self.people_run._month(k, t, assortativity=assortativity)
         if len(self.thresholds):
-            assert network is not None
-            before = traits.low.copy()
-            mark_low(state.score, self.thresholds, traits.low)  # last month's low scorers
-            if self.counting and k == 0:
-                count_low_friends(network.indptr, network.indices, traits.low, traits.low_friends)
-            elif self.counting:
-                update_low_friends(
-                    network.indptr, network.indices, before, traits.low, traits.low_friends
-                )
+            mark_friends(traits, state.score, self.thresholds, self.counting, k)
         if self.collective:
             mark_offenders(
                 state.last_neg,
@@ -647,10 +640,7 @@ class Run:
             mark_households(sim.arrays, state, self.pop.household, traits.hh_trig, traits.hh_cause)
         if sim.contract_act is not None:
             self._contracts(k, t)
-        clear_tally(self.tally)
-        step(sim.arrays, self.draws, traits, state, self.tally, seed, k, 0)  # 0: no offset
-        carry_running(self.tally, self.running, len(sim.layout.lists))
-        count_unscored(self.draws, self.people, self.cell_region, self.tally, seed, k)
+        step_month(self, k, 0)  # 0: no offset
         if network is not None:
             if self.cutting.enabled:
                 cut = cut_ties(
@@ -767,6 +757,42 @@ class Run:
             for k, g in enumerate(layout.tax_grades):
                 extra[f"tax__{g}"][t] = counts[:, k]
         self.firm_age += 1
+
+
+def mark_friends(
+    traits: Traits, scores: np.ndarray, thresholds: np.ndarray, counting: bool, k: int
+) -> None:
+    """Before step ``k``: who scored below each network rule's threshold last month (``scores``:
+    one's own people, then a shard's ghosts), and, where counts are kept, each one's low friends."""
+    before = traits.low.copy()
+    mark_low(scores, thresholds, traits.low)
+    if counting and k == 0:
+        count_low_friends(traits.indptr, traits.friends, traits.low, traits.low_friends)
+    elif counting:
+        update_low_friends(traits.indptr, traits.friends, before, traits.low, traits.low_friends)
+
+
+class Stepped(Protocol):
+    """What :func:`step_month` needs: a :class:`Run`, or a shard of one."""
+
+    sim: Simulation
+    draws: Draws
+    traits: Traits
+    state: State
+    tally: Tally
+    running: np.ndarray
+    people: np.ndarray
+    cell_region: np.ndarray
+
+
+def step_month(run: Stepped, k: int, offset: int) -> None:
+    """Step ``k`` of ``run``'s rows (the first is person ``offset``) into cleared tallies, then
+    the consequences running and the acts that are only counted."""
+    sim, seed = run.sim, run.sim.stream_seed
+    clear_tally(run.tally)
+    step(sim.arrays, run.draws, run.traits, run.state, run.tally, seed, k, offset)
+    carry_running(run.tally, run.running, len(sim.layout.lists))
+    count_unscored(run.draws, run.people, run.cell_region, run.tally, seed, k)
 
 
 def reset_rows(state: State, rows: np.ndarray, arrays: SchemeArrays, layout: SchemeLayout) -> None:
