@@ -23,6 +23,7 @@ from scslab.engine.kernels import (
     poisson_cdf,
 )
 from scslab.errors import SchemeError
+from scslab.population.network import MAX_DEGREE
 from scslab.schemes import parse_scheme
 
 UNIFORMS = st.lists(st.floats(0, 1, exclude_max=True), min_size=1, max_size=50)
@@ -139,3 +140,11 @@ def test_friend_needs_round_a_share_of_friends_up_and_never_fire_without_friends
         [NEVER_NEEDED, 0, 0, 0],
         [NEVER_NEEDED, 1, 3, 10],
     ]
+
+
+def test_friend_needs_fit_the_largest_degree_the_generator_draws() -> None:
+    assert NEVER_NEEDED == MAX_DEGREE
+    need = friend_needs(np.array([0, MAX_DEGREE]), np.array([1.0]))
+    assert need.tolist() == [[MAX_DEGREE]]  # all of them low: reachable, since counts fit too
+    with pytest.raises(ValueError, match="uint16"):
+        friend_needs(np.array([0, MAX_DEGREE + 1]), np.array([1.0]))

@@ -327,7 +327,7 @@ def friend_needs(indptr: np.ndarray, share: np.ndarray) -> np.ndarray:
     """``out[r, i]``: how many low-scoring friends set off network rule ``r`` for person ``i``,
     the least whole number at or above ``share[r]`` times their friends (never, with none)."""
     degree = np.diff(indptr)
-    if degree.size and degree.max() >= NEVER_NEEDED:
+    if degree.size and degree.max() > NEVER_NEEDED:  # the network's generator caps degrees there
         raise ValueError(f"a person has {degree.max()} friends; low friends are counted in uint16")
     need = np.ceil(share[:, None] * degree[None, :])
     need[:, degree == 0] = NEVER_NEEDED
