@@ -5,10 +5,13 @@ of :data:`BLOCK` rows; blocks run in parallel and each writes only its own rows 
 own slice of the per-step tallies, so results do not depend on the number of threads. Tallies are
 integers and are summed over blocks afterwards.
 
-Per person and month the work is: one uniform draw against a precomputed no-event probability for
-the person's cell and class; for the few with events, the kind of each event, whether it is
-recorded, and its points; then decay, repair, grade, lists and consequence groups, each a handful
-of comparisons. That is O(agents + events) per step.
+Per person and month the work is: one uniform draw looked up in a precomputed Poisson table for
+the person's cell and class (:func:`poisson_cdf`); for the few with events, the kind of each event
+(from a guide table, :func:`guide_table`), whether it is recorded, and its points; then decay,
+repair, grade, lists and consequence groups, each a handful of comparisons. Consequences that go
+on from last month cost nothing: the step counts starts and ends, and :func:`carry_running` the
+rest. That is O(agents + events) per step. The tables are built so that every draw gives what a
+plain computation gives, bit for bit (``tests/engine/test_tables.py``).
 """
 
 from __future__ import annotations
