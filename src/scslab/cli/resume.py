@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from scslab.cli import err_console, months_bar
-from scslab.cli.run import print_summary
+from scslab.cli.run import show_summary, stopped
 
 
 def resume(
@@ -43,11 +42,5 @@ def resume(
                 run_folder, progress=advance, cluster=cluster, log=err_console.print
             )
         except RunInterrupted as stop:
-            err_console.print(f"interrupted: the months done so far are in {stop.path}")
-            raise typer.Exit(130) from None
-    summary = results.summary()
-    results.close()
-    if as_json:
-        typer.echo(json.dumps(summary, indent=2))
-        return
-    print_summary(summary)
+            stopped(stop)
+    show_summary(results, as_json=as_json)

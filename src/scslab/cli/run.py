@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 from rich.table import Table
 
 from scslab.cli import console, err_console, months_bar
 from scslab.errors import ScenarioError
+
+if TYPE_CHECKING:  # the engine is imported when a run starts, not when the CLI does
+    from scslab.engine.simulation import RunInterrupted
+    from scslab.store.results import Results
 
 
 def run(
@@ -123,8 +127,18 @@ def run(
             else:
                 results = sim.run(folder, progress=advance)
         except RunInterrupted as stop:
-            err_console.print(f"interrupted: the months done so far are in {stop.path}")
-            raise typer.Exit(130) from None
+            stopped(stop)
+    show_summary(results, as_json=as_json)
+
+
+def stopped(stop: RunInterrupted) -> NoReturn:
+    """Ctrl-C during a run: say where the months done so far are, and exit with status 130."""
+    err_console.print(f"interrupted: the months done so far are in {stop.path}")
+    raise typer.Exit(130) from None
+
+
+def show_summary(results: Results, *, as_json: bool) -> None:
+    """Print a finished run's summary (as JSON on stdout, or as a table) and close its file."""
     summary = results.summary()
     results.close()
     if as_json:
