@@ -317,3 +317,17 @@ def test_a_firm_starts_where_its_history_left_it(tmp_path: Path) -> None:
         assert x.start == starts[person] != x.base
         points = sum(e.points for e in x.events_in(0))
         assert x.months[0].score == x.start + points + x.other_change(0)
+
+
+def test_a_person_with_spells_starts_from_the_score_before_month_0(results: Results) -> None:
+    """The start is the score before month 0 (the base for people), not the first month of the
+    person's last spell, and month 0's unexplained change follows from it."""
+    person = listed_person(results)
+    x = explain(results, person)
+    assert x.spells and any(s.start != x.base for s in x.spells)
+    (before,) = results.sql(
+        f"SELECT score_before FROM panel WHERE person = {person} AND step = 0"
+    ).fetchall()[0]
+    assert x.start == before == x.base
+    points = sum(e.points for e in x.events_in(0))
+    assert x.other_change(0) == x.months[0].score - x.base - points

@@ -697,7 +697,7 @@ def explain(results: Results, person: int) -> Explanation:
     }
     order = {key: k for k, key in enumerate(rules)}
     spells = []
-    for kind, item, domain, start, end, causes, false in con.execute(
+    for kind, item, domain, begins, end, causes, false in con.execute(
         "SELECT kind, item, domain, start_step, end_step, cause_domains, false_record "
         "FROM panel_spells WHERE person = ?",
         [person],
@@ -709,7 +709,7 @@ def explain(results: Results, person: int) -> Explanation:
                 item=item,
                 name=name,
                 domain=domain,
-                start=int(start),
+                start=int(begins),
                 end=None if end is None else int(end),
                 cause_domains=tuple(d for d in (causes or "").split(",") if d),
                 false_record=bool(false),
