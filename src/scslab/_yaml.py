@@ -8,6 +8,8 @@ errors are then turned into located messages by :func:`located_errors`.
 
 from __future__ import annotations
 
+import os
+import stat
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from difflib import get_close_matches
@@ -56,6 +58,10 @@ _PLAIN_TAGS = frozenset({"tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"})
 
 #: Most values a document may expand to; aliases can make a short text expand exponentially.
 _MAX_VALUES = 200_000
+
+#: Largest input file or text read (bytes). Built-in schemes are about 10 KB; a scenario, sweep
+#: spec or scheme a thousand times that size is a mistake, not an input.
+MAX_INPUT_BYTES = 8 * 2**20
 
 
 class _Builder:
@@ -115,7 +121,11 @@ def _line_col(text: str, position: int) -> tuple[int, int]:
 
 
 def load_located(text: str | bytes, source: str, error: type[Exception]) -> Located:
-    """Parse one YAML document; raise ``error`` with a located message if it cannot be read."""
+    """Parse one YAML document; raise ``error`` with a located message if it cannot be read.
+
+    Text over :data:`MAX_INPUT_BYTES` (an upload, say) is refused before it is parsed."""
+    if len(text) > MAX_INPUT_BYTES:
+        raise error(f"{source}:1:1: {_too_large('text')}")
     if isinstance(text, bytes):
         if b"\x00" in text:
             raise error(f"{source}:1:1: this is a binary file, not YAML text")
@@ -171,13 +181,66 @@ def load_located(text: str | bytes, source: str, error: type[Exception]) -> Loca
     return Located(data, source, positions)
 
 
-def read_located(path: Path, error: type[Exception]) -> Located:
-    """Read ``path`` and parse it with :func:`load_located`."""
+def looks_like_path(spec: str | Path) -> bool:
+    """Whether a scheme or catalogue argument names a file by its looks: it ends in ``.yaml`` or
+    ``.yml`` or holds a path separator (``./mine``, ``schemes/mine``). Anything else is a
+    built-in name first, so that a folder named like a built-in never hides it."""
+    text = str(spec)
+    seps = [sep for sep in ("/", os.sep, os.altsep) if sep]
+    return text.endswith((".yaml", ".yml")) or any(sep in text for sep in seps)
+
+
+def read_input(path: str | Path, error: type[Exception], what: str = "file") -> bytes:
+    """The bytes of a user's input file (a scenario, scheme, catalogue, sweep spec...).
+
+    Only a regular file of at most :data:`MAX_INPUT_BYTES` is read: a folder, a device such as
+    ``/dev/zero``, a FIFO or a socket is refused before anything is read (a FIFO is opened without
+    waiting for a writer), and so is a file that is or grows too large. ``what`` names the input
+    in messages ("no such scheme file").
+    """
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
     try:
-        raw = path.read_bytes()
+        fd = os.open(path, flags)
+    except FileNotFoundError:
+        raise error(f"{path}: no such {what}") from None
+    except IsADirectoryError:
+        raise error(f"{path}: this is a folder, not a {what}") from None
     except OSError as exc:
-        raise error(f"{path}: cannot read the file ({exc.strerror})") from None
-    return load_located(raw, str(path), error)
+        raise error(f"{path}: cannot read the {what} ({exc.strerror or exc})") from None
+    try:
+        info = os.fstat(fd)
+        mode = info.st_mode
+        if stat.S_ISDIR(mode):
+            raise error(f"{path}: this is a folder, not a {what}")
+        if not stat.S_ISREG(mode):
+            raise error(
+                f"{path}: this is not a regular file (a device, pipe or socket); give a {what}"
+            )
+        if info.st_size > MAX_INPUT_BYTES:
+            raise error(f"{path}: {_too_large(what)}")
+        chunks, size = [], 0  # a file may grow while it is read: read one byte past the limit
+        while size <= MAX_INPUT_BYTES:
+            chunk = os.read(fd, min(1 << 20, MAX_INPUT_BYTES + 1 - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+    except OSError as exc:
+        raise error(f"{path}: cannot read the {what} ({exc.strerror or exc})") from None
+    finally:
+        os.close(fd)
+    if size > MAX_INPUT_BYTES:
+        raise error(f"{path}: {_too_large(what)}")
+    return b"".join(chunks)
+
+
+def _too_large(what: str) -> str:
+    return f"the {what} is larger than {MAX_INPUT_BYTES // 2**20} MiB, the most scslab reads"
+
+
+def read_located(path: Path, error: type[Exception], what: str = "file") -> Located:
+    """Read ``path`` with :func:`read_input` and parse it with :func:`load_located`."""
+    return load_located(read_input(path, error, what), str(path), error)
 
 
 #: The keys a mapping at a location may hold, if known; used to suggest a spelling.

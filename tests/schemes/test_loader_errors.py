@@ -388,6 +388,38 @@ def test_missing_file_is_refused(tmp_path: Path) -> None:
         load_scheme(str(path))
 
 
+def test_a_folder_or_file_named_like_a_built_in_does_not_hide_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After ``--out rongcheng-2014`` the name still means the built-in, as does a file of that
+    name; only an argument that looks like a path (``./x``, ``x.yaml``) reads the file."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "rongcheng-2014").mkdir()  # a run's output folder
+    (tmp_path / "suining-2010").write_text("not: a scheme\n", encoding="utf-8")
+    assert load_scheme("rongcheng-2014") == load_scheme(builtin_names_path("rongcheng-2014"))
+    assert load_scheme("suining-2010").id == "suining-2010"
+    with pytest.raises(SchemeError, match=r"rongcheng-2014: this is a folder, not a scheme file"):
+        load_scheme("./rongcheng-2014")
+    with pytest.raises(SchemeError, match=r"^\./suining-2010:1:1: "):
+        load_scheme("./suining-2010")
+
+
+def test_a_bare_name_that_is_no_built_in_may_name_a_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``--scheme mine`` reads the file ``mine`` when no built-in has that name."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "mine").write_text(TINY, encoding="utf-8")
+    assert load_scheme("mine") == parse_scheme(TINY)
+
+
+def builtin_names_path(name: str) -> Path:
+    """The shipped file of a built-in scheme."""
+    from importlib import resources
+
+    return Path(str(resources.files("scslab.schemes.builtin").joinpath(f"{name}.yaml")))
+
+
 def test_unknown_name_lists_the_built_ins() -> None:
     """A name that is neither a built-in nor a file is refused, listing what exists."""
     with pytest.raises(SchemeError, match="no built-in scheme has this name") as info:
@@ -403,3 +435,35 @@ def test_near_miss_name_suggests_the_built_in() -> None:
         pytest.skip("no built-in schemes yet")
     with pytest.raises(SchemeError, match=f"did you mean '{re.escape(names[0])}'"):
         load_scheme(names[0][:-1])
+
+
+# --- inputs that are not small regular files -------------------------------------------------
+
+
+def test_a_fifo_a_device_and_a_folder_are_refused_before_reading(tmp_path: Path) -> None:
+    """A FIFO without a writer would hang a read and ``/dev/zero`` never ends: both are refused
+    from what the file is, not from what a read returns."""
+    import os
+
+    fifo = tmp_path / "scheme.yaml"
+    os.mkfifo(fifo)
+    with pytest.raises(SchemeError, match="not a regular file"):
+        load_scheme(str(fifo))
+    if Path("/dev/zero").exists():
+        with pytest.raises(SchemeError, match="not a regular file"):
+            load_scheme(Path("/dev/zero"))
+    with pytest.raises(SchemeError, match="this is a folder, not a scheme file"):
+        load_scheme(tmp_path)
+
+
+def test_a_file_over_the_size_limit_is_refused_unread(tmp_path: Path) -> None:
+    """A sparse file over the limit is refused from its size; text over it is not parsed."""
+    from scslab._yaml import MAX_INPUT_BYTES
+
+    big = tmp_path / "big.yaml"
+    with big.open("wb") as f:
+        f.truncate(MAX_INPUT_BYTES + 1)
+    with pytest.raises(SchemeError, match="larger than 8 MiB"):
+        load_scheme(big)
+    with pytest.raises(SchemeError, match=r"^upload\.yaml:1:1: the text is larger than"):
+        parse_scheme(b"#" * (MAX_INPUT_BYTES + 1), "upload.yaml")

@@ -22,7 +22,7 @@ import numpy as np
 import yaml
 from pydantic import ValidationError
 
-from scslab._yaml import load_located, located_errors
+from scslab._yaml import load_located, located_errors, read_input
 from scslab.behaviour.model import Adaptation, Catalogue, Observation
 from scslab.errors import ScenarioError
 from scslab.population.individuals import Cells
@@ -37,10 +37,13 @@ def load_catalogue(path: str | Path | None = None, *, builtin: str = "acts.yaml"
         text: str | bytes = resources.files("scslab.behaviour").joinpath(builtin).read_text()
         source = f"builtin:{builtin}"
     else:
-        try:
-            text, source = Path(path).read_bytes(), str(path)
-        except OSError as exc:
-            raise ScenarioError(f"{path}: cannot read the act catalogue ({exc.strerror})") from None
+        text, source = read_input(Path(path), ScenarioError, "act catalogue"), str(path)
+    return parse_catalogue(text, source)
+
+
+def parse_catalogue(text: str | bytes, source: str) -> Catalogue:
+    """An act catalogue from YAML text (a file's, or one stored in a results file or a
+    checkpoint), read with the guarded loader: aliases, depth and tags are bounded."""
     doc = load_located(text, source, ScenarioError)
     try:
         return Catalogue.model_validate(doc.data)

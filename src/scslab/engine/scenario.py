@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from scslab._yaml import Located, load_located, located_errors, read_located
+from scslab._yaml import Located, load_located, located_errors, looks_like_path, read_located
 from scslab.behaviour.model import Adaptation, Observation
 from scslab.engine.contracts import Contracts
 from scslab.errors import ScenarioError
@@ -23,6 +23,17 @@ from scslab.population.network import NetworkSpec
 
 class _Spec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Fitted(_Spec):
+    """A setting fitted by ``scslab calibrate``: its value, its posterior interval, and to what."""
+
+    value: float
+    interval: tuple[float, float] = Field(description="the posterior's central interval")
+    level: Annotated[float, Field(gt=0, lt=1)] = Field(
+        default=0.9, description="the interval's probability"
+    )
+    targets: str = Field(description="the targets file the setting was fitted to")
 
 
 class Scenario(_Spec):
@@ -50,6 +61,16 @@ class Scenario(_Spec):
         default=1000, description="people whose whole trajectories are kept"
     )
     acts: str | None = Field(default=None, description="an act catalogue file; default: built-in")
+    rates: dict[str, Annotated[float, Field(ge=0, le=120)]] = Field(
+        default_factory=dict,
+        description="acts per agent-year by act id, in place of the catalogue's base rates "
+        "(calibration varies them as `rates.<act id>`)",
+    )
+    fitted: dict[str, Fitted] = Field(
+        default_factory=dict,
+        description="settings `scslab calibrate` fitted, by dotted path, with their intervals; "
+        "written by calibrate, read by people (the run uses the settings themselves)",
+    )
 
     @property
     def steps(self) -> int:
@@ -60,14 +81,16 @@ class Scenario(_Spec):
     def from_yaml(cls, path: str | Path) -> Scenario:
         """Read a scenario file; relative scheme and catalogue paths are taken from its folder."""
         path = Path(path)
-        return cls.from_located(read_located(path, ScenarioError)).anchored(path.parent)
+        return cls.from_located(read_located(path, ScenarioError, "scenario file")).anchored(
+            path.parent
+        )
 
     def anchored(self, folder: Path) -> Scenario:
         """This scenario with relative scheme and act catalogue files taken from ``folder``."""
         updates: dict[str, Any] = {}
 
         def local(value: str | None) -> str | None:
-            if value and (value.endswith((".yaml", ".yml")) or "/" in value):
+            if value and looks_like_path(value):
                 p = Path(value)
                 return str(p if p.is_absolute() else (folder / p))
             return value

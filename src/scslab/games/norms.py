@@ -223,7 +223,7 @@ def norm_names() -> list[str]:
 
 def load_norm(path: str | Path) -> Norm:
     """Read a user's norm from a YAML or JSON file; mistakes are reported at ``file:line:col``."""
-    doc = read_located(Path(path), ScenarioError)
+    doc = read_located(Path(path), ScenarioError, "norm file")
     data = {"name": Path(path).stem, "source": str(path), **doc.data}
     try:
         norm = Norm.model_validate(data)

@@ -9,7 +9,15 @@ from typing import Any, get_args
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from scslab._yaml import Loc, Located, load_located, located_errors, read_located
+from scslab._yaml import (
+    Loc,
+    Located,
+    load_located,
+    located_errors,
+    looks_like_path,
+    read_input,
+    read_located,
+)
 from scslab.errors import SchemeError
 from scslab.schemes.model import Scheme, problems_of
 
@@ -42,17 +50,15 @@ def _unknown_name(name: str) -> str:
 
 
 def resolve(spec: str | Path) -> tuple[str | bytes, str]:
-    """The text of a scheme given as a built-in name or a path, and a label for messages."""
-    path = Path(spec)
-    if path.suffix in {".yaml", ".yml"} or path.exists() or "/" in str(spec):
-        if not path.is_file():
-            raise SchemeError(f"{path}: no such scheme file")
-        try:
-            return path.read_bytes(), str(path)
-        except OSError as exc:
-            raise SchemeError(f"{path}: cannot read the file ({exc.strerror})") from None
+    """The text of a scheme given as a built-in name or a path, and a label for messages.
+
+    A built-in name wins over a file or folder of the same name unless the argument looks like
+    a path (:func:`looks_like_path`); a bare name that is no built-in may still name a file.
+    """
     name = str(spec)
-    return builtin_text(name), f"builtin:{name}.yaml"
+    if not looks_like_path(name) and (name in builtin_names() or not Path(name).is_file()):
+        return builtin_text(name), f"builtin:{name}.yaml"
+    return read_input(Path(spec), SchemeError, "scheme file"), name
 
 
 def _model_in(annotation: Any) -> type[BaseModel] | None:
@@ -107,7 +113,7 @@ def load_scheme(spec: str | Path | Scheme) -> Scheme:
     if isinstance(spec, Scheme):
         return spec
     if isinstance(spec, Path):
-        return validate_located(read_located(spec, SchemeError))
+        return validate_located(read_located(spec, SchemeError, "scheme file"))
     text, source = resolve(spec)
     return parse_scheme(text, source)
 

@@ -150,6 +150,14 @@ def _model_of(annotation: Any) -> type[BaseModel] | None:
     return None
 
 
+def _dict_values(annotation: Any) -> Any:
+    """The value type of a ``dict[str, X]`` field, or ``None`` for any other field."""
+    for t in _unwrap(annotation):
+        if typing.get_origin(t) is dict:
+            return typing.get_args(t)[1]
+    return None
+
+
 def _kind_of(annotation: Any) -> Kind:
     plain = [t for t in _unwrap(annotation) if t is not type(None)]
     if plain == [bool]:
@@ -188,6 +196,9 @@ def setting_kind(path: str) -> Kind:
             raise KeyError(f"unknown parameter '{path}': {where} has no setting '{name}'{hint}")
         if i == len(parts) - 1:
             return _kind_of(field.annotation)
+        keyed = _dict_values(field.annotation)
+        if keyed is not None and i == len(parts) - 2:
+            return _kind_of(keyed)  # e.g. `rates.<act id>`: the engine checks the key
         sub = _model_of(field.annotation)
         if sub is None:
             raise KeyError(
@@ -226,7 +237,7 @@ def _copy(data: Any) -> Any:
 
 def read_spec(path: str | Path) -> tuple[SweepSpec, Located]:
     """Read and validate a spec file; the located document is kept for later messages."""
-    return parse_spec(read_located(Path(path), ScenarioError))
+    return parse_spec(read_located(Path(path), ScenarioError, "sweep spec"))
 
 
 def parse_spec(doc: Located) -> tuple[SweepSpec, Located]:
