@@ -1,11 +1,12 @@
 """Fitting the firm population to the published tax-credit distribution.
 
 The State Taxation Administration rated 25.69 M taxpayers for 2018: 4.89 % A and 7.01 % D
-(FACTS.md section 6). The firm act catalogue gives only the *shape* of what firms do (which acts
-are common, in which sectors and sizes); two scales set the level: ``violation_scale`` multiplies
-every unlawful act's rate and ``award_scale`` every lawful one's. :func:`calibrate_firms` finds the
-pair for which a run of ``months`` months ends with the target shares of A and D ratings among all
-firms (the STA's shares are of every rated taxpayer, so M counts in the denominator).
+(docs/sources.md#tax-ratings). The firm act catalogue gives only the *shape* of what firms do
+(which acts are common, in which sectors and sizes); two scales set the level:
+``violation_scale`` multiplies every unlawful act's rate and ``award_scale`` every lawful one's.
+:func:`calibrate_firms` finds the pair for which a run of ``months`` months ends with the target
+shares of A and D ratings among all firms (the STA's shares are of every rated taxpayer, so M
+counts in the denominator).
 
 D responds mostly to violations and A to awards (violations also pull firms out of A), so the
 fit alternates two one-dimensional root searches, each bracketed by doubling and closed by
@@ -26,7 +27,7 @@ from scslab.errors import ScenarioError
 from scslab.population.firms import FirmSpec
 from scslab.population.individuals import Population
 
-#: STA ratings for 2018 (FACTS.md section 6).
+#: STA ratings for 2018 (docs/sources.md#tax-ratings).
 STA_2018 = {"A": 0.0489, "D": 0.0701}
 #: The range the scales are searched in (``FirmSpec`` allows up to 100).
 SCALES = (1e-3, 100.0)

@@ -20,7 +20,8 @@ Who breaks a contract:
 Each month the same contracts, with the same random numbers, are also played as if there were no
 scheme (everyone in good standing, nobody deterred): the paired baseline. Without a scheme the
 share kept is ``(1 - opportunists) * (1 - e1)``, so the share of opportunists is solved from the
-paper's "about half of signed contracts are not kept" (FACTS.md section 7): that is the calibration.
+paper's "about half of signed contracts are not kept" (docs/sources.md#surveillance): that is the
+calibration.
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ class Contracts(BaseModel):
     kept_without_scheme: Annotated[float, Field(gt=0, lt=1)] = Field(
         default=0.5,
         description="share of contracts kept with no scheme: 'about half of signed contracts are "
-        "not kept' (paper, FACTS 7)",
+        "not kept' (paper, docs/sources.md#surveillance)",
     )
     execution_error: Probability = Field(
         default=0.05, description="an intended performance fails (e1; assumed)"

@@ -7,7 +7,8 @@ legal representative or a director is on a people's blacklist is restricted in t
 
 Every number here is assumed unless it says otherwise: no source gives sector or size shares,
 board sizes or closure rates for the firms the system rates. The firm count follows the State
-Taxation Administration's 25.69 M rated taxpayers (FACTS.md section 6) over China's population.
+Taxation Administration's 25.69 M rated taxpayers (docs/sources.md#tax-ratings) over China's
+population.
 Firms are drawn with counter-based randomness (:mod:`scslab.rng`, stream ``STREAM_FIRMS``), so
 they are a pure function of the people, the spec and the seed.
 """
@@ -32,7 +33,7 @@ from scslab.population.individuals import (
 )
 from scslab.rng import STREAM_FIRMS, step_key, uniforms
 
-#: The six key sectors of the corporate system (FACTS.md section 6), and the rest.
+#: The six key sectors of the corporate system (docs/sources.md#corporate), and the rest.
 SECTORS = (
     "automotive",
     "agriculture-food",
@@ -60,8 +61,8 @@ class FirmSpec(_Spec):
     per_thousand_people: Annotated[float, Field(gt=0, le=500)] = Field(
         default=18.0,
         description=(
-            "firms per 1,000 people: the STA rated 25.69 M taxpayers (FACTS 6) among about "
-            "1.4 billion people (assumed)"
+            "firms per 1,000 people: the STA rated 25.69 M taxpayers "
+            "(docs/sources.md#tax-ratings) among about 1.4 billion people (assumed)"
         ),
     )
     sectors: Shares = Shares(

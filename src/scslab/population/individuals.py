@@ -64,7 +64,8 @@ class Region(_Spec):
     share: Share
     urban_hukou: Share = Field(description="share of people with urban hukou")
     cameras_per_person: Annotated[float, Field(ge=0, le=10)] = Field(
-        description="CCTV cameras per person; China 2018: about 1 per 7 (FACTS.md section 7)"
+        description="CCTV cameras per person; China 2018: about 1 per 7 "
+        "(docs/sources.md#surveillance)"
     )
 
 
@@ -79,10 +80,11 @@ _ASSUMED_REGIONS = (
 class PopulationSpec(_Spec):
     """How to draw a synthetic population. Defaults: a county like Rongcheng.
 
-    Sources: the county size follows Rongcheng (about 670,000 people); the national camera density
-    (one per 7 people, 2018) is from FACTS.md section 7 and the default regions spread it from dense
-    city centre to sparse villages (their mix is assumed). Age, income and household shapes are
-    assumed: plausible for a prosperous coastal county, not calibrated.
+    Sources: the county size follows Rongcheng (about 670,000 people, not yet sourced); the
+    national camera density (one per 7 people, 2018) is from docs/sources.md#surveillance and the
+    default regions spread it from dense city centre to sparse villages (their mix is assumed).
+    Age, income and household shapes are assumed: plausible for a prosperous coastal county, not
+    calibrated.
     """
 
     agents: Annotated[int, Field(gt=0, le=2_000_000_000)] = 670_000
