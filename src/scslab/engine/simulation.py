@@ -7,13 +7,16 @@ a run the machine cannot hold), then runs monthly steps and hands the tallies to
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import psutil
@@ -226,6 +229,7 @@ class Simulation:
                 if catalogue is not None
                 else load_catalogue(self.firm_spec.acts, builtin="firm_acts.yaml")
             )
+            self.catalogue = with_rates(self.catalogue, scenario.rates)
             scale = np.array(
                 [
                     self.firm_spec.award_scale if a.lawful else self.firm_spec.violation_scale
@@ -240,6 +244,7 @@ class Simulation:
                 )
             self.cells = scenario.population.cells()
             self.catalogue = catalogue if catalogue is not None else load_catalogue(scenario.acts)
+            self.catalogue = with_rates(self.catalogue, scenario.rates)
             if scenario.contracts.enabled:
                 ids = [a.id for a in self.catalogue.acts]
                 if scenario.contracts.act not in ids:
@@ -253,6 +258,8 @@ class Simulation:
                 scale[self.contract_act] = 0.0
         self.also_personal = also_personal
         self.interrupted = False
+        #: the output folder :meth:`prepare` made ready, and whether it created it
+        self._out: tuple[Path, bool] | None = None
         self._population: Population | Firms | None = population
         if population is not None and population.n == 0:
             raise ScenarioError("the population is empty")
@@ -261,7 +268,11 @@ class Simulation:
             + [c.duration_months or 0 for c in self.scheme.consequences()]
             + [x.exit.after_months or 0 for x in self.scheme.lists]
         )
-        history = self.firm_spec.history_months if self.firm_spec is not None else 0
+        if self.firm_spec is not None and scenario.history_months is not None:
+            raise ScenarioError(
+                "history_months: a firm run's history is firms.history_months; set that instead"
+            )
+        history = self.history_months
         if scenario.steps + history + longest >= MAX_STEP:
             raise ScenarioError(
                 f"years: {scenario.years} is too long; runs are limited to "
@@ -319,6 +330,16 @@ class Simulation:
         if cutting.enabled:
             marks.append(cutting.below if cutting.below is not None else marks[0])
         return np.array(marks, np.int64)
+
+    @property
+    def history_months(self) -> int:
+        """Months run before month 0 and not recorded: a firm run's ``firms.history_months``,
+        else the scenario's ``history_months``, else the scheme's ``score.history_months``."""
+        if self.firm_spec is not None:
+            return self.firm_spec.history_months
+        if self.scenario.history_months is not None:
+            return self.scenario.history_months
+        return self.scheme.score.history_months
 
     @property
     def agents(self) -> int:
@@ -449,13 +470,29 @@ class Simulation:
         return np.sort(np.argpartition(u, k - 1)[:k]).astype(np.int64)
 
     def prepare(self, out: str | Path | None = None, *, overwrite: bool = False) -> Path:
-        """Check memory and the output folder before any work; return the folder to write."""
+        """Check memory and the output folder before any work; return the folder to write.
+
+        Done once: :meth:`run` and the checkpointed and sharded runs reuse the folder prepared
+        here. Nothing in an existing folder is removed (see
+        :func:`~scslab.store.writer.prepare_out`).
+        """
         from scslab.store.writer import prepare_out
 
         folder = Path(out) if out is not None else default_out(self.scheme.id)
+        if self._out is not None and self._out[0] == folder:
+            return folder
         self.check_memory()
-        prepare_out(folder, overwrite)
+        created = prepare_out(folder, overwrite)
+        self._out = (folder, created)
         return folder
+
+    def abandon(self) -> None:
+        """After a run that failed or was refused: remove the output folder :meth:`prepare` made,
+        if nothing was written into it, so that no empty ``runs/TIME-SCHEME`` is left behind."""
+        if self._out is not None and self._out[1]:
+            with contextlib.suppress(OSError):  # not empty, or gone: leave it
+                self._out[0].rmdir()
+        self._out = None
 
     def run(
         self,
@@ -467,25 +504,73 @@ class Simulation:
     ) -> Results:
         """Run and write ``results.duckdb`` in ``out`` (default: a new folder under ``runs/``).
 
-        On Ctrl-C the steps done so far are written to ``results.partial.duckdb`` and
-        :class:`RunInterrupted` is raised with its path.
+        With ``overwrite`` the results already there are replaced only once the new ones are
+        complete. On Ctrl-C the steps done so far are written to ``results.partial.duckdb`` and
+        :class:`RunInterrupted` is raised with its path; further Ctrl-Cs wait until it is written.
         """
+        from scslab.engine.checkpoint import discard
         from scslab.store.writer import write_results
 
-        folder = self.prepare(out, overwrite=overwrite)
-        started = datetime.now(UTC)
-        clock = time.perf_counter()
-        record, _ = self.execute(progress, resume=resume)
-        meta = {
-            "started": started,
-            "finished": datetime.now(UTC),
-            "seconds": time.perf_counter() - clock,
-            "status": "interrupted" if self.interrupted else "complete",
-        }
-        path = write_results(folder, self, record, meta)
+        folder = self.prepare(out if out is not None else self._folder(), overwrite=overwrite)
+        try:
+            with StopOnce() as stop:
+                started = datetime.now(UTC)
+                clock = time.perf_counter()
+                record, _ = self.execute(progress, resume=resume)
+                stop.saving = True
+                meta = {
+                    "started": started,
+                    "finished": datetime.now(UTC),
+                    "seconds": time.perf_counter() - clock,
+                    "status": "interrupted" if self.interrupted else "complete",
+                }
+                path = write_results(folder, self, record, meta)
+                if not self.interrupted:
+                    discard(folder)  # a checkpoint, this run's or an earlier one's, is done with
+        except BaseException:
+            if not self.interrupted:
+                self.abandon()
+            raise
         if self.interrupted:
             raise RunInterrupted(path)
         return Results(path)
+
+    def _folder(self) -> Path | None:
+        """The folder :meth:`prepare` made ready, if any."""
+        return self._out[0] if self._out is not None else None
+
+
+class StopOnce:
+    """Ctrl-C during a run, in the main thread: the first stops the months (KeyboardInterrupt);
+    every later one, and any while :attr:`saving`, only says to wait, so that the months done are
+    written whole (a double Ctrl-C used to lose them). Elsewhere (a dashboard's thread) it does
+    nothing."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.saving = False
+        self._previous: Any = None
+        self._installed = False
+
+    def __enter__(self) -> StopOnce:
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.getsignal(signal.SIGINT)
+            signal.signal(signal.SIGINT, self._interrupt)
+            self._installed = True
+        return self
+
+    def _interrupt(self, signum: int, frame: Any) -> None:
+        self.count += 1
+        if self.count == 1 and not self.saving:
+            raise KeyboardInterrupt
+        if self.count <= 2:
+            os.write(2, b"\nstill saving what was done; it will stop once that is written\n")
+
+    def __exit__(self, *exc: object) -> None:
+        if self._installed:
+            previous = self._previous if self._previous is not None else signal.SIG_DFL
+            signal.signal(signal.SIGINT, previous)
+            self._installed = False
 
 
 class Run:
@@ -499,8 +584,8 @@ class Run:
         #: in a firm run, the people's run that goes step by step beside it
         self.people_run = Run(sim.people) if sim.people is not None else None
         self.seed = sim.stream_seed
-        #: unrecorded months run before month 0 (a firm run's history), and how many are done
-        self.history = sim.firm_spec.history_months if sim.firm_spec is not None else 0
+        #: unrecorded months run before month 0 (the history), and how many are done
+        self.history = sim.history_months
         self.warmed = 0
         pop = sim.population()
         n = pop.n
@@ -610,7 +695,7 @@ class Run:
     def advance(self, t: int, *, assortativity: bool = True) -> None:
         """Month ``t`` of the record: what last month's scores set, the step, ties, the record.
 
-        A firm run first lives through its unrecorded history (``firms.history_months``).
+        A run first lives through its unrecorded history (:attr:`Simulation.history_months`).
         """
         while self.warmed < self.history:
             self._month(self.warmed, None, assortativity=False)
@@ -809,6 +894,24 @@ def reset_rows(state: State, rows: np.ndarray, arrays: SchemeArrays, layout: Sch
             column[rows] &= FLAG_PANEL
         else:
             column[rows] = getattr(fresh, name)[0]
+
+
+def with_rates(catalogue: Catalogue, rates: dict[str, float]) -> Catalogue:
+    """The catalogue with the scenario's ``rates`` in place of its acts' base rates."""
+    if not rates:
+        return catalogue
+    ids = [a.id for a in catalogue.acts]
+    unknown = sorted(set(rates) - set(ids))
+    if unknown:
+        from difflib import get_close_matches
+
+        near = get_close_matches(unknown[0], ids, n=1)
+        hint = f"; did you mean '{near[0]}'?" if near else ""
+        raise ScenarioError(f"rates.{unknown[0]}: the act catalogue has no such act{hint}")
+    acts = tuple(
+        a.model_copy(update={"rate": rates[a.id]}) if a.id in rates else a for a in catalogue.acts
+    )
+    return catalogue.model_copy(update={"acts": acts})
 
 
 def default_out(scheme_id: str) -> Path:
