@@ -206,6 +206,54 @@ def test_validate_reports_every_bad_scheme_and_still_passes_the_good(tmp_path: P
     assert f"{bad2}:1:1:" in result.stderr
 
 
+def test_validate_refuses_a_scheme_that_run_refuses(tmp_path: Path) -> None:
+    """A scheme whose event scores an act the act catalogue lacks is valid YAML and a valid
+    scheme, but it cannot run: `validate` says so as `run` does, naming the act."""
+    path = tmp_path / "unrunnable.yaml"
+    text = TINY.read_text(encoding="utf-8")
+    path.write_text(
+        text.replace("  - id: volunteering\n", "  - id: volunteering\n    act: no-such-act\n"),
+        encoding="utf-8",
+    )
+    assert load_scheme(path).events[1].act_id == "no-such-act"  # the scheme itself is fine
+    checked = scslab("schemes", "validate", path)
+    assert_user_error(checked)
+    assert "'no-such-act'" in checked.stderr and "built-in acts.yaml" in checked.stderr
+    assert "ok:" not in checked.stdout
+    ran = scslab(
+        "run",
+        "--scheme",
+        path,
+        "--network",
+        "--agents",
+        "50",
+        "--years",
+        "0.1",
+        "--out",
+        tmp_path / "r",
+    )
+    assert_user_error(ran)
+    assert "'no-such-act'" in ran.stderr
+    assert not (tmp_path / "r").exists()
+
+
+def test_validate_checks_against_the_catalogue_given_with_acts(tmp_path: Path) -> None:
+    """--acts names the catalogue the scheme will run with: a catalogue without one of the
+    scheme's acts is refused, the built-in one passes."""
+    from scslab.behaviour.rates import catalogue_text, load_catalogue
+
+    full = load_catalogue()
+    fewer = full.model_copy(update={"acts": tuple(a for a in full.acts if a.id != "petitioning")})
+    acts = tmp_path / "acts.yaml"
+    acts.write_text(catalogue_text(fewer), encoding="utf-8")
+    refused = scslab("schemes", "validate", TINY, "--acts", acts)
+    assert_user_error(refused)
+    assert "'petitioning'" in refused.stderr and str(acts) in refused.stderr
+    full_path = tmp_path / "all-acts.yaml"
+    full_path.write_text(catalogue_text(full), encoding="utf-8")
+    assert scslab("schemes", "validate", TINY, "--acts", full_path).returncode == 0
+
+
 def test_unknown_name_exits_2_with_a_did_you_mean_hint() -> None:
     """A built-in's name with a typo exits with 2 and suggests the right name."""
     result = scslab("schemes", "validate", "suining-2011")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import sys
 from enum import StrEnum
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -18,7 +19,7 @@ from rich.table import Table
 from rich.text import Text
 
 from scslab.cli import console
-from scslab.errors import SchemeError
+from scslab.errors import SchemeError, ScslabError
 from scslab.schemes.loader import builtin_names, load_scheme, parse_scheme, resolve, scheme_to_data
 from scslab.schemes.model import Condition, Consequence, ListExit, Scheme, Sourced
 
@@ -299,17 +300,48 @@ def summary(s: Scheme) -> str:
     return ", ".join(parts)
 
 
+def check_runs(scheme: Scheme, spec: str, acts: Path | None) -> None:
+    """Refuse, with the message ``run`` gives, a scheme that cannot run against the act
+    catalogue (``acts``, or the built-in one for its subjects): an event scoring an act the
+    catalogue lacks, say. The check is the run's own: the scheme is set up as a run would set it
+    up (with a social network if it has network rules), but no population is drawn."""
+    from scslab.behaviour.rates import load_catalogue
+    from scslab.engine.scenario import Scenario
+    from scslab.engine.simulation import Simulation
+    from scslab.population.network import NetworkSpec
+
+    builtin = "firm_acts.yaml" if scheme.subject == "enterprises" else "acts.yaml"
+    catalogue = load_catalogue(acts, builtin=builtin)
+    scenario = Scenario(scheme=spec, network=NetworkSpec() if scheme.network else None)
+    try:
+        Simulation(scenario, scheme=scheme, catalogue=catalogue)
+    except ScslabError as exc:
+        against = str(acts) if acts is not None else f"the built-in {builtin}"
+        raise SchemeError(
+            f"{spec}: cannot run against the act catalogue {against}: {exc}"
+        ) from None
+
+
 @app.command("validate")
 def validate(
     schemes: Annotated[
         list[str], typer.Argument(help="Built-in names or paths to YAML files.", show_default=False)
     ],
+    acts: Annotated[
+        Path | None,
+        typer.Option(
+            help="the act catalogue the schemes will run with (a scenario's acts:); "
+            "default: the built-in one for their subjects"
+        ),
+    ] = None,
 ) -> None:
-    """Check schemes; print 'ok' for each good one and every problem, located, for the others."""
+    """Check schemes, and that each can run against its act catalogue; print 'ok' for each good
+    one and every problem, located, for the others."""
     problems: list[str] = []
     for spec in schemes:
         try:
             s = load_scheme(spec)
+            check_runs(s, spec, acts)
         except SchemeError as exc:
             problems.append(str(exc))
             continue
