@@ -7,6 +7,7 @@ what people truly did and what the scheme recorded, so that its consequences can
 from scslab.errors import ResourceError, ScenarioError, SchemeError, ScslabError
 from scslab.schemes import Scheme, load_scheme
 
+#: The one place the version is written: pyproject.toml reads it from here (a dynamic version).
 __version__ = "0.1.0"
 
 #: The run API loads the compiled engine, so it is imported on first use: ``scslab.Simulation``.

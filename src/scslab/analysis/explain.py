@@ -17,12 +17,12 @@ household sanction, and the network-rule deductions behind a ``relationships`` c
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from scslab.errors import LibraryMissing, ScslabError
+from scslab.errors import ScslabError
+from scslab.optional import need
 from scslab.schemes.loader import parse_scheme
 from scslab.schemes.model import Condition, Consequence, ListRule, Scheme
 from scslab.store.results import GROUPS
@@ -455,13 +455,8 @@ class Explanation:
 
         Raises :class:`~scslab.errors.LibraryMissing` if plotly is not installed.
         """
-        try:  # optional: imported by name, so that neither the package nor mypy needs it
-            go = importlib.import_module("plotly.graph_objects")
-            make_subplots = importlib.import_module("plotly.subplots").make_subplots
-        except ImportError:
-            raise LibraryMissing(
-                "the timeline plot needs plotly, which is not installed: pip install plotly"
-            ) from None
+        go = need("plotly.graph_objects", feature="the timeline plot")
+        make_subplots = need("plotly.subplots", feature="the timeline plot").make_subplots
         steps = [m.step for m in self.months]
         scores = [m.score for m in self.months]
         rows = max(1, len(self.spells))

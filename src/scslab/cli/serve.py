@@ -20,8 +20,9 @@ def serve(
     show: Annotated[bool, typer.Option(help="open a browser tab")] = False,
 ) -> None:
     """Serve the dashboard: run schemes, see the report's figures, compare two schemes."""
-    import panel as pn
+    from scslab.optional import need
 
+    pn = need("panel", feature="scslab serve", extra="app")
     from scslab.app.dashboard import create_app
 
     page = create_app(runs)

@@ -27,6 +27,9 @@ def dask_client(address: str | None, workers: int) -> Iterator[Any]:
     Without ``address``, a LocalCluster of ``workers`` processes with one thread each is started
     and closed at the end.
     """
+    from scslab.optional import need
+
+    need("distributed", feature="Dask (sweeps, --shards, --cluster)", extra="scale")
     from distributed import Client, LocalCluster
 
     if address is None:

@@ -32,7 +32,6 @@ same arrays bit for bit whatever the number of threads.
 
 from __future__ import annotations
 
-import importlib
 import math
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -41,7 +40,8 @@ import numpy as np
 from numba import njit, prange
 from pydantic import BaseModel, ConfigDict, Field
 
-from scslab.errors import LibraryMissing, ScenarioError
+from scslab.errors import ScenarioError
+from scslab.optional import need
 from scslab.population.individuals import HUKOU, INCOME_BANDS, Population
 from scslab.rng import STREAM_NETWORK_BUILD, step_key, uniform, uniform_pair
 
@@ -120,7 +120,7 @@ class Network:
         million people would take tens of GB). networkx is not a dependency of scslab.
         """
         self._check_export("to_networkx", max_people)
-        nx = _optional("networkx")
+        nx = need("networkx", feature="Network.to_networkx")
         graph = nx.Graph()
         graph.add_nodes_from(range(self.n))
         a, b = self.edges()
@@ -133,7 +133,7 @@ class Network:
         Refused above ``max_people``. python-igraph is not a dependency of scslab.
         """
         self._check_export("to_igraph", max_people)
-        ig = _optional("igraph", package="igraph")
+        ig = need("igraph", feature="Network.to_igraph")
         a, b = self.edges()
         return ig.Graph(n=self.n, edges=np.column_stack([a, b]).tolist(), directed=False)
 
@@ -144,16 +144,6 @@ class Network:
                 "exports are meant for small networks (pass a larger max_people if you are sure "
                 "the machine can hold it, or analyse the CSR arrays indptr/indices directly)"
             )
-
-
-def _optional(module: str, package: str | None = None) -> Any:
-    try:
-        return importlib.import_module(module)
-    except ImportError as e:
-        raise LibraryMissing(
-            f"{module} is not installed; it is optional in scslab. "
-            f"Install it with: pip install {package or module}"
-        ) from e
 
 
 # --------------------------------------------------------------------------------------------

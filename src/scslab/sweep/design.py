@@ -20,6 +20,7 @@ from pydantic import ValidationError
 from scslab._yaml import Located
 from scslab.engine.scenario import Scenario
 from scslab.errors import ScenarioError, ScslabError
+from scslab.optional import need
 from scslab.rng import STREAM_DESIGN, step_key, uniforms
 from scslab.sweep.outputs import output_names
 from scslab.sweep.spec import (
@@ -305,6 +306,7 @@ def problem(settings: tuple[Setting, ...]) -> dict[str, Any]:
 
 def _saltelli(settings: tuple[Setting, ...], design: Sobol) -> np.ndarray:
     """Saltelli's extension of the Sobol sequence: N × (D + 2) points (first and total order)."""
+    need("SALib", feature="a Sobol design", extra="sensitivity")
     from SALib.sample import sobol as saltelli
 
     return np.asarray(

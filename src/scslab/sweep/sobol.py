@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from scslab.optional import need
 from scslab.sweep.design import Sweep, problem
 from scslab.sweep.spec import Sobol
 
@@ -35,6 +36,7 @@ def sobol_indices(sweep: Sweep, means: dict[str, np.ndarray]) -> Indices:
     An output that does not vary across the design has no indices (``None``): there is no
     variance to share out.
     """
+    need("SALib", feature="Sobol indices", extra="sensitivity")
     from SALib.analyze import sobol as analyze
 
     design = sweep.spec.design

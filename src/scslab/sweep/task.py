@@ -55,7 +55,7 @@ def _worker() -> str:
         from distributed import get_worker
 
         return str(get_worker().address)
-    except ValueError:  # not on a Dask worker: a serial run in this process
+    except (ImportError, ValueError):  # not on a Dask worker: a serial run in this process
         return f"{socket.gethostname()}:{os.getpid()}"
 
 
