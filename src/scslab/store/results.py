@@ -16,14 +16,32 @@ from typing import Any
 import duckdb
 
 from scslab.errors import ScslabError
+from scslab.store.database import open_database
 from scslab.store.writer import RESULTS
 
 #: The traits results can be grouped by: people's, then firms'.
 GROUPS = ("region", "hukou", "age", "income", "sector", "size", "conduct")
 
+#: The base tables (and their columns) a results file must hold before anything is read from it.
+TABLES = {
+    "runs": ("scheme", "subjects", "agents", "steps", "steps_done", "seconds", "status"),
+    "steps": ("step", "agents"),
+}
+
+
+def _ident(name: str) -> str:
+    """A column name from the file as a quoted SQL identifier."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _text(value: str) -> str:
+    """A string from the file as a SQL string literal."""
+    return "'" + value.replace("'", "''") + "'"
+
 
 class Results:
-    """One run's results file, opened read-only."""
+    """One run's results file, opened read-only and locked down (``scslab.store.database``):
+    a file holding views or macros is refused, and queries reach only its tables."""
 
     def __init__(self, path: str | Path) -> None:
         p = Path(path)
@@ -32,8 +50,7 @@ class Results:
         if not p.is_file():
             raise ScslabError(f"{p}: no results file here; run `scslab run --out DIR` first")
         self.path = p
-        self.con = duckdb.connect(str(p), read_only=True)
-        self.con.execute("SET threads TO 1")
+        self.con = open_database(p, TABLES, threads=1)
         self._columns = [row[0] for row in self.con.execute("DESCRIBE steps").fetchall()]
 
     def __repr__(self) -> str:
@@ -83,7 +100,15 @@ class Results:
         return f"<table><caption>{escape(str(self.path))}</caption>{body}</table>"
 
     def sql(self, query: str) -> duckdb.DuckDBPyRelation:
-        """Any SQL over the run's tables (see docs/results.md)."""
+        """Any SQL over the run's tables (see docs/results.md).
+
+        A query reaches the tables of this one file and nothing else: no other file (no
+        ``read_csv``, ``read_text``, ``COPY ... TO``, ``EXPORT DATABASE`` or ``ATTACH``), no URL,
+        no extension (nothing is installed or loaded, ``INSTALL`` and ``LOAD`` fail), and no
+        Python variable by name; ``SET`` cannot change this. Those fail with a
+        ``duckdb.PermissionException`` or ``duckdb.InvalidInputException``. To write a table
+        out, fetch it (``.df()``, ``.pl()``) and write that.
+        """
         return self.con.sql(query)
 
     def run(self) -> dict[str, Any]:
@@ -130,7 +155,8 @@ class Results:
                 "NULL::BIGINT AS people, NULL::BIGINT AS agents, NULL::DOUBLE AS share LIMIT 0"
             )
         parts = " UNION ALL ".join(
-            f"SELECT step{sel}, '{c[len(prefix) :]}' AS {name}, sum(\"{c}\")::BIGINT AS people, "
+            f"SELECT step{sel}, {_text(c[len(prefix) :])} AS {name}, "
+            f"sum({_ident(c)})::BIGINT AS people, "
             f"sum(agents)::BIGINT AS agents FROM steps GROUP BY step{grp}"
             for c in cols
         )
@@ -143,8 +169,9 @@ class Results:
         acts = [c[len("true__") :] for c in self._prefixed("true__")]
         sel, grp = self._by(by)
         parts = " UNION ALL ".join(
-            f"SELECT '{a}' AS act{sel}, sum(\"true__{a}\")::BIGINT AS true, "
-            f'sum("recorded__{a}")::BIGINT AS recorded, sum("false__{a}")::BIGINT AS false '
+            f"SELECT {_text(a)} AS act{sel}, sum({_ident('true__' + a)})::BIGINT AS true, "
+            f"sum({_ident('recorded__' + a)})::BIGINT AS recorded, "
+            f"sum({_ident('false__' + a)})::BIGINT AS false "
             "FROM steps" + (f" GROUP BY {by}" if by else "")
             for a in acts
         )
@@ -162,7 +189,9 @@ class Results:
         totals: dict[str, int] = {}
         last = self.con.execute("SELECT max(step) FROM steps").fetchall()[0][0]
         if counted and last is not None:
-            sums = ", ".join(f'sum("{c}") FILTER (WHERE step = $last), sum("{c}")' for c in counted)
+            sums = ", ".join(
+                f"sum({_ident(c)}) FILTER (WHERE step = $last), sum({_ident(c)})" for c in counted
+            )
             row = self.con.execute(f"SELECT {sums} FROM steps", {"last": last}).fetchall()[0]
             final = {c: int(row[2 * k] or 0) for k, c in enumerate(counted)}
             totals = {c: int(row[2 * k + 1] or 0) for k, c in enumerate(counted)}
@@ -183,6 +212,7 @@ class Results:
             "steps": int(run["steps_done"]),
             "status": run["status"],
             "seconds": round(float(run["seconds"]), 3),
+            "start": run.get("start"),
             **summarize(agents, run["subjects"], final, totals, assortativity, ties),
             "path": str(self.path),
         }
@@ -198,7 +228,19 @@ class Results:
 
 
 #: The ``steps`` columns a summary adds up: counts named by these prefixes, and a firm run's own.
-SUMMED = ("grade__", "list__", "sanction__", "reward__", "tax__", "true__", "recorded__", "false__")
+SUMMED = (
+    "grade__",
+    "list__",
+    "sanction__",
+    "reward__",
+    "tax__",
+    "true__",
+    "recorded__",
+    "false__",
+    "entries__",
+    "exits__",
+    "blocked__",
+)
 FIRM_COUNTS = ("closed", "managers_listed", "representatives_restricted")
 #: The contract game's counts (``scslab.engine.contracts``).
 CONTRACT_COUNTS = ("contracts", "contracts_kept", "contracts_kept_without_scheme")
@@ -222,6 +264,14 @@ def summarize(
 
     def at_end(prefix: str) -> dict[str, int]:
         return {c[len(prefix) :]: int(v) for c, v in final.items() if c.startswith(prefix)}
+
+    def each_over_run(prefix: str) -> dict[str, int]:
+        return {c[len(prefix) :]: int(v) for c, v in totals.items() if c.startswith(prefix)}
+
+    exits: dict[str, dict[str, int]] = {}
+    for name, n in each_over_run("exits__").items():
+        list_id, reason = name.rsplit("__", 1)
+        exits.setdefault(list_id, {})[reason] = n
 
     def over_run(prefix: str) -> int:
         return sum(int(v) for c, v in totals.items() if c.startswith(prefix))
@@ -252,6 +302,9 @@ def summarize(
     return {
         "grades": {g: round(n / agents, 6) for g, n in at_end("grade__").items()},
         "lists": at_end("list__"),
+        "list_entries": each_over_run("entries__"),
+        "list_exits": exits,
+        "blocked": each_over_run("blocked__"),
         "sanctions": at_end("sanction__"),
         "rewards": at_end("reward__"),
         "events": {e: over_run(f"{e}__") for e in ("true", "recorded", "false")},

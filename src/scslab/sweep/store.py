@@ -24,6 +24,7 @@ import numpy as np
 import yaml
 
 from scslab.errors import ResourceError
+from scslab.store.database import open_database
 from scslab.sweep.design import Setting, Sweep
 from scslab.sweep.task import RunResult
 
@@ -56,11 +57,20 @@ def _quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _connect(path: Path, read_only: bool = False) -> duckdb.DuckDBPyConnection:
-    try:
-        return duckdb.connect(str(path), read_only=read_only)
-    except duckdb.Error as exc:
-        raise ResourceError(f"{path}: cannot open the sweep's results ({exc})") from None
+#: The base tables (and their columns) a sweep's file must hold before anything is read from it.
+TABLES = {
+    "sweep": ("identity",),
+    "runs": ("run", "point", "replicate", "status", "error"),
+    "outputs": ("run", "output", "value"),
+    "steps": ("run", "step", "output", "value"),
+}
+
+
+def _connect(path: Path, read_only: bool = False, fresh: bool = False) -> duckdb.DuckDBPyConnection:
+    """The sweep's file, opened as every shared DuckDB file is (``scslab.store.database``)."""
+    return open_database(
+        path, {} if fresh else TABLES, read_only=read_only, error=ResourceError, what="sweep file"
+    )
 
 
 def _finished(con: duckdb.DuckDBPyConnection) -> set[str]:
@@ -82,7 +92,7 @@ class SweepStore:
         self.path = folder / DATABASE
         self.sweep = sweep
         fresh = not self.path.exists()
-        self.con = _connect(self.path)
+        self.con = _connect(self.path, fresh=fresh)
         if fresh:
             self._create()
 
@@ -112,9 +122,16 @@ class SweepStore:
         if row is None:
             raise ResourceError(f"{path}: this file is not a sweep's results; choose another --out")
         if row[0] != sweep.identity:
-            theirs, ours = json.loads(row[0]), json.loads(sweep.identity)
-            keys = sorted(set(theirs) | set(ours))
-            differ = ", ".join(k for k in keys if theirs.get(k) != ours.get(k))
+            ours = json.loads(sweep.identity)
+            try:
+                theirs = json.loads(row[0])
+            except (TypeError, ValueError):
+                theirs = None
+            if isinstance(theirs, dict):
+                keys = sorted(set(theirs) | set(ours))
+                differ = ", ".join(k for k in keys if theirs.get(k) != ours.get(k))
+            else:
+                differ = "its identity, which is not a sweep spec"
             raise ResourceError(
                 f"{path}: holds the runs of a different sweep (it differs in: {differ}); "
                 "a rerun skips finished runs only for the same spec: choose another --out"
