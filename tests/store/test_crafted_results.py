@@ -1,9 +1,9 @@
 """A results file is what people share: opening one must never run what it contains.
 
 Each test starts from a real run's ``results.duckdb``, changes it the way an attacker could (a view
-in place of a table, a macro) and shows that ``Results`` and the commands that open results
-refuse it in one line, read no other file and write nothing; and that ``Results.sql`` reaches only
-the file's own tables.
+in place of a table, a macro, an alias bomb in the stored YAML) and shows that ``Results``,
+``replay`` and the commands that open results refuse it in one line, read no other file and write
+nothing; and that ``Results.sql`` reaches only the file's own tables.
 """
 
 from __future__ import annotations
@@ -17,11 +17,17 @@ import duckdb
 import pytest
 
 from scslab import PopulationSpec, Results, Scenario, Simulation
+from scslab.analysis.replay import replay
 from scslab.errors import ResourceError, ScslabError
 from scslab.sweep import Sweep
 from scslab.sweep.store import SweepStore
 
 SECRET = "s3cret-token-4f9a"
+
+#: 1 KB of YAML that expands to 10**9 values: plain ``yaml.safe_load`` takes minutes on it.
+BOMB = 'a: &a ["x","x","x","x","x","x","x","x","x","x"]\n' + "".join(
+    f"{chr(98 + i)}: &{chr(98 + i)} [{','.join(['*' + chr(97 + i)] * 10)}]\n" for i in range(8)
+)
 
 
 @pytest.fixture(scope="module")
@@ -137,6 +143,27 @@ def test_a_file_that_is_not_scslab_results_is_refused_in_one_line(
     with pytest.raises(ScslabError, match=r"cannot open the results file") as err:
         Results(junk)
     assert "\n" not in str(err.value)
+
+
+@pytest.mark.parametrize("column", ["acts_yaml", "scheme_yaml", "scenario"])
+def test_an_alias_bomb_in_the_stored_yaml_is_refused_before_it_expands(
+    made: Path, tmp_path: Path, column: str
+) -> None:
+    """audit, report and explain replay the stored scenario, scheme and catalogue through the
+    guarded loader, which stops at 200,000 values instead of building 10**9."""
+    path = crafted(made, tmp_path, f"UPDATE runs SET {column} = $${BOMB}$$")
+    with Results(path) as r, pytest.raises(ScslabError, match=r"expands to more than 200000"):
+        replay(r)
+
+
+def test_audit_refuses_a_stored_catalogue_alias_bomb_in_one_line(
+    made: Path, tmp_path: Path
+) -> None:
+    path = crafted(made, tmp_path, f"UPDATE runs SET acts_yaml = $${BOMB}$$")
+    done = scslab("audit", str(path.parent), cwd=tmp_path)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.count("\n") == 1
+    assert "runs.acts_yaml" in done.stderr and "expands to more than" in done.stderr
 
 
 @pytest.mark.parametrize(

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import yaml
-
 from scslab import __version__
-from scslab.behaviour.model import Catalogue, Chilling, Deterrence
+from scslab.behaviour.model import Chilling, Deterrence
+from scslab.behaviour.rates import parse_catalogue
 from scslab.engine.scenario import Scenario
 from scslab.engine.simulation import Simulation
 from scslab.errors import ScslabError
@@ -47,7 +46,7 @@ def replay(results: Results, *, false_records: bool = True, adaptation: bool = T
     if changes:
         scenario = scenario.model_copy(update=changes)
     scheme = parse_scheme(run["scheme_yaml"], f"{results.path}:runs.scheme_yaml")
-    catalogue = Catalogue.model_validate(yaml.safe_load(run["acts_yaml"]))
+    catalogue = parse_catalogue(run["acts_yaml"], f"{results.path}:runs.acts_yaml")
     return Simulation(
         scenario,
         scheme=scheme,

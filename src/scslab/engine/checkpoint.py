@@ -33,7 +33,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 import numpy as np
-import yaml
 
 from scslab.errors import CheckpointError, ScenarioError
 
@@ -362,7 +361,7 @@ class Manifest:
 
     def simulation(self) -> Simulation:
         """The simulation this checkpoint belongs to, rebuilt from its own texts."""
-        from scslab.behaviour.model import Catalogue
+        from scslab.behaviour.rates import parse_catalogue
         from scslab.engine.scenario import Scenario
         from scslab.engine.simulation import Simulation
         from scslab.schemes.loader import parse_scheme
@@ -370,7 +369,7 @@ class Manifest:
         return Simulation(
             Scenario.from_text(self.scenario, f"{self.folder / MANIFEST}:scenario"),
             scheme=parse_scheme(self.scheme, f"{self.folder / MANIFEST}:scheme"),
-            catalogue=Catalogue.model_validate(yaml.safe_load(self.catalogue)),
+            catalogue=parse_catalogue(self.catalogue, f"{self.folder / MANIFEST}:catalogue"),
             also_personal=self.also_personal,
         )
 
