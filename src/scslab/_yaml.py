@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import stat
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from difflib import get_close_matches
@@ -88,7 +89,14 @@ class _Builder:
                 return self._collection(node, loc)
             finally:
                 self.open.discard(id(node))
-        return self.loader.construct_object(node, deep=True)
+        try:
+            return self.loader.construct_object(node, deep=True)
+        except ValueError as exc:  # e.g. an integer past Python's 4,300-digit limit
+            if "integer string conversion" in str(exc):
+                raise _ShapeError(
+                    node, f"this integer has more than {sys.get_int_max_str_digits():,} digits"
+                ) from None
+            raise _ShapeError(node, f"this value cannot be read ({_first_line(exc)})") from None
 
     def _collection(self, node: yaml.Node, loc: Loc) -> Any:
         positions = self.positions
@@ -112,6 +120,11 @@ class _Builder:
                 knode.start_mark.column + 1,
             )
         return out
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _line_col(text: str, position: int) -> tuple[int, int]:
@@ -247,7 +260,8 @@ def read_located(path: Path, error: type[Exception], what: str = "file") -> Loca
 KeysAt = Callable[[Loc], Sequence[str]]
 
 
-def _describe(err: ErrorDetails) -> str:
+def describe_error(err: ErrorDetails) -> str:
+    """A pydantic error's message in the words used across scslab."""
     kind = err["type"]
     msg = str(err["msg"])
     if kind == "extra_forbidden":
@@ -270,7 +284,7 @@ def _quoted(part: str | int) -> str:
     return f"'{text}'" if text.isprintable() else repr(text)
 
 
-def _clean(loc: Sequence[str | int]) -> Loc:
+def clean_loc(loc: Sequence[str | int]) -> Loc:
     """Drop pydantic's own steps (``function-after[...]``) from an error location."""
     return tuple(p for p in loc if not (isinstance(p, str) and "[" in p))
 
@@ -312,7 +326,7 @@ def located_errors(
     is missing beside it, only the unknown key is reported, with the spelling it should have.
     ``keys_at`` (the keys allowed at a location) lets other unknown keys get a suggestion too.
     """
-    located = [(err, _clean(err["loc"])) for err in errors]
+    located = [(err, clean_loc(err["loc"])) for err in errors]
     hints, explained = _misspellings(located, keys_at)
     kept = [
         (err, loc, hints.get(i))
@@ -328,7 +342,7 @@ def located_errors(
         else:
             where = doc.where(loc)
         dotted = ".".join(_show(p) for p in loc) or "(top level)"
-        lines.append(f"{where}: {dotted}: {hint or _describe(err)}")
+        lines.append(f"{where}: {dotted}: {hint or describe_error(err)}")
     more = len(kept) - limit
     if more > 0:
         lines.append(f"... and {more} more problem(s)")

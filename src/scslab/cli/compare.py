@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from scslab.cli import console, months_bar
+from scslab.cli import console, months_bar, with_flags
 from scslab.errors import ScenarioError
 
 FIGURES = (
@@ -49,13 +49,16 @@ def compare(
     question: is the system new, or an extension of credit scoring elsewhere?"""
     from scslab.analysis.compare import compare as run_all
     from scslab.engine.scenario import Scenario
-    from scslab.population import PopulationSpec
 
     if agents <= 0:
         raise ScenarioError(f"--agents {agents}: give at least one agent")
     if years <= 0:
         raise ScenarioError(f"--years {years:g}: give a positive number of years")
-    base = Scenario(population=PopulationSpec(agents=agents), years=years, seed=seed)
+    base = with_flags(
+        Scenario(),
+        {"population": {"agents": agents}, "years": years, "seed": seed},
+        {"population": f"--agents {agents}", "years": f"--years {years}", "seed": f"--seed {seed}"},
+    )
     folder = out or Path("runs") / f"compare-{datetime.now():%Y%m%d-%H%M%S}"
     with months_bar("{task.description}", as_json=as_json, eta=False) as bar:
         tasks: dict[str, Any] = {}

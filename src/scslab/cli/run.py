@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 import typer
 from rich.table import Table
 
-from scslab.cli import console, err_console, months_bar
+from scslab.cli import console, err_console, months_bar, with_flags
 from scslab.errors import ScenarioError
 
 if TYPE_CHECKING:  # the engine is imported when a run starts, not when the CLI does
@@ -97,8 +97,17 @@ def run(
         )
     if contracts:
         updates["contracts"] = scenario.contracts.model_copy(update={"enabled": True})
+    flags = {
+        "scheme": f"--scheme {scheme}",
+        "years": f"--years {years}",
+        "seed": f"--seed {seed}",
+        "population": f"--agents {agents}",
+        "network": "--network",
+        "adaptation": "--tie-cutting",
+        "contracts": "--contracts",
+    }
     if updates:
-        scenario = Scenario.model_validate({**scenario.model_dump(), **updates})
+        scenario = with_flags(scenario, updates, flags)
 
     sim = Simulation(scenario)
     folder = sim.prepare(out, overwrite=overwrite)

@@ -12,7 +12,9 @@ from scslab.cli import console
 
 
 def serve(
-    port: Annotated[int, typer.Option(help="the port to listen on (127.0.0.1 only)")] = 5006,
+    port: Annotated[
+        int, typer.Option(min=1, max=65535, help="the port to listen on (127.0.0.1 only)")
+    ] = 5006,
     runs: Annotated[
         Path,
         typer.Option(help="the folder for the dashboard's runs; nothing outside it is touched"),
