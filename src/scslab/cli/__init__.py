@@ -79,10 +79,12 @@ def _register() -> None:
         schemes,
         serve,
         sweep,
+        validate,
     )
 
     app.add_typer(schemes.app, name="schemes")
-    app.add_typer(calibrate.app, name="calibrate")
+    app.command(name="calibrate")(calibrate.calibrate)
+    app.command(name="validate")(validate.validate)
     app.command(name="run")(run.run)
     app.command(name="resume")(resume.resume)
     app.command(name="sweep")(sweep.sweep)

@@ -1,102 +1,147 @@
-"""``scslab calibrate firms``: fit the firm act rates to the STA's 2018 tax-credit ratings."""
+"""``scslab calibrate SCENARIO [TARGETS]``: fit a scenario's free settings to published figures."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-import yaml
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
 from scslab.cli import console, err_console
-from scslab.errors import ScenarioError
 
-app = typer.Typer(help="Fit a scenario's free rates to published figures.", no_args_is_help=True)
-
-
-@app.command()
-def firms(
-    scenario_file: Annotated[
-        Path | None,
-        typer.Argument(help="a scenario YAML file; default: the built-in one with corporate-scs"),
-    ] = None,
-    agents: Annotated[int | None, typer.Option(help="number of people (firms follow)")] = None,
-    seed: Annotated[int | None, typer.Option(help="random seed")] = None,
-    months: Annotated[int, typer.Option(help="months after which the shares are read")] = 12,
-    target_a: Annotated[float, typer.Option(help="share of A ratings to reach")] = 0.0489,
-    target_d: Annotated[float, typer.Option(help="share of D ratings to reach")] = 0.0701,
-    tolerance: Annotated[
-        float, typer.Option(help="how close each share must come, as a share")
-    ] = 0.0005,
-    as_json: Annotated[
-        bool, typer.Option("--json", help="print the fit as JSON on stdout, nothing else")
-    ] = False,
-) -> None:
-    """Fit firms.violation_scale and firms.award_scale so that the run ends with the target
-    shares of A and D tax ratings (default: the STA's 2018 figures, 4.89 % and 7.01 %)."""
-    from scslab.analysis.calibrate import calibrate_firms
+if TYPE_CHECKING:
+    from scslab.calibration.targets import TargetsFile
     from scslab.engine.scenario import Scenario
 
-    scenario = Scenario.from_yaml(scenario_file) if scenario_file else Scenario()
-    updates: dict[str, Any] = {}
-    if scenario_file is None:
-        updates["scheme"] = "corporate-scs"
-    if agents is not None:
-        if agents <= 0:
-            raise ScenarioError(f"--agents {agents}: give at least one person")
-        updates["population"] = scenario.population.model_copy(update={"agents": agents})
-    if seed is not None:
-        if seed < 0:
-            raise ScenarioError(f"--seed {seed}: give a seed of 0 or more")
-        updates["seed"] = seed
-    if not 0 < tolerance < 0.5:
-        raise ScenarioError(f"--tolerance {tolerance:g}: give a share between 0 and 0.5")
-    if updates:
-        scenario = Scenario.model_validate({**scenario.model_dump(), **updates})
 
+def scenario_and_targets(scenario: str, targets: str | None) -> tuple[str, Scenario, TargetsFile]:
+    """A scenario (built-in name or file) and its targets (given, or the built-in's own)."""
+    from scslab.calibration.targets import load_targets
+    from scslab.engine.scenario import load_scenario
+    from scslab.errors import ScenarioError
+
+    name = Path(scenario).name.removesuffix(".yaml").removesuffix(".yml")
+    loaded = load_scenario(scenario)
+    if targets is None:
+        from scslab._yaml import looks_like_path
+        from scslab.engine.scenario import builtin_scenarios
+
+        if looks_like_path(scenario) or scenario not in builtin_scenarios():
+            raise ScenarioError(
+                f"{scenario}: give a targets file after the scenario (only built-in scenarios "
+                "bring their own)"
+            )
+        targets = scenario
+    return name, loaded, load_targets(targets)
+
+
+def table(rows: list[dict[str, Any]], title: str) -> Table:
+    """Each target: published, ours (mean ± sd), error, role, within tolerance."""
+    from scslab.calibration.page import _fmt
+
+    t = Table(title=title, show_edge=False)
+    for col in ("target", "role", "date"):
+        t.add_column(col)
+    for col in ("published", "ours (mean ± sd)", "error"):
+        t.add_column(col, justify="right")
+    t.add_column("within")
+    for r in rows:
+        err = r["error"]
+        t.add_row(
+            str(r["id"]),
+            str(r["role"]),
+            str(r["date"]),
+            _fmt(float(r["published"])),
+            f"{_fmt(float(r['mean']))} ± {_fmt(float(r['sd']))}",
+            "" if err is None else f"{float(err):+.1%}",
+            "[green]yes[/]" if r["within"] else "[red]no[/]",
+        )
+    return t
+
+
+def calibrate(
+    scenario: Annotated[
+        str,
+        typer.Argument(
+            help="a built-in scenario (e.g. spc-defaulters, corporate-scs) or a scenario file; "
+            "`firms` is corporate-scs"
+        ),
+    ],
+    targets: Annotated[
+        str | None,
+        typer.Argument(help="a targets file; default: the built-in scenario's own"),
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option(help="output folder; default: calibration/SCENARIO")
+    ] = None,
+    overwrite: Annotated[bool, typer.Option(help="replace an existing --out")] = False,
+    workers: Annotated[
+        int | None, typer.Option(help="local Dask worker processes (default: one per core)")
+    ] = None,
+    cluster: Annotated[str | None, typer.Option(help="a Dask scheduler's address")] = None,
+    serial: Annotated[bool, typer.Option(help="run here, one run after another (no Dask)")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="print the result as JSON on stdout, nothing else")
+    ] = False,
+) -> None:
+    """Fit the free settings named in the targets file's `fit:` section (pyabc's ABC-SMC) and
+    write the calibrated scenario, calibration.html and calibration.json."""
+    from scslab.calibration.fit import JSON_FILE, PAGE, SCENARIO_FILE
+    from scslab.calibration.fit import calibrate as run_calibration
+
+    if scenario == "firms":
+        scenario = "corporate-scs"
+    name, loaded, file = scenario_and_targets(scenario, targets)
+    folder = out if out is not None else Path("calibration") / name
     status = err_console if as_json else console
+    fit = file.targets.fit
+    gens = fit.generations if fit is not None else 0
+    with Progress(
+        TextColumn("[bold]calibrating[/] {task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[what]}"),
+        console=status,
+        transient=as_json,
+    ) as bar:
+        task = bar.add_task(name, total=gens, what="generations")
 
-    def show(row: dict[str, Any]) -> None:
-        status.print(
-            f"  violation_scale {row['violation_scale']:8.4f}  award_scale "
-            f"{row['award_scale']:8.4f}  ->  A {row['A']:.2%}  D {row['D']:.2%}"
+        def generation(t: int, total: int, eps: float) -> None:
+            bar.update(task, completed=t, what=f"generations (threshold {eps:.3g})")
+
+        def replicate(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total, what="final runs")
+
+        result = run_calibration(
+            loaded,
+            file,
+            folder,
+            name=name,
+            cluster=cluster,
+            workers=workers,
+            serial=serial,
+            overwrite=overwrite,
+            progress=generation,
+            replicate_progress=replicate,
         )
-
-    status.print(
-        f"[bold]calibrating[/] firms of {scenario.population.agents:,} people over {months} "
-        f"months to A {target_a:.2%}, D {target_d:.2%}"
-    )
-    fit = calibrate_firms(
-        scenario,
-        {"A": target_a, "D": target_d},
-        months=months,
-        tolerance=tolerance,
-        progress=show,
-    )
     if as_json:
-        typer.echo(json.dumps(fit.as_dict(), indent=2))
-    else:
-        t = Table(title="Fitted", show_edge=False)
-        t.add_column("rating")
-        t.add_column("share", justify="right")
-        t.add_column("target", justify="right")
-        for g, share in fit.shares.items():
-            target = fit.targets.get(g)
-            t.add_row(g, f"{share:.2%}", f"{target:.2%}" if target is not None else "")
-        console.print(t)
-        snippet = {
-            "firms": {
-                "violation_scale": float(f"{fit.violation_scale:.4g}"),
-                "award_scale": float(f"{fit.award_scale:.4g}"),
-            }
-        }
-        console.print("put this in a scenario file to use the fit:")
-        console.print(yaml.safe_dump(snippet, sort_keys=False), markup=False)
-    if not fit.converged:
-        err_console.print(
-            f"[yellow]not converged[/] after {len(fit.evaluations)} runs: the targets may lie "
-            "beyond what the two scales can reach with this catalogue"
-        )
-        raise typer.Exit(1)
+        typer.echo(json.dumps(result.as_dict(), indent=2))
+        return
+    p = Table(title="Fitted settings", show_edge=False)
+    for col in ("setting", "estimate", f"{result.fit.level:.0%} interval", "prior"):
+        p.add_column(col)
+    for path, v in result.estimate.items():
+        lo, hi = result.intervals[path]
+        a, b = result.priors[path]
+        p.add_row(path, f"{v:.4g}", f"{lo:.4g} to {hi:.4g}", f"{a:.4g} to {b:.4g}")
+    console.print(p)
+    console.print(
+        table(result.targets, f"Targets at the estimate ({len(result.replicates)} seeds)")
+    )
+    console.print(
+        f"{result.simulations} runs in {result.seconds:.0f} s; wrote {folder / SCENARIO_FILE}, "
+        f"{folder / PAGE} and {folder / JSON_FILE}"
+    )

@@ -6,6 +6,7 @@ Every default names its source or is marked assumed in its field description.
 
 from __future__ import annotations
 
+from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -19,6 +20,34 @@ from scslab.errors import ScenarioError
 from scslab.population.firms import FirmSpec
 from scslab.population.individuals import PopulationSpec
 from scslab.population.network import NetworkSpec
+
+
+#: The package that holds the built-in scenarios, each ``NAME.yaml``, most with their targets.
+BUILTIN = "scslab.scenarios"
+TARGETS_SUFFIX = ".targets.yaml"
+
+
+def builtin_scenarios() -> list[str]:
+    """Names of the built-in scenarios (``NAME.yaml``, most with ``NAME.targets.yaml`` beside)."""
+    files = resources.files(BUILTIN).iterdir()
+    return sorted(
+        f.name.removesuffix(".yaml")
+        for f in files
+        if f.name.endswith(".yaml") and not f.name.endswith(TARGETS_SUFFIX)
+    )
+
+
+def builtin_path(name: str, suffix: str = ".yaml") -> Path:
+    """The file of a built-in scenario (``.yaml``) or of its targets (``.targets.yaml``)."""
+    return Path(str(resources.files(BUILTIN).joinpath(f"{name}{suffix}")))
+
+
+def load_scenario(spec: str | Path) -> Scenario:
+    """A scenario from a file, or a built-in scenario by name (``spc-defaulters``); a built-in
+    name wins unless the argument looks like a path."""
+    if not looks_like_path(spec) and str(spec) in builtin_scenarios():
+        return Scenario.from_yaml(builtin_path(str(spec)))
+    return Scenario.from_yaml(spec)
 
 
 class _Spec(BaseModel):

@@ -1,0 +1,64 @@
+"""Parameter recovery: calibrating to a run's own outputs finds the rate that made them.
+
+A small scenario is run with a known ``unpaid-judgment`` rate and one seed; its list stocks are
+taken as published figures, each with the standard error a count of that size has by chance
+(Poisson: its square root, twice over for two independent runs). The calibration then starts
+from a prior forty times wider than the truth, runs every candidate with *another* seed (so that
+the targets are not reproduced draw for draw), and must put the known rate inside the posterior's
+90 % interval.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from scslab.calibration.fit import calibrate, prepare
+from scslab.calibration.runs import run_job
+from scslab.calibration.targets import targets_from_text
+from scslab.engine.scenario import Scenario
+
+TRUTH = 0.05  # unpaid judgments per person-year
+
+TEMPLATE = """\
+reference_population: 20000
+targets:
+  - {{id: stock-jun, source: test, date: 2020-06, observable: stock, of: judgment-defaulters,
+     figure: {jun}, unit: count, sd: {sd_jun}, role: fit}}
+  - {{id: stock-dec, source: test, date: 2020-12, observable: stock, of: judgment-defaulters,
+     figure: {dec}, unit: count, sd: {sd_dec}, role: fit}}
+fit:
+  parameters: {{rates.unpaid-judgment: {{range: [0.005, 0.2]}}}}
+  particles: 10
+  generations: 4
+  min_epsilon: 1.0
+  replicates: 2
+"""
+
+
+def test_a_calibration_recovers_the_rate_that_made_its_targets(tmp_path: Path) -> None:
+    scenario = Scenario(
+        scheme="defaulter-blacklist",
+        start="2020-01",
+        years=1,
+        seed=0,
+        panel=0,
+        population={"agents": 20_000},  # type: ignore[arg-type]
+    )
+    placeholder = targets_from_text(TEMPLATE.format(jun=1, dec=1, sd_jun=1, sd_dec=1))
+    made = run_job(prepare(scenario, placeholder), {"rates.unpaid-judgment": TRUTH}, seed=1)
+    jun, dec = made.figures["stock-jun"], made.figures["stock-dec"]
+    assert 30 < jun < dec  # enough people listed for the stocks to carry the rate
+    file = targets_from_text(
+        TEMPLATE.format(jun=jun, dec=dec, sd_jun=math.sqrt(2 * jun), sd_dec=math.sqrt(2 * dec))
+    )
+    result = calibrate(scenario, file, tmp_path / "fit", serial=True)
+    low, high = result.intervals["rates.unpaid-judgment"]
+    assert low <= TRUTH <= high, (low, TRUTH, high)
+    assert (high - low) < 0.5 * (0.2 - 0.005)  # the posterior is narrower than the prior
+    assert result.generations[-1]["epsilon"] <= result.generations[0]["epsilon"]
+    written = sorted(p.name for p in (tmp_path / "fit").iterdir())
+    assert written == ["abc.db", "calibration.html", "calibration.json", "scenario.yaml"]
+    fitted = Scenario.from_yaml(tmp_path / "fit" / "scenario.yaml")
+    mark = fitted.fitted["rates.unpaid-judgment"]
+    assert fitted.rates["unpaid-judgment"] == mark.value and mark.interval == (low, high)
