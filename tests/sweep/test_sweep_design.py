@@ -5,9 +5,11 @@ from __future__ import annotations
 import itertools
 
 import numpy as np
+import pytest
 from sweep_helpers import TINY_BASE
 
 from scslab.engine.scenario import Scenario
+from scslab.errors import ScenarioError
 from scslab.sweep import Sweep
 
 
@@ -126,3 +128,32 @@ def test_the_example_spec_is_a_sobol_sweep_of_the_default_scenario_over_three_pa
     base = sweep.base.model_dump()
     assert {k for k in default if default[k] != base[k]} == {"population"}  # only its size
     assert base["population"] == {**default["population"], "agents": 20_000}
+
+
+def test_a_sobol_design_too_large_is_refused_before_it_is_sampled(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """2**20 base samples × (3 + 2) × 2 replicates is past the run limit: the spec is refused
+    from its numbers, without building Saltelli's sample (which would take gigabytes)."""
+    import scslab.sweep.design as design
+
+    def never(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the design was sampled before its size was checked")
+
+    monkeypatch.setattr(design, "_saltelli", never)
+    monkeypatch.setattr(design, "_random", never)
+    with pytest.raises(ScenarioError, match=r"5,242,880 points × 2 replicates is 10,485,760 runs"):
+        plan(
+            "parameters:\n"
+            "  observation.camera_reach: {range: [1, 20]}\n"
+            "  observation.camera_false_match_rate: {range: [0, 0.05]}\n"
+            "  adaptation.deterrence.elasticity: {range: [0, 3]}\n"
+            "design: {kind: sobol, samples: 1048576}\n"
+            "replicates: 2\n"
+        )
+    with pytest.raises(ScenarioError, match=r"1,000,000 points × 2 replicates"):
+        plan(
+            "parameters:\n  observation.camera_reach: {range: [1, 20]}\n"
+            "design: {kind: random, samples: 1000000}\nreplicates: 2\n"
+        )
+    assert design.point_count((), design.Sobol(kind="sobol", samples=4)) == 8

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -118,20 +119,21 @@ def plan(spec: SweepSpec, doc: Located, folder: Path) -> Sweep:
 
     samples: np.ndarray | None = None
     design = spec.design
+    # the size is known from the spec: refuse a sweep too large before a point is drawn
+    count = point_count(settings, design)
+    total = count * spec.replicates
+    if total > MAX_RUNS:
+        raise ScenarioError(
+            f"{doc.where(('design',))}: design: {count:,} points × {spec.replicates} "
+            f"replicates is {total:,} runs; at most {MAX_RUNS:,} in one sweep"
+        )
     if isinstance(design, Grid):
-        points = _grid(settings, doc)
+        points = list(itertools.product(*(_axis(s) for s in settings)))
     elif isinstance(design, Random):
         points = _random(settings, design)
     else:
         samples = _saltelli(settings, design)
         points = [tuple(s.typed(v) for s, v in zip(settings, row, strict=True)) for row in samples]
-
-    total = len(points) * spec.replicates
-    if total > MAX_RUNS:
-        raise ScenarioError(
-            f"{doc.where(('design',))}: design: {len(points):,} points × {spec.replicates} "
-            f"replicates is {total:,} runs; at most {MAX_RUNS:,} in one sweep"
-        )
     last = base.seed + spec.replicates - 1
     if last >= 2**63:
         raise ScenarioError(
@@ -268,15 +270,14 @@ def _axis(s: Setting) -> list[Any]:
     return list(dict.fromkeys(values))
 
 
-def _grid(settings: tuple[Setting, ...], doc: Located) -> list[tuple[Any, ...]]:
-    axes = [_axis(s) for s in settings]
-    total = int(np.prod([len(a) for a in axes], dtype=np.float64))
-    if total > MAX_RUNS:
-        raise ScenarioError(
-            f"{doc.where(('design',))}: design: the grid has {total:,} points; at most "
-            f"{MAX_RUNS:,} runs in one sweep"
-        )
-    return list(itertools.product(*axes))
+def point_count(settings: tuple[Setting, ...], design: Grid | Random | Sobol) -> int:
+    """How many points ``design`` has, from the spec alone (nothing is sampled): a grid's
+    product of axis lengths, a random design's samples, or Saltelli's ``N × (D + 2)``."""
+    if isinstance(design, Grid):
+        return math.prod(len(_axis(s)) for s in settings)  # an axis has at most 10,000 values
+    if isinstance(design, Random):
+        return design.samples
+    return design.samples * (len(settings) + 2)
 
 
 def _random(settings: tuple[Setting, ...], design: Random) -> list[tuple[Any, ...]]:
