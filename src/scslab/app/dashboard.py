@@ -5,13 +5,23 @@ Every run goes to a new subfolder of the server's runs folder; the server reads 
 outside that folder (an uploaded scheme is validated in memory and saved into the run's subfolder).
 Runs happen in a worker thread so that the progress bar moves while the months are computed.
 
+Uploads are what a stranger can send, so: a file over :data:`MAX_UPLOAD` bytes is refused unread;
+the rest is parsed in a child process that is killed after :data:`PARSE_SECONDS` (YAML has slow
+corners that a size limit does not bound: one base-60 integer of 0.3 MB takes 9 s to read, and the
+time grows with the square of its length; a thread could not be stopped, and would hold the
+interpreter's lock while the server's other sessions wait). The page says why an upload was
+refused. Every string a user or a file can set (scheme ids, grade and list ids, names, file names,
+error messages) is escaped before it is shown, so it reads as text and never as HTML or Markdown.
+
 Elements that the browser test looks for carry ``scs-*`` CSS classes.
 """
 
 from __future__ import annotations
 
 import asyncio
-import html
+import pickle
+import subprocess
+import sys
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -24,32 +34,99 @@ from pydantic import ValidationError
 from scslab.behaviour.model import Observation
 from scslab.errors import ScslabError
 from scslab.report import html as figures
-from scslab.schemes.loader import builtin_names, load_scheme, parse_scheme
+from scslab.schemes.loader import builtin_names, load_scheme
 from scslab.schemes.model import Scheme
 
 DEFAULT_SCHEME = "rongcheng-2014"
 BUILTIN = "built-in"
 UPLOADED = "uploaded"
 
+#: The largest scheme file the dashboard reads (the built-in schemes are under 20 KB).
+MAX_UPLOAD = 2 * 2**20
+#: Seconds an upload may take to be read and checked, in a child process killed when they are up.
+PARSE_SECONDS = 5.0
 
-def _alert(text: str, kind: str, css: str) -> pn.pane.Alert:
-    return pn.pane.Alert(html.escape(text, quote=False), alert_type=kind, css_classes=[css])
+#: The child process that reads an upload: the bytes on stdin, the label as argument, the result
+#: (the scheme, or the one-line refusal) pickled on stdout.
+_CHILD = """\
+import pickle, sys
+from scslab.errors import ScslabError
+from scslab.schemes.loader import parse_scheme
+try:
+    out = ("ok", parse_scheme(sys.stdin.buffer.read(), sys.argv[1]))
+except ScslabError as exc:
+    out = ("refused", str(exc))
+sys.stdout.buffer.write(pickle.dumps(out))
+"""
+
+#: Characters with a meaning in Markdown or HTML; CommonMark lets any of them be escaped.
+_MARKUP = frozenset("\\`*_{}[]()<>#+-.!|&~\"'=:;$%^@/?,")
+
+
+def text(value: object) -> str:
+    """``value`` as Markdown that shows exactly its characters: no tag, link or emphasis."""
+    out = []
+    for c in str(value):
+        if c in _MARKUP:
+            out.append("\\" + c)
+        elif c == "\n":
+            out.append("\\\n")  # a hard line break
+        elif c != "\r":
+            out.append(c)
+    return "".join(out)
+
+
+def _alert(message: str, kind: str, css: str) -> pn.pane.Alert:
+    return pn.pane.Alert(text(message), alert_type=kind, css_classes=[css])
+
+
+def check_upload(data: bytes, label: str) -> Scheme:
+    """The scheme in an uploaded file, read in a child process; a one-line ``ScslabError`` if it
+    is too big, takes longer than :data:`PARSE_SECONDS`, or is not a valid scheme."""
+    if len(data) > MAX_UPLOAD:
+        raise ScslabError(
+            f"{label}: the file is {len(data) / 2**20:.1f} MB; the dashboard reads scheme files "
+            f"of up to {MAX_UPLOAD // 2**20} MB"
+        )
+    try:
+        done = subprocess.run(
+            [sys.executable, "-c", _CHILD, label],
+            input=data,
+            capture_output=True,
+            timeout=PARSE_SECONDS,
+        )
+    except subprocess.TimeoutExpired:
+        raise ScslabError(
+            f"{label}: reading the file took longer than {PARSE_SECONDS:.0f} s and was stopped; "
+            "a scheme file this slow to read holds something unusual (very long numbers, such "
+            "as YAML's base-60 ones like 1:30:00?)"
+        ) from None
+    if done.returncode != 0:
+        why = done.stderr.decode(errors="replace").strip().splitlines()
+        raise ScslabError(
+            f"{label}: the file could not be checked ({why[-1] if why else done.returncode})"
+        )
+    status, value = pickle.loads(done.stdout)  # our own child's answer
+    if status != "ok":
+        raise ScslabError(str(value))
+    assert isinstance(value, Scheme)
+    return value
 
 
 def _summary_markdown(s: dict[str, Any]) -> str:
     agents = s["agents"]
     lines = [
-        f"**{s['scheme']}**: {agents:,} people, {s['steps']} months, "
+        f"**{text(s['scheme'])}**: {agents:,} people, {s['steps']} months, "
         f"{s['seconds']:.1f} s ({s['status']})",
         "",
         "| measure | people | share |",
         "|---|---:|---:|",
     ]
     for g, share in s["grades"].items():
-        lines.append(f"| grade {g} | {round(share * agents):,} | {share:.2%} |")
+        lines.append(f"| grade {text(g)} | {round(share * agents):,} | {share:.2%} |")
     for name, key in (("list", "lists"), ("sanction", "sanctions"), ("reward", "rewards")):
         for k, n in s[key].items():
-            lines.append(f"| {name}: {k} | {n:,} | {n / agents:.2%} |")
+            lines.append(f"| {name}: {text(k)} | {n:,} | {n / agents:.2%} |")
     ev = s["events"]
     lines += [
         "",
@@ -172,25 +249,29 @@ class Dashboard:
             sizing_mode="stretch_width", css_classes=["scs-compare-results"]
         )
 
-        self._uploaded: tuple[bytes, str] | None = None
+        self._uploaded: tuple[bytes, Scheme] | None = None
         self.upload.param.watch(self._on_upload, "value")
         self.run_button.on_click(self._on_run)
         self.compare_button.on_click(self._on_compare)
 
     # -- scheme choice -------------------------------------------------------------------------
 
-    def _on_upload(self, event: Any) -> None:
+    async def _on_upload(self, event: Any) -> None:
+        """Check an upload in a child process, while the server goes on serving every session."""
         data = event.new
         if not data:
             return
         label = Path(self.upload.filename or "uploaded.yaml").name
         self._uploaded = None
+        self.scheme_status.objects = [_alert(f"{label}: checking…", "info", "scs-scheme-checking")]
         try:
-            scheme = parse_scheme(data, label)
+            scheme = await asyncio.get_running_loop().run_in_executor(
+                None, check_upload, bytes(data), label
+            )
         except ScslabError as exc:
             self.scheme_status.objects = [_alert(str(exc), "danger", "scs-scheme-error")]
             return
-        self._uploaded = (bytes(data), label)
+        self._uploaded = (bytes(data), scheme)
         self.source.value = UPLOADED
         self.scheme_status.objects = [
             _alert(f"{label}: scheme '{scheme.id}' is valid", "success", "scs-scheme-ok")
@@ -209,8 +290,7 @@ class Dashboard:
             return str(self.scheme.value), None
         if self._uploaded is None:
             raise ScslabError("upload a valid scheme file first, or choose a built-in scheme")
-        data, label = self._uploaded
-        scheme = parse_scheme(data, label)
+        data, scheme = self._uploaded
         path = folder / "scheme.yaml"
         path.write_bytes(data)
         return str(path), scheme
@@ -336,16 +416,16 @@ class Dashboard:
             table = "\n".join(
                 ["| measure | value |", "|---|---:|"]
                 + [
-                    f"| {k.replace('_', ' ')} | {v:.4g} |"
+                    f"| {text(k.replace('_', ' '))} | {v:.4g} |"
                     if isinstance(v, float)
-                    else f"| {k.replace('_', ' ')} | {v if v is not None else '—'} |"
+                    else f"| {text(k.replace('_', ' '))} | {text(v) if v is not None else '—'} |"
                     for k, v in row.items()
                     if k != "path"
                 ]
             )
             columns.append(
                 pn.Column(
-                    pn.pane.Markdown(f"### {scheme_id}\n\n{table}"),
+                    pn.pane.Markdown(f"### {text(scheme_id)}\n\n{table}"),
                     *(_plot(f, "scs-compare-figure") for f in keep),
                     sizing_mode="stretch_width",
                 )

@@ -10,6 +10,10 @@ import typer
 
 from scslab.cli import console
 
+#: The largest websocket message the server accepts: uploads up to about 48 MB reach the page's
+#: size check and are refused with a message; bigger ones close the browser's connection.
+WEBSOCKET_MAX_BYTES = 64 * 2**20
+
 
 def serve(
     port: Annotated[
@@ -38,4 +42,8 @@ def serve(
         websocket_origin=[f"127.0.0.1:{port}", f"localhost:{port}"],
         title="scslab",
         threaded=False,
+        # an upload travels in one websocket message (base64, so 4/3 of the file); over the
+        # limit the connection drops, so it is set well above the dashboard's own 2 MB limit,
+        # which the page explains when it refuses a file
+        websocket_max_message_size=WEBSOCKET_MAX_BYTES,
     )
