@@ -60,6 +60,10 @@ _PLAIN_TAGS = frozenset({"tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"})
 #: Most values a document may expand to; aliases can make a short text expand exponentially.
 _MAX_VALUES = 200_000
 
+_INT_TAG = "tag:yaml.org,2002:int"
+#: Longest integer scalar read (Python's own limit for decimal text).
+_MAX_INT_CHARS = 4300
+
 #: Largest input file or text read (bytes). Built-in schemes are about 10 KB; a scenario, sweep
 #: spec or scheme a thousand times that size is a mistake, not an input.
 MAX_INPUT_BYTES = 8 * 2**20
@@ -89,6 +93,10 @@ class _Builder:
                 return self._collection(node, loc)
             finally:
                 self.open.discard(id(node))
+        if node.tag == _INT_TAG and len(node.value) > _MAX_INT_CHARS:
+            # YAML 1.1 reads 1:30:00 as base 60, and PyYAML builds such a number in time that
+            # grows with the square of its length (0.3 MB: 9 s); decimal ones hit Python's limit
+            raise _ShapeError(node, f"this integer has more than {_MAX_INT_CHARS:,} digits")
         try:
             return self.loader.construct_object(node, deep=True)
         except ValueError as exc:  # e.g. an integer past Python's 4,300-digit limit

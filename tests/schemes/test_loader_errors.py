@@ -354,6 +354,14 @@ def test_alias_bomb_is_refused() -> None:
     assert "expands to more than" in msg
 
 
+def test_a_long_base_60_integer_is_refused_before_it_is_built() -> None:
+    """YAML 1.1 reads 1:59:59 as base 60; PyYAML builds one of 200,000 parts in minutes."""
+    text = "id: tiny\nscore: 1:" + ":".join(["59"] * 200_000) + "\n"
+    msg = refuse(text)
+    assert at(msg, 2, 8)
+    assert "more than 4,300 digits" in msg
+
+
 def test_deeply_nested_text_is_refused() -> None:
     """Nesting deeper than the parser can follow is a SchemeError, not a RecursionError."""
     msg = refuse("id: " + "[" * 400 + "]" * 400 + "\n")
