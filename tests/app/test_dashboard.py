@@ -225,10 +225,12 @@ def _hostile_scheme(folder: Path) -> Path:
 
 
 def _slow_scheme(folder: Path) -> Path:
-    """0.6 MB of YAML: one base-60 integer (YAML 1.1) of 200,000 parts, which PyYAML takes
-    minutes to read, its time growing with the square of the length."""
+    """1.8 MB that takes half a minute to check: a scheme with 80,000 misspelt keys, for each of
+    which the loader looks for the spelling meant. (Any file slower to read than the limit does;
+    this one is slow in the checking, after the YAML is read, which the loader does not bound.)"""
+    extra = "".join(f"descriptoin{i:06d}: 1\n" for i in range(80_000))
     path = folder / "slow.yaml"
-    path.write_text("id: slow\nscore: 1:" + ":".join(["59"] * 200_000) + "\n", encoding="utf-8")
+    path.write_text(builtin_text("rongcheng-2014") + extra, encoding="utf-8")
     return path
 
 

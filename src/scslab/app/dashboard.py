@@ -6,12 +6,14 @@ outside that folder (an uploaded scheme is validated in memory and saved into th
 Runs happen in a worker thread so that the progress bar moves while the months are computed.
 
 Uploads are what a stranger can send, so: a file over :data:`MAX_UPLOAD` bytes is refused unread;
-the rest is parsed in a child process that is killed after :data:`PARSE_SECONDS` (YAML has slow
-corners that a size limit does not bound: one base-60 integer of 0.3 MB takes 9 s to read, and the
-time grows with the square of its length; a thread could not be stopped, and would hold the
-interpreter's lock while the server's other sessions wait). The page says why an upload was
-refused. Every string a user or a file can set (scheme ids, grade and list ids, names, file names,
-error messages) is escaped before it is shown, so it reads as text and never as HTML or Markdown.
+the rest is read and checked in a child process that is killed after :data:`PARSE_SECONDS`. A size
+limit alone does not bound the time: reading and checking have slow corners (1.8 MB of misspelt
+keys takes about half a minute, each getting a suggested spelling; a base-60 integer took time
+growing with the square of its length until the loader refused long ones), and a thread could be
+neither stopped nor kept from holding the interpreter's lock while the other sessions wait. The
+page says why an upload was refused. Every string a user or a file can set (scheme ids, grade and
+list ids, names, file names, error messages) is escaped before it is shown, so it reads as text
+and never as HTML or Markdown.
 
 Elements that the browser test looks for carry ``scs-*`` CSS classes.
 """
