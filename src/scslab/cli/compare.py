@@ -69,10 +69,10 @@ def compare(
             bar.update(tasks[name], completed=done)
 
         report = run_all(schemes, base, folder, overwrite=overwrite, progress=advance)
+    from scslab.files import write_text
     from scslab.report.html import comparison_page
 
-    page = folder / "compare.html"
-    page.write_text(comparison_page(report, FIGURES), encoding="utf-8")
+    page = write_text(folder / "compare.html", comparison_page(report, FIGURES), what="the page")
     report["page"] = str(page)
     if as_json:
         typer.echo(json.dumps(report, indent=2, default=float))

@@ -17,7 +17,7 @@ from rich.table import Table
 from rich.text import Text
 
 from scslab.cli import console
-from scslab.errors import ResourceError
+from scslab.files import write_text
 
 if TYPE_CHECKING:
     from scslab.analysis.explain import Explanation, Month
@@ -55,18 +55,8 @@ def explain(
 
 def _write_plot(x: Explanation, path: Path) -> None:
     fig = x.figure()  # LibraryMissing, before anything is written, if plotly is absent
-    if not path.parent.is_dir():
-        raise ResourceError(f"{path}: the folder {path.parent} does not exist")
-    tmp = path.with_name(f".{path.name}.writing")
-    try:
-        fig.write_html(str(tmp), include_plotlyjs=True, full_html=True)
-        tmp.replace(path)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise ResourceError(f"{path}: cannot write the plot ({exc.strerror})") from None
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    # a new name or a regular file only: never a link, a folder or a device
+    write_text(path, fig.to_html(include_plotlyjs=True, full_html=True), what="the plot")
 
 
 def _points(n: int) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
@@ -62,7 +63,7 @@ def run(
 ) -> None:
     """Run a scenario: monthly steps, then a summary and results.duckdb in the output folder."""
     # the engine (numba) loads here, so that other commands start fast
-    from scslab.engine.checkpoint import discard, run_checkpointed
+    from scslab.engine.checkpoint import run_checkpointed
     from scslab.engine.scenario import Scenario
     from scslab.engine.shards import run_sharded
     from scslab.engine.simulation import RunInterrupted, Simulation
@@ -110,8 +111,9 @@ def run(
         scenario = with_flags(scenario, updates, flags)
 
     sim = Simulation(scenario)
+    # the folder is prepared once; with --overwrite its old results (and checkpoint) stay until
+    # this run's replace them
     folder = sim.prepare(out, overwrite=overwrite)
-    discard(folder)  # a checkpoint left by an earlier run in an --overwrite folder
     with months_bar(
         f"[bold]{sim.scheme.id}[/] {sim.agents:,} {sim.subjects}", as_json=as_json
     ) as bar:
@@ -137,11 +139,17 @@ def run(
                 results = sim.run(folder, progress=advance)
         except RunInterrupted as stop:
             stopped(stop)
+        except BaseException:
+            sim.abandon()  # a refused or failed run leaves no empty folder behind
+            raise
     show_summary(results, as_json=as_json)
 
 
 def stopped(stop: RunInterrupted) -> NoReturn:
-    """Ctrl-C during a run: say where the months done so far are, and exit with status 130."""
+    """Ctrl-C during a run: say where the months done so far are, and exit with status 130.
+
+    The months are saved; more Ctrl-Cs while the process ends would only print tracebacks."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     err_console.print(f"interrupted: the months done so far are in {stop.path}")
     raise typer.Exit(130) from None
 

@@ -9,13 +9,13 @@ audit (when asked for), and three panel people's timelines.
 from __future__ import annotations
 
 import html
-import os
 from pathlib import Path
 from typing import Any
 
 import plotly.graph_objects as go
 
 from scslab.analysis.explain import explain
+from scslab.files import check_output, write_text
 from scslab.store.results import Results
 
 #: Grades from best to worst run from green to red; lists, sanctions and rewards use Plotly's
@@ -321,10 +321,8 @@ def build(results: Results, audit: dict[str, Any] | None = None) -> str:
 def write_report(results: Results, audit: dict[str, Any] | None = None) -> Path:
     """Write ``report.html`` beside the results file, atomically; return its path."""
     path = results.path.parent / "report.html"
-    tmp = path.with_name(".report.html.writing")
-    tmp.write_text(build(results, audit), encoding="utf-8")
-    os.replace(tmp, path)
-    return path
+    check_output(path)  # a link, a folder or a device there: refused before the audit is built
+    return write_text(path, build(results, audit), what="the report")
 
 
 def comparison_page(report: dict[str, Any], figures: tuple[tuple[str, str, str], ...]) -> str:

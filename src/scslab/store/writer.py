@@ -8,7 +8,6 @@ called ``results.duckdb`` is always a finished run. A run stopped by Ctrl-C is w
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +16,7 @@ import numpy as np
 
 from scslab.engine.compiled import ALL_CAUSES
 from scslab.errors import ResourceError
+from scslab.files import check_output, clean_leftovers, replacing
 from scslab.population.firms import Firms
 from scslab.schemes.model import DOMAINS
 
@@ -25,44 +25,72 @@ if TYPE_CHECKING:
 
 RESULTS = "results.duckdb"
 PARTIAL = "results.partial.duckdb"
-#: Files a run writes; ``--overwrite`` removes these and nothing else.
+#: Files a run writes; ``--overwrite`` replaces these and nothing else.
 RUN_FILES = (RESULTS, PARTIAL, "report.html", "summary.json")
+#: Files made from a run's results: removed when new results replace them.
+DERIVED = ("report.html", "summary.json")
+#: Names whose hidden ``.writing`` files a killed run may leave in its folder.
+LEFTOVERS = (*RUN_FILES, "checkpoint")
 CAUSES = (*DOMAINS, "none")
 
 
-def prepare_out(folder: Path, overwrite: bool) -> None:
-    """Make ``folder`` ready for a run: refuse one that holds results unless ``overwrite``."""
+def prepare_out(folder: Path, overwrite: bool) -> bool:
+    """Make ``folder`` ready for a run, before any work; return whether it was created here.
+
+    A folder that holds anything is refused unless ``overwrite``. Nothing in it is removed: the
+    run's files replace the old ones only once complete (:func:`write_results`), so a run that
+    fails, is refused or is killed leaves the old results as they were. Leftovers of a killed
+    run's writes are removed; a file still being written by another process is refused, as are
+    a symbolic link, a folder or a device under one of the names a run writes.
+    """
+    if folder.is_symlink() and not folder.is_dir():
+        raise ResourceError(f"{folder}: is a symbolic link to no folder; give a folder")
     if folder.exists() and not folder.is_dir():
         raise ResourceError(f"{folder}: exists and is not a folder")
-    if folder.exists() and any(folder.iterdir()):
-        if not overwrite:
+    if folder.is_dir():
+        busy = clean_leftovers(folder, LEFTOVERS)
+        if busy:
+            raise ResourceError(
+                f"{folder}: another process is writing {busy[0].name} in this folder; wait for "
+                "it to finish or choose another --out"
+            )
+        if not overwrite and any(folder.iterdir()):
             raise ResourceError(
                 f"{folder}: the output folder already exists; pass --overwrite to replace the "
                 "results in it, or choose another --out"
             )
         for name in RUN_FILES:
-            (folder / name).unlink(missing_ok=True)
+            check_output(folder / name)
+        return False
     try:
-        folder.mkdir(parents=True, exist_ok=True)
+        folder.mkdir(parents=True)
     except OSError as exc:
         raise ResourceError(f"{folder}: cannot create the output folder ({exc.strerror})") from None
+    return True
 
 
 def write_results(folder: Path, sim: Simulation, record: Record, meta: dict[str, Any]) -> Path:
-    """Write every table to a temporary file, then rename it into place; return the path."""
-    final = folder / (PARTIAL if meta["status"] != "complete" else RESULTS)
-    tmp = folder / f".{final.name}.writing"
-    tmp.unlink(missing_ok=True)
-    con = duckdb.connect(str(tmp))
-    try:
-        _write(con, sim, record, meta)
-        con.execute("CHECKPOINT")
-    except BaseException:
-        con.close()
-        tmp.unlink(missing_ok=True)
-        raise
-    con.close()
-    os.replace(tmp, final)
+    """Write every table beside its final name, then rename it into place; return the path.
+
+    A complete run replaces ``results.duckdb`` and removes what described the results before it
+    (``report.html``, ``summary.json``, ``results.partial.duckdb``); an interrupted one writes
+    ``results.partial.duckdb`` and leaves ``results.duckdb`` alone.
+    """
+    complete = meta["status"] == "complete"
+    final = folder / (RESULTS if complete else PARTIAL)
+    with replacing(final, create=False, what="the results") as aside:
+        con = duckdb.connect(str(aside.path))
+        aside.hold()
+        try:
+            _write(con, sim, record, meta)
+            con.execute("CHECKPOINT")
+        finally:
+            con.close()
+        if complete:  # the old run's report would describe results that are about to go
+            for name in DERIVED:
+                (folder / name).unlink(missing_ok=True)
+    if complete:
+        (folder / PARTIAL).unlink(missing_ok=True)
     return final
 
 

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import html
 import math
-import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from scslab.files import write_text
 from scslab.optional import need
 from scslab.sweep.design import Sweep, problem
 from scslab.sweep.spec import Sobol
@@ -104,11 +104,7 @@ def write_plot(indices: Indices, folder: Path, title: str, confidence: float) ->
 {"".join(blocks) or "<p>No output varies across the design.</p>"}
 </body></html>
 """
-    path = folder / PLOT
-    tmp = folder / f".{PLOT}.writing"
-    tmp.write_text(page, encoding="utf-8")
-    os.replace(tmp, path)
-    return path
+    return write_text(folder / PLOT, page, what="the plot")
 
 
 def table_rows(indices: Indices) -> list[dict[str, Any]]:
