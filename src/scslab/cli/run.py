@@ -20,7 +20,11 @@ if TYPE_CHECKING:  # the engine is imported when a run starts, not when the CLI 
 
 def run(
     scenario_file: Annotated[
-        Path | None, typer.Argument(help="a scenario YAML file; default: the built-in scenario")
+        Path | None,
+        typer.Argument(
+            help="a scenario YAML file or a built-in scenario's name (e.g. spc-defaulters); "
+            "default: the default scenario"
+        ),
     ] = None,
     scheme: Annotated[
         str | None, typer.Option(help="a built-in scheme name or a scheme file")
@@ -64,12 +68,12 @@ def run(
     """Run a scenario: monthly steps, then a summary and results.duckdb in the output folder."""
     # the engine (numba) loads here, so that other commands start fast
     from scslab.engine.checkpoint import run_checkpointed
-    from scslab.engine.scenario import Scenario
+    from scslab.engine.scenario import Scenario, load_scenario
     from scslab.engine.shards import run_sharded
     from scslab.engine.simulation import RunInterrupted, Simulation
     from scslab.population.network import NetworkSpec
 
-    scenario = Scenario.from_yaml(scenario_file) if scenario_file else Scenario()
+    scenario = load_scenario(scenario_file) if scenario_file else Scenario()
     updates: dict[str, Any] = {}
     if scheme is not None:
         updates["scheme"] = scheme
