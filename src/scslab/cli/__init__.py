@@ -72,6 +72,7 @@ def _register() -> None:
         calibrate,
         compare,
         explain,
+        export,
         game,
         report,
         resume,
@@ -92,6 +93,7 @@ def _register() -> None:
     app.command(name="compare")(compare.compare)
     app.command(name="explain")(explain.explain)
     app.command(name="report")(report.report)
+    app.command(name="export")(export.export)
     app.command(name="serve")(serve.serve)
     app.command(name="game")(game.game)
 

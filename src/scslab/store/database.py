@@ -56,16 +56,23 @@ def open_database(
     threads: int | None = None,
     error: type[ScslabError] = ScslabError,
     what: str = "results file",
+    writable: Sequence[Path] = (),
 ) -> duckdb.DuckDBPyConnection:
     """Open ``path`` locked down; refuse, with ``error``, a file that is not one of ours.
 
     ``tables`` names the base tables the file must hold and, for each, the columns that must be
     in it. A file holding any view or macro, or with one of these tables missing or replaced, is
     refused with a one-line message saying so.
+
+    ``writable``: files that ``COPY ... TO`` may write (``scslab export``), and the only ones
+    outside the database the connection can reach (DuckDB's ``allowed_paths``, set before
+    external access is turned off and the configuration locked).
     """
     config = dict(LOCKED)
     if threads is not None:
         config["threads"] = threads
+    if writable:  # allowed_paths can only be set on a running database, before the lock
+        del config["enable_external_access"], config["lock_configuration"]
     try:
         con = duckdb.connect(str(path), read_only=read_only, config=config)
     except duckdb.Error as exc:
@@ -74,6 +81,10 @@ def open_database(
             f"{_first_line(exc)})"
         ) from None
     try:
+        if writable:
+            con.execute("SET allowed_paths = ?", [[str(p) for p in writable]])
+            con.execute("SET enable_external_access = false")
+            con.execute("SET lock_configuration = true")
         _check(con, path, tables, what, error)
     except BaseException:
         con.close()
