@@ -8,7 +8,6 @@ every other request is aborted and makes the test fail.
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -27,9 +26,7 @@ from scslab.schemes.loader import builtin_text
 if TYPE_CHECKING:
     from playwright.sync_api import Locator, Page
 
-pytest.importorskip(
-    "playwright.sync_api", reason="playwright is not installed (pip install -e .[dev])"
-)
+pytest.importorskip("playwright.sync_api", reason="playwright is not installed (make install)")
 
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -38,12 +35,6 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--no-first-run",
 ]
-
-
-def _chromium() -> str | None:
-    if Path("/usr/bin/chromium").is_file():
-        return "/usr/bin/chromium"
-    return shutil.which("chromium")
 
 
 def _free_port() -> int:
@@ -96,17 +87,15 @@ def _broken_scheme(tmp_path: Path) -> tuple[Path, int]:
 
 
 @contextmanager
-def _dashboard(tmp_path: Path, setup: str = "") -> Iterator[tuple[Callable[[], Page], Path]]:
+def _dashboard(
+    tmp_path: Path, chromium: str, setup: str = ""
+) -> Iterator[tuple[Callable[[], Page], Path]]:
     """A dashboard server (``setup``: Python it runs first) in ``tmp_path/server``, and a way to
     open a page on it in a headless Chromium that may reach 127.0.0.1 only; the runs folder.
 
     On the way out: no page asked for anything outside, and the server wrote nothing outside its
     runs folder."""
     from playwright.sync_api import Route, sync_playwright
-
-    chromium = _chromium()
-    if chromium is None:
-        pytest.skip("Chromium is not installed (`make browser` installs Debian's chromium)")
 
     port = _free_port()
     home = tmp_path / "server"
@@ -160,8 +149,10 @@ def _dashboard(tmp_path: Path, setup: str = "") -> Iterator[tuple[Callable[[], P
     assert written <= {"runs", "server.log"}, written
 
 
-def test_dashboard_runs_a_scenario_and_reports_a_broken_scheme(tmp_path: Path) -> None:
-    with _dashboard(tmp_path) as (new_page, runs):
+def test_dashboard_runs_a_scenario_and_reports_a_broken_scheme(
+    tmp_path: Path, chromium: str
+) -> None:
+    with _dashboard(tmp_path, chromium) as (new_page, runs):
         page = new_page()
         # a 10,000-person, one-year run through the page
         agents = page.locator(".scs-agents input")
@@ -249,13 +240,13 @@ def _run_small(page: Page) -> str:
 
 
 def test_uploads_show_as_text_and_a_slow_one_is_stopped_while_other_sessions_run(
-    tmp_path: Path,
+    tmp_path: Path, chromium: str
 ) -> None:
     """Grade ids and a file name made of HTML are shown as typed, never rendered; a file too slow
     to read is refused with the reason, and while it is being read another session still runs.
     (The server gets a 15 s limit, so that the other session has time to run within it.)"""
     setup = "import scslab.app.dashboard as dashboard; dashboard.PARSE_SECONDS = 15"
-    with _dashboard(tmp_path, setup) as (new_page, _):
+    with _dashboard(tmp_path, chromium, setup) as (new_page, _):
         page = new_page()
         dialogs: list[str] = []
         page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
