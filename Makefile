@@ -1,45 +1,92 @@
 # scslab — the two commands a newcomer needs are `make run` and `make test`.
+#
+# Installs come from uv.lock, so a new release of a dependency cannot change a fresh install.
+# Why uv: one lock for every extra and every Python from 3.11 up, a check that the lock matches
+# pyproject.toml (`uv lock --check`), and an install that removes what the lock does not name.
+# uv itself (pinned below) is fetched from PyPI by the venv's own pip into $(VENV)/.uv-VERSION,
+# outside the packages that uv manages: nothing has to be installed by hand. After editing the
+# dependencies in pyproject.toml, `make lock` regenerates uv.lock; `make test` fails until then.
+#
+# `make run` installs the core alone (no dashboard, Dask, SALib or pyabc); `make install` and
+# `make test` install everything. VENV=/some/where puts the environment elsewhere.
 PY ?= python3
-VENV := .venv
+VENV ?= .venv
+UV_VERSION := 0.13.9
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+UV := $(VENV)/.uv-$(UV_VERSION)/bin/uv
+CORE := $(VENV)/.installed-core
+FULL := $(VENV)/.installed
 
-.PHONY: install run test lint types pytest browser bench bench-engine clean
+# uv installs into $(VENV) with the interpreter it holds, and never downloads a Python of its own
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+export UV_PYTHON_DOWNLOADS := never
 
-$(STAMP): pyproject.toml
+# A tiny run that compiles the engine's kernels into numba's cache at install time, so that the
+# first real run does not wait for the compiler (see the README on the cold start).
+# A failed warm-up does not fail the install: the tests or the first run then show the error.
+WARM_UP = rm -rf $(VENV)/.warm-up; \
+	$(BIN)/scslab run --agents 1000 --years 1 --out $(VENV)/.warm-up --json >/dev/null \
+	|| echo "warm-up run failed: the first run will compile the kernels"; \
+	rm -rf $(VENV)/.warm-up
+
+.PHONY: install install-core run test lint types lockcheck lock pytest browser bench bench-engine clean
+
+$(UV):
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
-	touch $(STAMP)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --root-user-action=ignore \
+		--target $(VENV)/.uv-$(UV_VERSION) uv==$(UV_VERSION)
 
-install: $(STAMP)
+# everything: the app, scale, sensitivity and calibrate extras, the test tools, the bench plot
+$(FULL): pyproject.toml uv.lock | $(UV)
+	$(UV) sync --locked --all-extras
+	$(WARM_UP)
+	touch $(FULL) $(CORE)
 
-run: $(STAMP)
+# the core alone: what `scslab run` and `scslab report` need (extras already there are kept)
+$(CORE): pyproject.toml uv.lock | $(UV)
+	$(UV) sync --locked --inexact
+	$(WARM_UP)
+	touch $(CORE)
+
+install: $(FULL)
+
+install-core: $(CORE)
+
+run: $(CORE)
 	$(BIN)/scslab run --agents 100000 --out runs/default --overwrite
 	$(BIN)/scslab report runs/default
 
-lint: $(STAMP)
+lint: $(FULL)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/ruff format --check src tests benchmarks
 
-types: $(STAMP)
+types: $(FULL)
 	$(BIN)/mypy src/scslab
 
-# Debian's Chromium for the dashboard's browser test (Playwright does not download its own)
-browser:
-	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium)
+# uv.lock must match pyproject.toml (checked without the network)
+lockcheck: | $(UV)
+	$(UV) lock --check --offline
 
-pytest: $(STAMP) browser
+lock: | $(UV)
+	$(UV) lock
+
+# Debian's Chromium for the dashboard's browser tests (Playwright does not download its own).
+# Installed only as root and only if missing, without recommends and without upgrading anything
+# else; otherwise the browser tests are skipped and say how to enable them.
+browser:
+	@sh .ci/chromium
+
+# pytest exits non-zero when a test fails and also when it collects none (status 5): both fail
+pytest: $(FULL) browser
 	$(BIN)/pytest
 
-test: lint types pytest
+test: lockcheck lint types pytest
 
 # scslab against Mesa on the reference model (benchmarks/REFERENCE.md), in under a minute
-bench: $(STAMP)
-	$(BIN)/python -m pip install --quiet -e ".[dev,bench]"
+bench: $(FULL)
 	$(BIN)/python benchmarks/vs_mesa.py --quick
 
-bench-engine: $(STAMP)
+bench-engine: $(FULL)
 	$(BIN)/python benchmarks/engine.py
 
 clean:
