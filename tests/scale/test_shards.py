@@ -34,7 +34,8 @@ def scenario(scheme: str, network: bool, **kw: Any) -> Scenario:
     )
 
 
-SESAME = scenario("sesame-credit", network=True)  # the low-scoring-friends rule
+# the low-scoring-friends rule, after 24 months of unrecorded history (Sesame's own is longer)
+SESAME = scenario("sesame-credit", network=True, history_months=24)
 RONGCHENG = scenario("rongcheng-2014", network=False)  # household triggers, no ties
 CUTTING = Scenario.model_validate(
     {
@@ -60,7 +61,12 @@ collective:
   - {id: household-pays, group: household, points: -5, assumed: true}
   - {id: neighbours-pay, group: neighbourhood, points: -1, assumed: true}
 """
-BAOJIA = scenario("rongcheng-2014", network=False, population={"neighbourhood_households": 7})
+BAOJIA = scenario(
+    "rongcheng-2014",
+    network=False,
+    population={"neighbourhood_households": 7},
+    history_months=6,  # flags of a history month cross shards too
+)
 
 
 def jaywalking() -> Catalogue:

@@ -63,6 +63,7 @@ class SchemeArrays(NamedTuple):
     hh_list_groups: np.ndarray  # int64[L]: household groups a member's listing triggers
     grp_household: np.ndarray  # uint8[Q]: 1 if the group's trigger is of the household
     decay_points: int
+    decay_share: float  # share of the distance from base lost each month; 0: fixed steps
     decay_after: int
     decay_up: bool
     decay_down: bool
@@ -221,7 +222,8 @@ def compile_scheme(scheme: Scheme, act_ids: tuple[str, ...]) -> tuple[SchemeArra
         hh_score_groups=hh_score_groups,
         hh_list_groups=hh_list_groups,
         grp_household=arr([int(h) for h in household], np.uint8),
-        decay_points=decay.points_per_month if decay else 0,
+        decay_points=decay.points_per_month or 0 if decay else 0,
+        decay_share=decay.share_per_month if decay else 0.0,
         decay_after=decay.after_clean_months if decay else 0,
         decay_up=decay is not None and decay.direction in ("up", "both"),
         decay_down=decay is not None and decay.direction in ("down", "both"),

@@ -570,17 +570,21 @@ def _person(
         g = T.household[i] // T.neighbourhood if by == 1 else T.household[i]
         if T.offended[by, g] == 1:  # logged as act -9 - q: collective rule q
             _rule_points(S, st, A, b, i, gi, S.coll_points[q], S.coll_cat[q], -9 - q, panel)
-    # 3. decay toward base once clean long enough
+    # 3. decay toward base once clean long enough: a fixed step, or a share of the distance
+    # rounded up or down at random so that the expected move is the exact share
     clean = np.int64(t) - np.int64(st.last_neg[i])
     score = np.int64(st.score[i])
-    if S.decay_points > 0 and clean >= S.decay_after:
+    if (S.decay_points > 0 or S.decay_share > 0.0) and clean >= S.decay_after:
+        move = np.int64(S.decay_points)
+        if S.decay_share > 0.0:
+            move = np.int64(abs(score - S.base) * S.decay_share + uniform(krep, gi, 1))
         if score < S.base and S.decay_up:
-            score = min(score + S.decay_points, S.base)
+            score = min(score + move, S.base)
             st.score[i] = score
             if score == S.base:
                 st.cause[i] = 0
         elif score > S.base and S.decay_down:
-            score = max(score - S.decay_points, S.base)
+            score = max(score - move, S.base)
             st.score[i] = score
 
     # 4. credit repair

@@ -83,6 +83,14 @@ class Scenario(_Spec):
         "default: FirmSpec() when the scheme scores enterprises",
     )
     years: Annotated[float, Field(gt=0, le=100)] = 5
+    history_months: Annotated[int, Field(ge=0, le=1200)] | None = Field(
+        default=None,
+        description=(
+            "months people live under the scheme before month 0, run but not recorded; "
+            "default: the scheme's score.history_months (0: everyone starts at base). A firm "
+            "run's history is firms.history_months"
+        ),
+    )
     seed: Annotated[int, Field(ge=0, lt=2**63)] = 0
     observation: Observation = Observation()
     adaptation: Adaptation = Adaptation()

@@ -377,22 +377,25 @@ class Shard:
             )
 
     def advance(self, t: int) -> None:
-        """Month ``t``, as :meth:`Run._month` does it for the whole population."""
+        """Month ``t``, as :meth:`Run._month` does it for the whole population; a month of the
+        history before month 0 (``t < 0``) is run as engine step ``t + history`` and not
+        recorded."""
         sim, traits, state, plan = self.sim, self.traits, self.state, self.plan
         seed = sim.stream_seed
+        k = t + sim.history_months  # the engine step
         if t == 0:
             self.record.panel_start[:] = state.score[plan.panel]
         if len(self.thresholds):
-            mark_friends(traits, self.score_ext, self.thresholds, self.counting, t)
+            mark_friends(traits, self.score_ext, self.thresholds, self.counting, k)
         if self.collective:
-            mark_offenders(state.last_neg, plan.household, traits.neighbourhood, t, traits.offended)
+            mark_offenders(state.last_neg, plan.household, traits.neighbourhood, k, traits.offended)
             for src, flags in self.received.items():
                 traits.offended[1, plan.imports[src][2]] |= flags
         if self.households:
             mark_households(sim.arrays, state, plan.household, traits.hh_trig, traits.hh_cause)
-        step_month(self, t, plan.lo)
+        step_month(self, k, plan.lo)
         if self.network and self.cutting.enabled:
-            self.record.ties_cut[t] = cut_ties(
+            cut = cut_ties(
                 traits.indptr,
                 traits.friends,
                 traits.low[-1],
@@ -401,17 +404,21 @@ class Shard:
                 plan.members,
                 plan.group_start,
                 seed,
-                t,
+                k,
                 plan.lo,
             )
-        self.record.take(t, self.tally, state)
+            if t >= 0:
+                self.record.ties_cut[t] = cut
+        if t >= 0:
+            self.record.take(t, self.tally, state)
 
     def outbox(self, t: int) -> dict[int, Message]:
         """What each other shard needs before month ``t``: scores and neighbourhood flags."""
         out: dict[int, Message] = {}
         last_neg = self.state.last_neg
+        k = t + self.sim.history_months  # the engine step
         for dst, (rows, spans) in self.plan.exports.items():
-            flags = np.array([(last_neg[a:b] == t - 1).any() for _, a, b in spans], np.uint8)
+            flags = np.array([(last_neg[a:b] == k - 1).any() for _, a, b in spans], np.uint8)
             out[dst] = (self.state.score[rows], flags)
         return out
 
@@ -486,7 +493,8 @@ def _advance(
     shard.advance(t)
     t3 = time.perf_counter()
     out = shard.outbox(t + 1)
-    shard.clock[t] = (t1 - t0, t2 - t1, t3 - t2, time.perf_counter() - t3)
+    if t >= 0:  # months of the history are not timed
+        shard.clock[t] = (t1 - t0, t2 - t1, t3 - t2, time.perf_counter() - t3)
     return out
 
 
@@ -654,7 +662,8 @@ class Coordinator:
             self._await_workers()
             workers = sorted(client.scheduler_info()["workers"])
         addrs = workers[:K]
-        first = manifest.step if manifest is not None else 0
+        # a run starts with its unrecorded history, months -history .. -1
+        first = manifest.step if manifest is not None else -sim.history_months
         keys = [f"{self.run_id}/{self.generation}/{k}" for k in range(K)]
 
         def submit(fn: Callable[..., Any], k: int, *args: Any) -> Any:
@@ -690,7 +699,7 @@ class Coordinator:
             out = [submit(_advance, k, keys[k], t, after[k], *pieces[k]) for k in range(K)]
             after = list(out)
             self.watch.update({f: ("step", t, k) for k, f in enumerate(out)})
-            if (t + 1) % self.every == 0 and t + 1 < steps:
+            if (t + 1) % self.every == 0 and 0 < t + 1 < steps:
                 path = [str(self.folder / part_name(t + 1, k)) for k in range(K)]
                 after = [submit(_save, k, keys[k], path[k], out[k]) for k in range(K)]
                 self.watch.update({f: ("save", t + 1, k) for k, f in enumerate(after)})
@@ -726,7 +735,7 @@ class Coordinator:
                 kind, t, k = self.watch.pop(f)
                 if kind == "step":
                     left[t] -= 1
-                    if left[t] == 0:
+                    if left[t] == 0 and t >= 0:  # a month of the history is not reported
                         self.done_at[t] = time.perf_counter()
                         if self.progress is not None:
                             self.progress(t + 1, steps)

@@ -93,6 +93,14 @@ class Score(Sourced):
     min: ScoreValue
     max: ScoreValue
     cap_window_months: Months = 12
+    history_months: Annotated[int, Field(ge=0, le=1200)] = Field(
+        default=0,
+        description=(
+            "months subjects have lived under the scheme before a run's month 0, run but not "
+            "recorded, so that a mature scheme starts where its steady state is; 0: everyone "
+            "starts at base on the scheme's first day (a scenario's history_months overrides it)"
+        ),
+    )
 
     @model_validator(mode="after")
     def _range(self) -> Score:
@@ -273,12 +281,36 @@ class Collective(Sourced):
 
 
 class Decay(Sourced):
-    points_per_month: Annotated[int, Field(gt=0)]
+    """Old records fade: each month a score moves toward base by a fixed number of points
+    (``points_per_month``) or by a share of its distance from base (``half_life_months``).
+
+    A fixed step lets a person whose records lift the score faster than the step climb for
+    ever; a share of the distance does not: every score settles where the records coming in
+    balance the fading, so the scheme has a steady state."""
+
+    points_per_month: Annotated[int, Field(gt=0)] | None = None
+    half_life_months: Annotated[float, Field(gt=0, le=1200)] | None = Field(
+        default=None,
+        description="months in which a score's distance from base halves, without new records",
+    )
     after_clean_months: Annotated[int, Field(ge=0, le=1200)] = 0
     direction: Literal["up", "down", "both"] = Field(
         default="up",
         description="up: scores below base recover; down: scores above base fade; both",
     )
+
+    @model_validator(mode="after")
+    def _one_speed(self) -> Decay:
+        if (self.points_per_month is None) == (self.half_life_months is None):
+            raise ValueError("give exactly one of points_per_month and half_life_months")
+        return self
+
+    @property
+    def share_per_month(self) -> float:
+        """The share of its distance from base that a score loses each month (0: fixed steps)."""
+        if self.half_life_months is None:
+            return 0.0
+        return float(1.0 - 2.0 ** (-1.0 / self.half_life_months))
 
 
 class Repair(Sourced):
