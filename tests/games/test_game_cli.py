@@ -14,7 +14,13 @@ from typer.testing import CliRunner
 from scslab.cli.game import game
 from scslab.errors import ScslabError
 
-KEYS = {"good_fraction", "cooperation", "good_fraction_by_strategy", "payoff_by_strategy"}
+KEYS = {
+    "good_fraction",
+    "cooperation",
+    "good_fraction_by_strategy",
+    "payoff_by_strategy",
+    "settings",
+}
 
 
 class Done:
@@ -74,6 +80,26 @@ def test_json_prints_the_four_figures_in_every_observation_mode(mode: list[str])
         assert by["disc"] > by["alld"]  # under L2 defectors are judged bad
 
 
+def test_json_echoes_every_setting_used() -> None:
+    """Every setting of the game comes back under "settings", the burn-in as the rounds left
+    out, so that a figure can be rerun from its JSON alone."""
+    done = scslab(
+        "--observation", "institution", "--institution-size", "3", "--strictness", "0.4",
+        "--institution-protocol", "shared", "--q-know", "0.7", "--burn-in", "5",
+        "--agents", "100", "--steps", "20", "--pairing", "random", "--json",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    settings = json.loads(done.stdout)["settings"]
+    assert settings["institution_protocol"] == "shared" and settings["institution_size"] == 3
+    assert settings["strictness"] == 0.4 and settings["q_know"] == 0.7
+    assert settings["burn_in"] == 5 and settings["steps"] == 20 and settings["agents"] == 100
+    assert settings["pairing"] == "random" and settings["norm"] == "stern-judging"
+    assert settings["norm_table"] == [[[1, 0], [0, 1]], [[1, 0], [0, 1]]]
+    default = json.loads(scslab("--agents", "100", "--steps", "20", "--json").stdout)
+    assert default["settings"]["burn_in"] == 4  # a fifth of the rounds
+    assert default["settings"]["institution_protocol"] == "independent"
+
+
 def test_the_same_seed_prints_the_same_figures() -> None:
     args = ["--agents", "200", "--steps", "40", "--strategies", "disc=0.5,alld=0.5", "--json"]
     first, again = scslab(*args, "--seed", "9"), scslab(*args, "--seed", "9")
@@ -108,7 +134,7 @@ def test_a_users_norm_file(tmp_path: Path) -> None:
     [
         (["--e1", "1.5"], "--e1: a probability must lie between 0 and 1, not 1.5"),
         (["--e2", "-0.1"], "--e2: a probability must lie between 0 and 1"),
-        (["--strictness", "2"], "--strictness: a probability"),
+        (["--strictness", "2"], "--strictness: the strictness must lie in [0, 1), not 2"),
         (["--q-obs", "nan"], "--q-obs: a probability"),
         (["--strategies", "disc=0.6,allc=0.2"], "strategy shares add up to 0.8, not 1"),
         (["--strategies", "disc=0.5,cheat=0.5"], "unknown strategy 'cheat'"),
@@ -120,6 +146,14 @@ def test_a_users_norm_file(tmp_path: Path) -> None:
         (["--observation", "private", "--agents", "3000000"], "private views of 3,000,000 agents"),
         (["--norm", "image-scoring", "--observation", "institution"], "public reputations"),
         (["--agents", "1"], "--agents"),
+        (["--observation", "institution", "--institution-size", "0"], "--institution-size"),
+        (["--strictness", "1"], "--strictness: the strictness must lie in [0, 1), not 1"),
+        (["--strictness", "-0.1"], "--strictness: the strictness must lie in [0, 1), not -0.1"),
+        (["--q-know", "1.5"], "--q-know: a probability must lie between 0 and 1, not 1.5"),
+        (["--q-know", "-0.2"], "--q-know: a probability"),
+        (["--steps", "50", "--burn-in", "50"], "--burn-in: the burn-in (50 rounds) must be"),
+        (["--burn-in", "1000"], "smaller than the number of rounds (steps = 1000)"),
+        (["--burn-in", "-1"], "--burn-in"),
     ],
 )
 def test_bad_input_gets_a_clear_message_and_status_two(args: list[str], message: str) -> None:
@@ -134,9 +168,12 @@ def test_the_installed_command_exits_with_two_and_no_traceback() -> None:
     for args, message in (
         (["--e1", "1.5"], "--e1: a probability must lie between 0 and 1"),
         (["--observation", "private", "--agents", "3000000"], "private views of 3,000,000"),
+        (["--institution-protocol", "secret"], "'secret' is not one of 'independent', 'shared'"),
+        (["--burn-in", "1000"], "--burn-in: the burn-in (1000 rounds) must be smaller"),
     ):
         done = subprocess.run(
             [sys.executable, "-m", "scslab", "game", *args], capture_output=True, text=True
         )
         assert done.returncode == 2, done.stdout
         assert message in done.stderr and "Traceback" not in done.stderr
+        assert len(done.stderr.strip().splitlines()) == 1, done.stderr

@@ -37,11 +37,18 @@ MIXED = dict(
 
 @pytest.mark.parametrize("pairing", ["pairs", "random"])
 def test_one_judge_and_error_free_private_views_are_public_reputations(pairing: str) -> None:
-    """An institution of one judge who needs a majority is the public model, draw for draw; so
+    """A shared institution of one judge who needs a majority is the public model, draw for
+    draw; so
     are private views when everyone sees everything and nobody misjudges."""
     public = game(**MIXED, pairing=pairing, e2=0.02, seed=5)
     one_judge = game(
-        **MIXED, pairing=pairing, e2=0.02, seed=5, observation="institution", institution_size=1
+        **MIXED,
+        pairing=pairing,
+        e2=0.02,
+        seed=5,
+        observation="institution",
+        institution_size=1,
+        institution_protocol="shared",
     )
     np.testing.assert_array_equal(public.history.good, one_judge.history.good)
     np.testing.assert_array_equal(public.history.cooperation, one_judge.history.cooperation)
@@ -67,14 +74,21 @@ def test_institution_odds_count_judges_who_err_independently() -> None:
 
 
 def test_an_institution_filters_assessment_errors_as_its_odds_predict() -> None:
-    """Under Simple Standing (L3) with discriminators only, a donor is judged good unless it
-    defected against a good recipient, so h = (1 - e h) P_G + e h P_B, i.e.
-    h = P_G / (1 + e (P_G - P_B)). Eleven judges at e2 = 0.3 keep h far above one judge."""
+    """The shared protocol (all judges assess the one observed donation). Under Simple
+    Standing (L3) with discriminators only, a donor is judged good unless it defected against a
+    good recipient, so h = (1 - e h) P_G + e h P_B, i.e. h = P_G / (1 + e (P_G - P_B)). Eleven
+    judges at e2 = 0.3 keep h far above one judge."""
     e, e2 = 0.05, 0.3
     settings = dict(norm="L3", pairing="random", e1=e, e2=e2, agents=1000, steps=2100, burn_in=100)
     p_good, p_bad = institution_odds(11, 0.5, e2)
     expected = p_good / (1 + e * (p_good - p_bad))
-    judged = game(**settings, observation="institution", institution_size=11, strictness=0.5)
+    judged = game(
+        **settings,
+        observation="institution",
+        institution_size=11,
+        strictness=0.5,
+        institution_protocol="shared",
+    )
     assert judged.good_fraction == pytest.approx(expected, abs=0.003)
     alone = game(**settings, observation="public")
     assert alone.good_fraction == pytest.approx((1 - e2) / (1 + e * (1 - 2 * e2)), abs=0.003)

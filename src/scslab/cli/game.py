@@ -13,13 +13,18 @@ from rich.table import Table
 from scslab.cli import console, err_console
 
 if TYPE_CHECKING:
-    from scslab.games import GameResult
+    from scslab.games import GameConfig, GameResult
 
 
 class Observation(StrEnum):
     public = "public"
     private = "private"
     institution = "institution"
+
+
+class Protocol(StrEnum):
+    independent = "independent"
+    shared = "shared"
 
 
 class Pairing(StrEnum):
@@ -46,8 +51,19 @@ def game(
     ] = 10,
     strictness: Annotated[
         float,
-        typer.Option(metavar="q", help="institution: good when more than this share says good"),
+        typer.Option(
+            metavar="q", help="institution: good when more than this share says good, in [0, 1)"
+        ),
     ] = 0.5,
+    institution_protocol: Annotated[
+        Protocol,
+        typer.Option(
+            "--institution-protocol",
+            help="institution: independent (each judge sees the donor act towards a recipient of "
+            "its own, everyone reassessed each round: the published model) or shared (all judges "
+            "assess the one observed donation)",
+        ),
+    ] = Protocol.independent,
     e1: Annotated[float, typer.Option("--e1", help="an intended cooperation fails")] = 0.01,
     e2: Annotated[float, typer.Option("--e2", help="a judgement is flipped")] = 0.01,
     b: Annotated[float, typer.Option("--b", help="benefit to the recipient")] = 1.0,
@@ -66,13 +82,31 @@ def game(
     q_obs: Annotated[
         float, typer.Option("--q-obs", help="private: chance that a player sees a donation")
     ] = 1.0,
+    q_know: Annotated[
+        float,
+        typer.Option(
+            "--q-know",
+            help="chance that a discriminator knows the recipient's reputation (else: good)",
+        ),
+    ] = 1.0,
+    burn_in: Annotated[
+        int | None,
+        typer.Option(
+            "--burn-in",
+            metavar="ROUNDS",
+            help="rounds left out of the averages, fewer than --steps [default: a fifth of them]",
+        ),
+    ] = None,
     pairing: Annotated[
         Pairing,
         typer.Option(help="pairs: everyone paired each round; random: N random donations a round"),
     ] = Pairing.pairs,
     seed: Annotated[int, typer.Option(help="random seed")] = 0,
     as_json: Annotated[
-        bool, typer.Option("--json", help="print the four figures as JSON on stdout, nothing else")
+        bool,
+        typer.Option(
+            "--json", help="print the four figures and every setting as JSON on stdout, only that"
+        ),
     ] = False,
 ) -> None:
     """Play the donation game under a reputation norm and report reputations and cooperation."""
@@ -84,6 +118,7 @@ def game(
         observation=observation.value,
         institution_size=institution_size,
         strictness=strictness,
+        institution_protocol=institution_protocol.value,
         e1=e1,
         e2=e2,
         b=b,
@@ -93,6 +128,8 @@ def game(
         strategies=strategies,
         evolve=evolve,
         q_obs=q_obs,
+        q_know=q_know,
+        burn_in=burn_in,
         pairing=pairing.value,
         seed=seed,
     )
@@ -113,15 +150,24 @@ def game(
 
         result = play.play(progress=advance)
     if as_json:
-        typer.echo(json.dumps(result.summary(), indent=2))
+        typer.echo(json.dumps({**result.summary(), "settings": config.settings()}, indent=2))
         return
     _print(result)
+
+
+def _seen(cfg: GameConfig) -> str:
+    if cfg.observation != "institution":
+        return cfg.observation
+    return (
+        f"institution ({cfg.institution_protocol}, Q = {cfg.institution_size}, "
+        f"q = {cfg.strictness:g})"
+    )
 
 
 def _print(result: GameResult) -> None:
     cfg = result.config
     console.print(
-        f"\n[bold]{cfg.norm.name}[/], {cfg.observation} reputations: {cfg.agents:,} players, "
+        f"\n[bold]{cfg.norm.name}[/], {_seen(cfg)} reputations: {cfg.agents:,} players, "
         f"{cfg.steps:,} rounds, {result.seconds:.1f} s"
     )
     console.print(

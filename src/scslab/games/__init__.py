@@ -9,7 +9,10 @@ Standing, Scoring, Shunning, image scoring, or a user's own) and are seen in one
 - ``private``: every agent holds its own view of every other, bit-packed (10,000 agents: 12.5 MB),
   and sees a donation with probability ``q_obs``;
 - ``institution``: ``institution_size`` judges assess each donor and the public reputation is good
-  when more than a fraction ``strictness`` of them say good.
+  when more than a fraction ``strictness`` of them say good. ``institution_protocol="independent"``
+  (the default) is the model of Radzvilavicius, Kessinger & Plotkin (2021): after each round every
+  agent is reassessed, each judge watching it act towards a recipient of the judge's own;
+  ``"shared"`` has all judges assess the one donation the donor made, when it made it.
 
 Execution error ``e1`` turns an intended cooperation into a defection; assessment error ``e2``
 flips a judgement. Strategies may evolve by pairwise imitation with mutation.

@@ -17,6 +17,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -37,6 +38,15 @@ def _probability(value: float) -> float:
 
 
 Probability = Annotated[float, AfterValidator(_probability)]
+
+
+def _strictness(value: float) -> float:
+    if not (0.0 <= value < 1.0):  # NaN fails too; at 1 nobody could ever be judged good
+        raise ValueError(
+            f"the strictness must lie in [0, 1), not {value:g} (good needs more than "
+            "strictness × Q judges saying good)"
+        )
+    return value
 
 
 def parse_strategies(text: str) -> dict[str, float]:
@@ -88,8 +98,16 @@ class GameConfig(BaseModel):
         description="a discriminator knows the recipient's reputation; else assumes good",
     )
     institution_size: Annotated[int, Field(ge=1, le=1_000_000)] = 10
-    strictness: Probability = Field(
+    strictness: Annotated[float, AfterValidator(_strictness)] = Field(
         default=0.5, description="institution: good when more than this fraction of judges say so"
+    )
+    institution_protocol: Literal["independent", "shared"] = Field(
+        default="independent",
+        description=(
+            "institution: each judge observes an action of the donor towards a recipient of its "
+            "own, and everyone is reassessed each round (Radzvilavicius, Kessinger & Plotkin "
+            "2021), or all judges assess the one observed donation"
+        ),
     )
     threshold: Annotated[int, Field(ge=SCORE_MIN, le=SCORE_MAX + 1)] = Field(
         default=0, description="image scores: a discriminator helps recipients scoring at least k"
@@ -112,6 +130,17 @@ class GameConfig(BaseModel):
         default=None, description="rounds left out of the averages; default a fifth of the steps"
     )
     seed: Annotated[int, Field(ge=0, lt=2**63)] = 0
+
+    @field_validator("burn_in")
+    @classmethod
+    def _burn_in(cls, value: int | None, info: ValidationInfo) -> int | None:
+        steps = info.data.get("steps")
+        if value is not None and steps is not None and value >= steps:
+            raise ValueError(
+                f"the burn-in ({value} rounds) must be smaller than the number of rounds "
+                f"(steps = {steps}), or no round would be measured"
+            )
+        return value
 
     @field_validator("norm", mode="before")
     @classmethod
@@ -148,14 +177,24 @@ class GameConfig(BaseModel):
                 f"image scores ('{self.norm.name}') are public reputations; "
                 "use observation 'public' or a good/bad norm"
             )
-        if self.burn_in is not None and self.burn_in >= self.steps:
-            raise ValueError(f"burn_in ({self.burn_in}) must be smaller than steps ({self.steps})")
         return self
 
     @property
     def measured_from(self) -> int:
         """The first round that counts in the averages."""
         return self.steps // 5 if self.burn_in is None else self.burn_in
+
+    def settings(self) -> dict[str, Any]:
+        """Every setting the game runs with, as JSON values: the norm by name (its table and
+        action rule beside it), the burn-in as the rounds actually left out."""
+        out = self.model_dump(mode="json", exclude={"norm"})
+        out["burn_in"] = self.measured_from
+        return {
+            "norm": self.norm.name,
+            "norm_table": self.norm.table().tolist(),
+            "norm_action": self.norm.rule().tolist(),
+            **out,
+        }
 
     @classmethod
     def from_options(cls, *, flags: bool = False, **options: Any) -> GameConfig:

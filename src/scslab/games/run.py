@@ -36,13 +36,19 @@ Progress = Callable[[int, int], None]
 _BASE_OVERHEAD = 64 * 2**20  # interpreter, numba and compiled kernels
 
 
-def institution_odds(size: int, strictness: float, e2: float) -> tuple[float, float]:
-    """P(public reputation good | the norm says good) and P(... | the norm says bad).
+def judges_needed(size: int, strictness: float) -> int:
+    """Judges who must say good for a good verdict: more than ``strictness × size``."""
+    return math.floor(strictness * size + 1e-9) + 1
 
-    Each of ``size`` judges applies the norm and errs independently with probability ``e2``; the
-    reputation is good when more than ``strictness × size`` judges say good.
+
+def institution_odds(size: int, strictness: float, e2: float) -> tuple[float, float]:
+    """The shared protocol: P(public reputation good | the norm says good) and P(... | bad).
+
+    Each of ``size`` judges applies the norm to the one observed donation and errs independently
+    with probability ``e2``; the reputation is good when more than ``strictness × size`` judges
+    say good.
     """
-    need = math.floor(strictness * size + 1e-9) + 1  # judges who must say good
+    need = judges_needed(size, strictness)
     if need > size:
         return 0.0, 0.0
 
@@ -67,7 +73,14 @@ def institution_odds(size: int, strictness: float, e2: float) -> tuple[float, fl
 def rules_for(config: GameConfig) -> Rules:
     """The kernels' view of a configuration."""
     norm = config.norm
-    if config.observation == "institution":
+    judges = need = 0
+    if config.observation == "institution" and config.institution_protocol == "independent":
+        judges, need = (
+            config.institution_size,
+            judges_needed(config.institution_size, config.strictness),
+        )
+        p_good, p_bad = 1.0 - config.e2, config.e2  # unused: judges reassess after each round
+    elif config.observation == "institution":
         p_good, p_bad = institution_odds(config.institution_size, config.strictness, config.e2)
     else:
         p_good, p_bad = 1.0 - config.e2, config.e2
@@ -85,6 +98,8 @@ def rules_for(config: GameConfig) -> Rules:
         q_know=float(config.q_know),
         p_good=p_good,
         p_bad=p_bad,
+        judges=judges,
+        need=need,
         q_obs=float(config.q_obs),
         pairing=PAIRS if config.pairing == "pairs" else RANDOM,
     )
@@ -95,6 +110,8 @@ def estimate_memory(config: GameConfig) -> int:
     n = config.agents
     per_agent = 1 + 1 + 8 + 4 + 2 * 1 + 8  # strategy, rep, payoff, perm, imitation, payoff copy
     need = _BASE_OVERHEAD + n * per_agent + config.steps * (8 + 8 + 8 * N_STRATEGIES)
+    if config.observation == "institution" and config.institution_protocol == "independent":
+        need += n  # the new reputations of a round
     if config.observation == "private":
         need += n * _words(n) * 8  # the views
         need += n * 8 + n // 2  # good views per row; the round's actions
@@ -181,7 +198,7 @@ class Game:
         else:
             self.rep = np.empty(n, np.int8)
             self.views = np.zeros((0, 1), np.uint64)
-            self.work = np.zeros(0, np.int8)
+            self.work = np.zeros(n if self.rules.judges else 0, np.int8)
         self._start()
 
     def _start(self) -> None:
