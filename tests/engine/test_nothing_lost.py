@@ -137,6 +137,34 @@ def _wait_for(path: Path, proc: subprocess.Popen[bytes], seconds: float = 240) -
         time.sleep(0.005)
 
 
+def test_a_killed_overwrite_leaves_the_old_results_and_resume_replaces_them(
+    old_run: Path, tmp_path: Path
+) -> None:
+    """`run --overwrite --checkpoint-every 1` is SIGKILLed mid-run: the old results.duckdb is
+    byte-identical. `scslab resume` then finishes the new run, which replaces them."""
+    folder = tmp_path / "run"
+    before = copy_run(old_run, folder)
+    args = ["--agents", "20000", "--years", "2", "--seed", "4", "--checkpoint-every", "1"]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "scslab", "run", *args, "--out", str(folder), "--overwrite"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        _wait_for(folder / MANIFEST, proc)
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait()
+        if proc.stderr:
+            proc.stderr.close()
+    assert (folder / RESULTS).read_bytes() == before
+    resumed = scslab("resume", str(folder), "--json")
+    assert resumed.returncode == 0, resumed.stderr
+    assert seed_of(folder / RESULTS) == 4
+    assert not (folder / MANIFEST).exists()
+    assert not [p for p in folder.iterdir() if p.name.startswith(".")]
+
+
 def test_a_double_ctrl_c_keeps_the_months_done(tmp_path: Path) -> None:
     """Ctrl-C, then Ctrl-C again and again while the partial file is being written: it used to
     lose every month. Now the later ones wait, and results.partial.duckdb opens with the months

@@ -154,7 +154,7 @@ def stopped(stop: RunInterrupted) -> NoReturn:
 
     The months are saved; more Ctrl-Cs while the process ends would only print tracebacks."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    err_console.print(f"interrupted: the months done so far are in {stop.path}")
+    err_console.print(f"interrupted: the months done so far are in {stop.path}", soft_wrap=True)
     raise typer.Exit(130) from None
 
 

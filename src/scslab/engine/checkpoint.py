@@ -4,11 +4,15 @@ exactly the result it would have had.
 A checkpoint is a manifest and one part per shard (one part for an unsharded run), beside the
 results in the run folder::
 
-    RUN/checkpoint.ckpt                  the manifest: scenario, scheme, catalogue, step, parts
-    RUN/checkpoint.s000012.p0.ckpt       part 0 after 12 months: the state and the record so far
+    RUN/checkpoint.ckpt                      the manifest: scenario, scheme, catalogue, step, parts
+    RUN/checkpoint.3f9a12c4.s000012.p0.ckpt  part 0 of run 3f9a12c4 after 12 months: the state
+                                             and the record so far
 
 Every file is written beside its name, flushed to disk and renamed into place, and the manifest
-is written last, so that it only ever names complete parts. Each file opens with a header that
+is written last, so that it only ever names complete parts. A manifest in place removes only the
+parts it has made useless: its own run's older parts and other runs' parts (an earlier run in an
+``--overwrite`` folder keeps its checkpoint until then). A shard ahead of the others may already
+have saved a newer part; that one is kept. Each file opens with a header that
 holds the length and the SHA-256 of what follows; a file that is short, or whose bytes do not hash
 to its header's, is refused with :class:`~scslab.errors.CheckpointError` and never used.
 
@@ -24,17 +28,20 @@ import dataclasses
 import hashlib
 import json
 import os
+import re
+import secrets
 import struct
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import IO, TYPE_CHECKING, Any, BinaryIO
 
 import numpy as np
 
 from scslab.errors import CheckpointError, ScenarioError
+from scslab.files import clean_leftovers, replacing
 
 if TYPE_CHECKING:
     from scslab.engine.simulation import Progress, Simulation
@@ -61,7 +68,7 @@ RUN_STATIC = ("pop",)
 class _Hashing:
     """A write-only file that hashes and counts what goes through it."""
 
-    def __init__(self, f: BinaryIO) -> None:
+    def __init__(self, f: IO[bytes]) -> None:
         self.f = f
         self.sha = hashlib.sha256()
         self.n = 0
@@ -73,41 +80,27 @@ class _Hashing:
         return len(b)
 
 
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def write_file(path: Path, meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> tuple[str, int]:
     """Write ``meta`` (JSON) and ``arrays`` to ``path`` atomically; return (SHA-256, bytes).
 
     The payload streams through the hash, so no second copy of a large state is made.
     """
-    tmp = path.with_name(f".{path.name}.writing")
-    try:
-        with open(tmp, "wb") as f:
-            f.write(b"\0" * _HEADER.size)
-            out = _Hashing(f)
-            doc = json.dumps(meta).encode()
-            out.write(struct.pack("<Q", len(doc)))
-            out.write(doc)
-            for name, a in arrays.items():
-                key = name.encode()
-                out.write(struct.pack("<H", len(key)))
-                out.write(key)
-                np.lib.format.write_array(out, np.ascontiguousarray(a), allow_pickle=False)  # type: ignore[no-untyped-call]
-            digest = out.sha.digest()
-            f.seek(0)
-            f.write(_HEADER.pack(MAGIC, FORMAT, out.n, digest))
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    _fsync_dir(path.parent)
+    with replacing(path, what="the checkpoint") as aside, aside.open("wb") as f:
+        f.write(b"\0" * _HEADER.size)
+        out = _Hashing(f)
+        doc = json.dumps(meta).encode()
+        out.write(struct.pack("<Q", len(doc)))
+        out.write(doc)
+        for name, a in arrays.items():
+            key = name.encode()
+            out.write(struct.pack("<H", len(key)))
+            out.write(key)
+            np.lib.format.write_array(out, np.ascontiguousarray(a), allow_pickle=False)  # type: ignore[no-untyped-call]
+        digest = out.sha.digest()
+        f.seek(0)
+        f.write(_HEADER.pack(MAGIC, FORMAT, out.n, digest))
+        f.flush()
+        os.fsync(f.fileno())
     return digest.hex(), _HEADER.size + out.n
 
 
@@ -336,8 +329,18 @@ def _set(s: _Slot, value: Any) -> None:
 # the manifest
 
 
-def part_name(step: int, part: int) -> str:
-    return f"checkpoint.s{step:06d}.p{part}.ckpt"
+#: A part's file name: run id, month reached, part (shard) number.
+PART = re.compile(r"^checkpoint\.(?:([0-9a-f]+)\.)?s(\d+)\.p(\d+)\.ckpt$")
+
+
+def part_name(step: int, part: int, run: str) -> str:
+    """The file of part ``part`` of run ``run`` after ``step`` months."""
+    return f"checkpoint.{run}.s{step:06d}.p{part}.ckpt"
+
+
+def new_run_id() -> str:
+    """An id for a run's checkpoint parts, so that they never take an earlier run's names."""
+    return secrets.token_hex(4)
 
 
 @dataclass(frozen=True)
@@ -358,6 +361,8 @@ class Manifest:
     seconds: float
     version: str
     extra: dict[str, Any]
+    #: the id in its parts' names ("" for a checkpoint written before ids)
+    run: str = ""
 
     def simulation(self) -> Simulation:
         """The simulation this checkpoint belongs to, rebuilt from its own texts."""
@@ -388,8 +393,13 @@ def write_manifest(
     started: datetime,
     seconds: float,
     extra: dict[str, Any] | None = None,
+    *,
+    run: str,
 ) -> None:
-    """Point the run folder's checkpoint at ``parts`` (already written), then drop older parts."""
+    """Point the run folder's checkpoint at ``parts`` (already written) of run ``run`` after
+    ``step`` months, then remove the parts no manifest can name any more: this run's parts
+    before ``step``, and other runs' parts. Parts of this run after ``step`` (a shard ahead of
+    the others) are kept."""
     from scslab import __version__
     from scslab.behaviour.rates import catalogue_text
     from scslab.schemes.loader import dump_scheme
@@ -409,12 +419,20 @@ def write_manifest(
         "seconds": seconds,
         "version": __version__,
         "extra": extra or {},
+        "run": run,
     }
     write_file(folder / MANIFEST, meta, {})
     keep = {name for name, _ in parts}
-    for old in folder.glob("checkpoint.s*.p*.ckpt"):
-        if old.name not in keep:
+    for old in _parts(folder):
+        m = PART.match(old.name)
+        assert m is not None
+        ahead = m.group(1) == run and int(m.group(2)) > step
+        if old.name not in keep and not ahead:
             old.unlink(missing_ok=True)
+
+
+def _parts(folder: Path) -> list[Path]:
+    return [p for p in folder.glob("checkpoint.*.ckpt") if PART.match(p.name)]
 
 
 def read_manifest(folder: Path) -> Manifest:
@@ -444,6 +462,7 @@ def read_manifest(folder: Path) -> Manifest:
             seconds=float(meta["seconds"]),
             version=str(meta["version"]),
             extra=dict(meta["extra"]),
+            run=str(meta.get("run", "")),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise CheckpointError(f"{path}: not a checkpoint manifest ({exc})") from None
@@ -452,10 +471,9 @@ def read_manifest(folder: Path) -> Manifest:
 def discard(folder: Path) -> None:
     """Remove the run folder's checkpoint: the manifest first, so no part is left named."""
     (folder / MANIFEST).unlink(missing_ok=True)
-    for old in folder.glob("checkpoint.s*.p*.ckpt"):
+    for old in _parts(folder):
         old.unlink(missing_ok=True)
-    for old in folder.glob(".checkpoint*.writing"):
-        old.unlink(missing_ok=True)
+    clean_leftovers(folder, ("checkpoint",))
 
 
 # --------------------------------------------------------------------------------------------
@@ -478,34 +496,37 @@ def run_checkpointed(
     """
     if every < 1:
         raise ScenarioError(f"--checkpoint-every {every}: give a number of months of 1 or more")
+    folder = sim.prepare(folder, overwrite=True)
     run = sim.start()
     if resume is not None:
         restore(run, resume.part(0), resume.folder / resume.parts[0][0])
-        started, before = resume.started, resume.seconds
-    else:
-        discard(folder)
-        started, before = datetime.now(UTC), 0.0
+        started, before, run_id = resume.started, resume.seconds, resume.run or new_run_id()
+    else:  # an earlier checkpoint here stays until this run's first one replaces it
+        started, before, run_id = datetime.now(UTC), 0.0, new_run_id()
     clock = time.perf_counter()
 
     def step_done(done: int, total: int) -> None:
         if done % every == 0 and done < total:
-            name = part_name(done, 0)
+            name = part_name(done, 0, run_id)
             digest, _ = write_file(folder / name, {"kind": "part", "step": done}, columns(run))
             seconds = before + time.perf_counter() - clock
-            write_manifest(folder, sim, done, every, [(name, digest)], started, seconds)
+            write_manifest(folder, sim, done, every, [(name, digest)], started, seconds, run=run_id)
         if progress is not None:
             progress(done, total)
 
-    results = sim.run(folder, overwrite=True, progress=step_done, resume=run)
-    discard(folder)
-    return results
+    return sim.run(folder, progress=step_done, resume=run)  # which removes the checkpoint
 
 
 def resumable(folder: Path) -> Manifest:
-    """The checkpoint of an unfinished run in ``folder``; CheckpointError if there is none."""
+    """The checkpoint of an unfinished run in ``folder``; CheckpointError if there is none.
+
+    A checkpoint beside ``results.duckdb`` is an ``--overwrite`` run's (the results are an
+    earlier run's, replaced when this one completes) or one a completed run had no time to
+    remove (resuming it writes the same results again): either way it is resumed.
+    """
     from scslab.store.writer import RESULTS
 
-    if (folder / RESULTS).exists():
+    if (folder / RESULTS).exists() and not (folder / MANIFEST).exists():
         raise CheckpointError(f"{folder}: this run is complete ({RESULTS} is there)")
     return read_manifest(folder)
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -25,7 +27,8 @@ def dask_client(address: str | None, workers: int) -> Iterator[Any]:
     """A ``distributed.Client`` for the length of the block.
 
     Without ``address``, a LocalCluster of ``workers`` processes with one thread each is started
-    and closed at the end.
+    and closed at the end. Its workers ignore Ctrl-C (SIGINT): a Ctrl-C in a terminal reaches the
+    whole process group, and the workers are this process's to close, quietly, once it stops.
     """
     from scslab.optional import need
 
@@ -33,14 +36,15 @@ def dask_client(address: str | None, workers: int) -> Iterator[Any]:
     from distributed import Client, LocalCluster
 
     if address is None:
-        cluster = LocalCluster(  # type: ignore[no-untyped-call]
-            n_workers=workers,
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address=":0",  # any free port: never a clash with another cluster
-            memory_limit=0,  # shards hold their own columns; scslab checks memory itself
-            silence_logs=logging.ERROR,
-        )
+        with _sigint_ignored():  # inherited by the worker processes started now
+            cluster = LocalCluster(  # type: ignore[no-untyped-call]
+                n_workers=workers,
+                threads_per_worker=1,
+                processes=True,
+                dashboard_address=":0",  # any free port: never a clash with another cluster
+                memory_limit=0,  # shards hold their own columns; scslab checks memory itself
+                silence_logs=logging.ERROR,
+            )
         try:
             with Client(cluster) as client:  # type: ignore[no-untyped-call]
                 yield client
@@ -60,6 +64,28 @@ def dask_client(address: str | None, workers: int) -> Iterator[Any]:
         yield client
     finally:
         client.close()  # type: ignore[no-untyped-call]
+
+
+@contextmanager
+def _sigint_ignored() -> Iterator[None]:
+    """SIGINT ignored for the block (in the main thread; elsewhere nothing changes). Processes
+    started meanwhile keep ignoring it, and Python leaves an ignored SIGINT ignored."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous if previous is not None else signal.SIG_DFL)
+
+
+def quiet_dask() -> None:
+    """After Ctrl-C: silence distributed's loggers in this process, so that closing the cluster
+    (workers ending, tasks cancelled, connections closed) prints nothing."""
+    names = [n for n in list(logging.root.manager.loggerDict) if n.split(".")[0] == "distributed"]
+    for name in ["distributed", *names]:
+        logging.getLogger(name).setLevel(logging.CRITICAL + 1)
 
 
 def usable_cores() -> int:

@@ -42,6 +42,7 @@ from scslab.engine.checkpoint import (
     Manifest,
     columns,
     discard,
+    new_run_id,
     part_name,
     read_file,
     read_manifest,
@@ -62,7 +63,14 @@ from scslab.engine.kernels import (
     n_blocks,
     running_consequences,
 )
-from scslab.engine.simulation import Record, RunInterrupted, Simulation, mark_friends, step_month
+from scslab.engine.simulation import (
+    Record,
+    RunInterrupted,
+    Simulation,
+    StopOnce,
+    mark_friends,
+    step_month,
+)
 from scslab.errors import CheckpointError, ResourceError, ScenarioError
 from scslab.population.individuals import Population
 from scslab.population.network import moments_correlation, tie_group, tie_moments
@@ -593,6 +601,10 @@ class Coordinator:
         self.client, self.sim, self.folder, self.plans = client, sim, folder, plans
         self.every, self.progress, self.log = every, progress, log
         self.run_id = uuid.uuid4().hex[:12]
+        #: the id in the names of this run's checkpoint parts (kept across resumes)
+        self.parts_id = new_run_id()
+        #: the month the manifest in the folder has reached
+        self.manifested = 0
         self.generation = 0
         self.restarts = 0
         self.started = datetime.now(UTC)
@@ -614,6 +626,8 @@ class Coordinator:
         manifest = resume
         if resume is not None:
             self.started, self.seconds = resume.started, resume.seconds
+            self.parts_id = resume.run or self.parts_id
+            self.manifested = resume.step
         while True:
             try:
                 return self._attempt(manifest)
@@ -626,7 +640,9 @@ class Coordinator:
                         f"checkpoint is in {self.folder}: `scslab resume {self.folder}` continues"
                     ) from None
                 if (self.folder / MANIFEST).exists():
-                    manifest = read_manifest(self.folder)
+                    found = read_manifest(self.folder)
+                    if found.run == self.parts_id:  # not an earlier run's, in an --overwrite folder
+                        manifest = found
                 if self.log is not None:
                     since = manifest.step if manifest is not None else 0
                     self.log(f"{lost}; restarting every shard from month {since}")
@@ -700,7 +716,7 @@ class Coordinator:
             after = list(out)
             self.watch.update({f: ("step", t, k) for k, f in enumerate(out)})
             if (t + 1) % self.every == 0 and 0 < t + 1 < steps:
-                path = [str(self.folder / part_name(t + 1, k)) for k in range(K)]
+                path = [str(self.folder / part_name(t + 1, k, self.parts_id)) for k in range(K)]
                 after = [submit(_save, k, keys[k], path[k], out[k]) for k in range(K)]
                 self.watch.update({f: ("save", t + 1, k) for k, f in enumerate(after)})
         pieces = [inbox(k) for k in range(K)]
@@ -729,7 +745,8 @@ class Coordinator:
                 continue
             except CancelledError:  # the scheduler dropped tasks whose inputs died with a worker
                 raise WorkerLost("a shard's tasks were cancelled with its worker") from None
-            for f in done:
+            # months in order: a manifest is never followed by an older one
+            for f in sorted(done, key=lambda f: self.watch[f][1]):
                 if f.status != "finished":
                     self._failed(f)
                 kind, t, k = self.watch.pop(f)
@@ -745,16 +762,19 @@ class Coordinator:
                         self.seconds = before + time.perf_counter() - clock
                         parts = [saved[t][j] for j in range(K)]
                         bounds = [[p.lo, p.hi] for p in self.plans]
-                        write_manifest(
-                            self.folder,
-                            sim,
-                            t,
-                            self.every,
-                            parts,
-                            self.started,
-                            self.seconds,
-                            {"sharded": True, "bounds": bounds},
-                        )
+                        if t > self.manifested:
+                            write_manifest(
+                                self.folder,
+                                sim,
+                                t,
+                                self.every,
+                                parts,
+                                self.started,
+                                self.seconds,
+                                {"sharded": True, "bounds": bounds},
+                                run=self.parts_id,
+                            )
+                            self.manifested = t
                         del saved[t]
                 else:
                     finished[k] = f.result()
@@ -804,9 +824,9 @@ def run_sharded(
     (a scheduler address) ``shards`` local worker processes are started and closed at the end.
     ``resume`` continues from a checkpoint of the same run. ``log`` hears of lost workers.
     """
-    from scslab.engine.cluster import dask_client
+    from scslab.engine.cluster import dask_client, quiet_dask
     from scslab.store.results import Results
-    from scslab.store.writer import prepare_out, write_results
+    from scslab.store.writer import write_results
 
     if sim.people is not None:
         raise ScenarioError(
@@ -833,21 +853,26 @@ def run_sharded(
                 f"{folder}: the checkpoint's shards ({resume.extra.get('bounds')}) are not this "
                 f"population's ({bounds})"
             )
-    else:
-        discard(folder)
-    prepare_out(folder, overwrite=True)
-    with dask_client(cluster, shards) as client:
-        coordinator = Coordinator(client, sim, folder, plans, every, progress, log)
+    # an earlier checkpoint here stays until this run's first manifest replaces it
+    folder = sim.prepare(folder, overwrite=True)
+    with StopOnce() as stop:
         try:
-            record = coordinator.run(resume)
+            with dask_client(cluster, shards) as client:
+                coordinator = Coordinator(client, sim, folder, plans, every, progress, log)
+                try:
+                    record = coordinator.run(resume)
+                except KeyboardInterrupt:
+                    quiet_dask()  # the workers' ends, as the cluster closes, are no news
+                    raise
         except KeyboardInterrupt:
             raise RunInterrupted(folder / MANIFEST) from None
-    meta = {
-        "started": coordinator.started,
-        "finished": datetime.now(UTC),
-        "seconds": coordinator.seconds,
-        "status": "complete",
-    }
-    path = write_results(folder, sim, record, meta)
-    discard(folder)
+        stop.saving = True
+        meta = {
+            "started": coordinator.started,
+            "finished": datetime.now(UTC),
+            "seconds": coordinator.seconds,
+            "status": "complete",
+        }
+        path = write_results(folder, sim, record, meta)
+        discard(folder)
     return Results(path)
