@@ -34,6 +34,9 @@ STREAM_GAMES = 10  # reputation games (scslab.games)
 STREAM_FIRMS = 11  # drawing firms and their managers (step 0, 1), and closures (step t + 2)
 STREAM_CONTRACTS = 12  # the contract game: strategies (step 0), month t's contracts (step t + 1)
 STREAM_DESIGN = 13  # a sweep's random design points (scslab.sweep)
+STREAM_ATTEMPTS = 14  # attempts at an act that a running sanction blocks, per person
+STREAM_ATTEMPT_COUNTS = 15  # attempts by everyone else, drawn as counts per cell
+STREAM_FULFIL = 16  # leaving a list early by performing the obligation behind it
 
 
 @njit(cache=True, inline="always")

@@ -19,6 +19,8 @@ ChannelId = Literal["court", "bank", "tax", "camera", "social-media", "informant
 CHANNELS: tuple[str, ...] = get_args(ChannelId)
 Trait = Literal["region", "hukou", "age", "income", "sector", "size", "conduct"]
 Probability = Annotated[float, Field(ge=0, le=1)]
+#: attempt acts a catalogue may have: the step holds those refused to a person as int64 bits
+MAX_ATTEMPTS = 62
 
 
 class _Sourced(BaseModel):
@@ -43,6 +45,21 @@ class Act(_Sourced):
     rights: tuple[Right, ...] = ()
     lawful: bool = Field(description="true for lawful activity: good deeds and protected rights")
     rate: Annotated[float, Field(ge=0, le=120)] = Field(description="acts per agent-year")
+    measured_under: Slug | None = Field(
+        default=None,
+        description=(
+            "the scheme in place when the rate was measured: none (the default) for a latent "
+            "propensity, or a scheme's id for an observed flow, which already holds that "
+            "scheme's deterrence (the engine solves for the latent rate; docs/scenarios.md)"
+        ),
+    )
+    attempt: bool = Field(
+        default=False,
+        description=(
+            "an attempt to buy or use something that a sanction may refuse (a scheme's "
+            "`blocks:`); drawn from streams of its own, and never scored"
+        ),
+    )
     multipliers: dict[Trait, dict[str, Annotated[float, Field(ge=0, le=100)]]] = Field(
         default_factory=dict,
         description="rate multipliers by trait level, e.g. {income: {low: 1.5}}; unnamed levels: 1",
@@ -77,6 +94,9 @@ class Catalogue(BaseModel):
         dup = {i for i in ids if ids.count(i) > 1}
         if dup:
             raise ValueError(f"act ids must be unique; repeated: {', '.join(sorted(dup))}")
+        attempts = [a.id for a in self.acts if a.attempt]
+        if len(attempts) > MAX_ATTEMPTS:
+            raise ValueError(f"at most {MAX_ATTEMPTS} acts can be attempts; found {len(attempts)}")
         have = {c.id for c in self.channels}
         missing = sorted({c for a in self.acts for c in a.channels} - have)
         if missing:

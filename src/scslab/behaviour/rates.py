@@ -80,6 +80,11 @@ class RateTables:
     coverage: np.ndarray  # float64[regions]: camera coverage
     deterrence: np.ndarray  # float64[cells, CLASSES, acts]: the factor deterrence and chilling
     # multiply each act's rate by (1: not scored, or adaptation off)
+    #: attempts (acts marked ``attempt``): drawn as counts per cell for those free to act, and
+    #: person by person for those a running sanction blocks (engine.kernels.count_unscored)
+    attempt: np.ndarray  # int32[V]: catalogue index of each attempt act
+    attempt_rate: np.ndarray  # float64[cells, V]: attempts per person-month
+    attempt_false: np.ndarray  # float64[cells, V]: false records per person-month
 
 
 def cumulative(rate: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -107,6 +112,21 @@ def check_catalogue(catalogue: Catalogue, scheme: Scheme, cells: Cells) -> None:
                 f"scheme '{scheme.id}': event '{e.id}' scores the act '{e.act_id}', which the act "
                 "catalogue does not have; add it to the catalogue or set the event's act:"
             )
+    attempts = {a.id for a in catalogue.acts if a.attempt}
+    for e in scheme.events:
+        if e.act_id in attempts:
+            raise ScenarioError(
+                f"scheme '{scheme.id}': event '{e.id}' scores the act '{e.act_id}', which the act "
+                "catalogue marks as an attempt (attempt: true); attempts are counted, not scored"
+            )
+    for c in scheme.sanctions:
+        for act in c.blocks:
+            if act not in attempts:
+                what = "is not an attempt (attempt: true)" if act in known else "is not in it"
+                raise ScenarioError(
+                    f"scheme '{scheme.id}': sanction '{c.id}' blocks the act '{act}', which the "
+                    f"act catalogue {what}; a sanction blocks attempts, such as buy-flight-ticket"
+                )
     levels = cells.levels
     for a in catalogue.acts:
         for trait, table in a.multipliers.items():
@@ -217,9 +237,15 @@ def rate_tables(
     unknown = sorted(set(also_personal) - known)
     if unknown:
         raise ScenarioError(f"acts not in the catalogue: {', '.join(unknown)}")
+    tried = sorted(set(also_personal) & {a.id for a in acts if a.attempt})
+    if tried:
+        raise ScenarioError(f"attempts are counted, not drawn person by person: {', '.join(tried)}")
     personal_ids = set(also_personal) | (set(scheme.acts()) if scheme is not None else set())
     personal = np.array([i for i, a in enumerate(acts) if a.id in personal_ids], np.int32)
-    counted = np.array([i for i, a in enumerate(acts) if a.id not in personal_ids], np.int32)
+    counted = np.array(
+        [i for i, a in enumerate(acts) if a.id not in personal_ids and not a.attempt], np.int32
+    )
+    attempt = np.array([i for i, a in enumerate(acts) if a.attempt], np.int32)
     pairs = [(a, c) for a, c in pairs if a in set(personal.tolist())]
     return RateTables(
         act_ids=tuple(a.id for a in acts),
@@ -236,4 +262,7 @@ def rate_tables(
         p_detect=p_detect,
         coverage=coverage,
         deterrence=deterrence,
+        attempt=attempt,
+        attempt_rate=np.ascontiguousarray(true_rate[:, 0, attempt]),
+        attempt_false=np.ascontiguousarray(false_by_act[:, attempt]),
     )

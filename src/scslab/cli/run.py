@@ -191,6 +191,17 @@ def print_summary(s: dict[str, Any]) -> None:
         for k, n in s[key].items():
             t.add_row(f"{name}: {k}", f"{n:,}", f"{n / agents:.2%}")
     console.print(t)
+    if s.get("list_entries") or s.get("blocked"):
+        f = Table(title="Over the run", show_edge=False)
+        f.add_column("measure")
+        f.add_column("count", justify="right")
+        for k, n in s["list_entries"].items():
+            f.add_row(f"list entries: {k}", f"{n:,}")
+            for reason, m in s["list_exits"].get(k, {}).items():
+                f.add_row(f"  exits by {reason}", f"{m:,}")
+        for k, n in s["blocked"].items():
+            f.add_row(f"attempts blocked: {k}", f"{n:,}")
+        console.print(f)
     ev = s["events"]
     e = Table(title="Events over the run", show_edge=False)
     for col in ("true acts", "records", "of which false"):

@@ -79,6 +79,8 @@ class SchemeArrays(NamedTuple):
     coll_neighbourhood: np.ndarray  # uint8[R]: 1 if collective rule r is by neighbourhood
     coll_points: np.ndarray  # int32[R]
     coll_cat: np.ndarray  # int32[R]: -1 for uncapped
+    list_fulfil: np.ndarray  # float64[L]: monthly chance of leaving by fulfilment, 0 if none
+    grp_blocks: np.ndarray  # int64[Q]: bit v if the group blocks attempt act v (layout.attempts)
 
 
 @dataclass(frozen=True)
@@ -94,6 +96,8 @@ class SchemeLayout:
     tax_of: np.ndarray | None = None  # uint8[max-min+1]: tax grade index of each score
     tax_grades: tuple[str, ...] = ()  # the tax rating's grades, the unrated one last
     unrated_months: int = 0
+    attempts: tuple[str, ...] = ()  # the catalogue's attempt acts, in catalogue order
+    blocked: tuple[str, ...] = ()  # those that some sanction of the scheme blocks
 
     @property
     def consequences(self) -> tuple[tuple[int, Consequence], ...]:
@@ -118,8 +122,11 @@ def _condition(
     return COND_EVENTS, 0, 0, -1
 
 
-def compile_scheme(scheme: Scheme, act_ids: tuple[str, ...]) -> tuple[SchemeArrays, SchemeLayout]:
-    """Flatten ``scheme`` for the kernels; ``act_ids`` fixes the act order of the catalogue."""
+def compile_scheme(
+    scheme: Scheme, act_ids: tuple[str, ...], attempts: tuple[str, ...] = ()
+) -> tuple[SchemeArrays, SchemeLayout]:
+    """Flatten ``scheme`` for the kernels; ``act_ids`` fixes the act order of the catalogue and
+    ``attempts`` that of its attempt acts (those a sanction may block)."""
     lo, hi = scheme.score.min, scheme.score.max
     grades = scheme.grades_high_to_low()
     grade_ix = {g.id: k for k, g in enumerate(grades)}
@@ -245,6 +252,16 @@ def compile_scheme(scheme: Scheme, act_ids: tuple[str, ...]) -> tuple[SchemeArra
         coll_cat=arr(
             [cat_ix[c.category] if c.category else -1 for c in scheme.collective], np.int32
         ),
+        list_fulfil=arr(
+            [
+                x.exit.fulfilment.monthly_probability if x.exit.fulfilment else 0.0
+                for x in scheme.lists
+            ],
+            np.float64,
+        ),
+        grp_blocks=arr(
+            [sum({1 << attempts.index(a) for c in g for a in c.blocks}) for g in groups], np.int64
+        ),
     )
     rating = scheme.tax_rating
     tax_of = None
@@ -267,6 +284,8 @@ def compile_scheme(scheme: Scheme, act_ids: tuple[str, ...]) -> tuple[SchemeArra
         tax_of=tax_of,
         tax_grades=tax_grades,
         unrated_months=rating.unrated.months if rating and rating.unrated else 0,
+        attempts=attempts,
+        blocked=tuple(a for a in attempts if any(a in c.blocks for c in scheme.sanctions)),
     )
     return arrays, layout
 

@@ -37,9 +37,12 @@ from scslab.engine.compiled import (
     State,
 )
 from scslab.rng import (
+    STREAM_ATTEMPT_COUNTS,
+    STREAM_ATTEMPTS,
     STREAM_COUNTS,
     STREAM_EVENTS,
     STREAM_FALSE,
+    STREAM_FULFIL,
     STREAM_NETWORK,
     STREAM_OBSERVE,
     STREAM_REPAIR,
@@ -54,6 +57,10 @@ RELATIONSHIPS = DOMAINS.index("relationships")
 MAX_EVENTS = 30  # events per person and month (at least 3); the Poisson tail beyond it is cut
 NEVER_NEEDED = 65535  # friend_needs of someone without friends: no count of low friends reaches it
 PANEL_FIELDS = 6  # person, act, event kind (0 true, 1 false), recorded, points applied, event
+#: list flows by way, the last axis of ``Tally.lflow``: an entry, then exits by reason
+LIST_WAYS = 4
+ENTRY, EXPIRY, REPAIR, FULFILMENT = 0, 1, 2, 3
+EXIT_REASONS = ("expiry", "repair", "fulfilment")
 
 #: bit indices by de Bruijn hashing (Leiserson, Prokop & Randall 1998), see :func:`_bit_index`
 _DE_BRUIJN = 0x03F79D71B4CB0A89
@@ -77,6 +84,10 @@ class Draws(NamedTuple):
     unscored: np.ndarray  # int32[U]
     u_rate: np.ndarray  # float64[cells, U]
     u_false: np.ndarray  # float64[cells, U]
+    attempt: np.ndarray  # int32[V]: catalogue index of each attempt act
+    a_rate: np.ndarray  # float64[cells, V]: attempts per person-month
+    a_false: np.ndarray  # float64[cells, V]: false records per person-month
+    a_cdf: np.ndarray  # float64[cells, V, MAX_EVENTS]: P(at most k attempts this month)
 
 
 def draws(
@@ -90,9 +101,16 @@ def draws(
     unscored: np.ndarray,
     u_rate: np.ndarray,
     u_false: np.ndarray,
+    attempt: np.ndarray | None = None,
+    a_rate: np.ndarray | None = None,
+    a_false: np.ndarray | None = None,
 ) -> Draws:
     """The step's tables from monthly rates: ``lam[cells, classes]`` scored acts per person and
-    ``cum`` their kinds' running sums; ``flam[cells]`` and ``fcum[cells, F]`` for false records."""
+    ``cum`` their kinds' running sums; ``flam[cells]`` and ``fcum[cells, F]`` for false records;
+    ``a_rate[cells, V]`` attempts (:class:`scslab.behaviour.rates.RateTables`)."""
+    if attempt is None or a_rate is None or a_false is None:
+        attempt = np.zeros(0, np.int32)
+        a_rate = a_false = np.zeros((u_rate.shape[0], 0))
     fcum = fcum[:, None, :]
     for c in (cum, fcum):  # the last kind ends the search of _pick
         if c.shape[-1] and not np.all(c[..., -1] == 1.0):
@@ -110,6 +128,10 @@ def draws(
         unscored=unscored,
         u_rate=u_rate,
         u_false=u_false,
+        attempt=attempt,
+        a_rate=np.ascontiguousarray(a_rate),
+        a_false=np.ascontiguousarray(a_false),
+        a_cdf=poisson_cdf(a_rate),
     )
 
 
@@ -185,6 +207,10 @@ class Tally(NamedTuple):
     flow: np.ndarray
     anyc: np.ndarray  # int32[B, cells, 2]: people under at least one sanction, one reward
     hist: np.ndarray  # int32[B, HIST_BINS]: people by score, in equal bins over min..max
+    #: int32[B, cells, L, 4]: list entries, and exits by expiry, repair and fulfilment
+    lflow: np.ndarray
+    blocked: np.ndarray  # int32[B, cells, V]: attempts refused by a running sanction
+    banned: np.ndarray  # int32[B, cells, V]: people refused each attempt act this month
     pev: np.ndarray  # int32[B, cap, PANEL_FIELDS]: events of panel members
     pev_n: np.ndarray  # int32[B]
 
@@ -195,7 +221,14 @@ def n_blocks(n: int) -> int:
 
 
 def allocate_tally(
-    n: int, cells: int, acts: int, grades: int, lists: int, groups: int, panel_per_block: int
+    n: int,
+    cells: int,
+    acts: int,
+    grades: int,
+    lists: int,
+    groups: int,
+    panel_per_block: int,
+    attempts: int = 0,
 ) -> Tally:
     B = n_blocks(n)
     D = N_DOMAINS
@@ -213,6 +246,9 @@ def allocate_tally(
         flow=np.zeros((B, 3, lists + groups, D + 2, MARKS), i32),
         anyc=np.zeros((B, cells, 2), i32),
         hist=np.zeros((B, HIST_BINS), i32),
+        lflow=np.zeros((B, cells, lists, LIST_WAYS), i32),
+        blocked=np.zeros((B, cells, attempts), i32),
+        banned=np.zeros((B, cells, attempts), i32),
         # per panel person and month: acts, false records, network (8) and collective (4) rules
         pev=np.zeros((B, panel_per_block * (2 * MAX_EVENTS + 12) + 1, PANEL_FIELDS), i32),
         pev_n=np.zeros(B, i32),
@@ -478,6 +514,8 @@ def _person(
     kfa: int,
     kob: int,
     krep: int,
+    katt: int,
+    kful: int,
     gi: int,
 ) -> None:
     """Person ``i`` (row of the columns), ``gi`` in the whole population: draws are keyed by
@@ -537,6 +575,7 @@ def _person(
                     st.list_since[i, li] = t
                     st.list_cause[i, li] = why
                     _count_causes(A.flow, b, 0, li, why)
+                    A.lflow[bu, cu, li, ENTRY] += 1
                 lm >>= 1
                 li += 1
         if panel:  # event -1 when not recorded or not scored
@@ -600,6 +639,7 @@ def _person(
             for li in range(st.list_since.shape[1]):
                 if (listed_mask >> li) & 1:
                     _count_causes(A.flow, b, 1, li, st.list_cause[i, li])
+                    A.lflow[bu, cu, li, REPAIR] += 1
                     st.list_since[i, li] = -1
             if score >= S.base:
                 st.cause[i] = 0
@@ -634,12 +674,22 @@ def _person(
                 ok = False
             if ok:
                 _count_causes(A.flow, b, 1, li, st.list_cause[i, li])
+                A.lflow[bu, cu, li, EXPIRY] += 1
+                st.list_since[i, li] = -1
+                since = -1
+            elif (
+                S.list_fulfil[li] > 0.0 and t > since and uniform(kful, gi, li) < S.list_fulfil[li]
+            ):
+                # the obligation performed: one leaves early, from the second month listed
+                _count_causes(A.flow, b, 1, li, st.list_cause[i, li])
+                A.lflow[bu, cu, li, FULFILMENT] += 1
                 st.list_since[i, li] = -1
                 since = -1
         elif cond:
             st.list_since[i, li] = t
             st.list_cause[i, li] = st.cause[i]
             _count_causes(A.flow, b, 0, li, st.cause[i])
+            A.lflow[bu, cu, li, ENTRY] += 1
             since = t
         if since >= 0:
             A.listed[b, c, li] += 1
@@ -651,6 +701,7 @@ def _person(
     active = False
     dom_s = np.int64(0)
     dom_r = np.int64(0)
+    blocks = np.int64(0)
     if triggered != 0 or (st.flags[i] & FLAG_ACTIVE) != 0:
         # only the groups running or due: the others stay as they are
         todo = triggered
@@ -684,8 +735,16 @@ def _person(
                 if S.grp_sanction[q] == 1:
                     sanctioned = True
                     dom_s |= S.grp_domains[q]
+                    blocks |= S.grp_blocks[q]
                 else:
                     dom_r |= S.grp_domains[q]
+    # 8. attempts at what a running sanction blocks: drawn for the people it refuses only
+    while blocks:
+        low = blocks & -blocks
+        v = _bit_index(low)
+        blocks ^= low
+        A.blocked[bu, cu, v] += _count_below(D.a_cdf, c, v, uniform(katt, gi, v))
+        A.banned[bu, cu, v] += 1
     if sanctioned:
         A.anyc[b, c, 0] += 1
     if dom_r != 0:
@@ -718,6 +777,8 @@ def _block(
     kfa: int,
     kob: int,
     krep: int,
+    katt: int,
+    kful: int,
     offset: int,
 ) -> None:
     """One block of people, in order. Compiled on its own so that the parallel loop stays simple."""
@@ -728,7 +789,7 @@ def _block(
         st.cat_used[lo:hi] = 0
     for i in range(lo, hi):
         # the row as an unsigned integer: numba leaves out its fix-up for negative indices
-        _person(S, D, T, st, A, b, np.uint64(i), t, kev, kfa, kob, krep, i + offset)
+        _person(S, D, T, st, A, b, np.uint64(i), t, kev, kfa, kob, krep, katt, kful, i + offset)
 
 
 @njit(cache=True, parallel=True)
@@ -744,8 +805,10 @@ def step(
     kfa = step_key(seed, STREAM_FALSE, t)
     kob = step_key(seed, STREAM_OBSERVE, t)
     krep = step_key(seed, STREAM_REPAIR, t)
+    katt = step_key(seed, STREAM_ATTEMPTS, t)
+    kful = step_key(seed, STREAM_FULFIL, t)
     for b in prange(n_blocks(n)):
-        _block(S, D, T, st, A, b, t, kev, kfa, kob, krep, offset)
+        _block(S, D, T, st, A, b, t, kev, kfa, kob, krep, katt, kful, offset)
 
 
 @njit(cache=True)
@@ -822,6 +885,25 @@ def count_unscored(
             slot = (c * U + k) * 2
             true = _count(people[c] * D.u_rate[c, k], key, slot)
             false = _count(people[c] * D.u_false[c, k], key, slot + 1)
+            rec = _thin(true, D.p_detect[a, regions[c]], key, slot)
+            A.ev_true[0, c, a] += true
+            A.ev_false[0, c, a] += false
+            A.ev_rec[0, c, a] += rec + false
+    # attempts by those free to act, from a stream of their own: an attempt act added to a
+    # catalogue leaves every other count as it was; the refused were drawn in the step
+    key = step_key(seed, STREAM_ATTEMPT_COUNTS, t)
+    V = D.attempt.shape[0]
+    for c in range(people.shape[0]):
+        if people[c] == 0:
+            continue
+        for v in range(V):
+            a = D.attempt[v]
+            free = people[c]
+            for b in range(A.banned.shape[0]):
+                free -= A.banned[b, c, v]
+            slot = (c * V + v) * 2
+            true = _count(free * D.a_rate[c, v], key, slot)
+            false = _count(people[c] * D.a_false[c, v], key, slot + 1)
             rec = _thin(true, D.p_detect[a, regions[c]], key, slot)
             A.ev_true[0, c, a] += true
             A.ev_false[0, c, a] += false

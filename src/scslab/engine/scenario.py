@@ -6,12 +6,15 @@ Every default names its source or is marked assumed in its field description.
 
 from __future__ import annotations
 
+import re
+from datetime import date
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any
 
+import numpy as np
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from scslab._yaml import Located, load_located, located_errors, looks_like_path, read_located
 from scslab.behaviour.model import Adaptation, Observation
@@ -20,7 +23,6 @@ from scslab.errors import ScenarioError
 from scslab.population.firms import FirmSpec
 from scslab.population.individuals import PopulationSpec
 from scslab.population.network import NetworkSpec
-
 
 #: The package that holds the built-in scenarios, each ``NAME.yaml``, most with their targets.
 BUILTIN = "scslab.scenarios"
@@ -82,6 +84,13 @@ class Scenario(_Spec):
         description="the firms of the population, for schemes that score enterprises; "
         "default: FirmSpec() when the scheme scores enterprises",
     )
+    start: str | None = Field(
+        default=None,
+        description=(
+            "the calendar month of the first step, YYYY-MM (e.g. 2013-10): months then carry "
+            "dates in results and reports; dated targets need it"
+        ),
+    )
     years: Annotated[float, Field(gt=0, le=100)] = 5
     history_months: Annotated[int, Field(ge=0, le=1200)] | None = Field(
         default=None,
@@ -108,6 +117,24 @@ class Scenario(_Spec):
         description="settings `scslab calibrate` fitted, by dotted path, with their intervals; "
         "written by calibrate, read by people (the run uses the settings themselves)",
     )
+
+    @field_validator("start", mode="before")
+    @classmethod
+    def _month(cls, value: Any) -> Any:
+        if value is None:
+            return None
+        text = value.isoformat() if isinstance(value, date) else str(value)
+        m = re.fullmatch(r"(\d{4})-(\d{2})", text) if isinstance(value, str) else None
+        if m is None or not 1 <= int(m.group(2)) <= 12 or int(m.group(1)) < 1:
+            raise ValueError(f"'{text}' is not a calendar month; write YYYY-MM, e.g. 2013-10")
+        return text
+
+    def dates(self, steps: int | None = None) -> np.ndarray | None:
+        """The first day of each step's month (``datetime64[D]``), or ``None`` without a start."""
+        if self.start is None:
+            return None
+        n = self.steps if steps is None else steps
+        return (np.datetime64(self.start, "M") + np.arange(n)).astype("datetime64[D]")
 
     @property
     def steps(self) -> int:

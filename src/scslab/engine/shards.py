@@ -351,7 +351,14 @@ class Shard:
         )
         L, Q = len(layout.lists), len(layout.groups)
         self.tally = allocate_tally(
-            n, len(self.people), len(sim.rates.act_ids), len(layout.grades), L, Q, per_block
+            n,
+            len(self.people),
+            len(sim.rates.act_ids),
+            len(layout.grades),
+            L,
+            Q,
+            per_block,
+            len(layout.attempts),
         )
         self.record = Record.allocate(sc.steps, self.tally, plan.panel, L, Q)
         self.running = running_consequences(self.state.grp_until, self.state.grp_cause)

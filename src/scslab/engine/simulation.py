@@ -95,6 +95,10 @@ class Record:
     ev_rec: np.ndarray
     ev_false: np.ndarray
     flow: np.ndarray
+    #: [steps, cells, lists, 4]: list entries, then exits by expiry, repair and fulfilment
+    lflow: np.ndarray
+    #: [steps, cells, attempt acts]: attempts refused by a running sanction
+    blocked: np.ndarray
     panel_people: np.ndarray
     panel_score: np.ndarray
     panel_grade: np.ndarray
@@ -137,6 +141,8 @@ class Record:
             ev_rec=per_step(tally.ev_rec),
             ev_false=per_step(tally.ev_false),
             flow=per_step(tally.flow),
+            lflow=per_step(tally.lflow),
+            blocked=per_step(tally.blocked),
             panel_people=panel,
             panel_score=np.zeros((steps, p), np.int16),
             panel_start=np.zeros(p, np.int16),
@@ -163,6 +169,8 @@ class Record:
             "ev_rec",
             "ev_false",
             "flow",
+            "lflow",
+            "blocked",
         ):
             getattr(self, name)[t] = getattr(tally, name).sum(axis=0)
         p = self.panel_people
@@ -290,7 +298,11 @@ class Simulation:
         )
         self.arrays: SchemeArrays
         self.layout: SchemeLayout
-        self.arrays, self.layout = compile_scheme(self.scheme, self.rates.act_ids)
+        self.arrays, self.layout = compile_scheme(
+            self.scheme,
+            self.rates.act_ids,
+            tuple(self.rates.act_ids[a] for a in self.rates.attempt),
+        )
 
     def _check_network(self) -> None:
         """Network rules and tie-cutting need ties; say so before anything is allocated."""
@@ -460,6 +472,9 @@ class Simulation:
             r.counted,
             r.counted_rate,
             r.counted_false,
+            r.attempt,
+            r.attempt_rate,
+            r.attempt_false,
         )
 
     def _panel(self, n: int) -> np.ndarray:
@@ -649,7 +664,14 @@ class Run:
         )
         L, Q = len(sim.layout.lists), len(sim.layout.groups)
         self.tally = allocate_tally(
-            n, len(self.people), len(sim.rates.act_ids), len(sim.layout.grades), L, Q, per_block
+            n,
+            len(self.people),
+            len(sim.rates.act_ids),
+            len(sim.layout.grades),
+            L,
+            Q,
+            per_block,
+            len(sim.layout.attempts),
         )
         self.record = Record.allocate(sim.scenario.steps, self.tally, panel, L, Q)
         #: consequences running, by group, cause and mark (see carry_running)

@@ -12,6 +12,7 @@ import html
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import plotly.graph_objects as go
 
 from scslab.analysis.explain import explain
@@ -42,6 +43,16 @@ def _layout(fig: go.Figure, title: str, x: str, y: str) -> go.Figure:
     return fig
 
 
+def _dated(results: Results, fig: go.Figure) -> go.Figure:
+    """With a start month (``start:`` in the scenario), the time axis shows each step's month."""
+    start = results.run().get("start")
+    if start:
+        first = np.datetime64(start, "M")
+        for trace in fig.data:
+            trace.x = [str(first + int(step)) for step in trace.x]
+    return fig
+
+
 def score_distribution(results: Results) -> go.Figure:
     rows = results.sql(
         "SELECT step, low, high, people FROM score_histogram ORDER BY step, low"
@@ -67,7 +78,7 @@ def score_distribution(results: Results) -> go.Figure:
             hovertemplate="month %{x}<br>score %{y}<br>%{z:.2f} % of people<extra></extra>",
         )
     )
-    return _layout(fig, "Score distribution over time", "month", "score (points)")
+    return _dated(results, _layout(fig, "Score distribution over time", "month", "score (points)"))
 
 
 def grade_shares(results: Results) -> go.Figure | None:
@@ -88,7 +99,7 @@ def grade_shares(results: Results) -> go.Figure | None:
                 hovertemplate=f"grade {grade}<br>month %{{x}}<br>%{{y:.2f}} %<extra></extra>",
             )
         )
-    return _layout(fig, "Grade shares over time", "month", "share of people (%)")
+    return _dated(results, _layout(fig, "Grade shares over time", "month", "share of people (%)"))
 
 
 def _lines(rows: list[tuple[Any, ...]], title: str, y: str) -> go.Figure | None:
@@ -106,12 +117,31 @@ def _lines(rows: list[tuple[Any, ...]], title: str, y: str) -> go.Figure | None:
 def consequences(results: Results) -> go.Figure | None:
     rows = [(s, f"sanction: {d}", n) for s, d, n, *_ in results.sanctions().fetchall()]
     rows += [(s, f"reward: {d}", n) for s, d, n, *_ in results.rewards().fetchall()]
-    return _lines(rows, "People under sanctions and rewards, by life domain", "people")
+    fig = _lines(rows, "People under sanctions and rewards, by life domain", "people")
+    return None if fig is None else _dated(results, fig)
 
 
 def list_sizes(results: Results) -> go.Figure | None:
     rows = [(s, name, n) for s, name, n, *_ in results.lists().fetchall()]
-    return _lines(rows, "List sizes over time", "people on the list")
+    fig = _lines(rows, "List sizes over time", "people on the list")
+    return None if fig is None else _dated(results, fig)
+
+
+def list_flows(results: Results) -> go.Figure | None:
+    """Each month's list entries, exits by reason, and attempts a ban blocked."""
+    cols = [c for c in results.columns if c.startswith(("entries__", "exits__", "blocked__"))]
+    if not cols:
+        return None
+    sums = ", ".join(f'sum("{c}")' for c in cols)
+    data = results.sql(f"SELECT step, {sums} FROM steps GROUP BY step ORDER BY step").fetchall()
+    names = {c: c.replace("entries__", "entries: ").replace("blocked__", "blocked: ") for c in cols}
+    for c in cols:
+        if c.startswith("exits__"):
+            list_id, reason = c[len("exits__") :].rsplit("__", 1)
+            names[c] = f"exits ({reason}): {list_id}"
+    rows = [(r[0], names[c], r[k + 1]) for r in data for k, c in enumerate(cols)]
+    fig = _lines(rows, "List entries, exits by reason, and blocked attempts", "per month")
+    return None if fig is None else _dated(results, fig)
 
 
 def events(results: Results, top: int = 20) -> go.Figure:
@@ -272,6 +302,7 @@ def build(results: Results, audit: dict[str, Any] | None = None) -> str:
             score_distribution(results),
             grade_shares(results),
             list_sizes(results),
+            list_flows(results),
             consequences(results),
             events(results),
         )
@@ -298,6 +329,7 @@ def build(results: Results, audit: dict[str, Any] | None = None) -> str:
             ["scheme", run["scheme"]],
             ["people", f"{run['agents']:,}"],
             ["months", f"{run['steps_done']} of {run['steps']}"],
+            ["first month", run.get("start") or "(no start: months are counted from 0)"],
             ["seed", run["seed"]],
             ["status", run["status"]],
             ["scslab", run["version"]],

@@ -195,12 +195,26 @@ class Condition(_Strict):
         raise AssertionError("validated condition has no kind")
 
 
+class Fulfilment(Sourced):
+    """Leaving a list early by performing the obligation behind the listing (paying the judgment):
+    each month on the list after the first, with ``monthly_probability``."""
+
+    monthly_probability: Annotated[float, Field(gt=0, le=1)]
+
+
 class ListExit(_Strict):
+    """How a listing ends. Exits are counted by reason: *expiry* (this rule: ``after_months``,
+    ``clean_months`` or ``condition_ends``), *repair* (the scheme's ``repair:``) and *fulfilment*
+    (``fulfilment:``, the obligation performed)."""
+
     after_months: Months | None = Field(default=None, description="months on the list at least")
     clean_months: Months | None = Field(
         default=None, description="months without a negative record, at least"
     )
     condition_ends: bool = Field(default=False, description="leave once the entry condition fails")
+    fulfilment: Fulfilment | None = Field(
+        default=None, description="leave early by performing the obligation (an extra exit)"
+    )
 
     @model_validator(mode="after")
     def _some_rule(self) -> ListExit:
@@ -243,6 +257,13 @@ class Consequence(Sourced):
     duration_months: Months | None = Field(
         default=None,
         description="how long it lasts once started; none: exactly as long as the trigger holds",
+    )
+    blocks: tuple[Slug, ...] = Field(
+        default=(),
+        description=(
+            "acts refused while it runs (sanctions only): each attempt, drawn at the act's own "
+            "rate, is counted as blocked; the acts are marked `attempt: true` in the catalogue"
+        ),
     )
     reaches: Literal["subject", "representative"] = Field(
         default="subject",
@@ -393,6 +414,9 @@ def _rules(s: Scheme) -> Iterator[tuple[Loc, Sourced]]:
     for key in (*keys, "collective"):
         for i, rule in enumerate(getattr(s, key)):
             yield (key, i), rule
+    for i, x in enumerate(s.lists):
+        if x.exit.fulfilment is not None:
+            yield ("lists", i, "exit", "fulfilment"), x.exit.fulfilment
     if s.tax_rating is not None:
         for i, g in enumerate(s.tax_rating.grades):
             yield ("tax_rating", "grades", i), g
@@ -552,6 +576,11 @@ def _check(s: Scheme) -> Iterator[tuple[Loc, str]]:  # one flat list of rules
                     (key, i, "trigger", "representative_listed"),
                     "only firms have legal representatives; this scheme scores individuals",
                 )
+            if key == "rewards" and c.blocks:
+                yield (key, i, "blocks"), "a reward blocks nothing; `blocks:` is for sanctions"
+            for j, act in enumerate(c.blocks):
+                if act in c.blocks[:j]:
+                    yield (key, i, "blocks", j), f"the act '{act}' is named twice"
             if firms and c.trigger.of == "household":
                 yield (key, i, "trigger", "of"), "firms have no households; remove `of:`"
     if firms:

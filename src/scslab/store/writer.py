@@ -96,12 +96,35 @@ def write_results(folder: Path, sim: Simulation, record: Record, meta: dict[str,
 
 def _table(con: duckdb.DuckDBPyConnection, name: str, columns: dict[str, Any]) -> None:
     con.register("_frame", {k: np.asarray(v) for k, v in columns.items()})
+    kinds = {k: np.asarray(v).dtype.kind for k, v in columns.items()}
     casts = ", ".join(
-        f'CAST("{k}" AS VARCHAR) AS "{k}"' if np.asarray(v).dtype.kind in "OU" else f'"{k}"'
-        for k, v in columns.items()
+        f'CAST("{k}" AS VARCHAR) AS "{k}"'
+        if kinds[k] in "OU"
+        else f'CAST("{k}" AS DATE) AS "{k}"'
+        if kinds[k] == "M"
+        else f'"{k}"'
+        for k in columns
     )
     con.execute(f"CREATE TABLE {name} AS SELECT {casts} FROM _frame")
     con.unregister("_frame")
+
+
+def flow_columns(sim: Simulation, rec: Record) -> dict[str, np.ndarray]:
+    """The ``steps`` columns of list flows and blocked attempts, as int64[steps done, cells]:
+    ``entries__<list>``, ``exits__<list>__<reason>`` (expiry, repair, fulfilment) and
+    ``blocked__<act>`` for each act a sanction of the scheme blocks."""
+    from scslab.engine.kernels import ENTRY, EXIT_REASONS
+
+    T, layout = rec.done, sim.layout
+    out: dict[str, np.ndarray] = {}
+    for li, lid in enumerate(layout.lists):
+        out[f"entries__{lid}"] = rec.lflow[:T, :, li, ENTRY].astype(np.int64)
+        for k, reason in enumerate(EXIT_REASONS):
+            out[f"exits__{lid}__{reason}"] = rec.lflow[:T, :, li, ENTRY + 1 + k].astype(np.int64)
+    for act in layout.blocked:
+        v = layout.attempts.index(act)
+        out[f"blocked__{act}"] = rec.blocked[:T, :, v].astype(np.int64)
+    return out
 
 
 def _write(
@@ -121,10 +144,11 @@ def _write(
         """CREATE TABLE runs (scheme VARCHAR, subjects VARCHAR, scenario VARCHAR,
         scheme_yaml VARCHAR, acts_yaml VARCHAR, personal_acts VARCHAR[],
         version VARCHAR, seed UBIGINT, agents BIGINT, steps INTEGER, steps_done INTEGER,
-        started TIMESTAMPTZ, finished TIMESTAMPTZ, seconds DOUBLE, status VARCHAR)"""
+        started TIMESTAMPTZ, finished TIMESTAMPTZ, seconds DOUBLE, status VARCHAR,
+        start VARCHAR)"""
     )
     con.execute(
-        "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             sim.scheme.id,
             sim.subjects,
@@ -141,6 +165,7 @@ def _write(
             meta["finished"],
             meta["seconds"],
             meta["status"],
+            sc.start,
         ],
     )
 
@@ -151,6 +176,13 @@ def _write(
     step_ix = np.repeat(np.arange(T), len(cells))
     cell_ix = np.tile(cells, T)
     cols: dict[str, Any] = {"step": step_ix.astype(np.int32)}
+    # the first day of the step's month; NULL (NaT) without a start
+    dates = sc.dates(T)
+    cols["date"] = (
+        dates[step_ix].astype("datetime64[s]")
+        if dates is not None
+        else np.full(len(step_ix), np.datetime64("NaT"), "datetime64[s]")
+    )
     for k, (trait, names) in enumerate(levels.items()):
         cols[trait] = np.array(names, dtype=object)[traits[cell_ix, k]]
     cols["agents"] = agents[cell_ix].astype(np.int64)
@@ -161,6 +193,8 @@ def _write(
         cols[f"grade__{gid}"] = rec.grade[:T, cells, g].ravel()
     for li, lid in enumerate(layout.lists):
         cols[f"list__{lid}"] = rec.listed[:T, cells, li].ravel()
+    for name, counts in flow_columns(sim, rec).items():
+        cols[name] = counts[:, cells].ravel()
     s_domains = sorted({c.domain for c in sim.scheme.sanctions}, key=DOMAINS.index)
     r_domains = sorted({c.domain for c in sim.scheme.rewards}, key=DOMAINS.index)
     for d in s_domains:

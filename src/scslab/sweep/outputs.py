@@ -17,8 +17,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from scslab.engine.kernels import EXIT_REASONS
 from scslab.schemes.model import DOMAINS
 from scslab.store.results import summarize
+from scslab.store.writer import flow_columns
 
 if TYPE_CHECKING:
     from scslab.engine.simulation import Record, Simulation
@@ -39,6 +41,8 @@ def step_totals(sim: Simulation, rec: Record) -> dict[str, np.ndarray]:
         out[f"grade__{gid}"] = rec.grade[:T, :, g].sum(axis=1)
     for li, lid in enumerate(layout.lists):
         out[f"list__{lid}"] = rec.listed[:T, :, li].sum(axis=1)
+    for name, counts in flow_columns(sim, rec).items():
+        out[name] = counts.sum(axis=1)
     for d in _domains(sim.scheme.sanctions):
         out[f"sanction__{d}"] = rec.dom_s[:T, :, DOMAINS.index(d)].sum(axis=1)
     for d in _domains(sim.scheme.rewards):
@@ -53,12 +57,15 @@ def step_totals(sim: Simulation, rec: Record) -> dict[str, np.ndarray]:
 
 
 def flatten(summary: dict[str, Any]) -> dict[str, float]:
-    """``{"grades": {"D": 0.1}}`` → ``{"grades.D": 0.1}``: the numeric figures, by dotted path."""
+    """``{"grades": {"D": 0.1}}`` → ``{"grades.D": 0.1}``: the numeric figures, by dotted path
+    (``list_exits.<list>.<reason>`` one level deeper)."""
     out: dict[str, float] = {}
     for group, figures in summary.items():
         if isinstance(figures, dict):
             for k, v in figures.items():
-                if v is not None:
+                if isinstance(v, dict):
+                    out.update({f"{group}.{k}.{r}": float(n) for r, n in v.items()})
+                elif v is not None:
                     out[f"{group}.{k}"] = float(v)
     return out
 
@@ -102,6 +109,9 @@ def output_names(sim: Simulation) -> tuple[str, ...]:
     layout = sim.layout
     names = [f"grades.{g}" for g in layout.grades]
     names += [f"lists.{x}" for x in layout.lists]
+    names += [f"list_entries.{x}" for x in layout.lists]
+    names += [f"list_exits.{x}.{r}" for x in layout.lists for r in EXIT_REASONS]
+    names += [f"blocked.{a}" for a in layout.blocked]
     names += [f"sanctions.{d}" for d in _domains(sim.scheme.sanctions)]
     names += [f"rewards.{d}" for d in _domains(sim.scheme.rewards)]
     names += [f"events.{e}" for e in EVENTS]
