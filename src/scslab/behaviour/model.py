@@ -180,3 +180,11 @@ class Observation(_Frozen):
     false_records: bool = Field(
         default=True, description="switch off to get the paired run without false records"
     )
+    record_share: Annotated[float, Field(gt=0, le=1)] = Field(
+        default=1.0,
+        description=(
+            "share of what the channels record that reaches the scheme (true and false records "
+            "alike): below 1 for a pilot whose office gathered departments' records by hand "
+            "(Suining 2010, fitted in its built-in scenario)"
+        ),
+    )

@@ -175,6 +175,7 @@ def rate_tables(
         for ch, p in act.channels.items():
             c_i = ch_ids.index(ch)
             p_channel[a_i, c_i, :] = p * (coverage if ch == "camera" else 1.0)
+    p_channel *= observation.record_share
     p_detect = 1.0 - np.prod(1.0 - p_channel, axis=1)
 
     # false records per act and channel, per region (per person-year)
@@ -198,7 +199,8 @@ def rate_tables(
     elasticity = np.zeros(len(acts))
     if scheme is not None:
         det, chill = adaptation.deterrence, adaptation.chilling
-        entering = {ev for x in scheme.lists for ev in x.entry.events}
+        # a blacklist entry is felt as a penalty; a redlist entry is not
+        entering = {ev for x in scheme.lists if x.kind == "black" for ev in x.entry.events}
         by_act = {e.act_id: e for e in scheme.events}
         for a_i, act in enumerate(acts):
             ev = by_act.get(act.id)
