@@ -171,7 +171,7 @@ class Explanation:
     #: conduct)
     traits: dict[str, str]
     base: int
-    #: the score before month 0: the base, or where a firm's unrecorded history left it
+    #: the score before month 0: the base, or where the unrecorded history left it
     start: int
     #: the scheme's grade bands: (id, min, max), high to low
     grade_bands: tuple[tuple[str, int, int], ...]

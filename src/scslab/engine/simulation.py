@@ -106,7 +106,7 @@ class Record:
     panel_lcause: np.ndarray
     panel_until: np.ndarray
     panel_cause: np.ndarray
-    #: int16[panel]: the panel's scores before month 0: the base, or where a firm's history left it
+    #: int16[panel]: the panel's scores before month 0: the base, or where the history left them
     panel_start: np.ndarray
     assortativity: np.ndarray  # float64[steps]: NaN without a network
     ties_cut: np.ndarray  # int64[steps]
