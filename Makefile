@@ -39,13 +39,15 @@ $(UV):
 # everything: the app, scale, sensitivity and calibrate extras, the test tools, the bench plot
 $(FULL): pyproject.toml uv.lock | $(UV)
 	$(UV) sync --locked --all-extras
-	$(WARM_UP)
+	@echo "compiling the engine's kernels into the cache: a tiny warm-up run"
+	@$(WARM_UP)
 	touch $(FULL) $(CORE)
 
 # the core alone: what `scslab run` and `scslab report` need (extras already there are kept)
 $(CORE): pyproject.toml uv.lock | $(UV)
 	$(UV) sync --locked --inexact
-	$(WARM_UP)
+	@echo "compiling the engine's kernels into the cache: a tiny warm-up run"
+	@$(WARM_UP)
 	touch $(CORE)
 
 install: $(FULL)
