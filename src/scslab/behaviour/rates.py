@@ -24,7 +24,7 @@ from pydantic import ValidationError
 
 from scslab._yaml import load_located, located_errors, read_input
 from scslab.behaviour.model import Adaptation, Catalogue, Observation
-from scslab.errors import ScenarioError
+from scslab.errors import ScenarioError, ScslabError
 from scslab.population.individuals import Cells
 from scslab.schemes.model import Scheme
 
@@ -85,6 +85,9 @@ class RateTables:
     attempt: np.ndarray  # int32[V]: catalogue index of each attempt act
     attempt_rate: np.ndarray  # float64[cells, V]: attempts per person-month
     attempt_false: np.ndarray  # float64[cells, V]: false records per person-month
+    #: float64[acts]: each act's latent rate per agent-year, before multipliers: the catalogue's
+    #: rate, or for a rate ``measured_under`` a scheme the one solved for (:func:`latent_rates`)
+    latent: np.ndarray
 
 
 def cumulative(rate: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -143,6 +146,93 @@ def check_catalogue(catalogue: Catalogue, scheme: Scheme, cells: Cells) -> None:
                 )
 
 
+def penalties(
+    catalogue: Catalogue, scheme: Scheme, adaptation: Adaptation
+) -> tuple[np.ndarray, np.ndarray]:
+    """What each act costs under ``scheme`` as people feel it, and how strongly they respond:
+    ``(penalty, elasticity)`` per act, catalogue order (see :class:`Deterrence`). The elasticity
+    is the scenario's whether or not deterrence and chilling are enabled."""
+    acts = catalogue.acts
+    scale = (scheme.score.max - scheme.score.min) / 10.0
+    penalty = np.zeros(len(acts))
+    elasticity = np.zeros(len(acts))
+    det, chill = adaptation.deterrence, adaptation.chilling
+    # a blacklist entry is felt as a penalty; a redlist entry is not
+    entering = {ev for x in scheme.lists if x.kind == "black" for ev in x.entry.events}
+    by_act = {e.act_id: e for e in scheme.events}
+    for a_i, act in enumerate(acts):
+        ev = by_act.get(act.id)
+        if ev is None:
+            continue
+        # points are felt relative to the score range (100 of a 1,000-point range weigh 1);
+        # a list entry weighs list_entry_points of a 1,000-point range, whatever the scheme
+        penalty[a_i] = max(0, -ev.points) / scale + (
+            adaptation.list_entry_points / 100.0 if ev.id in entering else 0.0
+        )
+        elasticity[a_i] = chill.elasticity if act.rights else det.elasticity
+    return penalty, elasticity
+
+
+def latent_rates(
+    catalogue: Catalogue,
+    scheme: Scheme | None,
+    cells: Cells,
+    weights: np.ndarray,
+    p_detect: np.ndarray,
+    adaptation: Adaptation,
+) -> np.ndarray:
+    """Each act's latent rate per agent-year (before multipliers), catalogue order.
+
+    A rate with no ``measured_under`` is latent already. A rate measured under a scheme is a
+    flow observed while that scheme ran: the mean rate, over the population (cell shares
+    ``weights``), of people under no sanction, whose acts the scheme deterred by
+    ``exp(-elasticity * P(recorded) * penalty)`` with deterrence and chilling on. That is linear
+    in the latent rate, so the solve is exact: the observed rate divided by the population's mean
+    of multiplier times deterrence. ``scheme`` is the run's own (``None`` for an unscored run);
+    another scheme is loaded by its id.
+    """
+    from scslab.schemes.loader import load_scheme
+
+    acts = catalogue.acts
+    latent = np.array([a.rate for a in acts], np.float64)
+    measured = {a.measured_under for a in acts if a.measured_under is not None}
+    if not measured:
+        return latent
+    traits = cells.traits()
+    names = list(cells.levels.items())
+    levels = [
+        {trait: labels[traits[c, k]] for k, (trait, labels) in enumerate(names)}
+        for c in range(traits.shape[0])
+    ]
+    region = traits[:, 0]
+    for scheme_id in sorted(measured):
+        if scheme is not None and scheme.id == scheme_id:
+            under = scheme
+        else:
+            try:
+                under = load_scheme(scheme_id)
+            except ScslabError as exc:
+                raise ScenarioError(
+                    f"act catalogue: a rate is measured_under '{scheme_id}', which is not a "
+                    f"scheme scslab knows ({exc})"
+                ) from None
+        penalty, elasticity = penalties(catalogue, under, adaptation)
+        scored = set(under.acts())
+        for a_i, act in enumerate(acts):
+            if act.measured_under != scheme_id:
+                continue
+            if act.id not in scored:
+                raise ScenarioError(
+                    f"act '{act.id}': its rate is measured_under '{scheme_id}', which does not "
+                    "score it, so the rate is not deterred there; remove measured_under"
+                )
+            mult = np.array([_multiplier(act.multipliers, lv) for lv in levels])  # type: ignore[arg-type]
+            kept = np.exp(-elasticity[a_i] * p_detect[a_i, region] * penalty[a_i])
+            mean = float((weights * mult * kept).sum())
+            latent[a_i] = act.rate / mean if mean > 0 else 0.0
+    return latent
+
+
 def rate_tables(
     catalogue: Catalogue,
     scheme: Scheme | None,
@@ -151,12 +241,15 @@ def rate_tables(
     adaptation: Adaptation,
     also_personal: Iterable[str] = (),
     rate_scale: np.ndarray | None = None,
+    weights: np.ndarray | None = None,
 ) -> RateTables:
     """Compute the tables. ``scheme=None`` gives the unscored baseline (no adaptation).
 
     ``also_personal`` names acts to draw person by person although the scheme does not score
     them (see :class:`RateTables`). ``rate_scale`` multiplies each act's base rate (catalogue
     order): the firm calibration fits it, and the contract game zeroes the act it plays.
+    ``weights`` are the expected shares of agents in each cell, which the solve for a rate
+    ``measured_under`` a scheme averages over (:func:`latent_rates`); default: equal shares.
     """
     if scheme is not None:
         check_catalogue(catalogue, scheme, cells)
@@ -184,7 +277,10 @@ def rate_tables(
         ratio[ch_ids.index("camera")] = observation.camera_false_match_rate
     if not observation.false_records:
         ratio[:] = 0.0
-    base = np.array([a.rate for a in acts]) * factor
+    if weights is None:
+        weights = np.full(cells.n_cells(), 1.0 / cells.n_cells())
+    latent = latent_rates(catalogue, scheme, cells, weights, p_detect, adaptation)
+    base = latent * factor
     false_rate = ratio[None, :, None] * p_channel * base[:, None, None]  # [act, channel, region]
     pairs = [
         (a_i, c_i)
@@ -194,30 +290,15 @@ def rate_tables(
     ]
 
     # how much each act is deterred or chilled, per region and class
-    scale = (scheme.score.max - scheme.score.min) / 10.0 if scheme is not None else 1.0
     penalty = np.zeros(len(acts))
     elasticity = np.zeros(len(acts))
+    salience = np.ones(CLASSES)
     if scheme is not None:
         det, chill = adaptation.deterrence, adaptation.chilling
-        # a blacklist entry is felt as a penalty; a redlist entry is not
-        entering = {ev for x in scheme.lists if x.kind == "black" for ev in x.entry.events}
-        by_act = {e.act_id: e for e in scheme.events}
-        for a_i, act in enumerate(acts):
-            ev = by_act.get(act.id)
-            if ev is None:
-                continue
-            # points are felt relative to the score range (100 of a 1,000-point range weigh 1);
-            # a list entry weighs list_entry_points of a 1,000-point range, whatever the scheme
-            penalty[a_i] = max(0, -ev.points) / scale + (
-                adaptation.list_entry_points / 100.0 if ev.id in entering else 0.0
-            )
-            if act.rights:
-                elasticity[a_i] = chill.elasticity if chill.enabled else 0.0
-            else:
-                elasticity[a_i] = det.elasticity if det.enabled else 0.0
+        penalty, elasticity = penalties(catalogue, scheme, adaptation)
+        on = np.array([chill.enabled if a.rights else det.enabled for a in acts])
+        elasticity = np.where(on, elasticity, 0.0)
         salience = np.array([1.0, 1.0 + det.sanctioned_salience])
-    else:
-        salience = np.ones(CLASSES)
 
     traits = cells.traits()
     names = list(cells.levels.items())
@@ -228,7 +309,7 @@ def rate_tables(
         r = int(traits[c, 0])
         levels = {trait: labels[traits[c, k]] for k, (trait, labels) in enumerate(names)}
         for a_i, act in enumerate(acts):
-            monthly = act.rate * factor[a_i] * _multiplier(act.multipliers, levels) / 12.0  # type: ignore[arg-type]
+            monthly = base[a_i] * _multiplier(act.multipliers, levels) / 12.0  # type: ignore[arg-type]
             feel = p_detect[a_i, r] * penalty[a_i] * salience
             deterrence[c, :, a_i] = np.exp(-elasticity[a_i] * feel)
             true_rate[c, :, a_i] = monthly * deterrence[c, :, a_i]
@@ -267,4 +348,5 @@ def rate_tables(
         attempt=attempt,
         attempt_rate=np.ascontiguousarray(true_rate[:, 0, attempt]),
         attempt_false=np.ascontiguousarray(false_by_act[:, attempt]),
+        latent=latent,
     )

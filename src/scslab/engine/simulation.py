@@ -295,6 +295,11 @@ class Simulation:
             scenario.adaptation,
             also_personal,
             scale,
+            weights=(
+                self.firm_spec.cell_shares(scenario.population.regions)
+                if self.firm_spec is not None
+                else scenario.population.cell_shares()
+            ),
         )
         self.arrays: SchemeArrays
         self.layout: SchemeLayout

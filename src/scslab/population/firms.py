@@ -154,6 +154,18 @@ class FirmSpec(_Spec):
         }
         return Cells(levels, regions)
 
+    def cell_shares(self, regions: tuple[Region, ...]) -> np.ndarray:
+        """The expected share of firms in each cell (cell order of :meth:`cells`), taking a
+        firm's region to be distributed as people's are."""
+        out = np.array([r.share for r in regions])
+        for shares, levels in (
+            (self.sectors, SECTORS),
+            (self.sizes, SIZES),
+            (self.conduct, CONDUCT),
+        ):
+            out = np.multiply.outer(out, shares.probabilities(levels))
+        return np.ascontiguousarray(out.ravel())
+
 
 @dataclass(eq=False)
 class Firms:

@@ -159,6 +159,26 @@ class PopulationSpec(_Spec):
         """The (region, hukou, age, income) cells that rates and results are kept by."""
         return Cells(self.levels(), self.regions)
 
+    def cell_shares(self) -> np.ndarray:
+        """The expected share of people in each cell (cell order of :meth:`cells`)."""
+        region = np.array([r.share for r in self.regions])
+        urban = np.array([r.urban_hukou for r in self.regions])
+        hukou = np.stack([urban, 1.0 - urban], axis=1)  # [region, hukou]
+        age = self.age.probabilities(AGE_BANDS)
+        income = np.stack(
+            [
+                self.income_urban.probabilities(INCOME_BANDS),
+                self.income_rural.probabilities(INCOME_BANDS),
+            ]
+        )  # [hukou, income]
+        out = (
+            region[:, None, None, None]
+            * hukou[:, :, None, None]
+            * age[None, None, :, None]
+            * income[None, :, None, :]
+        )
+        return np.ascontiguousarray(out.ravel())
+
 
 @dataclass(frozen=True, eq=False)
 class Cells:
