@@ -47,7 +47,8 @@ def sweep(
 ) -> None:
     """Run a sweep: every design point and replicate of a spec, on Dask. Results go into
     OUT/sweep.duckdb as runs finish; a rerun of the same spec skips the runs already there.
-    A Sobol design prints first-order and total indices and writes OUT/sobol.html."""
+    A Sobol design prints first-order and total indices and writes OUT/sobol.html; a Morris
+    design prints each parameter's screening indices (mu*, sigma)."""
     from scslab.errors import ResourceError
     from scslab.sweep import Sweep, run_sweep
 
@@ -123,6 +124,8 @@ def as_dict(report: SweepReport) -> dict[str, Any]:
     if report.indices is not None:
         out["sobol"] = report.indices
         out["plot"] = str(report.plot)
+    elif report.screening is not None:
+        out["morris"] = report.screening
     else:
         out["point_means"] = [
             {
@@ -178,6 +181,27 @@ def show(report: SweepReport) -> None:
                 )
         console.print(t)
         console.print(f"plot: {report.plot}")
+    elif report.screening is not None:
+        t = Table(
+            title="Morris screening: mu* (mean absolute elementary effect, per range step) ± "
+            "half-width of its interval, and sigma",
+            show_edge=False,
+        )
+        t.add_column("output", overflow="fold")
+        t.add_column("parameter", overflow="fold")
+        t.add_column("mu*", justify="right")
+        t.add_column("sigma", justify="right")
+        for output, by_p in report.screening.items():
+            ranked = sorted(by_p.items(), key=lambda kv: -(kv[1]["mu_star"] or 0.0))
+            for k, (p, v) in enumerate(ranked):
+                t.add_row(
+                    output if k == 0 else "",
+                    p,
+                    _pm(v["mu_star"], v["mu_star_conf"]),
+                    _fmt(v["sigma"]),
+                    end_section=k == len(ranked) - 1,
+                )
+        console.print(t)
     elif report.means:
         names = list(report.means)[:6]
         t = Table(title="Outputs at each design point (mean over replicates)", show_edge=False)

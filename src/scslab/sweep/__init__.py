@@ -19,9 +19,10 @@ import numpy as np
 from scslab.engine.cluster import dask_client
 from scslab.errors import ResourceError
 from scslab.sweep.design import Sweep
+from scslab.sweep.morris import Screening, morris_indices
 from scslab.sweep.runner import Outcome, Progress, execute
 from scslab.sweep.sobol import Indices, sobol_indices, write_plot
-from scslab.sweep.spec import Sobol, SweepSpec
+from scslab.sweep.spec import Morris, Sobol, SweepSpec
 from scslab.sweep.store import DATABASE, SweepStore
 
 __all__ = [
@@ -47,6 +48,7 @@ class SweepReport:
     indices: Indices | None = None  # a Sobol design with every point complete
     plot: Path | None = None
     failures: tuple[tuple[int, int, str], ...] = ()  # a few failed runs: point, replicate, why
+    screening: Screening | None = None  # a Morris design with every point complete
 
     @property
     def complete(self) -> bool:
@@ -86,10 +88,11 @@ def run_sweep(
 
 
 def analyse(sweep: Sweep, store: SweepStore, outcome: Outcome) -> SweepReport:
-    """Means per point of the analysed outputs; Sobol indices and plot once every point is in."""
+    """Means per point of the analysed outputs; Sobol indices and plot, or Morris indices, once
+    every point is in."""
     means = store.point_means(sweep.outputs)
     counts = store.counts()
-    indices = plot = None
+    indices = plot = screening = None
     design = sweep.spec.design
     every_point = all(not np.isnan(m).any() for m in means.values())
     if isinstance(design, Sobol) and every_point:
@@ -99,6 +102,8 @@ def analyse(sweep: Sweep, store: SweepStore, outcome: Outcome) -> SweepReport:
             f"scheme {sweep.base.scheme}, {sweep.base.population.agents:,} people"
         )
         plot = write_plot(indices, store.path.parent, title, design.confidence)
+    if isinstance(design, Morris) and every_point:
+        screening = morris_indices(sweep, means)
     return SweepReport(
         sweep=sweep,
         database=store.path,
@@ -108,4 +113,5 @@ def analyse(sweep: Sweep, store: SweepStore, outcome: Outcome) -> SweepReport:
         indices=indices,
         plot=plot,
         failures=tuple(store.failures()),
+        screening=screening,
     )

@@ -28,6 +28,7 @@ from scslab.sweep.spec import (
     RESERVED,
     Grid,
     Kind,
+    Morris,
     Parameter,
     Random,
     Sobol,
@@ -51,10 +52,21 @@ class Setting:
     kind: Kind
     parameter: Parameter
 
+    @property
+    def bounds(self) -> tuple[float, float]:
+        """The range in the space it is sampled in: the logarithms of its ends on a log scale."""
+        lo, hi = self.parameter.range or (0.0, 0.0)
+        return (math.log(lo), math.log(hi)) if self.parameter.scale == "log" else (lo, hi)
+
     def typed(self, value: Any) -> Any:
-        """A sampled number in the setting's type: integers are rounded to the nearest."""
+        """A number sampled within :attr:`bounds` as the setting's value: back from the
+        logarithm on a log scale (kept within the range), and rounded to the nearest integer
+        for an integer setting."""
         if self.parameter.range is None:
             return value
+        if self.parameter.scale == "log":
+            lo, hi = self.parameter.range
+            value = min(max(math.exp(value), lo), hi)
         return int(np.rint(value)) if self.kind == "int" else float(value)
 
 
@@ -77,7 +89,8 @@ class Sweep:
     base: Scenario
     settings: tuple[Setting, ...]
     points: tuple[tuple[Any, ...], ...]  # the settings' values at each design point
-    samples: np.ndarray | None  # Sobol: Saltelli's sample matrix, before integers are rounded
+    samples: np.ndarray | None  # Sobol, Morris: the sample matrix, in the sampled space (log
+    # for a log scale), before integers are rounded
     runs: tuple[PlannedRun, ...]
     outputs: tuple[str, ...]  # the outputs to analyse
     available: tuple[str, ...]  # every output a run produces
@@ -132,7 +145,9 @@ def plan(spec: SweepSpec, doc: Located, folder: Path) -> Sweep:
     elif isinstance(design, Random):
         points = _random(settings, design)
     else:
-        samples = _saltelli(settings, design)
+        samples = (
+            _morris(settings, design) if isinstance(design, Morris) else _saltelli(settings, design)
+        )
         points = [tuple(s.typed(v) for s, v in zip(settings, row, strict=True)) for row in samples]
     last = base.seed + spec.replicates - 1
     if last >= 2**63:
@@ -176,7 +191,7 @@ def _first_error(exc: ValidationError, path: str = "") -> str:
 
 def _settings(spec: SweepSpec, doc: Located) -> tuple[Setting, ...]:
     out = []
-    sobol = isinstance(spec.design, Sobol)
+    sobol = isinstance(spec.design, Sobol | Morris)
     for path, parameter in spec.parameters.items():
         where = doc.where(("parameters", path, "__key__"))
         if path in RESERVED:
@@ -195,8 +210,9 @@ def _settings(spec: SweepSpec, doc: Located) -> tuple[Setting, ...]:
             )
         if sobol and parameter.range is None:
             raise ScenarioError(
-                f"{doc.where(('parameters', path))}: parameters.{path}: a Sobol design needs a "
-                "`range` for every parameter; vary listed values with a grid or random design"
+                f"{doc.where(('parameters', path))}: parameters.{path}: a "
+                f"{spec.design.kind.capitalize()} design needs a `range` for every parameter; "
+                "vary listed values with a grid or random design"
             )
         if isinstance(spec.design, Grid) and parameter.range is not None and not parameter.steps:
             raise ScenarioError(
@@ -222,7 +238,7 @@ def _check_domains(
         p = s.parameter
         ends: list[tuple[Any, tuple[str | int, ...]]]
         if p.range is not None:
-            ends = [(s.typed(v), ("range", k)) for k, v in enumerate(p.range)]
+            ends = [(s.typed(v), ("range", k)) for k, v in enumerate(s.bounds)]
         else:
             ends = [(v, ("values", k)) for k, v in enumerate(p.values or ())]
         for value, loc in ends:
@@ -266,17 +282,20 @@ def _axis(s: Setting) -> list[Any]:
     if p.range is None:
         return list(p.values or ())
     assert p.steps is not None
-    values = [s.typed(v) for v in np.linspace(p.range[0], p.range[1], p.steps)]
+    values = [s.typed(v) for v in np.linspace(*s.bounds, p.steps)]
     return list(dict.fromkeys(values))
 
 
-def point_count(settings: tuple[Setting, ...], design: Grid | Random | Sobol) -> int:
+def point_count(settings: tuple[Setting, ...], design: Grid | Random | Sobol | Morris) -> int:
     """How many points ``design`` has, from the spec alone (nothing is sampled): a grid's
-    product of axis lengths, a random design's samples, or Saltelli's ``N × (D + 2)``."""
+    product of axis lengths, a random design's samples, Morris's ``R × (D + 1)`` or Saltelli's
+    ``N × (D + 2)``."""
     if isinstance(design, Grid):
         return math.prod(len(_axis(s)) for s in settings)  # an axis has at most 10,000 values
     if isinstance(design, Random):
         return design.samples
+    if isinstance(design, Morris):
+        return design.trajectories * (len(settings) + 1)
     return design.samples * (len(settings) + 2)
 
 
@@ -288,7 +307,7 @@ def _random(settings: tuple[Setting, ...], design: Random) -> list[tuple[Any, ..
         u = uniforms(key, design.samples, j)
         p = s.parameter
         if p.range is not None:
-            lo, hi = p.range
+            lo, hi = s.bounds
             columns.append([s.typed(lo + x * (hi - lo)) for x in u])
         else:
             values = p.values or ()
@@ -301,7 +320,7 @@ def problem(settings: tuple[Setting, ...]) -> dict[str, Any]:
     return {
         "num_vars": len(settings),
         "names": [s.path for s in settings],
-        "bounds": [list(s.parameter.range or ()) for s in settings],
+        "bounds": [list(s.bounds) for s in settings],
     }
 
 
@@ -313,6 +332,19 @@ def _saltelli(settings: tuple[Setting, ...], design: Sobol) -> np.ndarray:
     return np.asarray(
         saltelli.sample(
             problem(settings), design.samples, calc_second_order=False, seed=design.seed
+        ),
+        dtype=np.float64,
+    )
+
+
+def _morris(settings: tuple[Setting, ...], design: Morris) -> np.ndarray:
+    """Morris's trajectories: R × (D + 1) points, one parameter moving at a time."""
+    need("SALib", feature="a Morris design", extra="sensitivity")
+    from SALib.sample import morris
+
+    return np.asarray(
+        morris.sample(
+            problem(settings), design.trajectories, num_levels=design.levels, seed=design.seed
         ),
         dtype=np.float64,
     )

@@ -54,6 +54,10 @@ class Parameter(_Spec):
     values: tuple[Any, ...] | None = Field(
         default=None, min_length=1, description="the values to take, in order"
     )
+    scale: Literal["linear", "log"] = Field(
+        default="linear",
+        description="log: the range is sampled (and a grid spaced) evenly in the logarithm",
+    )
 
     @model_validator(mode="after")
     def _check(self) -> Parameter:
@@ -63,6 +67,10 @@ class Parameter(_Spec):
             lo, hi = self.range
             if not (math.isfinite(lo) and math.isfinite(hi)) or lo >= hi:
                 raise ValueError(f"range [{lo:g}, {hi:g}]: give two finite numbers, low < high")
+            if self.scale == "log" and lo <= 0:
+                raise ValueError(f"range [{lo:g}, {hi:g}]: a log scale needs a low end above 0")
+        if self.scale == "log" and self.range is None:
+            raise ValueError("`scale: log` goes with a `range`")
         if self.steps is not None and self.range is None:
             raise ValueError("`steps` goes with a `range`; listed `values` are taken as they are")
         return self
@@ -109,7 +117,27 @@ class Sobol(_Spec):
         return self
 
 
-Design = Annotated[Grid | Random | Sobol, Field(discriminator="kind")]
+class Morris(_Spec):
+    """Morris's elementary-effects screening: ``trajectories × (parameters + 1)`` points, each
+    trajectory moving one parameter at a time across a grid of ``levels``."""
+
+    kind: Literal["morris"]
+    trajectories: Annotated[int, Field(ge=2, le=10_000)] = Field(
+        description="R, the number of one-at-a-time paths through the space"
+    )
+    levels: Annotated[int, Field(ge=2, le=100)] = Field(
+        default=4, description="grid levels of each parameter; even numbers are usual"
+    )
+    seed: Annotated[int, Field(ge=0, lt=2**32)] = 0
+    confidence: Annotated[float, Field(gt=0, lt=1)] = Field(
+        default=0.95, description="level of the bootstrap confidence interval of mu*"
+    )
+    resamples: Annotated[int, Field(ge=10, le=100_000)] = Field(
+        default=100, description="bootstrap resamples for the confidence interval"
+    )
+
+
+Design = Annotated[Grid | Random | Sobol | Morris, Field(discriminator="kind")]
 
 
 class SweepSpec(_Spec):
