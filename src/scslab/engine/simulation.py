@@ -74,8 +74,11 @@ from scslab.schemes.model import Scheme
 
 Progress = Callable[[int, int], None]
 
-#: Python, numpy and the compiled kernels, before any person is allocated.
-BASE_OVERHEAD = 400 * 2**20
+#: Python, numpy, the compiled kernels and DuckDB, before any person is allocated (a run of 2,000
+#: people peaks at 290 MiB; benchmarks/memory.py).
+BASE_OVERHEAD = 300 * 2**20
+#: Python, numpy and scslab's modules alone, while the population is drawn (196 MiB measured).
+IMPORT_OVERHEAD = 200 * 2**20
 
 
 @dataclass
@@ -381,37 +384,58 @@ class Simulation:
         return "firms" if self.people is not None else "people"
 
     def estimate_memory(self) -> int:
-        """Bytes the run will need at its peak, before anything is allocated."""
+        """Bytes the run will need at its peak (resident), before anything is allocated.
+
+        What stays from the start to the end (the population, its ties, the state, the record)
+        is added to the largest of what comes and goes: drawing the population and its network,
+        the month's tallies, and writing the results, when the panel's tables are built as
+        columns beside the record. ``benchmarks/memory.py`` checks it against the peak RSS of a
+        people run, a panel-heavy one, a firm run and a network run.
+        """
         n = self.agents
         cells = self.cells.n_cells()
         acts = len(self.rates.act_ids)
         L, Q, G = len(self.layout.lists), len(self.layout.groups), len(self.layout.grades)
-        per_person = 10 + state_bytes_per_person(self.layout)
+        state = state_bytes_per_person(self.layout)
+        per_person = 10 + state
         if self.arrays.grp_household.any():
             per_person += 12  # what each household's members set for it (at most one per person)
         if self.scheme.collective:
             per_person += 2  # which households and neighbourhoods offended last month
         spec = self.scenario.network if self.people is None else None
+        generation = 4  # per person: household draw buffers, then cell index
         if spec is not None:
-            # CSR arrays, a copy to rewire, the low-score bits; while built, ~10 bytes a stub
-            per_person += int(spec.mean_degree * 8) + 8 + len(self._low_thresholds())
+            csr = int(spec.mean_degree * 4) + 8  # int32 friends, int64 offsets
+            per_person += csr + len(self._low_thresholds())
             per_person += 4 * len(self.scheme.network)  # counts of low friends, and needs
+            if self.scenario.adaptation.tie_cutting.enabled:
+                per_person += csr  # a copy to rewire
             if self._population is None:
-                per_person += int(spec.mean_degree * 10) + 30
+                generation += int(spec.mean_degree * 5) + 8  # stubs and ties while drawn
         per_block_cells = cells * (3 * acts + G + L + 2 * N_DOMAINS + Q + 2) * 4 + cells * 8
         per_block = per_block_cells + 3 * (L + Q) * (N_DOMAINS + 2) * MARKS * 4
         steps = self.scenario.steps
         record = steps * per_block
-        panel = steps * self.scenario.panel * (3 + 2 * L + 6 * Q + 40)
-        generation = 4 * n  # household draw buffers, then cell index
-        total = BASE_OVERHEAD + n * per_person + generation + n_blocks(n) * per_block + record
+        # the panel: each month's scores, grades, lists and consequences, and about a record a
+        # person; written out as one row per person and month: the columns (step, person,
+        # household, a pointer per trait, scores and grade), and DuckDB's copy of them
+        rows = steps * min(self.scenario.panel, n)
+        record += rows * (3 + 6 * L + 6 * Q + 8)
+        writing = rows * 2 * (36 + 8 * len(self.cells.levels))
+        # the population (and its network) is drawn before the kernels, the state and DuckDB
+        # are loaded; the tallies are gone by the time the results are written
+        drawing = IMPORT_OVERHEAD + n * (per_person - state + generation)
+        running = BASE_OVERHEAD + n * per_person + record + max(n_blocks(n) * per_block, writing)
+        total = max(drawing, running)
         if self.people is not None and self.firm_spec is not None:
-            # the people's run, their choice weights, the managers and what firms record
+            # the people's run, the managers and what firms record (the weights that choose the
+            # managers, 32 bytes a person, are freed before the months start; measured, they
+            # never raise the peak)
             people = self.people.agents
-            total += self.people.estimate_memory() - BASE_OVERHEAD + 24 * people
+            total += self.people.estimate_memory() - BASE_OVERHEAD
             total += 8 * self.firm_spec.managers(people) + 16 * n
             total += steps * cells * 8 * (len(self.layout.tax_grades) + 4)
-        return total + panel
+        return total
 
     def check_memory(self) -> None:
         need = self.estimate_memory()
