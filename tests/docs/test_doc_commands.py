@@ -11,6 +11,7 @@ What runs (one test per command or block, named ``FILE:LINE command``):
   A console block with no ``$ `` line fails: every command must be visible as one.
 - A ```python block: run by ``python -c``, as if pasted at the prompt or into a notebook cell (a
   script file that starts Dask workers would need ``if __name__ == "__main__":``).
+- A ```bash, ```sh or ```shell block fails: commands belong in ```console blocks with prompts.
 - Other blocks (yaml, sql, text, output) are not commands and are not run.
 
 Where: the commands of one file run in document order in one fresh working folder, so that
@@ -67,6 +68,10 @@ NOT_RUN: list[tuple[str, str]] = [
     (r"tcp://", "needs a Dask scheduler at that address"),
     (r"kubectl|helm ", "needs Kubernetes"),
 ]
+
+
+#: Shell block languages that are refused: commands go in ```console blocks with `$ ` prompts.
+SHELLS = ("bash", "sh", "shell", "zsh", "shell-session")
 
 
 def docs() -> list[Path]:
@@ -153,7 +158,9 @@ def steps(doc: Path) -> list[Step]:
         first = token.map[0] + 2  # 1-based line of the block's first content line
         if lang == "console":
             out.extend(_console(doc, first, token.content))
-        elif lang == "python":
+        elif lang in SHELLS:  # commands must be ```console with `$ ` prompts, or they would not run
+            out.append(Step(doc, first - 1, "console", f"<```{lang} block>", note="no-prompt"))
+        elif lang in ("python", "py"):
             step = Step(doc, first - 1, "python", token.content, skip=_reason(token.content))
             step.scaled_text = token.content
             out.append(step)
@@ -240,8 +247,8 @@ def test_doc_command_runs(step: Step, workspaces: dict[Path, Workspace]) -> None
     """The command exits with the status its document shows (0 unless it says otherwise)."""
     if step.note == "no-prompt":
         pytest.fail(
-            f"{step.doc.relative_to(ROOT)}:{step.line}: a console block with no '$ ' command; "
-            "prefix each command with '$ ' so that it is run, or use another block language"
+            f"{step.doc.relative_to(ROOT)}:{step.line}: a shell block with no '$ ' command; "
+            "write commands in a ```console block, each after '$ ', so that they are run"
         )
     if step.skip:
         pytest.skip(step.skip)
@@ -262,3 +269,23 @@ def test_doc_command_runs(step: Step, workspaces: dict[Path, Workspace]) -> None
         f"{result.returncode}, the document shows {step.status}\n"
         f"--- stdout (end)\n{result.stdout[-3000:]}\n--- stderr (end)\n{result.stderr[-3000:]}"
     )
+
+
+def test_the_harness_reads_prompts_continuations_statuses_and_skips(tmp_path: Path) -> None:
+    """Only `$ ` lines are commands; `\\` continues one; `(exit status N)` sets the status; a
+    command that needs a cluster is skipped with its reason; a ```bash block is refused."""
+    doc = tmp_path / "x.md"
+    doc.write_text(
+        "# x\n\n```console\n$ scslab run --agents 5000000 \\\n    --years 1\noutput line\n"
+        "$ scslab resume runs/x   # (exit status 2)\n"
+        "$ scslab run --shards 2 --cluster tcp://h:8786\n```\n\n"
+        "```bash\nscslab schemes list\n```\n\n```python\nprint(1)\n```\n",
+        encoding="utf-8",
+    )
+    found = steps(doc)
+    assert [s.kind for s in found] == ["console", "console", "console", "console", "python"]
+    run, resume, cluster, bash, python = found
+    assert run.text == "scslab run --agents 5000000  --years 1" and run.line == 4
+    assert run.scaled_text.startswith(f"scslab run --agents {DOC_AGENTS} ") and run.note
+    assert resume.status == 2 and cluster.skip == "needs a Dask scheduler at that address"
+    assert bash.note == "no-prompt" and python.text == "print(1)\n" and python.skip is None
