@@ -72,16 +72,22 @@ def test_one_event_and_one_sanction_in_the_same_domain_is_never_cross_context(
 
 def test_without_false_records_nothing_is_wrongful(tmp_path: Path) -> None:
     """False-record rate 0: no wrongful sanction, entry, or counterfactual difference."""
-    w = audit(run_one_domain(tmp_path, 0.0))["wrongful"]
-    assert w["sanctions"] == 0 and w["list_entries"] == 0
-    assert w["share_of_listed_not_listed_without_false_records"] == 0.0
+    report = audit(run_one_domain(tmp_path, 0.0))
+    w, c = report["wrongful"], report["counterfactual"]
+    assert w["sanctions_with_a_false_record_among_causes"] == 0
+    assert w["list_entries_with_a_false_record_among_causes"] == 0
+    assert c["people_sanctioned_who_would_not_have_been"] == 0
+    assert c["people_ever_sanctioned"] > 0
 
 
 def test_false_records_make_wrongful_sanctions(tmp_path: Path) -> None:
     """With as many false records as true ones, sanctions resting on false records appear."""
     w = audit(run_one_domain(tmp_path, 1.0))["wrongful"]
-    assert w["sanctions"] > 0
-    assert w["sanctions_per_100k"] == pytest.approx(w["sanctions"] * 100_000 / 3000)
+    n = w["sanctions_with_a_false_record_among_causes"]
+    assert n > 0
+    assert w["sanctions_with_a_false_record_among_causes_per_100k"] == pytest.approx(
+        n * 100_000 / 3000
+    )
 
 
 def test_a_financial_score_punishes_less_out_of_context_than_the_defaulter_list(
@@ -110,8 +116,9 @@ def test_deterrence_and_chilling_are_measured_against_a_world_without_the_scheme
     assert 0 < report["rights"]["share_of_deductions"] < 1
 
 
-def test_the_cli_prints_all_six_parts_and_refuses_a_missing_run(tmp_path: Path) -> None:
-    """`scslab audit RUN --json` has the six keys; an unknown folder exits 2 without traceback."""
+def test_the_cli_prints_every_part_and_refuses_a_missing_run(tmp_path: Path) -> None:
+    """`scslab audit RUN --json` has every part; an unknown folder, `--replicates 0` and an
+    unknown trait exit 2 without traceback."""
     run_one_domain(tmp_path, 0.5)
     done = subprocess.run(
         [sys.executable, "-m", "scslab", "audit", str(tmp_path / "run"), "--json"],
@@ -120,19 +127,28 @@ def test_the_cli_prints_all_six_parts_and_refuses_a_missing_run(tmp_path: Path) 
     )
     assert done.returncode == 0, done.stderr
     assert set(json.loads(done.stdout)) == {
-        "disparate_impact",
+        "replicates",
+        "risk_ratio",
         "wrongful",
+        "counterfactual",
+        "suppression",
         "rights",
         "cross_context",
         "segregation",
         "deterrence",
     }
-    done = subprocess.run(
-        [sys.executable, "-m", "scslab", "audit", str(tmp_path / "nowhere")],
-        capture_output=True,
-        text=True,
-    )
-    assert done.returncode == 2 and "Traceback" not in done.stderr
+    for args in (
+        [str(tmp_path / "nowhere")],
+        [str(tmp_path / "run"), "--replicates", "0"],
+        [str(tmp_path / "run"), "--intersect", "hukou,shoe-size"],
+    ):
+        done = subprocess.run(
+            [sys.executable, "-m", "scslab", "audit", *args],
+            capture_output=True,
+            text=True,
+        )
+        assert done.returncode == 2 and "Traceback" not in done.stderr, args
+        assert len(done.stderr.strip().splitlines()) == 1, done.stderr
 
 
 def test_compared_schemes_see_the_same_acts_of_the_same_people(tmp_path: Path) -> None:
@@ -193,3 +209,37 @@ def test_the_compare_command_prints_json_and_writes_its_figures(tmp_path: Path) 
     assert set(report["schemes"]) == {"financial-only", "suining-2010"}
     page = Path(report["page"]).read_text()
     assert page.count("Plotly.newPlot") >= 10 and page.count("plotly.js v") == 1
+
+
+ANY_DEDUCTION = ONE_DOMAIN.replace("score_below: 900", "score_below: 1000")
+
+
+def test_counterfactual_people_are_those_whose_only_records_are_false(tmp_path: Path) -> None:
+    """Any deduction sanctions for good, nobody adapts: the people sanctioned who would not have
+    been are exactly those with a false record and no true one (read from a panel of everyone),
+    and the months they bore run from their first false record to the end."""
+    from scslab.behaviour.model import Adaptation, Chilling, Deterrence
+    from scslab.schemes import parse_scheme
+
+    sc = Scenario(
+        population=PopulationSpec(agents=2000),
+        years=1,
+        seed=5,
+        panel=2000,
+        adaptation=Adaptation(
+            deterrence=Deterrence(enabled=False), chilling=Chilling(enabled=False)
+        ),
+    )
+    sim = Simulation(sc, scheme=parse_scheme(ANY_DEDUCTION), catalogue=one_act(0.05))
+    results = sim.run(tmp_path / "run")
+    rows = results.sql(
+        "SELECT person, bool_or(false_record), bool_or(NOT false_record), "
+        "min(step) FILTER (false_record) FROM panel_events WHERE recorded GROUP BY person"
+    ).fetchall()
+    only_false = {p: first for p, has_false, has_true, first in rows if has_false and not has_true}
+    months = results.run()["steps_done"]
+    c = audit(results)["counterfactual"]
+    assert len(only_false) > 0
+    assert c["people_sanctioned_who_would_not_have_been"] == len(only_false)
+    assert c["sanction_months_they_bore"] == sum(months - first for first in only_false.values())
+    assert c["people_ever_sanctioned"] == len(rows)

@@ -1,10 +1,13 @@
 """Auditing a run: who is harmed, how wrongly, for what, and in which contexts.
 
-:func:`audit` answers six questions about one run (``docs/audit.md`` defines each figure):
+:func:`audit` answers these questions about one run (``docs/audit.md`` defines each figure):
 
-- ``disparate_impact``: outcome rates by group, against the most favoured group (four-fifths rule);
-- ``wrongful``: consequences that rest on false records, and a true counterfactual share;
+- ``risk_ratio``: people ever affected by each adverse outcome, by group and intersection of
+  groups, against a reference group, with intervals (the four-fifths flag beside them);
+- ``wrongful``: consequences with a false record among their causes;
+- ``counterfactual``: people sanctioned or listed who would not have been without false records;
 - ``rights``: how much of the scoring falls on protected activity, and how much of it is chilled;
+- ``suppression``: every lawful act the scheme penalises, against a world without the scheme;
 - ``cross_context``: punishment outside the context of the behaviour, and its proportionality
   (EU AI Act Art. 5(1)(c)(i) and (ii));
 - ``segregation``: score assortativity of friendships over time;
@@ -17,15 +20,20 @@ world with one thing switched off, come from replays of the run with the same ra
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
+from scslab.analysis.groups import FOUR_FIFTHS, compare_counts, group_codes
 from scslab.analysis.replay import replay
-from scslab.engine.simulation import Simulation
+from scslab.engine.ever import EVER_BITS, EVER_LISTED, EVER_SANCTIONED, low_grades
+from scslab.engine.simulation import Run, Simulation
 from scslab.errors import ScslabError
 from scslab.schemes.model import Scheme
 from scslab.store.results import Results
+
+__all__ = ["FOUR_FIFTHS", "audit", "low_grades"]
 
 #: How heavy a sanction in each life domain is, from 1 (an inconvenience) to 5 (a livelihood or
 #: a basic service). scslab's own scale, documented in docs/audit.md; assumed.
@@ -48,24 +56,54 @@ SANCTION_SEVERITY: dict[str, int] = {
     "welfare": 5,
     "health": 5,
 }
-FOUR_FIFTHS = 0.8
+#: The intersections of traits compared by default, where the run has both traits.
+INTERSECTIONS: tuple[tuple[str, ...], ...] = (("hukou", "income"),)
 
 
-def audit(results: Results) -> dict[str, Any]:
-    """All six parts for the run in ``results``. Replays the run three times."""
+def audit(
+    results: Results,
+    *,
+    replicates: int = 1,
+    intersections: Sequence[Sequence[str]] | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
+    """Every part for the run in ``results``. Replays the run three times, and runs the scenario
+    ``replicates - 1`` more times with seeds ``seed + 1``, ... for the replicate intervals.
+
+    ``intersections``: traits compared jointly (default :data:`INTERSECTIONS`, where present).
+    """
+    if replicates < 1:
+        raise ScslabError(f"replicates: {replicates}; give 1 (the run alone) or more")
     run = results.run()
     if run["status"] != "complete":
         raise ScslabError(f"{results.path}: the run was interrupted; audit a complete run")
+    say = progress or (lambda _: None)
+    say("replaying the run")
     factual = replay(results)
     scheme = factual.scheme
-    rec_fact, state_fact = factual.execute()
+    rec_fact, _ = factual.execute()
     _check_reproduced(results, factual, rec_fact)
-    _, state_clean = replay(results, false_records=False).execute()
+    groupings = _groupings(factual, intersections)
+    counts = [ever_counts(factual, factual.last_run, groupings)]
+    say("replaying it without false records")
+    clean = replay(results, false_records=False)
+    clean.execute()
+    say("replaying it without adaptation")
     rec_base, _ = replay(results, adaptation=False).execute()
+    seed = int(factual.scenario.seed)
+    for k in range(1, replicates):
+        say(f"replicate {k + 1} of {replicates} (seed {seed + k})")
+        sim = replay(results, seed=seed + k)
+        sim.execute()
+        counts.append(ever_counts(sim, sim.last_run, groupings))
+        del sim
     return {
-        "disparate_impact": disparate_impact(results, scheme),
-        "wrongful": wrongful(results, state_fact, state_clean),
+        "replicates": {"runs": replicates, "seeds": [seed + k for k in range(replicates)]},
+        "risk_ratio": risk_ratios(counts, groupings, scheme),
+        "wrongful": wrongful(results),
+        "counterfactual": counterfactual(factual.last_run, clean.last_run),
         "rights": rights(results, factual, rec_fact.ev_true, rec_base.ev_true),
+        "suppression": suppression(factual, rec_fact.ev_true, rec_base.ev_true),
         "cross_context": cross_context(results, scheme),
         "segregation": segregation(results),
         "deterrence": deterrence(factual, rec_fact.ev_true, rec_base.ev_true),
@@ -83,54 +121,77 @@ def _check_reproduced(results: Results, sim: Simulation, record: Any) -> None:
         )
 
 
-def low_grades(scheme: Scheme) -> list[str]:
-    """Grades that a sanction is triggered by; if none is, the grades wholly below the base."""
-    by_grade = {g for c in scheme.sanctions for g in c.trigger.grades}
-    if by_grade:
-        return [g.id for g in scheme.grades_high_to_low() if g.id in by_grade]
-    return [g.id for g in scheme.grades if g.max < scheme.score.base]
-
-
-def disparate_impact(results: Results, scheme: Scheme) -> dict[str, Any]:
-    """Rates of each outcome at the end of the run, by group, with the four-fifths rule.
-
-    ``ratio`` compares the *favourable* rate (not being low-graded, listed or sanctioned; being
-    rewarded) of each group with the most favoured group's; ``flag`` is ``ratio < 0.8``.
-    """
-    columns = set(results.columns)
-    outcome_sql = {
-        "low_grade": " + ".join(f'"grade__{g}"' for g in low_grades(scheme)) or "0",
-        "listed": " + ".join(f'"{c}"' for c in sorted(columns) if c.startswith("list__")) or "0",
-        "sanctioned": "sanctioned",
-        "rewarded": "rewarded",
+def outcomes(scheme: Scheme) -> list[str]:
+    """The outcomes this scheme can produce: sanctioned, listed, low_grade, rewarded."""
+    have = {
+        "sanctioned": bool(scheme.sanctions),
+        "listed": bool(scheme.lists),
+        "low_grade": bool(low_grades(scheme)),
+        "rewarded": bool(scheme.rewards),
     }
-    last = results.sql("SELECT max(step) FROM steps").fetchall()[0][0]
-    out: dict[str, Any] = {}
-    for outcome, expr in outcome_sql.items():
-        favourable_if_high = outcome == "rewarded"
-        out[outcome] = {}
-        for attr in results.groups:
-            rows = results.sql(
-                f"SELECT {attr}, sum({expr})::BIGINT, sum(agents)::BIGINT FROM steps "
-                f"WHERE step = {last} GROUP BY {attr} ORDER BY {attr}"
-            ).fetchall()
-            rates = {g: (n / a if a else 0.0) for g, n, a in rows}
-            fav = {g: (r if favourable_if_high else 1 - r) for g, r in rates.items()}
-            best = max(fav.values()) if fav else 0.0
-            out[outcome][attr] = [
-                {
-                    "group": g,
-                    "rate": rates[g],
-                    "ratio": fav[g] / best if best > 0 else 1.0,
-                    "flag": bool(best > 0 and fav[g] / best < FOUR_FIFTHS),
-                }
-                for g in rates
-            ]
+    return [o for o in EVER_BITS if have[o]]
+
+
+def _groupings(
+    sim: Simulation, intersections: Sequence[Sequence[str]] | None
+) -> dict[str, tuple[np.ndarray, list[str]]]:
+    """Each grouping's name (``hukou``, ``hukou*income``) -> (group of each cell, group names)."""
+    levels = sim.cells.levels
+    traits = sim.cells.traits()
+    chosen: list[tuple[str, ...]] = [(t,) for t in levels]
+    if intersections is None:
+        chosen += [x for x in INTERSECTIONS if all(t in levels for t in x)]
+    else:
+        for x in intersections:
+            if len(x) < 2 or len(set(x)) != len(x):
+                raise ScslabError(
+                    f"intersection {'*'.join(x)!r}: name two or more different traits"
+                )
+            chosen.append(tuple(x))
+    return {"*".join(by): group_codes(levels, traits, by) for by in chosen}
+
+
+def ever_counts(
+    sim: Simulation, run: Run, groupings: dict[str, tuple[np.ndarray, list[str]]]
+) -> dict[str, dict[str, tuple[np.ndarray, np.ndarray]]]:
+    """grouping -> outcome -> (people per group, people ever affected per group)."""
+    cell = sim.population().cell
+    out: dict[str, dict[str, tuple[np.ndarray, np.ndarray]]] = {}
+    for name, (codes, groups) in groupings.items():
+        g = codes[cell]
+        people = np.bincount(g, minlength=len(groups))
+        out[name] = {
+            o: (people, np.bincount(g[(run.ever & bit) != 0], minlength=len(groups)))
+            for o, bit in EVER_BITS.items()
+        }
     return out
 
 
-def wrongful(results: Results, state_fact: Any, state_clean: Any) -> dict[str, Any]:
-    """Consequences resting on false records; the counterfactual share comes from a paired run."""
+def risk_ratios(
+    counts: list[dict[str, dict[str, tuple[np.ndarray, np.ndarray]]]],
+    groupings: dict[str, tuple[np.ndarray, list[str]]],
+    scheme: Scheme,
+) -> dict[str, Any]:
+    """outcome -> grouping -> :func:`~scslab.analysis.groups.compare_counts` of people ever
+    affected over the run; ``counts[0]`` is the run's, the rest its replicates'."""
+    first = counts[0]
+    out: dict[str, Any] = {}
+    for o in outcomes(scheme):
+        out[o] = {}
+        for name, by_outcome in first.items():
+            people, affected = by_outcome[o]
+            out[o][name] = compare_counts(
+                groupings[name][1],
+                people.tolist(),
+                affected.tolist(),
+                [(c[name][o][0].tolist(), c[name][o][1].tolist()) for c in counts[1:]],
+                favourable=o == "rewarded",
+            )
+    return out
+
+
+def wrongful(results: Results) -> dict[str, Any]:
+    """Sanction starts and list entries with a false record among their causes."""
     agents = results.run()["agents"]
     counts = dict(
         results.sql(
@@ -138,20 +199,47 @@ def wrongful(results: Results, state_fact: Any, state_clean: Any) -> dict[str, A
             "AND kind IN ('sanction_start', 'list_entry') GROUP BY kind"
         ).fetchall()
     )
-    listed = (state_fact.list_since >= 0).any(axis=1)
-    listed_clean = (state_clean.list_since >= 0).any(axis=1)
-    n_listed = int(listed.sum())
-    only_by_false = int((listed & ~listed_clean).sum())
     per = 100_000 / agents
+    s, e = int(counts.get("sanction_start", 0)), int(counts.get("list_entry", 0))
     return {
-        "sanctions": int(counts.get("sanction_start", 0)),
-        "sanctions_per_100k": counts.get("sanction_start", 0) * per,
-        "list_entries": int(counts.get("list_entry", 0)),
-        "list_entries_per_100k": counts.get("list_entry", 0) * per,
-        "listed_at_end": n_listed,
-        "listed_only_because_of_false_records": only_by_false,
-        "share_of_listed_not_listed_without_false_records": (
-            only_by_false / n_listed if n_listed else 0.0
+        "sanctions_with_a_false_record_among_causes": s,
+        "sanctions_with_a_false_record_among_causes_per_100k": s * per,
+        "list_entries_with_a_false_record_among_causes": e,
+        "list_entries_with_a_false_record_among_causes_per_100k": e * per,
+    }
+
+
+def counterfactual(fact: Run, clean: Run) -> dict[str, Any]:
+    """People harmed by false records, from the paired run without them (same random numbers)."""
+    n = len(fact.ever)
+    per = 100_000 / n if n else 0.0
+
+    def ever(run: Run, bit: int) -> np.ndarray:
+        return np.asarray((run.ever & bit) != 0)
+
+    s_f, s_c = ever(fact, EVER_SANCTIONED), ever(clean, EVER_SANCTIONED)
+    l_f, l_c = ever(fact, EVER_LISTED), ever(clean, EVER_LISTED)
+    sanctioned_only = s_f & ~s_c
+    listed_only = l_f & ~l_c
+    months_f = fact.sanction_months.astype(np.int64)
+    months_c = clean.sanction_months.astype(np.int64)
+    listed_end = (fact.state.list_since >= 0).any(axis=1)
+    listed_end_clean = (clean.state.list_since >= 0).any(axis=1)
+    n_end = int(listed_end.sum())
+    only_end = int((listed_end & ~listed_end_clean).sum())
+    return {
+        "people_ever_sanctioned": int(s_f.sum()),
+        "people_sanctioned_who_would_not_have_been": int(sanctioned_only.sum()),
+        "people_sanctioned_who_would_not_have_been_per_100k": float(sanctioned_only.sum()) * per,
+        "sanction_months_they_bore": int(months_f[sanctioned_only].sum()),
+        "extra_sanction_months": int(np.maximum(months_f - months_c, 0).sum()),
+        "people_ever_listed": int(l_f.sum()),
+        "people_listed_who_would_not_have_been": int(listed_only.sum()),
+        "people_listed_who_would_not_have_been_per_100k": float(listed_only.sum()) * per,
+        "listed_at_end": n_end,
+        "listed_at_end_only_because_of_false_records": only_end,
+        "share_of_listed_at_end_not_listed_without_false_records": (
+            only_end / n_end if n_end else 0.0
         ),
     }
 
@@ -213,26 +301,51 @@ def rights(
     }
 
 
-def offence_severity(scheme: Scheme) -> dict[str, float]:
-    """Per behaviour domain, how grave its scored offences are, from 1 to 5.
+def points_per_record(results: Results, scheme: Scheme) -> dict[str, float]:
+    """Per behaviour domain, the points a record in it cost over the run, on average.
 
-    The mean deduction of the scheme's negative events in the domain, as a share of a tenth of the
-    score range (100 points of a 1,000-point range), times 4, plus 1, capped at 5. An event that
-    deducts nothing but puts people on a list counts as a tenth of the range.
+    Each negative or listing event of the scheme weighs its deduction (0 for an event that lists
+    without deducting), and each event counts as often as its act was recorded over the run; a
+    domain whose events were never recorded weighs its events equally.
+    """
+    listing = {ev for x in scheme.lists for ev in x.entry.events}
+    offences = [e for e in scheme.events if e.points < 0 or e.id in listing]
+    columns = set(results.columns)
+    acts = sorted({e.act_id for e in offences if f"recorded__{e.act_id}" in columns})
+    recorded: dict[str, int] = {}
+    if acts:
+        row = results.sql(
+            "SELECT " + ", ".join(f'sum("recorded__{a}")::BIGINT' for a in acts) + " FROM steps"
+        ).fetchall()[0]
+        recorded = {a: int(v or 0) for a, v in zip(acts, row, strict=True)}
+    by_domain: dict[str, list[tuple[float, int]]] = {}
+    for e in offences:
+        by_domain.setdefault(e.domain, []).append(
+            (float(max(-e.points, 0)), recorded.get(e.act_id, 0))
+        )
+    out = {}
+    for d, rows in sorted(by_domain.items()):
+        w = sum(n for _, n in rows)
+        out[d] = sum(p * n for p, n in rows) / w if w else float(np.mean([p for p, _ in rows]))
+    return out
+
+
+def offence_severity(scheme: Scheme, points: dict[str, float]) -> dict[str, float]:
+    """Per behaviour domain, how grave its recorded offences are, from 1 to 5.
+
+    The points a record in the domain cost (:func:`points_per_record`) as a share of a tenth of
+    the score range (100 points of a 1,000-point range), times 4, plus 1, capped at 5. A record
+    that lists without deducting counts 0 points: the scheme itself gives it no weight.
     """
     tenth = (scheme.score.max - scheme.score.min) / 10
-    listing = {ev for x in scheme.lists for ev in x.entry.events}
-    by_domain: dict[str, list[float]] = {}
-    for e in scheme.events:
-        weight = -e.points if e.points < 0 else (tenth if e.id in listing else 0)
-        if weight > 0:
-            by_domain.setdefault(e.domain, []).append(weight)
-    return {d: min(5.0, 1 + 4 * float(np.mean(w)) / tenth) for d, w in sorted(by_domain.items())}
+    return {d: min(5.0, 1 + 4 * p / tenth) if tenth > 0 else 1.0 for d, p in points.items()}
 
 
 def cross_context(results: Results, scheme: Scheme) -> dict[str, Any]:
-    """Sanction-months outside the context of their causes, and severity against gravity."""
-    severity = offence_severity(scheme)
+    """Sanction-months outside the context of their causes, by any overlap and by points; and
+    each sanction's severity against the gravity of the offences behind it."""
+    points = points_per_record(results, scheme)
+    severity = offence_severity(scheme, points)
     rows = results.sql(
         """
         SELECT e.item, e.domain, e.months, coalesce(s.same, 0) AS same
@@ -252,6 +365,7 @@ def cross_context(results: Results, scheme: Scheme) -> dict[str, Any]:
         by_item.setdefault(item, {})[domain] = months
     total = sum(r[2] for r in rows)
     same = sum(r[3] for r in rows)
+    weighted_out = 0.0
     table = []
     for item, domain, months, same_months in rows:
         weights = by_item.get(item, {})
@@ -260,19 +374,44 @@ def cross_context(results: Results, scheme: Scheme) -> dict[str, Any]:
             sum(severity[d] * m for d, m in known.items()) / sum(known.values()) if known else None
         )
         heavy = SANCTION_SEVERITY.get(domain, 3)
+        share_w = _weighted_out_share(domain, weights, points)
+        if share_w is not None:
+            weighted_out += share_w * months
         table.append(
             {
                 "sanction": item,
                 "life_domain": domain,
                 "sanction_months": months,
                 "cross_context_share": 1 - same_months / months if months else 0.0,
+                "cross_context_share_weighted": share_w,
                 "cause_domains": sorted(weights),
                 "sanction_severity": heavy,
                 "offence_severity": gravity,
                 "disproportionate": gravity is not None and heavy - gravity >= 2,
             }
         )
-    return {"share": 1 - same / total if total else 0.0, "proportionality": table}
+    return {
+        "share": 1 - same / total if total else 0.0,
+        "share_weighted": weighted_out / total if total else 0.0,
+        "points_per_record": points,
+        "offence_severity": severity,
+        "proportionality": table,
+    }
+
+
+def _weighted_out_share(
+    domain: str, months_by_cause: dict[str, int], points: dict[str, float]
+) -> float | None:
+    """The share of a sanction's causes, weighted by sanction-months and by the points a record
+    in each cause domain cost, whose domain is not the sanction's. Where none of its causes
+    cost points, each counts once (the any-overlap share by cause). ``None`` without causes."""
+    if not months_by_cause:
+        return None
+    w = {d: m * points.get(d, 0.0) for d, m in months_by_cause.items()}
+    if sum(w.values()) <= 0:
+        w = {d: float(m) for d, m in months_by_cause.items()}
+    total = sum(w.values())
+    return 1 - w.get(domain, 0.0) / total if total > 0 else None
 
 
 def segregation(results: Results) -> list[dict[str, Any]] | None:
@@ -312,3 +451,32 @@ def deterrence(sim: Simulation, true_fact: np.ndarray, true_base: np.ndarray) ->
     b = int(base[[acts.index(r["act"]) for r in rows]].sum())
     f = int(fact[[acts.index(r["act"]) for r in rows]].sum())
     return {"change_in_scored_offences": (f - b) / b if b else 0.0, "by_act": rows}
+
+
+def suppression(sim: Simulation, true_fact: np.ndarray, true_base: np.ndarray) -> dict[str, Any]:
+    """Every lawful act the scheme penalises (with a deduction or a listing), rights-tagged or
+    not: true acts with the scheme and in the paired world without adaptation, and the change."""
+    acts = sim.rates.act_ids
+    fact, base = _true_counts(true_fact), _true_counts(true_base)
+    listing = {ev for x in sim.scheme.lists for ev in x.entry.events}
+    lawful = {a.id: a for a in sim.catalogue.acts if a.lawful}
+    penalised = sorted(
+        {e.act_id for e in sim.scheme.events if (e.points < 0 or e.id in listing)}
+        & set(lawful)
+        & set(acts)
+    )
+    rows: list[dict[str, Any]] = []
+    for a in penalised:
+        k = acts.index(a)
+        rows.append(
+            {
+                "act": a,
+                "rights": list(lawful[a].rights),
+                "baseline": int(base[k]),
+                "with_scheme": int(fact[k]),
+                "change": (fact[k] - base[k]) / base[k] if base[k] else 0.0,
+            }
+        )
+    b = int(sum(r["baseline"] for r in rows))
+    f = int(sum(r["with_scheme"] for r in rows))
+    return {"change_in_penalised_lawful_acts": (f - b) / b if b else 0.0, "by_act": rows}

@@ -95,17 +95,23 @@ def _row(results: Results) -> dict[str, Any]:
         "records": s["events"]["recorded"],
         "false_records": s["events"]["false"],
         "cross_context_share": a["cross_context"]["share"],
-        "wrongful_sanctions_per_100k": a["wrongful"]["sanctions_per_100k"],
-        "listed_only_by_false_records": a["wrongful"][
-            "share_of_listed_not_listed_without_false_records"
+        "wrongful_sanctions_per_100k": a["wrongful"][
+            "sanctions_with_a_false_record_among_causes_per_100k"
+        ],
+        "listed_only_by_false_records": a["counterfactual"][
+            "share_of_listed_at_end_not_listed_without_false_records"
         ],
         "rights_share_of_sanctions": a["rights"]["share_of_sanctions"],
         "chilling": a["rights"]["chilling"]["change_in_lawful_rights_activity"],
         "deterrence": a["deterrence"]["change_in_scored_offences"],
         "worst_four_fifths_ratio": min(
-            r["ratio"]
-            for by_attr in a["disparate_impact"].values()
-            for rows in by_attr.values()
-            for r in rows
+            (
+                r["four_fifths"]["ratio"]
+                for by_attr in a["risk_ratio"].values()
+                for comparison in by_attr.values()
+                for r in comparison["groups"]
+                if r["four_fifths"]["ratio"] is not None
+            ),
+            default=1.0,
         ),
     }

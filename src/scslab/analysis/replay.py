@@ -19,8 +19,16 @@ from scslab.schemes.loader import parse_scheme
 from scslab.store.results import Results
 
 
-def replay(results: Results, *, false_records: bool = True, adaptation: bool = True) -> Simulation:
+def replay(
+    results: Results,
+    *,
+    false_records: bool = True,
+    adaptation: bool = True,
+    seed: int | None = None,
+) -> Simulation:
     """A simulation of the run in ``results``, optionally without false records or adaptation.
+
+    ``seed``: the same scenario with another seed, a replicate of the run rather than a replay.
 
     Without adaptation nobody is deterred or chilled, so the acts are those of a world without
     the scheme: the baseline for deterrence and chilling. Tie-cutting stays as it was: it changes
@@ -34,6 +42,8 @@ def replay(results: Results, *, false_records: bool = True, adaptation: bool = T
         )
     scenario = Scenario.from_text(run["scenario"], f"{results.path}:runs.scenario")
     changes: dict[str, Any] = {}
+    if seed is not None:
+        changes["seed"] = seed
     if not false_records:
         changes["observation"] = scenario.observation.model_copy(update={"false_records": False})
     if not adaptation:

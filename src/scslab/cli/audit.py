@@ -17,16 +17,43 @@ def audit(
     as_json: Annotated[
         bool, typer.Option("--json", help="print the audit as JSON on stdout, nothing else")
     ] = False,
+    replicates: Annotated[
+        int,
+        typer.Option(
+            "--replicates",
+            help="runs of the scenario, seeds SEED..SEED+K-1, for intervals across replicates "
+            "(1: the run alone)",
+        ),
+    ] = 1,
+    intersect: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--intersect",
+            help="traits compared jointly, e.g. hukou,income (repeatable; default hukou,income)",
+        ),
+    ] = None,
 ) -> None:
-    """Audit a run: disparate impact, wrongful outcomes, rights, cross-context punishment,
-    segregation and deterrence. Replays the run to compute counterfactuals."""
+    """Audit a run: risk ratios by group, wrongful outcomes and their counterfactual, rights,
+    suppression, cross-context punishment, segregation and deterrence. Replays the run to
+    compute counterfactuals."""
     from scslab.analysis.audit import audit as compute
+    from scslab.errors import ScslabError
     from scslab.store.results import Results
 
+    if replicates < 1:
+        raise ScslabError(f"--replicates {replicates}: give 1 (the run alone) or more")
+    joint = [tuple(x.split(",")) for x in intersect] if intersect else None
     results = Results(run)
-    with err_console.status("replaying the run for its counterfactuals"):
-        report = compute(results)
-    results.close()
+    try:
+        with err_console.status("replaying the run for its counterfactuals") as status:
+            report = compute(
+                results,
+                replicates=replicates,
+                intersections=joint,
+                progress=lambda what: status.update(what),
+            )
+    finally:
+        results.close()
     if as_json:
         typer.echo(json.dumps(report, indent=2, default=float))
         return
@@ -37,31 +64,70 @@ def _pct(x: float | None) -> str:
     return "—" if x is None else f"{x:.1%}"
 
 
+def _ratio(x: float | None) -> str:
+    return "—" if x is None else f"{x:.2f}"
+
+
+def _interval(x: list[float | None] | None) -> str:
+    if not x or x[0] is None or x[1] is None:
+        return ""
+    return f"{x[0]:.2f}–{x[1]:.2f}"
+
+
 def show(report: dict[str, Any]) -> None:
-    di = Table(title="Disparate impact at the end of the run (four-fifths rule)", show_edge=False)
-    for col in ("outcome", "by", "rate in each group", "lowest ratio", "flag"):
+    runs = report["replicates"]["runs"]
+    di = Table(
+        title="People ever affected over the run, each group against the largest "
+        f"(risk ratio, 95 % intervals; {runs} run{'s' if runs > 1 else ''})",
+        show_edge=False,
+    )
+    for col in (
+        "outcome",
+        "by",
+        "group",
+        "people",
+        "affected",
+        "rate",
+        "risk ratio",
+        "interval (run)",
+        "interval (replicates)",
+        "difference",
+        "4/5",
+    ):
         di.add_column(col)
-    for outcome, by_attr in report["disparate_impact"].items():
-        for attr, rows in by_attr.items():
-            worst = min(rows, key=lambda r: r["ratio"])
-            di.add_row(
-                outcome,
-                attr,
-                " · ".join(f"{r['group']} {_pct(r['rate'])}" for r in rows),
-                f"{worst['ratio']:.3f} ({worst['group']})",
-                "[red]below 4/5[/]" if worst["flag"] else "",
-            )
+    for outcome, by_attr in report["risk_ratio"].items():
+        for attr, comparison in by_attr.items():
+            for r in comparison["groups"]:
+                flag = r["four_fifths"]["flag"]
+                di.add_row(
+                    outcome,
+                    attr,
+                    r["group"] + (" (reference)" if r["reference"] else ""),
+                    f"{r['people']:,}",
+                    f"{r['affected']:,}",
+                    _pct(r["rate"]),
+                    _ratio(r["risk_ratio"]),
+                    r["note"] or _interval(r["interval"]),
+                    _interval(r["replicate_interval"]),
+                    "—" if r["risk_difference"] is None else f"{r['risk_difference']:+.2%}",
+                    "[red]below 4/5[/]" if flag else "",
+                )
     console.print(di)
 
-    w = report["wrongful"]
+    w, c = report["wrongful"], report["counterfactual"]
     console.print(
-        f"\n[bold]Wrongful[/]: {w['sanctions']:,} sanctions ({w['sanctions_per_100k']:.1f} per "
-        f"100,000 people) and {w['list_entries']:,} list entries "
-        f"({w['list_entries_per_100k']:.1f} per 100,000) rest on a false record. Of the "
-        f"{w['listed_at_end']:,} people listed at the end, "
-        f"{w['listed_only_because_of_false_records']:,} "
-        f"({_pct(w['share_of_listed_not_listed_without_false_records'])}) would not be listed "
-        "without false records (paired run, same random numbers)."
+        f"\n[bold]Wrongful[/]: {w['sanctions_with_a_false_record_among_causes']:,} sanctions "
+        f"({w['sanctions_with_a_false_record_among_causes_per_100k']:.1f} per 100,000 people) "
+        f"and {w['list_entries_with_a_false_record_among_causes']:,} list entries have a false "
+        "record among their causes."
+    )
+    console.print(
+        f"[bold]Counterfactual[/] (paired run without false records, same random numbers): "
+        f"{c['people_sanctioned_who_would_not_have_been']:,} of "
+        f"{c['people_ever_sanctioned']:,} people ever sanctioned would not have been, and bore "
+        f"{c['sanction_months_they_bore']:,} months of sanction; "
+        f"{c['people_listed_who_would_not_have_been']:,} of {c['people_ever_listed']:,} people "
+        "ever listed would not have been."
     )
 
     r = report["rights"]
@@ -72,11 +138,19 @@ def show(report: dict[str, Any]) -> None:
         f"{_pct(r['chilling']['change_in_lawful_rights_activity'])} against a world without "
         "the scheme (chilling)."
     )
+    sup = report["suppression"]
+    if sup["by_act"]:
+        console.print(
+            f"[bold]Suppression[/]: lawful acts the scheme penalises change by "
+            f"{_pct(sup['change_in_penalised_lawful_acts'])} against a world without the scheme: "
+            + "; ".join(f"{a['act']} {_pct(a['change'])}" for a in sup["by_act"])
+            + "."
+        )
 
     cc = report["cross_context"]
     t = Table(
         title=f"Cross-context punishment: {_pct(cc['share'])} of sanction-months land outside "
-        "the context of their causes",
+        f"the context of their causes ({_pct(cc['share_weighted'])} weighted by points)",
         show_edge=False,
     )
     for col in (
@@ -84,6 +158,7 @@ def show(report: dict[str, Any]) -> None:
         "life domain",
         "months",
         "cross-context",
+        "by points",
         "causes",
         "severity",
         "offence",
@@ -97,6 +172,7 @@ def show(report: dict[str, Any]) -> None:
             p["life_domain"],
             f"{p['sanction_months']:,}",
             _pct(p["cross_context_share"]),
+            _pct(p["cross_context_share_weighted"]),
             ", ".join(p["cause_domains"]),
             str(p["sanction_severity"]),
             "—" if gravity is None else f"{gravity:.1f}",

@@ -37,6 +37,7 @@ from scslab.engine.compiled import (
     state_bytes_per_person,
 )
 from scslab.engine.contracts import partners, play_month, strategies
+from scslab.engine.ever import ever_masks, mark_ever
 from scslab.engine.kernels import (
     BLOCK,
     Draws,
@@ -397,7 +398,7 @@ class Simulation:
         acts = len(self.rates.act_ids)
         L, Q, G = len(self.layout.lists), len(self.layout.groups), len(self.layout.grades)
         state = state_bytes_per_person(self.layout)
-        per_person = 10 + state
+        per_person = 10 + state + 3  # 3: who was ever affected, and months sanctioned (ever.py)
         if self.arrays.grp_household.any():
             per_person += 12  # what each household's members set for it (at most one per person)
         if self.scheme.collective:
@@ -470,6 +471,8 @@ class Simulation:
         is set.
         """
         run = self.start() if resume is None else resume
+        #: the run last executed: its :attr:`Run.ever` says who was ever affected
+        self.last_run = run
         steps = self.scenario.steps
         self.interrupted = False
         try:
@@ -679,6 +682,11 @@ class Run:
             injected_act=sim.contract_act if sim.contract_act is not None else -1,
         )
         self.state = allocate_state(n, sim.arrays, sim.layout)
+        #: per person, over the recorded months: ever sanctioned, listed, rewarded, in a low grade
+        #: (bits of ``scslab.engine.ever``), and the months spent under a sanction
+        self.ever = np.zeros(n, np.uint8)
+        self.sanction_months = np.zeros(n, np.int16)
+        self._ever_masks = ever_masks(sim.scheme, sim.layout)
         if self.cutting.enabled:
             assert isinstance(pop, Population)
             self.group = tie_group(pop)
@@ -797,6 +805,17 @@ class Run:
                 self.record.assortativity[t] = score_assortativity(network, state.score)
         if t is not None:
             self.record.take(t, self.tally, state)
+            low, rewards = self._ever_masks
+            mark_ever(
+                state.flags,
+                state.list_since,
+                state.grp_until,
+                state.grade,
+                low,
+                rewards,
+                self.ever,
+                self.sanction_months,
+            )
         if self.people_run is not None:
             self._firms_after(t)
 

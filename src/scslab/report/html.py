@@ -188,33 +188,53 @@ def audit_section(report: dict[str, Any]) -> str:
         report["deterrence"],
     )
     parts = ["<h2>Audit</h2>", "<p>See docs/audit.md for the definitions.</p>"]
-    worst = []
-    for outcome, by_attr in report["disparate_impact"].items():
-        for attr, rows in by_attr.items():
-            low = min(rows, key=lambda x: x["ratio"])
-            worst.append(
-                [
-                    outcome,
-                    attr,
-                    " · ".join(f"{x['group']} {_pct(x['rate'])}" for x in rows),
-                    f"{low['ratio']:.3f} ({low['group']})",
-                    "below 4/5" if low["flag"] else "",
-                ]
-            )
-    parts.append("<h3>Disparate impact (four-fifths rule)</h3>")
-    parts.append(_table(["outcome", "by", "rate in each group", "lowest ratio", "flag"], worst))
+    c = report["counterfactual"]
+    rows = []
+    for outcome, by_attr in report["risk_ratio"].items():
+        for attr, comparison in by_attr.items():
+            for x in comparison["groups"]:
+                if x["reference"]:
+                    continue
+                ci = x["interval"]
+                rows.append(
+                    [
+                        outcome,
+                        attr,
+                        f"{x['group']} against {comparison['reference']}",
+                        f"{x['affected']:,} of {x['people']:,}",
+                        "—" if x["risk_ratio"] is None else f"{x['risk_ratio']:.2f}",
+                        x["note"] or (f"{ci[0]:.2f}–{ci[1]:.2f}" if ci else ""),
+                        "below 4/5" if x["four_fifths"]["flag"] else "",
+                    ]
+                )
+    parts.append("<h3>People ever affected, by group (risk ratio against the largest group)</h3>")
+    parts.append(
+        _table(
+            ["outcome", "by", "group", "affected", "risk ratio", "95 % interval", "four-fifths"],
+            rows,
+        )
+    )
     parts.append("<h3>Wrongful outcomes</h3>")
     parts.append(
         _table(
             ["figure", "value"],
             [
-                ["sanctions resting on a false record", f"{w['sanctions']:,}"],
-                ["… per 100,000 people", f"{w['sanctions_per_100k']:.1f}"],
-                ["list entries resting on a false record", f"{w['list_entries']:,}"],
-                ["listed at the end", f"{w['listed_at_end']:,}"],
                 [
-                    "of whom not listed without false records (paired run)",
-                    _pct(w["share_of_listed_not_listed_without_false_records"]),
+                    "sanctions with a false record among their causes",
+                    f"{w['sanctions_with_a_false_record_among_causes']:,}",
+                ],
+                [
+                    "list entries with a false record among their causes",
+                    f"{w['list_entries_with_a_false_record_among_causes']:,}",
+                ],
+                [
+                    "people sanctioned who would not have been without false records",
+                    f"{c['people_sanctioned_who_would_not_have_been']:,}",
+                ],
+                ["… the months of sanction they bore", f"{c['sanction_months_they_bore']:,}"],
+                [
+                    "people listed who would not have been without false records",
+                    f"{c['people_listed_who_would_not_have_been']:,}",
                 ],
             ],
         )

@@ -1,0 +1,80 @@
+"""Who was ever affected: one byte per person, kept up to date each recorded month.
+
+The ``steps`` table holds counts per month and cell, and the panel is a sample, so neither says how
+many people were *ever* sanctioned over a run. :func:`mark_ever` keeps that, at O(agents) per
+month: a bitmask per person (:data:`EVER_SANCTIONED`, :data:`EVER_LISTED`, :data:`EVER_REWARDED`,
+:data:`EVER_LOW_GRADE`) and the months each person spent under at least one sanction. It only reads
+the run's state, so a run with it gives the same results bit for bit as one without.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from scslab.engine.compiled import FLAG_SANCTIONED, SchemeLayout
+from scslab.schemes.model import Scheme
+
+EVER_SANCTIONED, EVER_LISTED, EVER_REWARDED, EVER_LOW_GRADE = 1, 2, 4, 8
+#: outcome name (as the audit calls it) -> its bit
+EVER_BITS = {
+    "sanctioned": EVER_SANCTIONED,
+    "listed": EVER_LISTED,
+    "low_grade": EVER_LOW_GRADE,
+    "rewarded": EVER_REWARDED,
+}
+
+
+def low_grades(scheme: Scheme) -> list[str]:
+    """Grades that a sanction is triggered by; if none is, the grades wholly below the base."""
+    by_grade = {g for c in scheme.sanctions for g in c.trigger.grades}
+    if by_grade:
+        return [g.id for g in scheme.grades_high_to_low() if g.id in by_grade]
+    return [g.id for g in scheme.grades if g.max < scheme.score.base]
+
+
+def ever_masks(scheme: Scheme, layout: SchemeLayout) -> tuple[np.ndarray, np.ndarray]:
+    """uint8[256]: 1 for each grade index that is low; uint8[groups]: 1 for each reward group."""
+    low = np.zeros(256, np.uint8)
+    wanted = set(low_grades(scheme))
+    for k, g in enumerate(layout.grades):
+        low[k] = g in wanted
+    rewards = np.array(
+        [int(all(c in scheme.rewards for c in members)) for members in layout.groups], np.uint8
+    )
+    return low, rewards
+
+
+@njit(cache=True)
+def mark_ever(
+    flags: np.ndarray,
+    list_since: np.ndarray,
+    grp_until: np.ndarray,
+    grade: np.ndarray,
+    low: np.ndarray,
+    reward_group: np.ndarray,
+    ever: np.ndarray,
+    months: np.ndarray,
+) -> None:
+    """Add this month's state to ``ever`` (bits) and ``months`` (months under a sanction)."""
+    n = len(ever)
+    L = list_since.shape[1]
+    Q = grp_until.shape[1]
+    for i in range(n):
+        bits = ever[i]
+        if flags[i] & FLAG_SANCTIONED:
+            bits |= EVER_SANCTIONED
+            months[i] += 1
+        if not bits & EVER_LISTED:
+            for li in range(L):
+                if list_since[i, li] >= 0:
+                    bits |= EVER_LISTED
+                    break
+        if not bits & EVER_REWARDED:
+            for q in range(Q):
+                if reward_group[q] and grp_until[i, q] >= 0:
+                    bits |= EVER_REWARDED
+                    break
+        if low[grade[i]]:
+            bits |= EVER_LOW_GRADE
+        ever[i] = bits
