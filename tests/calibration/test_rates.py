@@ -32,5 +32,6 @@ def test_a_rate_for_an_unknown_act_is_refused_with_a_suggestion() -> None:
 
 def test_rates_are_a_dotted_path_a_sweep_or_a_calibration_may_vary() -> None:
     assert setting_kind("rates.unpaid-judgment") == "float"
+    assert setting_kind("rates.unpaid-judgment.2017-01") == "float"  # a dated piece
     with pytest.raises(KeyError, match="single value"):
-        setting_kind("rates.unpaid-judgment.x")
+        setting_kind("rates.unpaid-judgment.2017-01.x")

@@ -14,7 +14,17 @@ from typing import Annotated, Any
 
 import numpy as np
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    ValidationError,
+    Tag,
+    ValidationInfo,
+    field_validator,
+)
 
 from scslab._yaml import Located, load_located, located_errors, looks_like_path, read_located
 from scslab.behaviour.model import Adaptation, Observation
@@ -54,6 +64,34 @@ def load_scenario(spec: str | Path) -> Scenario:
 
 class _Spec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _calendar_month(value: Any) -> str:
+    """``YYYY-MM`` from text or a date; a ``ValueError`` that says how to write it otherwise."""
+    text = value.isoformat() if isinstance(value, date) else str(value)
+    m = re.fullmatch(r"(\d{4})-(\d{2})", text) if isinstance(value, str) else None
+    if m is None or not 1 <= int(m.group(2)) <= 12 or int(m.group(1)) < 1:
+        raise ValueError(f"'{text}' is not a calendar month; write YYYY-MM, e.g. 2013-10")
+    return text
+
+
+def month_index(text: str) -> int:
+    """Months since year 0 of a ``YYYY-MM`` month."""
+    year, month = text.split("-")
+    return int(year) * 12 + int(month) - 1
+
+
+#: A rate: acts per agent-year.
+Rate = Annotated[float, Field(ge=0, le=120)]
+#: The month a piece of a dated rate begins, ``YYYY-MM``.
+Month = Annotated[str, BeforeValidator(_calendar_month)]
+#: A rate, or its dated pieces: the form written chooses which is checked, so that a mistake in
+#: one is not reported against the other too (the tags' brackets keep them out of locations).
+RateOrPieces = Annotated[
+    Annotated[float, Field(ge=0, le=120), Tag("rate[]")]
+    | Annotated[dict[Month, Rate], Tag("pieces[]")],
+    Discriminator(lambda v: "pieces[]" if isinstance(v, dict) else "rate[]"),
+]
 
 
 class Fitted(_Spec):
@@ -107,10 +145,19 @@ class Scenario(_Spec):
         default=1000, description="people whose whole trajectories are kept"
     )
     acts: str | None = Field(default=None, description="an act catalogue file; default: built-in")
-    rates: dict[str, Annotated[float, Field(ge=0, le=120)]] = Field(
+    rates: dict[str, RateOrPieces] = Field(
         default_factory=dict,
         description="acts per agent-year by act id, in place of the catalogue's base rates "
-        "(calibration varies them as `rates.<act id>`)",
+        "(calibration varies them as `rates.<act id>`); or dated pieces, {YYYY-MM: rate, ...}, "
+        "each in force from its month until the next piece (needs `start`, and a piece that "
+        "begins by then; calibration varies a piece as `rates.<act id>.<YYYY-MM>`)",
+    )
+    scheme_values: dict[str, Any] = Field(
+        default_factory=dict,
+        description="this scenario's values for numbers its scheme marks assumed, by their path "
+        "into the scheme with rules named by id, e.g. {repair: {monthly_probability: 0.05}} "
+        "(calibration varies them as `scheme_values.repair.monthly_probability`); a number "
+        "the scheme sources, or lacks, is refused",
     )
     fitted: dict[str, Fitted] = Field(
         default_factory=dict,
@@ -121,13 +168,63 @@ class Scenario(_Spec):
     @field_validator("start", mode="before")
     @classmethod
     def _month(cls, value: Any) -> Any:
-        if value is None:
-            return None
-        text = value.isoformat() if isinstance(value, date) else str(value)
-        m = re.fullmatch(r"(\d{4})-(\d{2})", text) if isinstance(value, str) else None
-        if m is None or not 1 <= int(m.group(2)) <= 12 or int(m.group(1)) < 1:
-            raise ValueError(f"'{text}' is not a calendar month; write YYYY-MM, e.g. 2013-10")
-        return text
+        return None if value is None else _calendar_month(value)
+
+    @field_validator("rates")
+    @classmethod
+    def _dated(
+        cls, rates: dict[str, float | dict[str, float]], info: ValidationInfo
+    ) -> dict[str, float | dict[str, float]]:
+        dated = [act for act, r in rates.items() if isinstance(r, dict)]
+        if not dated:
+            return rates
+        start = info.data.get("start")
+        if start is None:
+            if "start" in info.data:  # given, and valid: none
+                raise ValueError(
+                    f"rates.{dated[0]}: dated rates need `start: YYYY-MM`, the calendar month "
+                    "of the first step"
+                )
+            return rates  # the start itself is wrong, and said so
+        for act in dated:
+            pieces = rates[act]
+            assert isinstance(pieces, dict)
+            if not pieces:
+                raise ValueError(f"rates.{act}: give at least one piece, YYYY-MM: rate")
+            first = min(pieces, key=month_index)
+            if month_index(first) > month_index(start):
+                raise ValueError(
+                    f"rates.{act}: its first piece begins {first}, after the start {start}; "
+                    f"give the rate in force from {start} on"
+                )
+        return rates
+
+    def rate_pieces(self) -> tuple[tuple[int, dict[str, float]], ...]:
+        """The rates in force from each month where one changes: ``(month, rates by act id)``,
+        months counted from the first recorded one (0). Months of history before it run with the
+        first piece. Without dated rates: one piece, ``(0, rates)``."""
+        if not any(isinstance(r, dict) for r in self.rates.values()):
+            return ((0, {a: float(r) for a, r in self.rates.items() if not isinstance(r, dict)}),)
+        assert self.start is not None  # the validator refuses dated rates without one
+        first = month_index(self.start)
+        cuts = {0} | {
+            month_index(m) - first
+            for r in self.rates.values()
+            if isinstance(r, dict)
+            for m in r
+            if 0 < month_index(m) - first < self.steps
+        }
+        out = []
+        for cut in sorted(cuts):
+            now: dict[str, float] = {}
+            for act, r in self.rates.items():
+                if isinstance(r, dict):
+                    begun = [(month_index(m) - first, v) for m, v in r.items()]
+                    now[act] = float(max((b for b in begun if b[0] <= cut), key=lambda b: b[0])[1])
+                else:
+                    now[act] = float(r)
+            out.append((cut, now))
+        return tuple(out)
 
     def dates(self, steps: int | None = None) -> np.ndarray | None:
         """The first day of each step's month (``datetime64[D]``), or ``None`` without a start."""
@@ -145,9 +242,22 @@ class Scenario(_Spec):
     def from_yaml(cls, path: str | Path) -> Scenario:
         """Read a scenario file; relative scheme and catalogue paths are taken from its folder."""
         path = Path(path)
-        return cls.from_located(read_located(path, ScenarioError, "scenario file")).anchored(
-            path.parent
-        )
+        doc = read_located(path, ScenarioError, "scenario file")
+        return cls.from_located(doc).anchored(path.parent)._values_checked(doc)
+
+    def _values_checked(self, doc: Located) -> Scenario:
+        """This scenario, once its ``scheme_values`` are checked against its scheme; a refused
+        one is reported at its place in ``doc``."""
+        if not self.scheme_values:
+            return self
+        from scslab.schemes.loader import load_scheme
+        from scslab.schemes.values import FIELD, RefusedValue, with_scheme_values
+
+        try:
+            with_scheme_values(load_scheme(self.scheme), self.scheme_values)
+        except RefusedValue as exc:
+            raise ScenarioError(f"{doc.where((FIELD, *exc.loc))}: {exc}") from None
+        return self
 
     def anchored(self, folder: Path) -> Scenario:
         """This scenario with relative scheme and act catalogue files taken from ``folder``."""
@@ -171,7 +281,8 @@ class Scenario(_Spec):
 
     @classmethod
     def from_text(cls, text: str, source: str = "<scenario>") -> Scenario:
-        return cls.from_located(load_located(text, source, ScenarioError))
+        doc = load_located(text, source, ScenarioError)
+        return cls.from_located(doc)._values_checked(doc)
 
     @classmethod
     def from_located(cls, doc: Located) -> Scenario:

@@ -12,7 +12,7 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -72,6 +72,7 @@ from scslab.population.network import (
 from scslab.rng import STREAM_FIRMS, STREAM_PANEL, step_key, uniforms
 from scslab.schemes.loader import load_scheme
 from scslab.schemes.model import Scheme
+from scslab.schemes.values import with_scheme_values
 
 Progress = Callable[[int, int], None]
 
@@ -207,7 +208,13 @@ class Simulation:
         also_personal: tuple[str, ...] = (),
     ) -> None:
         self.scenario = scenario
-        self.scheme = scheme if scheme is not None else load_scheme(scenario.scheme)
+        #: the scheme as named (or given), before the scenario's ``scheme_values``
+        self.base_scheme = scheme if scheme is not None else load_scheme(scenario.scheme)
+        self.scheme = with_scheme_values(self.base_scheme, scenario.scheme_values)
+        #: the rates in force from each month where one changes (``Scenario.rate_pieces``)
+        pieces = scenario.rate_pieces()
+        #: the months where each piece of the rates begins, the first 0
+        self.pieces: tuple[int, ...] = tuple(cut for cut, _ in pieces)
         #: a firm run's people, scored by their own scheme: their blacklists reach the firms
         self.people: Simulation | None = None
         self.firm_spec: FirmSpec | None = None
@@ -217,7 +224,12 @@ class Simulation:
         if self.scheme.subject == "enterprises":
             self.firm_spec = scenario.firms if scenario.firms is not None else FirmSpec()
             people = scenario.model_copy(
-                update={"scheme": self.firm_spec.people_scheme, "firms": None, "panel": 0}
+                update={
+                    "scheme": self.firm_spec.people_scheme,
+                    "firms": None,
+                    "panel": 0,
+                    "scheme_values": {},  # the firms' scheme's
+                }
             )
             self.people = Simulation(people, population=population)
             if self.people.scheme.subject != "individuals":
@@ -241,7 +253,7 @@ class Simulation:
                 if catalogue is not None
                 else load_catalogue(self.firm_spec.acts, builtin="firm_acts.yaml")
             )
-            self.catalogue = with_rates(self.catalogue, scenario.rates)
+            self.catalogue = with_rates(self.catalogue, pieces[0][1])
             scale = np.array(
                 [
                     self.firm_spec.award_scale if a.lawful else self.firm_spec.violation_scale
@@ -256,7 +268,7 @@ class Simulation:
                 )
             self.cells = scenario.population.cells()
             self.catalogue = catalogue if catalogue is not None else load_catalogue(scenario.acts)
-            self.catalogue = with_rates(self.catalogue, scenario.rates)
+            self.catalogue = with_rates(self.catalogue, pieces[0][1])
             if scenario.contracts.enabled:
                 ids = [a.id for a in self.catalogue.acts]
                 if scenario.contracts.act not in ids:
@@ -291,20 +303,26 @@ class Simulation:
                 f"{(MAX_STEP - longest) // 12} years with this scheme"
             )
         self._check_network()
-        self.rates: RateTables = rate_tables(
-            self.catalogue,
-            self.scheme,
-            self.cells,
-            scenario.observation,
-            scenario.adaptation,
-            also_personal,
-            scale,
-            weights=(
-                self.firm_spec.cell_shares(scenario.population.regions)
-                if self.firm_spec is not None
-                else scenario.population.cell_shares()
-            ),
-        )
+        #: each piece's rate tables, one per distinct piece (not per month); the first is ``rates``
+        self.piece_rates: tuple[RateTables, ...] = ()
+        for _, rates in pieces:
+            tables = rate_tables(
+                with_rates(self.catalogue, rates),
+                self.scheme,
+                self.cells,
+                scenario.observation,
+                scenario.adaptation,
+                also_personal,
+                scale,
+                weights=(
+                    self.firm_spec.cell_shares(scenario.population.regions)
+                    if self.firm_spec is not None
+                    else scenario.population.cell_shares()
+                ),
+            )
+            self.piece_rates += (tables,)
+        self.rates: RateTables = self.piece_rates[0]
+        self._piece_draws: dict[int, Draws] = {}
         self.arrays: SchemeArrays
         self.layout: SchemeLayout
         self.arrays, self.layout = compile_scheme(
@@ -312,6 +330,14 @@ class Simulation:
             self.rates.act_ids,
             tuple(self.rates.act_ids[a] for a in self.rates.attempt),
         )
+
+    def draws_at(self, t: int) -> Draws:
+        """The tables month ``t`` draws from (months of history, ``t < 0``: the first piece's),
+        built once per piece."""
+        piece = max(0, int(np.searchsorted(self.pieces, t, side="right")) - 1)
+        if piece not in self._piece_draws:
+            self._piece_draws[piece] = self._draws(piece)
+        return self._piece_draws[piece]
 
     def _check_network(self) -> None:
         """Network rules and tie-cutting need ties; say so before anything is allocated."""
@@ -489,8 +515,8 @@ class Simulation:
         self.check_memory()
         return Run(self)
 
-    def _draws(self) -> Draws:
-        r = self.rates
+    def _draws(self, piece: int = 0) -> Draws:
+        r = self.piece_rates[piece]
         lam, cum = cumulative(r.rate)
         flam, fcum = cumulative(r.false_rate)
         return draws(
@@ -944,10 +970,12 @@ def step_month(run: Stepped, k: int, offset: int) -> None:
     """Step ``k`` of ``run``'s rows (the first is person ``offset``) into cleared tallies, then
     the consequences running and the acts that are only counted."""
     sim, seed = run.sim, run.sim.stream_seed
+    # dated rates: the month's piece of the rate tables (one piece: the run's own, as ever)
+    draws = run.draws if len(sim.pieces) == 1 else sim.draws_at(k - sim.history_months)
     clear_tally(run.tally)
-    step(sim.arrays, run.draws, run.traits, run.state, run.tally, seed, k, offset)
+    step(sim.arrays, draws, run.traits, run.state, run.tally, seed, k, offset)
     carry_running(run.tally, run.running, len(sim.layout.lists))
-    count_unscored(run.draws, run.people, run.cell_region, run.tally, seed, k)
+    count_unscored(draws, run.people, run.cell_region, run.tally, seed, k)
 
 
 def reset_rows(state: State, rows: np.ndarray, arrays: SchemeArrays, layout: SchemeLayout) -> None:
@@ -966,7 +994,7 @@ def reset_rows(state: State, rows: np.ndarray, arrays: SchemeArrays, layout: Sch
             column[rows] = getattr(fresh, name)[0]
 
 
-def with_rates(catalogue: Catalogue, rates: dict[str, float]) -> Catalogue:
+def with_rates(catalogue: Catalogue, rates: Mapping[str, float]) -> Catalogue:
     """The catalogue with the scenario's ``rates`` in place of its acts' base rates."""
     if not rates:
         return catalogue

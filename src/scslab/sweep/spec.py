@@ -187,7 +187,10 @@ def _dict_values(annotation: Any) -> Any:
 
 
 def _kind_of(annotation: Any) -> Kind:
-    plain = [t for t in _unwrap(annotation) if t is not type(None)]
+    # a setting that is a number or dated pieces of it (`rates.<act id>`) is a number here
+    plain = [
+        t for t in _unwrap(annotation) if t is not type(None) and typing.get_origin(t) is not dict
+    ]
     if plain == [bool]:
         return "bool"
     if plain == [int]:
@@ -211,29 +214,63 @@ def setting_paths(model: type[BaseModel] = Scenario, prefix: str = "") -> list[s
     return out
 
 
+def _rules_of(annotation: Any) -> type[BaseModel] | None:
+    """The rule type of a ``tuple[Rule, ...]`` field whose rules have ids (a scheme's lists)."""
+    for t in _unwrap(annotation):
+        if typing.get_origin(t) is tuple:
+            sub = _model_of(typing.get_args(t)[0])
+            if sub is not None and "id" in sub.model_fields:
+                return sub
+    return None
+
+
 def setting_kind(path: str) -> Kind:
-    """The type of the setting at ``path``; raises ``KeyError`` with a message if there is none."""
+    """The type of the setting at ``path``; raises ``KeyError`` with a message if there is none.
+
+    Below ``scheme_values`` the path goes on into the scheme (:mod:`scslab.schemes.values`):
+    its rules are named by id, e.g. ``scheme_values.lists.judgment-defaulters.exit.after_months``;
+    the engine checks that the scheme has the number and marks it assumed.
+    """
+    from scslab.schemes.model import Scheme
+    from scslab.schemes.values import FIELD
+
     model: type[BaseModel] = Scenario
     parts = path.split(".")
-    for i, name in enumerate(parts):
+    i = 0
+    while i < len(parts):
+        name = parts[i]
         field = model.model_fields.get(name)
         if field is None:
             where = ".".join(parts[:i]) or "a scenario"
             near = get_close_matches(path, setting_paths(), n=1, cutoff=0.6)
             hint = f"; did you mean '{near[0]}'?" if near else ""
             raise KeyError(f"unknown parameter '{path}': {where} has no setting '{name}'{hint}")
+        if model is Scenario and name == FIELD:
+            if i == len(parts) - 1:
+                raise KeyError(f"unknown parameter '{path}': name a number of the scheme inside it")
+            model, i = Scheme, i + 1
+            continue
         if i == len(parts) - 1:
             return _kind_of(field.annotation)
+        rules = _rules_of(field.annotation)
+        if rules is not None:  # a scheme's rules, by id
+            if i + 1 == len(parts) - 1:
+                raise KeyError(f"unknown parameter '{path}': name a number inside the rule")
+            model, i = rules, i + 2
+            continue
         keyed = _dict_values(field.annotation)
         if keyed is not None and i == len(parts) - 2:
             return _kind_of(keyed)  # e.g. `rates.<act id>`: the engine checks the key
+        if keyed is not None and i == len(parts) - 3 and _dict_values(keyed) is not None:
+            # a dated piece, `rates.<act id>.<YYYY-MM>`: the scenario checks the month
+            return _kind_of(_dict_values(keyed))
         sub = _model_of(field.annotation)
         if sub is None:
             raise KeyError(
                 f"unknown parameter '{path}': '{'.'.join(parts[: i + 1])}' is a single value "
                 "with no settings inside it"
             )
-        model = sub
+        model, i = sub, i + 1
     raise AssertionError("unreachable")
 
 

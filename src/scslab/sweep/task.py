@@ -46,7 +46,7 @@ def simulation(scenario: Scenario) -> Simulation:
         scheme, catalogue = _loaded[key]
         return Simulation(scenario, scheme=scheme, catalogue=catalogue)
     sim = Simulation(scenario)
-    _loaded[key] = (sim.scheme, sim.catalogue)
+    _loaded[key] = (sim.base_scheme, sim.catalogue)  # before the scenario's scheme_values
     return sim
 
 
