@@ -243,3 +243,35 @@ def test_counterfactual_people_are_those_whose_only_records_are_false(tmp_path: 
     assert c["people_sanctioned_who_would_not_have_been"] == len(only_false)
     assert c["sanction_months_they_bore"] == sum(months - first for first in only_false.values())
     assert c["people_ever_sanctioned"] == len(rows)
+
+
+def test_audit_figures_as_sweep_outputs_are_the_audits_own(tmp_path: Path) -> None:
+    """`audit.*` outputs of a run held in memory equal what `scslab audit` says of the same run
+    written to disk; an unknown audit output is refused with a suggestion."""
+    from scslab.errors import ScenarioError
+    from scslab.sweep import Sweep
+    from scslab.sweep.task import run_one
+
+    sc = Scenario(
+        scheme="defaulter-blacklist", population=PopulationSpec(agents=10_000), years=1, seed=3
+    )
+    report = audit(Simulation(sc).run(tmp_path / "run"))
+    got = run_one("k", sc.model_dump_json()).outputs
+    assert got["audit.rights_share"] == pytest.approx(report["rights"]["share_of_sanctions"])
+    cc = report["cross_context"]
+    assert got["audit.cross_context_share"] == pytest.approx(cc["share"])
+    assert got["audit.cross_context_share_weighted"] == pytest.approx(cc["share_weighted"])
+    ever = report["counterfactual"]["people_ever_sanctioned"]
+    assert ever > 0 and got["audit.sanctioned_rate"] == pytest.approx(ever / 10_000)
+    rural = report["risk_ratio"]["sanctioned"]["hukou"]["groups"][1]
+    assert rural["group"] == "rural"
+    assert got["audit.rr.sanctioned.hukou.rural"] == pytest.approx(rural["risk_ratio"])
+    spec = tmp_path / "s.yaml"
+    spec.write_text(
+        "base: {scheme: suining-2010, population: {agents: 1000}, years: 0.25}\n"
+        "parameters:\n  observation.camera_reach: {range: [1, 9]}\n"
+        "design: {kind: sobol, samples: 4}\n"
+        "outputs: [audit.rr.sanctioned.hukou.rurall]\n"
+    )
+    with pytest.raises(ScenarioError, match=r"did you mean 'audit\.rr\.sanctioned\.hukou\.rural'"):
+        Sweep.from_yaml(spec)

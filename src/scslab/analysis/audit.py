@@ -301,23 +301,27 @@ def rights(
     }
 
 
-def points_per_record(results: Results, scheme: Scheme) -> dict[str, float]:
+def recorded_counts(results: Results) -> dict[str, int]:
+    """Records of each act over the run, from the ``steps`` table."""
+    acts = [c[len("recorded__") :] for c in results.columns if c.startswith("recorded__")]
+    if not acts:
+        return {}
+    row = results.sql(
+        "SELECT " + ", ".join(f'sum("recorded__{a}")::BIGINT' for a in acts) + " FROM steps"
+    ).fetchall()[0]
+    return {a: int(v or 0) for a, v in zip(acts, row, strict=True)}
+
+
+def points_per_record(scheme: Scheme, recorded: dict[str, int]) -> dict[str, float]:
     """Per behaviour domain, the points a record in it cost over the run, on average.
 
     Each negative or listing event of the scheme weighs its deduction (0 for an event that lists
-    without deducting), and each event counts as often as its act was recorded over the run; a
-    domain whose events were never recorded weighs its events equally.
+    without deducting), and each event counts as often as its act was recorded over the run
+    (``recorded``: act -> records); a domain whose events were never recorded weighs its events
+    equally.
     """
     listing = {ev for x in scheme.lists for ev in x.entry.events}
     offences = [e for e in scheme.events if e.points < 0 or e.id in listing]
-    columns = set(results.columns)
-    acts = sorted({e.act_id for e in offences if f"recorded__{e.act_id}" in columns})
-    recorded: dict[str, int] = {}
-    if acts:
-        row = results.sql(
-            "SELECT " + ", ".join(f'sum("recorded__{a}")::BIGINT' for a in acts) + " FROM steps"
-        ).fetchall()[0]
-        recorded = {a: int(v or 0) for a, v in zip(acts, row, strict=True)}
     by_domain: dict[str, list[tuple[float, int]]] = {}
     for e in offences:
         by_domain.setdefault(e.domain, []).append(
@@ -344,7 +348,7 @@ def offence_severity(scheme: Scheme, points: dict[str, float]) -> dict[str, floa
 def cross_context(results: Results, scheme: Scheme) -> dict[str, Any]:
     """Sanction-months outside the context of their causes, by any overlap and by points; and
     each sanction's severity against the gravity of the offences behind it."""
-    points = points_per_record(results, scheme)
+    points = points_per_record(scheme, recorded_counts(results))
     severity = offence_severity(scheme, points)
     rows = results.sql(
         """
@@ -480,3 +484,98 @@ def suppression(sim: Simulation, true_fact: np.ndarray, true_base: np.ndarray) -
     b = int(sum(r["baseline"] for r in rows))
     f = int(sum(r["with_scheme"] for r in rows))
     return {"change_in_penalised_lawful_acts": (f - b) / b if b else 0.0, "by_act": rows}
+
+
+def run_figures(sim: Simulation, rec: Any) -> dict[str, float]:
+    """The audit figures of one run held in memory, no replay needed: the sweep outputs
+    ``audit.*`` (``scslab.sweep.outputs``; docs/audit.md lists them). ``sim`` has just executed
+    the run whose record is ``rec``. People runs only; empty for a firm run."""
+    from scslab.engine.compiled import ALL_CAUSES
+    from scslab.schemes.model import DOMAINS
+
+    if sim.subjects != "people" or rec.done == 0:
+        return {}
+    run = sim.last_run
+    T, n = rec.done, len(run.ever)
+    out: dict[str, float] = {}
+    for o in outcomes(sim.scheme):
+        out[f"audit.{o}_rate"] = float(np.count_nonzero(run.ever & EVER_BITS[o])) / n
+    L = len(sim.layout.lists)
+    sanctions = [(L + q, c) for q, c in sim.layout.consequences if c in sim.scheme.sanctions]
+    lists = list(range(L))
+
+    def starts(items: list[int]) -> np.ndarray:  # [mark] over the run
+        if not items:
+            return np.zeros(4, np.int64)
+        return np.asarray(rec.flow[:T, 0, items, ALL_CAUSES].sum(axis=(0, 1)), np.int64)
+
+    def share(marks: np.ndarray, bit: int) -> float:
+        total = int(marks.sum())
+        return (
+            float(sum(int(marks[m]) for m in range(len(marks)) if m & bit)) / total
+            if total
+            else 0.0
+        )
+
+    s_marks, l_marks = starts([ix for ix, _ in sanctions]), starts(lists)
+    if sim.scheme.sanctions:
+        out["audit.rights_share"] = share(s_marks, 2)
+        out["audit.false_share"] = share(s_marks, 1)
+        recorded = dict(
+            zip(sim.rates.act_ids, rec.ev_rec[:T].sum(axis=(0, 1)).tolist(), strict=True)
+        )
+        points = points_per_record(sim.scheme, recorded)
+        total = same = 0
+        weighted = 0.0
+        for ix, c in sanctions:
+            exposure = rec.flow[:T, 2, ix].sum(axis=(0, 2))  # [cause slot]
+            months = int(exposure[ALL_CAUSES])
+            total += months
+            same += int(exposure[DOMAINS.index(c.domain)])
+            by_cause = {d: int(exposure[k]) for k, d in enumerate(DOMAINS) if exposure[k]}
+            w = _weighted_out_share(c.domain, by_cause, points)
+            weighted += (w or 0.0) * months
+        out["audit.cross_context_share"] = 1 - same / total if total else 0.0
+        out["audit.cross_context_share_weighted"] = weighted / total if total else 0.0
+    if sim.scheme.lists:
+        out["audit.rights_share_of_list_entries"] = share(l_marks, 2)
+    levels, traits = sim.cells.levels, sim.cells.traits()
+    cell = sim.population().cell
+    for attr in levels:
+        codes, names = group_codes(levels, traits, (attr,))
+        g = codes[cell]
+        people = np.bincount(g, minlength=len(names))
+        ref = int(np.argmax(people))
+        for o in outcomes(sim.scheme):
+            hit = np.bincount(g[(run.ever & EVER_BITS[o]) != 0], minlength=len(names))
+            rates = np.divide(hit, people, out=np.zeros(len(names)), where=people > 0)
+            for k, name in enumerate(names):
+                if people[k] == 0:
+                    continue
+                out[f"audit.rd.{o}.{attr}.{name}"] = float(rates[k] - rates[ref])
+                if rates[ref] > 0:
+                    out[f"audit.rr.{o}.{attr}.{name}"] = float(rates[k] / rates[ref])
+    return out
+
+
+def run_figure_names(sim: Simulation) -> tuple[str, ...]:
+    """The names :func:`run_figures` can give for a run of ``sim``, known before it runs (a
+    risk ratio is left out of a run where the reference group has no one affected)."""
+    if sim.subjects != "people":
+        return ()
+    os_ = outcomes(sim.scheme)
+    names = [f"audit.{o}_rate" for o in os_]
+    if sim.scheme.sanctions:
+        names += [
+            "audit.rights_share",
+            "audit.false_share",
+            "audit.cross_context_share",
+            "audit.cross_context_share_weighted",
+        ]
+    if sim.scheme.lists:
+        names.append("audit.rights_share_of_list_entries")
+    for attr, values in sim.cells.levels.items():
+        for o in os_:
+            for v in values:
+                names += [f"audit.rr.{o}.{attr}.{v}", f"audit.rd.{o}.{attr}.{v}"]
+    return tuple(names)

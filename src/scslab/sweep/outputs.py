@@ -4,7 +4,9 @@ A sweep keeps no per-run results file: each finished run is summarised on the wo
 with the figures of ``scslab run --json`` (``Results.summary``), named by their dotted path:
 ``grades.D`` (a share), ``lists.<list>``, ``sanctions.<domain>``, ``rewards.<domain>`` (people at
 the end of the run), ``events.true``, ``events.recorded``, ``events.false`` (totals over the run),
-``network.*`` with a network, ``tax_grades.*`` and ``firms.*`` in a firm run.
+``network.*`` with a network, ``tax_grades.*`` and ``firms.*`` in a firm run; and in a people run
+the audit figures of the one run, ``audit.*`` (``scslab.analysis.audit.run_figures``; docs/audit.md,
+"Audit figures as sweep outputs").
 
 The figures come from :func:`scslab.store.results.summarize`, the function behind
 ``Results.summary``; here it is fed the ``steps`` table's count columns summed from the record in
@@ -17,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from scslab.analysis.audit import run_figure_names, run_figures
 from scslab.engine.kernels import EXIT_REASONS
 from scslab.schemes.model import DOMAINS
 from scslab.store.results import summarize
@@ -90,6 +93,7 @@ def run_outputs(sim: Simulation, rec: Record) -> tuple[dict[str, float], dict[st
     run_totals = dict(zip(names, (int(v.sum()) for v in columns.values()), strict=True))
     final = dict(zip(names, per_month[-1], strict=True))
     outputs = flatten(summarize(agents, subjects, final, run_totals, assortativity, ties))
+    outputs.update(run_figures(sim, rec))
     monthly: dict[str, list[float]] = {}
     for t in range(T):
         counts = dict(zip(names, per_month[t], strict=True))  # at the end of, and during, month t
@@ -120,4 +124,5 @@ def output_names(sim: Simulation) -> tuple[str, ...]:
     if sim.subjects == "firms":
         names += [f"tax_grades.{g}" for g in getattr(layout, "tax_grades", ())]
         names += ["firms.closed", "firms.managers_listed", "firms.representatives_restricted"]
+    names += run_figure_names(sim)
     return tuple(names)
