@@ -13,7 +13,7 @@ from typing import Annotated, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from scslab.schemes.model import Domain, Right, Slug
+from scslab.schemes.model import Domain, Right, Slug, range_problems
 
 ChannelId = Literal["court", "bank", "tax", "camera", "social-media", "informant"]
 CHANNELS: tuple[str, ...] = get_args(ChannelId)
@@ -28,11 +28,20 @@ class _Sourced(BaseModel):
 
     source: str | None = None
     assumed: bool = False
+    ranges: dict[str, tuple[float, float]] = Field(
+        default_factory=dict,
+        description=(
+            "an assumed number's plausible range, by its field, e.g. {rate: [0.2, 2]}; "
+            "`scslab assumptions` varies it across it (docs/audit.md)"
+        ),
+    )
 
     @model_validator(mode="after")
     def _one_origin(self) -> _Sourced:
         if (self.source is None) == (not self.assumed):
             raise ValueError("give source: TEXT or assumed: true (exactly one)")
+        for problem in range_problems(self, self.ranges):
+            raise ValueError(problem)
         return self
 
 

@@ -68,6 +68,7 @@ def with_flags(scenario: Scenario, updates: dict[str, Any], flags: dict[str, str
 
 def _register() -> None:
     from scslab.cli import (
+        assumptions,
         audit,
         calibrate,
         compare,
@@ -90,6 +91,7 @@ def _register() -> None:
     app.command(name="resume")(resume.resume)
     app.command(name="sweep")(sweep.sweep)
     app.command(name="audit")(audit.audit)
+    app.command(name="assumptions")(assumptions.assumptions)
     app.command(name="compare")(compare.compare)
     app.command(name="explain")(explain.explain)
     app.command(name="report")(report.report)

@@ -12,6 +12,7 @@ reference for users.
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from typing import Annotated, Any, Literal, get_args
@@ -83,9 +84,44 @@ class Sourced(_Strict):
 
     source: str | None = None
     assumed: bool = False
+    ranges: dict[str, tuple[float, float]] = Field(
+        default_factory=dict,
+        description=(
+            "an assumed rule's plausible range for a number in it, by its field (dotted below "
+            "the rule), e.g. {rate: [0.2, 2]}; `scslab assumptions` varies the number across it "
+            "(default: from a third below to half above; docs/audit.md)"
+        ),
+    )
 
     def _needs_source(self) -> bool:
         return True
+
+
+def range_problems(rule: BaseModel, ranges: dict[str, tuple[float, float]]) -> Iterator[str]:
+    """What is wrong with the ``ranges`` a rule states: each names a number of this rule (not of a
+    rule inside it), as a finite ``[low, high]`` with low < high; only an assumed rule has any."""
+    if ranges and not getattr(rule, "assumed", False):
+        yield "ranges: only an assumed rule states ranges (a sourced number is not varied)"
+    for key, (lo, hi) in ranges.items():
+        node: Any = rule
+        for name in key.split("."):
+            fields = type(node).model_fields if isinstance(node, BaseModel) else {}
+            if name not in fields:
+                have = ", ".join(f for f in fields if f not in ("source", "assumed", "ranges"))
+                yield f"ranges.{key}: the rule has no number '{key}' (it has {have or 'none'})"
+                break
+            node = getattr(node, name)
+            if node is not rule and isinstance(node, Sourced):
+                yield f"ranges.{key}: '{name}' is a rule of its own; state its ranges there"
+                break
+        else:
+            if isinstance(node, bool) or not isinstance(node, int | float):
+                yield f"ranges.{key}: '{key}' is not a number"
+            elif not (math.isfinite(lo) and math.isfinite(hi)) or lo >= hi:
+                yield (
+                    f"ranges.{key}: [{lo:g}, {hi:g}] is an empty range; give two finite "
+                    "numbers, low < high"
+                )
 
 
 class Score(Sourced):
@@ -481,6 +517,8 @@ def _check(s: Scheme) -> Iterator[tuple[Loc, str]]:  # one flat list of rules
             yield (*loc, "source"), f"unknown source '{rule.source}'; name one of sources: {known}"
         elif rule.source is None and not rule.assumed and rule._needs_source():
             yield loc, "this rule carries a number: add source: KEY from sources, or assumed: true"
+        for problem in range_problems(rule, rule.ranges):
+            yield (*loc, "ranges"), problem
 
     # unique ids
     yield from _duplicates("categories", (c.id for c in s.categories))

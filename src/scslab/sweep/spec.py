@@ -146,7 +146,7 @@ class SweepSpec(_Spec):
     base: str | dict[str, Any] | None = Field(
         default=None, description="a scenario file, or an inline scenario; default: the default"
     )
-    parameters: dict[str, Parameter] = Field(min_length=1, max_length=64)
+    parameters: dict[str, Parameter] = Field(min_length=1, max_length=1024)
     design: Design
     replicates: Annotated[int, Field(ge=1, le=10_000)] = Field(
         default=1, description="runs per design point, with seeds base seed + 0, 1, ..."

@@ -1,0 +1,212 @@
+"""The assumption ledger: factors from every assumed number, and a ranking that finds the driver."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from scslab.engine.scenario import Scenario, load_scenario
+from scslab.sweep.ledger import LEDGER, Sizes, assumed_factors, build_ledger, headline_note
+
+#: One scored act drives the list; two others, just as frequent, are scored by nothing.
+CATALOGUE = """\
+channels:
+  - id: court
+    name: Court records
+    false_record_ratio: 0.0
+    source: a test catalogue
+acts:
+  - id: drive
+    name: The act the scheme lists people for
+    domain: finance
+    lawful: false
+    rate: 0.6
+    channels: {court: 0.9}
+    assumed: true
+  - id: noise-a
+    name: An act nothing scores
+    domain: finance
+    lawful: false
+    rate: 0.6
+    channels: {court: 0.9}
+    assumed: true
+  - id: noise-b
+    name: Another act nothing scores
+    domain: civic
+    lawful: true
+    rate: 0.6
+    channels: {court: 0.9}
+    ranges: {rate: [0.1, 3.0]}
+    assumed: true
+"""
+
+SCHEME = """\
+id: planted
+name: One scored act
+subject: individuals
+description: A list entered by one act.
+sources:
+  paper: a test source
+score: {base: 100, min: 0, max: 200, source: paper}
+categories:
+  - {id: finance, name: Finance, cap: 200, source: paper}
+events:
+  - {id: drive, category: finance, points: -10, domain: finance, source: paper}
+grades:
+  - {id: A, min: 100, max: 200, source: paper}
+  - {id: B, min: 0, max: 99, source: paper}
+lists:
+  - id: black
+    name: Black list
+    kind: black
+    entry: {events: [drive]}
+    exit: {after_months: 60}
+    source: paper
+sanctions:
+  - id: no-loans
+    name: No loans
+    trigger: {list: black}
+    domain: finance
+    effect: refused loans
+    duration_months: 60
+    source: paper
+"""
+
+
+def planted(tmp_path: Path, catalogue: str = CATALOGUE) -> Scenario:
+    (tmp_path / "acts.yaml").write_text(catalogue, encoding="utf-8")
+    (tmp_path / "planted.yaml").write_text(SCHEME, encoding="utf-8")
+    (tmp_path / "scenario.yaml").write_text(
+        "scheme: planted.yaml\nacts: acts.yaml\nyears: 0.5\npanel: 0\n"
+        "population: {agents: 1000}\n"
+        "adaptation: {deterrence: {enabled: false}, chilling: {enabled: false}}\n",
+        encoding="utf-8",
+    )
+    return Scenario.from_yaml(tmp_path / "scenario.yaml")
+
+
+def test_every_assumed_number_is_a_factor_or_listed_fixed(tmp_path: Path) -> None:
+    """The three assumed rates are varied (the stated range kept, the others ×/÷ 1.5), the
+    detection probabilities are listed as fixed with the reason, and nothing sourced appears."""
+    factors = {f.name: f for f in assumed_factors(planted(tmp_path))}
+    drive = factors["catalogue: acts.drive.rate"]
+    assert drive.path == "rates.drive" and drive.scale == "log" and not drive.stated
+    assert drive.low == pytest.approx(0.4) and drive.high == pytest.approx(0.9)
+    noise_b = factors["catalogue: acts.noise-b.rate"]
+    assert (noise_b.low, noise_b.high, noise_b.stated) == (0.1, 3.0, True)
+    fixed = factors["catalogue: acts.drive.channels.court"]
+    assert fixed.path is None and fixed.fixed == "no scenario setting reaches it yet"
+    assert not any(name.startswith("scheme") for name in factors)  # all sourced
+    assert not any("channels.court.false_record_ratio" in name for name in factors)  # sourced
+    # switched-off adaptation is not varied; what stays on is
+    assert "scenario: adaptation.deterrence.elasticity" not in factors
+    assert factors["scenario: adaptation.list_entry_points"].path == "adaptation.list_entry_points"
+
+
+def test_the_ledger_ranks_the_planted_driver_first(tmp_path: Path) -> None:
+    """Only `drive` is scored, so list entries rest on its rate: Morris ranks it first for the
+    list's entries, Sobol gives it most of their variance, and the note says so."""
+    ledger = build_ledger(
+        planted(tmp_path),
+        tmp_path / "out",
+        name="planted",
+        outputs=("list_entries.black",),
+        sizes=Sizes(agents=1000, trajectories=4, sobol_samples=8, top=2),
+    )
+    entry = ledger["outputs"]["list_entries.black"]
+    ranking = entry["ranking"]
+    assert ranking[0]["path"] == "rates.drive"
+    assert ranking[0]["share_of_effects"] > 0.8
+    assert ranking[0]["S1"] > 0.5
+    assert entry["value"] > 0
+    assert json.loads((tmp_path / "out" / LEDGER).read_text()) == ledger
+    note = headline_note(ledger, "list_entries.black")
+    assert note is not None and note.startswith(f"{ranking[0]['S1']:.0%} of its variance from")
+    assert "rates.drive (assumed)" in note
+
+
+def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "scslab", "assumptions", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--agents", "0"], "--agents 0: give at least 100 people"),
+        (["--trajectories", "1"], "--trajectories 1: Morris screening needs at least 2"),
+        (["--sobol-samples", "12"], "--sobol-samples 12: give a power of two"),
+        (["--top", "0"], "--top 0: give at least 1"),
+        (["--workers", "0"], "--workers 0: give at least one worker"),
+        (["--outputs", "list_entries.blak"], "did you mean 'list_entries.black'?"),
+    ],
+)
+def test_bad_input_is_one_line_and_status_2(tmp_path: Path, args: list[str], message: str) -> None:
+    planted(tmp_path)
+    done = run_cli("scenario.yaml", *args, cwd=tmp_path)
+    assert done.returncode == 2, done.stderr
+    assert message in done.stderr and len(done.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "runs").exists()
+
+
+def test_an_empty_stated_range_is_refused_where_it_is_written(tmp_path: Path) -> None:
+    """`ranges: {rate: [0.6, 0.6]}` is an empty range: the catalogue is refused, one line."""
+    planted(tmp_path, CATALOGUE.replace("[0.1, 3.0]", "[0.6, 0.6]"))
+    done = run_cli("scenario.yaml", cwd=tmp_path)
+    assert done.returncode == 2
+    assert "ranges.rate: [0.6, 0.6] is an empty range" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+
+
+def test_suining_has_its_religious_practice_rate_among_the_factors() -> None:
+    """The built-in suining-2010: the fitted record share is not an assumption; the assumed
+    rate of religious practice and the heretical-activity deduction are factors."""
+    every = assumed_factors(load_scenario("suining-2010"))
+    factors = {f.path: f for f in every if f.varied}
+    assert "observation.record_share" not in factors
+    assert factors["rates.religious-practice"].value == 1.0
+    heretical = next(f for f in every if f.name.endswith("events.heretical-activity.points"))
+    if "scheme_values" in Scenario.model_fields:  # a scenario can set a scheme's assumed numbers
+        assert heretical.path == "scheme_values.events.heretical-activity.points"
+        assert (heretical.low, heretical.high) == pytest.approx((-75, -50 / 1.5))
+    else:
+        assert heretical.fixed == "no scenario setting reaches it yet"
+
+
+def test_a_scheme_states_ranges_only_for_its_own_assumed_numbers(tmp_path: Path) -> None:
+    """A scheme's rule may state a range for a number of its own, if assumed: an empty range,
+    a number it lacks or a sourced rule's range is refused at its line."""
+    from scslab.errors import SchemeError
+    from scslab.schemes.loader import load_scheme
+
+    assumed = SCHEME.replace(
+        "  - {id: drive, category: finance, points: -10, domain: finance, source: paper}",
+        "  - {id: drive, category: finance, points: -10, domain: finance, assumed: true,\n"
+        "     ranges: {points: RANGE}}",
+    )
+    for bad, message in (
+        ("[-5, -5]", "ranges.points: [-5, -5] is an empty range"),
+        ("[-5, -20]", "ranges.points: [-5, -20] is an empty range"),
+    ):
+        (tmp_path / "s.yaml").write_text(assumed.replace("RANGE", bad), encoding="utf-8")
+        with pytest.raises(SchemeError, match=r"s\.yaml:\d+:\d+") as err:
+            load_scheme(tmp_path / "s.yaml")
+        assert message in str(err.value)
+    (tmp_path / "s.yaml").write_text(assumed.replace("RANGE", "[-30, -5]"), encoding="utf-8")
+    (tmp_path / "planted.yaml").write_text(SCHEME, encoding="utf-8")
+    scheme = load_scheme(tmp_path / "s.yaml")
+    assert scheme.events[0].ranges == {"points": (-30.0, -5.0)}
+    sourced = SCHEME.replace(
+        "source: paper}\ngrades", "source: paper, ranges: {points: [-9, -1]}}\ngrades"
+    )
+    (tmp_path / "s.yaml").write_text(sourced, encoding="utf-8")
+    with pytest.raises(SchemeError, match="only an assumed rule states ranges"):
+        load_scheme(tmp_path / "s.yaml")
