@@ -150,9 +150,22 @@ def prepare(
 # --- the ABC model and distance (module level: Dask workers import them) ------------------------
 
 
-def _abc_model(job: Job, names: tuple[str, ...], parameters: Any) -> dict[str, float]:
-    values = {path: float(parameters[f"p{i}"]) for i, path in enumerate(names)}
+def _abc_model(
+    job: Job, names: tuple[str, ...], ranges: tuple[tuple[float, float], ...], parameters: Any
+) -> dict[str, float]:
+    values = {path: _setting(parameters[f"p{i}"], ranges[i]) for i, path in enumerate(names)}
     return run_job(job, values).figures
+
+
+def _setting(u: Any, bounds: tuple[float, float]) -> Any:
+    """A setting from its place in its range (0: the low end, 1: the high end).
+
+    pyabc works on every setting's place in its range, not on the setting itself: its
+    transition kernels fail (weights of NaN) when settings differ in scale by orders of
+    magnitude, such as a rate of 0.001 a year beside a listing of 48 months. The prior is
+    uniform over the range either way."""
+    lo, hi = bounds
+    return lo + (hi - lo) * (np.asarray(u, np.float64) if np.ndim(u) else float(u))
 
 
 def _distance(scales: dict[str, float], x: dict[str, float], y: dict[str, float]) -> float:
@@ -243,7 +256,9 @@ def calibrate(
     fit = file.targets.fit
     assert fit is not None
     names = tuple(fit.parameters)
-    priors = {p: tuple(fit.parameters[p].range or (0.0, 1.0)) for p in names}
+    priors: dict[str, tuple[float, float]] = {
+        p: fit.parameters[p].range or (0.0, 1.0) for p in names
+    }
     fitted = file.targets.fitted
     if not fitted:
         raise ScenarioError(f"{file.where('targets')}: no target has role: fit; nothing to fit to")
@@ -266,12 +281,12 @@ def calibrate(
                 sampler = pyabc.sampler.DaskDistributedSampler(client, batch_size=1)
             prior = pyabc.Distribution(
                 **{
-                    f"p{i}": pyabc.RV("uniform", priors[p][0], priors[p][1] - priors[p][0])
+                    f"p{i}": pyabc.RV("uniform", 0.0, 1.0)  # the place in the range
                     for i, p in enumerate(names)
                 }
             )
             abc = pyabc.ABCSMC(
-                partial(_abc_model, job, names),
+                partial(_abc_model, job, names, tuple(priors[p] for p in names)),
                 prior,
                 partial(_distance, scales),
                 population_size=fit.particles,
@@ -289,7 +304,7 @@ def calibrate(
             lo_q, hi_q = (1 - fit.level) / 2, 1 - (1 - fit.level) / 2
             estimate, intervals, posterior = {}, {}, {}
             for i, p in enumerate(names):
-                v = np.asarray(df[f"p{i}"], np.float64)
+                v = _setting(np.asarray(df[f"p{i}"], np.float64), priors[p])
                 estimate[p] = _round(weighted_quantile(v, weights, 0.5))
                 intervals[p] = (
                     _round(weighted_quantile(v, weights, lo_q)),
