@@ -28,6 +28,10 @@ def test_risk_ratio_and_katz_interval_match_a_case_worked_by_hand() -> None:
     assert a["note"] is None
     # four-fifths beside: not-affected 0.70 against the best group's 1.0
     assert a["four_fifths"] == {"ratio": pytest.approx(0.7), "flag": True}
+    # the reference is not the most favoured group: it is flagged against "none" too
+    assert ref["four_fifths"] == {"ratio": pytest.approx(0.95), "flag": False}
+    out = compare_counts(["a", "ref"], [100, 200], [1, 100])
+    assert out["groups"][1]["four_fifths"] == {"ratio": pytest.approx(0.5 / 0.99), "flag": True}
     assert none["risk_ratio"] == 0.0 and none["interval"] is None
     assert none["note"].startswith("too small") and none["four_fifths"]["flag"] is None
 

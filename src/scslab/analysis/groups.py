@@ -91,8 +91,8 @@ def compare_counts(
             row["risk_ratio"] = float(rates[g] / rates[ref])
         small = a[g] == 0 or a[ref] == 0 or n[g] * pooled < MIN_EXPECTED
         ratio = float(fav[g] / best) if best > 0 else 1.0
-        if g == ref:
-            row["four_fifths"] = {"ratio": ratio, "flag": False}
+        if g == ref:  # the four-fifths rule compares with the most favoured group, not this one
+            row["four_fifths"] = {"ratio": ratio, "flag": ratio < FOUR_FIFTHS}
             rows.append(row)
             continue
         if small:
