@@ -210,3 +210,56 @@ def test_a_scheme_states_ranges_only_for_its_own_assumed_numbers(tmp_path: Path)
     (tmp_path / "s.yaml").write_text(sourced, encoding="utf-8")
     with pytest.raises(SchemeError, match="only an assumed rule states ranges"):
         load_scheme(tmp_path / "s.yaml")
+
+
+def test_audit_and_report_print_the_ledger_beside_the_headline_figures(tmp_path: Path) -> None:
+    """A ledger beside a run's file (or named with --ledger) for the run's scheme: the audit's
+    JSON carries each ranked output's note, the text audit and report.html print it; a ledger
+    for another scheme named with --ledger is refused in one line."""
+    scenario = planted(tmp_path)
+    ledger = build_ledger(
+        scenario,
+        tmp_path / "run",
+        name="planted",
+        outputs=("audit.rights_share", "list_entries.black"),
+        sizes=Sizes(agents=1000, trajectories=2, sobol_samples=4, top=1),
+    )
+    # audit.rights_share never varies here (nothing rights-tagged is scored): not ranked
+    assert ledger["outputs"]["audit.rights_share"]["not_ranked"]
+    done = subprocess.run(
+        [sys.executable, "-m", "scslab", "run", "scenario.yaml", "--out", "run", "--overwrite"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    audited = subprocess.run(
+        [sys.executable, "-m", "scslab", "audit", "run", "--json"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert audited.returncode == 0, audited.stderr
+    notes = json.loads(audited.stdout)["assumptions"]
+    assert [n["output"] for n in notes] == ["list_entries.black"]
+    assert notes[0]["top"][0]["path"] == "rates.drive"
+    assert "of its variance from rates.drive (assumed)" in notes[0]["note"]
+    text = subprocess.run(
+        [sys.executable, "-m", "scslab", "report", "run"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert text.returncode == 0, text.stderr
+    page = (tmp_path / "run" / "report.html").read_text(encoding="utf-8")
+    assert "What the headline figures rest on" in page and "rates.drive (assumed)" in page
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps({**ledger, "scheme": "suining-2010"}), encoding="utf-8")
+    refused = subprocess.run(
+        [sys.executable, "-m", "scslab", "audit", "run", "--ledger", str(other)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert refused.returncode == 2
+    assert "is for scheme 'suining-2010', not this run's 'planted'" in refused.stderr

@@ -20,7 +20,7 @@ def assumptions(
         str | None,
         typer.Option(
             help="sweep outputs to rank, comma-separated (docs/sweeps.md); default: "
-            "audit.rights_share, audit.sanction_rate, audit.listed_rate"
+            "audit.rights_share, audit.sanctioned_rate, audit.listed_rate"
         ),
     ] = None,
     out: Annotated[

@@ -32,6 +32,13 @@ def audit(
             help="traits compared jointly, e.g. hukou,income (repeatable; default hukou,income)",
         ),
     ] = None,
+    ledger: Annotated[
+        Path | None,
+        typer.Option(
+            help="an assumption ledger (scslab assumptions) to print beside the headline "
+            "figures; default: assumptions.json beside the run's file, if it is for this scheme"
+        ),
+    ] = None,
 ) -> None:
     """Audit a run: risk ratios by group, wrongful outcomes and their counterfactual, rights,
     suppression, cross-context punishment, segregation and deterrence. Replays the run to
@@ -43,8 +50,11 @@ def audit(
     if replicates < 1:
         raise ScslabError(f"--replicates {replicates}: give 1 (the run alone) or more")
     joint = [tuple(x.split(",")) for x in intersect] if intersect else None
+    from scslab.sweep.ledger import find_ledger, ledger_notes, note_line
+
     results = Results(run)
     try:
+        found = find_ledger(results.path, ledger, str(results.run()["scheme"]))
         with err_console.status("replaying the run for its counterfactuals") as status:
             report = compute(
                 results,
@@ -54,10 +64,16 @@ def audit(
             )
     finally:
         results.close()
+    if found is not None:
+        report["assumptions"] = ledger_notes(found, report)
     if as_json:
         typer.echo(json.dumps(report, indent=2, default=float))
         return
     show(report)
+    if report.get("assumptions"):
+        console.print("\n[bold]What the headline figures rest on[/] (assumption ledger):")
+        for note in report["assumptions"]:
+            console.print(f"  {note_line(note)}", markup=False)
 
 
 def _pct(x: float | None) -> str:

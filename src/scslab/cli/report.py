@@ -15,6 +15,13 @@ def report(
     audit: Annotated[
         bool, typer.Option("--audit/--no-audit", help="include the audit (replays the run)")
     ] = True,
+    ledger: Annotated[
+        Path | None,
+        typer.Option(
+            help="an assumption ledger (scslab assumptions) to print beside the audit's headline "
+            "figures; default: assumptions.json beside the run's file, if it is for this scheme"
+        ),
+    ] = None,
 ) -> None:
     """Write report.html beside the run's results: figures, the audit and three timelines."""
     from scslab.analysis.audit import audit as compute_audit
@@ -24,6 +31,12 @@ def report(
     results = Results(run)
     with err_console.status("building the report"):
         audited = compute_audit(results) if audit else None
+        if audited is not None:
+            from scslab.sweep.ledger import find_ledger, ledger_notes
+
+            found = find_ledger(results.path, ledger, str(results.run()["scheme"]))
+            if found is not None:
+                audited["assumptions"] = ledger_notes(found, audited)
         path = write_report(results, audited)
     results.close()
     console.print(f"report: {path}")

@@ -188,6 +188,11 @@ def audit_section(report: dict[str, Any]) -> str:
         report["deterrence"],
     )
     parts = ["<h2>Audit</h2>", "<p>See docs/audit.md for the definitions.</p>"]
+    if report.get("assumptions"):  # an assumption ledger for this scheme (scslab assumptions)
+        from scslab.sweep.ledger import note_line
+
+        items = "".join(f"<li>{html.escape(note_line(n))}</li>" for n in report["assumptions"])
+        parts.append(f"<h3>What the headline figures rest on</h3><ul>{items}</ul>")
     c = report["counterfactual"]
     rows = []
     for outcome, by_attr in report["risk_ratio"].items():

@@ -45,7 +45,7 @@ SPREAD = 1.5
 #: The ledger's file, in the output folder (and, for audit and report, beside a run's file).
 LEDGER = "assumptions.json"
 #: Headline outputs ranked by default (sweep outputs; ``docs/sweeps.md``).
-HEADLINES = ("audit.rights_share", "audit.sanction_rate", "audit.listed_rate")
+HEADLINES = ("audit.rights_share", "audit.sanctioned_rate", "audit.listed_rate")
 #: Scenario settings whose defaults are scslab's assumptions (their docs say so), and the switch
 #: that turns each off (an off setting is not varied).
 SCENARIO_ASSUMED: dict[str, str | None] = {
@@ -516,9 +516,11 @@ def build_ledger(
             entry["not_ranked"] = "it does not change across the design"
         ranked_outputs[output] = entry
 
+    from scslab.schemes.loader import load_scheme
+
     ledger: dict[str, Any] = {
         "scenario": name,
-        "scheme": small.scheme,
+        "scheme": load_scheme(small.scheme).id,
         "agents": sizes.agents,
         "years": small.years,
         "seed": sizes.seed,
@@ -568,7 +570,7 @@ def find_ledger(
         raise ResourceError(f"{path}: not an assumption ledger ({exc})") from None
     if not isinstance(ledger, dict) or not isinstance(ledger.get("outputs"), dict):
         raise ResourceError(f"{path}: not an assumption ledger (no outputs)")
-    if ledger.get("scheme") != scheme and Path(str(ledger.get("scheme"))).stem != Path(scheme).stem:
+    if ledger.get("scheme") != scheme:
         if explicit is not None:
             raise ResourceError(
                 f"--ledger {path}: is for scheme '{ledger.get('scheme')}', not this run's "
@@ -595,3 +597,70 @@ def headline_note(ledger: dict[str, Any], output: str, top: int = 2) -> str | No
                 f"{float(r['share_of_effects']):.0%} of its Morris effects from {r['path']}"
             )
     return "; ".join(parts)
+
+
+#: How the headline outputs are called beside a run's figures, and where an audit holds each.
+LABELS = {
+    "audit.rights_share": "rights share of sanctions",
+    "audit.sanctioned_rate": "share of people ever sanctioned",
+    "audit.listed_rate": "share of people ever listed",
+}
+IN_AUDIT = {"audit.rights_share": ("rights", "share_of_sanctions")}
+
+
+def _in_audit(audit: dict[str, Any], output: str) -> float | None:
+    """The run's own figure for a headline output, where its audit holds it: the rights share
+    of sanctions, or the share of people ever affected summed over one grouping's groups."""
+    node: Any = audit
+    for k in IN_AUDIT.get(output, ()):
+        node = node.get(k) if isinstance(node, dict) else None
+    if output in IN_AUDIT:
+        return float(node) if _number(node) else None
+    if output.startswith("audit.") and output.endswith("_rate"):
+        by = audit.get("risk_ratio", {}).get(output[len("audit.") : -len("_rate")])
+        if isinstance(by, dict) and by:
+            groups = next(iter(by.values())).get("groups", [])
+            people = sum(int(g.get("people", 0)) for g in groups)
+            if people:
+                return sum(int(g.get("affected", 0)) for g in groups) / people
+    return None
+
+
+def ledger_notes(
+    ledger: dict[str, Any], audit: dict[str, Any] | None = None
+) -> list[dict[str, Any]]:
+    """For each output the ledger ranks: its label, the figure (this run's where the audit holds
+    it, else the ledger's own run's), and the note on what it rests on."""
+    out = []
+    for output, entry in ledger.get("outputs", {}).items():
+        note = headline_note(ledger, output)
+        if note is None or not isinstance(entry, dict):
+            continue
+        value, where = entry.get("value"), f"at {ledger.get('agents', 0):,} people in the ledger"
+        here = _in_audit(audit, output) if audit is not None else None
+        if here is not None:
+            value, where = here, "this run"
+        top = [
+            {k: r.get(k) for k in ("path", "name", "S1", "ST", "share_of_effects")}
+            for r in entry.get("ranking", [])[:3]
+        ]
+        out.append(
+            {
+                "output": output,
+                "label": LABELS.get(output, output),
+                "value": value,
+                "value_from": where,
+                "note": note,
+                "top": top,
+            }
+        )
+    return out
+
+
+def note_line(note: dict[str, Any]) -> str:
+    """ "rights share of sanctions 0.82: 71 % of its variance from rates.religious-practice
+    (assumed)"."""
+    value = note.get("value")
+    shown = "–" if value is None else f"{float(value):.3g}"
+    where = "" if note.get("value_from") == "this run" else f" ({note.get('value_from')})"
+    return f"{note['label']} {shown}{where}: {note['note']}"
