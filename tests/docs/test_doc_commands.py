@@ -24,7 +24,7 @@ Status: a command must exit 0, unless its line says ``(exit status N)``, then N.
 
 The one scaling rule (:func:`scaled`), for commands that show sizes CI cannot afford: ``--agents N``
 above ``SCSLAB_DOC_AGENTS`` (default 100,000) runs with that many, and a sweep spec copied from
-``examples/`` has its Sobol/random ``samples:`` capped at ``SCSLAB_DOC_SAMPLES`` (default 8). Such
+``examples/`` has its Sobol/random ``samples:`` capped at ``SCSLAB_DOC_SAMPLES`` (default 4). Such
 a test's id ends in ``[scaled ...]``.
 
 Skips (:data:`NOT_RUN`): commands that need something a test machine lacks (a Dask scheduler at a
@@ -52,7 +52,7 @@ ROOT = Path(__file__).resolve().parents[2]
 VENV = Path(sys.prefix)
 BIN = Path(sys.executable).parent
 DOC_AGENTS = int(os.environ.get("SCSLAB_DOC_AGENTS", "100000"))
-DOC_SAMPLES = int(os.environ.get("SCSLAB_DOC_SAMPLES", "8"))
+DOC_SAMPLES = int(os.environ.get("SCSLAB_DOC_SAMPLES", "4"))
 TIMEOUT_S = 600
 
 #: Commands and blocks that are shown but not run here, and why (the first match names the reason).
