@@ -219,6 +219,7 @@ def _run(step: Step, cwd: Path) -> subprocess.CompletedProcess[str]:
 
 @pytest.fixture(scope="module")
 def workspaces() -> Iterator[dict[Path, Workspace]]:
+    assert (BIN / "scslab").exists(), f"no scslab beside {sys.executable}: use the venv's pytest"
     made: dict[Path, Workspace] = {}
     with tempfile.TemporaryDirectory(prefix="scslab-docs-") as tmp:
         for doc in docs():
