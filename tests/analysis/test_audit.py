@@ -275,3 +275,32 @@ def test_audit_figures_as_sweep_outputs_are_the_audits_own(tmp_path: Path) -> No
     )
     with pytest.raises(ScenarioError, match=r"did you mean 'audit\.rr\.sanctioned\.hukou\.rural'"):
         Sweep.from_yaml(spec)
+
+
+def test_replicates_on_dask_give_the_same_intervals_as_in_this_process(tmp_path: Path) -> None:
+    """Replicates are counter-based runs: on a LocalCluster they come out as they do serially."""
+    results = run_one_domain(tmp_path, 0.5)
+    serial = audit(results, replicates=3)
+    on_dask = audit(results, replicates=3, workers=2)
+    assert serial["replicates"]["seeds"] == [2, 3, 4]
+    assert on_dask["risk_ratio"] == serial["risk_ratio"]
+    rows = serial["risk_ratio"]["sanctioned"]["hukou"]["groups"]
+    assert any(r["replicate_interval"] is not None for r in rows)
+
+
+def test_suppression_reports_a_penalised_lawful_act_without_a_rights_tag(tmp_path: Path) -> None:
+    """Sesame Credit deducts for heavy gaming, lawful and untagged: it falls, and is reported."""
+    from scslab.population.network import NetworkSpec
+
+    sc = Scenario(
+        scheme="sesame-credit",
+        population=PopulationSpec(agents=3000),
+        network=NetworkSpec(mean_degree=6),
+        years=1,
+        seed=1,
+        panel=0,
+    )
+    sup = audit(Simulation(sc).run(tmp_path / "run"))["suppression"]
+    gaming = {r["act"]: r for r in sup["by_act"]}["excessive-gaming"]
+    assert gaming["rights"] == [] and gaming["change"] < 0
+    assert sup["change_in_penalised_lawful_acts"] < 0

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from scslab.analysis.groups import FOUR_FIFTHS, compare_counts, group_codes
-from scslab.analysis.replay import replay
+from scslab.analysis.replay import replay, replay_run
 from scslab.engine.ever import EVER_BITS, EVER_LISTED, EVER_SANCTIONED, low_grades
 from scslab.engine.simulation import Run, Simulation
 from scslab.errors import ScslabError
@@ -66,11 +66,16 @@ def audit(
     replicates: int = 1,
     intersections: Sequence[Sequence[str]] | None = None,
     progress: Callable[[str], None] | None = None,
+    workers: int | None = None,
+    cluster: str | None = None,
 ) -> dict[str, Any]:
     """Every part for the run in ``results``. Replays the run three times, and runs the scenario
     ``replicates - 1`` more times with seeds ``seed + 1``, ... for the replicate intervals.
 
     ``intersections``: traits compared jointly (default :data:`INTERSECTIONS`, where present).
+    The replicates run one after another in this process, or, with ``workers`` (a LocalCluster
+    of that many processes) or ``cluster`` (a Dask scheduler's address), as Dask tasks (the
+    ``scale`` extra).
     """
     if replicates < 1:
         raise ScslabError(f"replicates: {replicates}; give 1 (the run alone) or more")
@@ -91,12 +96,15 @@ def audit(
     say("replaying it without adaptation")
     rec_base, _ = replay(results, adaptation=False).execute()
     seed = int(factual.scenario.seed)
-    for k in range(1, replicates):
-        say(f"replicate {k + 1} of {replicates} (seed {seed + k})")
-        sim = replay(results, seed=seed + k)
-        sim.execute()
-        counts.append(ever_counts(sim, sim.last_run, groupings))
-        del sim
+    seeds = [seed + k for k in range(1, replicates)]
+    if seeds and (workers is not None or cluster is not None):
+        counts += _replicates_on_dask(
+            run, str(results.path), seeds, intersections, cluster, workers, say
+        )
+    else:
+        for k, s in enumerate(seeds, start=2):
+            say(f"replicate {k} of {replicates} (seed {s})")
+            counts.append(replicate_counts(run, str(results.path), s, intersections))
     return {
         "replicates": {"runs": replicates, "seeds": [seed + k for k in range(replicates)]},
         "risk_ratio": risk_ratios(counts, groupings, scheme),
@@ -149,6 +157,48 @@ def _groupings(
                 )
             chosen.append(tuple(x))
     return {"*".join(by): group_codes(levels, traits, by) for by in chosen}
+
+
+def replicate_counts(
+    run: dict[str, Any],
+    where: str,
+    seed: int,
+    intersections: Sequence[Sequence[str]] | None,
+    threads: int | None = None,
+) -> dict[str, dict[str, tuple[np.ndarray, np.ndarray]]]:
+    """One replicate: the run's scenario with ``seed``, its people ever affected by group.
+    Needs only the ``runs`` row, so a Dask worker that cannot see the file can run it;
+    ``threads`` caps the compiled kernels' threads there."""
+    if threads is not None:
+        from scslab.engine.cluster import use_kernel_threads
+
+        use_kernel_threads(threads)
+    sim = replay_run(run, where, seed=seed)
+    sim.execute()
+    return ever_counts(sim, sim.last_run, _groupings(sim, intersections))
+
+
+def _replicates_on_dask(
+    run: dict[str, Any],
+    where: str,
+    seeds: list[int],
+    intersections: Sequence[Sequence[str]] | None,
+    cluster: str | None,
+    workers: int | None,
+    say: Callable[[str], None],
+) -> list[dict[str, dict[str, tuple[np.ndarray, np.ndarray]]]]:
+    from scslab.engine.cluster import dask_client, kernel_threads
+
+    say(f"{len(seeds)} replicates on Dask")
+    with dask_client(cluster, workers or 1) as client:
+        threads = kernel_threads(client, list(client.scheduler_info()["workers"]))
+        each = min(threads.values(), default=1)
+        futures = [
+            client.submit(replicate_counts, run, where, s, intersections, each, pure=False)
+            for s in seeds
+        ]
+        done: list[dict[str, dict[str, tuple[np.ndarray, np.ndarray]]]] = client.gather(futures)
+    return done
 
 
 def ever_counts(

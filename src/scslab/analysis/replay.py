@@ -40,7 +40,22 @@ def replay(
             f"{results.path}: written by scslab {run.get('version', 'of an older layout')}, and "
             f"this is scslab {__version__}; run the scenario again with this version to audit it"
         )
-    scenario = Scenario.from_text(run["scenario"], f"{results.path}:runs.scenario")
+    return replay_run(
+        run, str(results.path), false_records=false_records, adaptation=adaptation, seed=seed
+    )
+
+
+def replay_run(
+    run: dict[str, Any],
+    where: str,
+    *,
+    false_records: bool = True,
+    adaptation: bool = True,
+    seed: int | None = None,
+) -> Simulation:
+    """:func:`replay` from the ``runs`` row of a results file (``where`` names it in errors):
+    what a Dask worker, which may not see the file, is sent to run a replicate."""
+    scenario = Scenario.from_text(run["scenario"], f"{where}:runs.scenario")
     changes: dict[str, Any] = {}
     if seed is not None:
         changes["seed"] = seed
@@ -55,8 +70,8 @@ def replay(
         )
     if changes:
         scenario = scenario.model_copy(update=changes)
-    scheme = parse_scheme(run["scheme_yaml"], f"{results.path}:runs.scheme_yaml")
-    catalogue = parse_catalogue(run["acts_yaml"], f"{results.path}:runs.acts_yaml")
+    scheme = parse_scheme(run["scheme_yaml"], f"{where}:runs.scheme_yaml")
+    catalogue = parse_catalogue(run["acts_yaml"], f"{where}:runs.acts_yaml")
     return Simulation(
         scenario,
         scheme=scheme,

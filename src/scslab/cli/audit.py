@@ -32,6 +32,17 @@ def audit(
             help="traits compared jointly, e.g. hukou,income (repeatable; default hukou,income)",
         ),
     ] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            help="run the replicates on a Dask LocalCluster of this many processes (the scale "
+            "extra); default: one after another in this process"
+        ),
+    ] = None,
+    cluster: Annotated[
+        str | None,
+        typer.Option(help="run the replicates on this Dask scheduler (tcp://HOST:PORT)"),
+    ] = None,
     ledger: Annotated[
         Path | None,
         typer.Option(
@@ -49,6 +60,10 @@ def audit(
 
     if replicates < 1:
         raise ScslabError(f"--replicates {replicates}: give 1 (the run alone) or more")
+    if workers is not None and workers < 1:
+        raise ScslabError(f"--workers {workers}: give at least one worker")
+    if workers is not None and cluster is not None:
+        raise ScslabError("--workers starts a LocalCluster; leave it out with --cluster")
     joint = [tuple(x.split(",")) for x in intersect] if intersect else None
     from scslab.sweep.ledger import find_ledger, ledger_notes, note_line
 
@@ -61,6 +76,8 @@ def audit(
                 replicates=replicates,
                 intersections=joint,
                 progress=lambda what: status.update(what),
+                workers=workers,
+                cluster=cluster,
             )
     finally:
         results.close()
