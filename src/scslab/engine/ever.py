@@ -10,9 +10,9 @@ the run's state, so a run with it gives the same results bit for bit as one with
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
-from scslab.engine.compiled import FLAG_SANCTIONED, SchemeLayout
+from scslab.engine.compiled import FLAG_ACTIVE, FLAG_SANCTIONED, SchemeLayout
 from scslab.schemes.model import Scheme
 
 EVER_SANCTIONED, EVER_LISTED, EVER_REWARDED, EVER_LOW_GRADE = 1, 2, 4, 8
@@ -45,7 +45,7 @@ def ever_masks(scheme: Scheme, layout: SchemeLayout) -> tuple[np.ndarray, np.nda
     return low, rewards
 
 
-@njit(cache=True)
+@njit(cache=True, parallel=True)
 def mark_ever(
     flags: np.ndarray,
     list_since: np.ndarray,
@@ -56,25 +56,31 @@ def mark_ever(
     ever: np.ndarray,
     months: np.ndarray,
 ) -> None:
-    """Add this month's state to ``ever`` (bits) and ``months`` (months under a sanction)."""
+    """Add this month's state to ``ever`` (bits) and ``months`` (months under a sanction).
+
+    Each person's row is their own, so the result is the same on any number of threads; the
+    consequence groups are read only for people with one running (``FLAG_ACTIVE``)."""
     n = len(ever)
     L = list_since.shape[1]
     Q = grp_until.shape[1]
-    for i in range(n):
+    for i in prange(n):
+        f = flags[i]
         bits = ever[i]
-        if flags[i] & FLAG_SANCTIONED:
-            bits |= EVER_SANCTIONED
+        new = bits
+        if f & FLAG_SANCTIONED:
+            new |= EVER_SANCTIONED
             months[i] += 1
-        if not bits & EVER_LISTED:
-            for li in range(L):
-                if list_since[i, li] >= 0:
-                    bits |= EVER_LISTED
-                    break
-        if not bits & EVER_REWARDED:
+        if f & FLAG_ACTIVE and not new & EVER_REWARDED:
             for q in range(Q):
                 if reward_group[q] and grp_until[i, q] >= 0:
-                    bits |= EVER_REWARDED
+                    new |= EVER_REWARDED
+                    break
+        if not new & EVER_LISTED:
+            for li in range(L):
+                if list_since[i, li] >= 0:
+                    new |= EVER_LISTED
                     break
         if low[grade[i]]:
-            bits |= EVER_LOW_GRADE
-        ever[i] = bits
+            new |= EVER_LOW_GRADE
+        if new != bits:
+            ever[i] = new
