@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -137,6 +138,14 @@ def test_the_cli_prints_every_part_and_refuses_a_missing_run(tmp_path: Path) -> 
         "segregation",
         "deterrence",
     }
+    done = subprocess.run(
+        [sys.executable, "-m", "scslab", "audit", str(tmp_path / "run"), "--replicates", "2"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "COLUMNS": "150"},
+    )
+    assert done.returncode == 0, done.stderr
+    assert "people ever sanctioned over the run" in done.stdout and "reference" in done.stdout
     for args in (
         [str(tmp_path / "nowhere")],
         [str(tmp_path / "run"), "--replicates", "0"],

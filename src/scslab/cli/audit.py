@@ -109,43 +109,34 @@ def _interval(x: list[float | None] | None) -> str:
 
 def show(report: dict[str, Any]) -> None:
     runs = report["replicates"]["runs"]
-    di = Table(
-        title="People ever affected over the run, each group against the largest "
-        f"(risk ratio, 95 % intervals; {runs} run{'s' if runs > 1 else ''})",
-        show_edge=False,
-    )
-    for col in (
-        "outcome",
-        "by",
-        "group",
-        "people",
-        "affected",
-        "rate",
-        "risk ratio",
-        "interval (run)",
-        "interval (replicates)",
-        "difference",
-        "4/5",
-    ):
-        di.add_column(col)
     for outcome, by_attr in report["risk_ratio"].items():
+        di = Table(
+            title=f"{outcome}: people ever {outcome.replace('_', ' ')} over the run, each group "
+            f"against the largest (95 % intervals; {runs} run{'s' if runs > 1 else ''})",
+            show_edge=False,
+        )
+        for col in ("by", "group", "affected", "rate", "risk ratio", "replicates", "diff.", "4/5"):
+            di.add_column(col)
         for attr, comparison in by_attr.items():
             for r in comparison["groups"]:
-                flag = r["four_fifths"]["flag"]
+                if r["reference"]:
+                    ratio = "reference"
+                elif r["note"]:
+                    ratio = f"{_ratio(r['risk_ratio'])} ({r['note']})"
+                else:
+                    ratio = f"{_ratio(r['risk_ratio'])} ({_interval(r['interval'])})"
+                diff = r["risk_difference"]
                 di.add_row(
-                    outcome,
                     attr,
-                    r["group"] + (" (reference)" if r["reference"] else ""),
-                    f"{r['people']:,}",
-                    f"{r['affected']:,}",
+                    r["group"],
+                    f"{r['affected']:,} of {r['people']:,}",
                     _pct(r["rate"]),
-                    _ratio(r["risk_ratio"]),
-                    r["note"] or _interval(r["interval"]),
+                    ratio,
                     _interval(r["replicate_interval"]),
-                    "—" if r["risk_difference"] is None else f"{r['risk_difference']:+.2%}",
-                    "[red]below 4/5[/]" if flag else "",
+                    "—" if diff is None else f"{100 * diff:+.2f} pp",
+                    "[red]below[/]" if r["four_fifths"]["flag"] else "",
                 )
-    console.print(di)
+        console.print(di)
 
     w, c = report["wrongful"], report["counterfactual"]
     console.print(
