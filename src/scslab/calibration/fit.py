@@ -313,7 +313,7 @@ def calibrate(
                 posterior[p] = (v.tolist(), weights.tolist())
             if job.kinds:
                 estimate = {
-                    p: float(int(np.rint(v))) if job.kinds[p] == "int" else v
+                    p: int(np.rint(v)) if job.kinds[p] == "int" else v
                     for p, v in estimate.items()
                 }
             pops = history.get_all_populations()
