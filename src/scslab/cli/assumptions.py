@@ -20,7 +20,8 @@ def assumptions(
         str | None,
         typer.Option(
             help="sweep outputs to rank, comma-separated (docs/sweeps.md); default: "
-            "audit.rights_share, audit.sanctioned_rate, audit.listed_rate"
+            "audit.rights_share, audit.rights_share_of_list_entries, audit.sanctioned_rate, "
+            "audit.listed_rate"
         ),
     ] = None,
     out: Annotated[
@@ -126,6 +127,11 @@ def show(ledger: dict[str, Any], folder: Path) -> None:
         f"{ledger['seconds']:.0f} s"
     )
     for output, entry in ledger["outputs"].items():
+        if entry.get("not_ranked"):
+            console.print(
+                f"[bold]{output}[/] = {_f(entry.get('value'))}: not ranked: {entry['not_ranked']}"
+            )
+            continue
         t = Table(
             title=f"{output} = {_f(entry.get('value'))}: the assumptions it rests on",
             show_edge=False,
@@ -138,14 +144,12 @@ def show(ledger: dict[str, Any], folder: Path) -> None:
         for r in entry.get("ranking", [])[:8]:
             t.add_row(
                 r["path"],
-                _f(r["mu_star"]),
+                "–" if r["mu_star"] is None else f"{r['mu_star']:.3g}",
                 f"{r['share_of_effects']:.0%}",
                 _f(r.get("S1")),
                 _f(r.get("ST")),
             )
         console.print(t)
-        if entry.get("not_ranked"):
-            console.print(f"  not ranked: {entry['not_ranked']}")
     if ledger.get("defaults_missing"):
         console.print(
             "not outputs of these runs, so not ranked: " + ", ".join(ledger["defaults_missing"])

@@ -45,7 +45,12 @@ SPREAD = 1.5
 #: The ledger's file, in the output folder (and, for audit and report, beside a run's file).
 LEDGER = "assumptions.json"
 #: Headline outputs ranked by default (sweep outputs; ``docs/sweeps.md``).
-HEADLINES = ("audit.rights_share", "audit.sanctioned_rate", "audit.listed_rate")
+HEADLINES = (
+    "audit.rights_share",
+    "audit.rights_share_of_list_entries",
+    "audit.sanctioned_rate",
+    "audit.listed_rate",
+)
 #: Scenario settings whose defaults are scslab's assumptions (their docs say so), and the switch
 #: that turns each off (an off setting is not varied).
 SCENARIO_ASSUMED: dict[str, str | None] = {
@@ -459,7 +464,11 @@ def build_ledger(
         "levels": sizes.levels,
         "seed": sizes.seed,
     }
+    if progress is not None:  # each range's ends are checked by setting the engine up there
+        progress("checking ranges", 0, 1)
     screen = Sweep.from_text(_spec(base, varied, morris_design, chosen), folder, "<ledger>")
+    if progress is not None:
+        progress("checking ranges", 1, 1)
     done_m = run_sweep(
         screen, folder / "morris", workers=workers, serial=workers == 1, progress=tick("Morris")
     )
@@ -513,7 +522,10 @@ def build_ledger(
             rows.append(row)
         entry["ranking"] = rows
         if total == 0:
-            entry["not_ranked"] = "it does not change across the design"
+            entry["not_ranked"] = (
+                "it does not change across the design: no assumed number within its range "
+                "moves it at this size"
+            )
         ranked_outputs[output] = entry
 
     from scslab.schemes.loader import load_scheme
@@ -580,17 +592,25 @@ def find_ledger(
     return ledger
 
 
+#: The least first-order Sobol share a note names: below it, estimates from few samples are noise.
+NOTABLE = 0.05
+
+
 def headline_note(ledger: dict[str, Any], output: str, top: int = 2) -> str | None:
     """ "71 % of its variance from rates.religious-practice (assumed)" for one headline output,
-    from its Sobol first-order shares (Morris's share of effects where Sobol did not reach)."""
+    from its Sobol first-order shares of at least :data:`NOTABLE`; Morris's shares of effects
+    where Sobol gives none (it did not reach the factors, or found only noise)."""
     entry = ledger.get("outputs", {}).get(output)
     if not isinstance(entry, dict) or not entry.get("ranking") or entry.get("not_ranked"):
         return None
     rows = entry["ranking"]
     parts = []
-    with_sobol = sorted((r for r in rows if r.get("S1") is not None), key=lambda r: -float(r["S1"]))
+    with_sobol = sorted(
+        (r for r in rows if r.get("S1") is not None and float(r["S1"]) >= NOTABLE),
+        key=lambda r: -float(r["S1"]),
+    )
     for r in with_sobol[:top]:
-        parts.append(f"{max(float(r['S1']), 0.0):.0%} of its variance from {r['path']} (assumed)")
+        parts.append(f"{min(float(r['S1']), 1.0):.0%} of its variance from {r['path']} (assumed)")
     if not parts:
         for r in rows[:top]:
             parts.append(
@@ -602,6 +622,7 @@ def headline_note(ledger: dict[str, Any], output: str, top: int = 2) -> str | No
 #: How the headline outputs are called beside a run's figures, and where an audit holds each.
 LABELS = {
     "audit.rights_share": "rights share of sanctions",
+    "audit.rights_share_of_list_entries": "rights share of list entries",
     "audit.sanctioned_rate": "share of people ever sanctioned",
     "audit.listed_rate": "share of people ever listed",
 }
