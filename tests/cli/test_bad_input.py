@@ -104,6 +104,13 @@ CASES = [
     Case("seed-2**63", ("run", "--seed", str(2**63)), ("--seed 9223372036854775808",)),
     Case("agents-too-many", ("run", "--agents", "9" * 15), ("--agents", "population.agents")),
     Case("compare-years-inf", ("compare", "a", "b", "--years", "inf"), ("--years inf",)),
+    Case("assumptions-agents-0", ("assumptions", "suining-2010", "--agents", "0"), ("--agents 0",)),
+    Case("assumptions-years-nan", ("assumptions", "suining-2010", "--years", "nan"), ("--years",)),
+    Case(
+        "assumptions-unknown-output",
+        ("assumptions", "suining-2010", "--outputs", "audit.rights_shar"),
+        ("'audit.rights_shar' is not an output", "did you mean 'audit.rights_share'?"),
+    ),
     Case(
         "5000-digit-integer-in-a-file",
         ("run", "{tmp}/scenario.yaml"),

@@ -91,11 +91,13 @@ def assumptions(
     tasks: dict[str, Any] = {}
 
     def advance(phase: str, done: int, total: int) -> None:
+        if not tasks:  # once the checks have passed: nothing is drawn for a refused input
+            bar.start()
         if phase not in tasks:
             tasks[phase] = bar.add_task(phase, total=total)
         bar.update(tasks[phase], completed=done, total=total)
 
-    with bar:
+    try:
         ledger = build_ledger(
             loaded,
             folder,
@@ -105,6 +107,9 @@ def assumptions(
             workers=workers,
             progress=advance,
         )
+    finally:
+        if tasks:
+            bar.stop()
     if as_json:
         typer.echo(json.dumps(ledger, indent=2))
         return
