@@ -183,7 +183,7 @@ def show(report: SweepReport) -> None:
         console.print(f"plot: {report.plot}")
     elif report.screening is not None:
         t = Table(
-            title="Morris screening: mu* (mean absolute elementary effect, per range step) ± "
+            title="Morris screening: mu* (mean absolute elementary effect, per whole range) ± "
             "half-width of its interval, and sigma",
             show_edge=False,
         )
