@@ -20,8 +20,8 @@ from pydantic import (
     ConfigDict,
     Discriminator,
     Field,
-    ValidationError,
     Tag,
+    ValidationError,
     ValidationInfo,
     field_validator,
 )
@@ -281,8 +281,9 @@ class Scenario(_Spec):
 
     @classmethod
     def from_text(cls, text: str, source: str = "<scenario>") -> Scenario:
-        doc = load_located(text, source, ScenarioError)
-        return cls.from_located(doc)._values_checked(doc)
+        # scheme_values are checked where the scheme is known: by from_yaml, and by the engine
+        # (a stored scenario is read with its stored scheme, whose file may be gone)
+        return cls.from_located(load_located(text, source, ScenarioError))
 
     @classmethod
     def from_located(cls, doc: Located) -> Scenario:
