@@ -26,14 +26,16 @@ def test_the_report_is_self_contained_and_holds_every_part(tmp_path: Path) -> No
     for title in (
         "Score distribution over time",
         "List sizes over time",
+        "List entries, exits by reason, and blocked attempts",
         "People under sanctions and rewards, by life domain",
         "True, recorded and false events over the run",
         "Cross-context punishment",
         "Three panel people",
     ):
         assert title in page, title
-    # scores, lists, sanctions and rewards, events (this scheme has no grades), three timelines
-    assert page.count("Plotly.newPlot") == 7
+    # scores, lists, list flows, sanctions and rewards, events (this scheme has no grades), three
+    # timelines
+    assert page.count("Plotly.newPlot") == 8
     assert "report.html" in done.stdout
 
 
@@ -52,3 +54,32 @@ def test_panel_people_with_the_most_happening_are_shown(tmp_path: Path) -> None:
     )
     top = [*sorted(counts.values(), reverse=True), 0, 0, 0][:3]
     assert sorted((counts.get(p, 0) for p in people), reverse=True) == top
+
+
+def test_a_run_with_a_start_month_dates_the_time_axes(tmp_path: Path) -> None:
+    """With `start:` the report's time axes show calendar months, and its first table says the
+    first month; list flows and blocked purchases get their own figure."""
+    from scslab.report.html import build, list_flows, score_distribution
+
+    sc = Scenario(
+        scheme="defaulter-blacklist",
+        population=PopulationSpec(agents=3000),
+        years=0.5,
+        start="2013-11",
+        panel=10,
+    )
+    r = Simulation(sc).run(tmp_path / "run")
+    assert list(score_distribution(r).data[0].x) == [
+        "2013-11",
+        "2013-12",
+        "2014-01",
+        "2014-02",
+        "2014-03",
+        "2014-04",
+    ]
+    flows = list_flows(r)
+    assert flows is not None
+    names = {trace.name for trace in flows.data}
+    assert "entries: judgment-defaulters" in names and "blocked: buy-flight-ticket" in names
+    assert all(trace.x[-1] == "2014-04" for trace in flows.data)
+    assert "<td>first month</td><td>2013-11</td>" in build(r).replace("\n", "")
