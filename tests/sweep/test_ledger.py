@@ -123,6 +123,8 @@ def test_the_ledger_ranks_the_planted_driver_first(tmp_path: Path) -> None:
     assert ranking[0]["share_of_effects"] > 0.8
     assert ranking[0]["S1"] > 0.5
     assert entry["value"] > 0
+    # hundreds of entries: the seed moves them far less than the drive rate's range does
+    assert entry["sd_over_seeds"] < 0.5 * entry["sd_over_design"] and "warning" not in entry
     assert json.loads((tmp_path / "out" / LEDGER).read_text()) == ledger
     note = headline_note(ledger, "list_entries.black")
     assert note is not None and note.startswith(
@@ -265,3 +267,24 @@ def test_audit_and_report_print_the_ledger_beside_the_headline_figures(tmp_path:
     )
     assert refused.returncode == 2
     assert "is for scheme 'suining-2010', not this run's 'planted'" in refused.stderr
+
+
+def test_a_figure_of_a_few_events_is_flagged_as_noise(tmp_path: Path) -> None:
+    """At 300 people and a rare driving act, list entries count a handful: the seed moves them
+    about as much as the whole design, and the ledger says the ranking is mostly noise."""
+    rare = CATALOGUE.replace(
+        "rate: 0.6\n    channels: {court: 0.9}\n    assumed: true\n  - id: noise-a",
+        "rate: RARE\n    channels: {court: 0.9}\n    assumed: true\n  - id: noise-a",
+    ).replace("RARE", "0.01")
+    assert rare != CATALOGUE
+    ledger = build_ledger(
+        planted(tmp_path, rare).model_copy(update={"years": 1.0}),
+        tmp_path / "out",
+        outputs=("list_entries.black",),
+        sizes=Sizes(agents=300, trajectories=2, sobol_samples=2, top=1),
+    )
+    entry = ledger["outputs"]["list_entries.black"]
+    assert entry["sd_over_seeds"] > 0.5 * entry["sd_over_design"]
+    assert "the ranking is mostly noise" in entry["warning"]
+    note = headline_note(ledger, "list_entries.black")
+    assert note is not None and note.endswith("few events at the ledger's size: mostly noise")

@@ -155,6 +155,8 @@ def show(ledger: dict[str, Any], folder: Path) -> None:
                 _f(r.get("ST")),
             )
         console.print(t)
+        if entry.get("warning"):
+            console.print(f"  [yellow]warning[/]: {entry['warning']}")
     if ledger.get("defaults_missing"):
         console.print(
             "not outputs of these runs, so not ranked: " + ", ".join(ledger["defaults_missing"])

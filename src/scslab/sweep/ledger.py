@@ -44,6 +44,11 @@ from scslab.schemes.model import Scheme, Sourced
 SPREAD = 1.5
 #: The ledger's file, in the output folder (and, for audit and report, beside a run's file).
 LEDGER = "assumptions.json"
+#: Runs of the scenario as it is, with consecutive seeds: their spread is the seed's noise.
+SEEDS = 5
+#: An output whose sd over seeds is above this share of its sd over the Morris design is flagged:
+#: the seed moves it nearly as much as every assumption together, so its ranking is mostly noise.
+NOISY = 0.5
 #: Headline outputs ranked by default (sweep outputs; ``docs/sweeps.md``).
 HEADLINES = (
     "audit.rights_share",
@@ -448,14 +453,20 @@ def build_ledger(
             return None
         return lambda done, total: progress(phase, done, total)
 
-    # 1. the figures at the assumed values
+    # 1. the figures at the assumed values, with the seed as the design's and SEEDS - 1 more:
+    # how much they move with the seed alone is the noise a ranking must stand out from
+    seeded = []
+    for k in range(SEEDS):
+        if progress is not None:
+            progress("scenario's own runs", k, SEEDS)
+        again = small.model_copy(update={"seed": sizes.seed + k})
+        done = run_one(f"base-{k}", again.model_dump_json())
+        if done.status != "complete":
+            raise AssumptionError(f"the scenario's own run failed: {done.error}")
+        seeded.append(done)
+    result = seeded[0]
     if progress is not None:
-        progress("base run", 0, 1)
-    result = run_one("base", small.model_dump_json())
-    if result.status != "complete":
-        raise AssumptionError(f"the scenario's own run failed: {result.error}")
-    if progress is not None:
-        progress("base run", 1, 1)
+        progress("scenario's own runs", SEEDS, SEEDS)
 
     # 2. Morris screening of every varied factor
     morris_design = {
@@ -521,10 +532,20 @@ def build_ledger(
                 row.update({k: s[k] for k in ("S1", "S1_conf", "ST", "ST_conf")})
             rows.append(row)
         entry["ranking"] = rows
+        by_seed = [r.outputs.get(output) for r in seeded]
+        noise = float(np.std([v for v in by_seed if v is not None], ddof=1))
+        spread = float(np.std(done_m.means[output], ddof=1))
+        entry["sd_over_seeds"], entry["sd_over_design"] = noise, spread
         if total == 0:
             entry["not_ranked"] = (
                 "it does not change across the design: no assumed number within its range "
                 "moves it at this size"
+            )
+        elif noise > NOISY * spread:
+            entry["warning"] = (
+                f"the seed alone moves it by {noise:.3g} (sd over {SEEDS} seeds), against "
+                f"{spread:.3g} over the whole design: at this size the ranking is mostly noise; "
+                "raise --agents"
             )
         ranked_outputs[output] = entry
 
@@ -616,6 +637,8 @@ def headline_note(ledger: dict[str, Any], output: str, top: int = 2) -> str | No
             parts.append(
                 f"{float(r['share_of_effects']):.0%} of its Morris effects from {r['path']}"
             )
+    if entry.get("warning"):
+        parts.append("few events at the ledger's size: mostly noise")
     return "; ".join(parts)
 
 
