@@ -288,3 +288,32 @@ def test_a_figure_of_a_few_events_is_flagged_as_noise(tmp_path: Path) -> None:
     assert "the ranking is mostly noise" in entry["warning"]
     note = headline_note(ledger, "list_entries.black")
     assert note is not None and note.endswith("few events at the ledger's size: mostly noise")
+
+
+def test_a_scenario_named_from_the_working_folder_keeps_its_scheme_and_catalogue(
+    tmp_path: Path,
+) -> None:
+    """`scslab assumptions scenario.yaml` in the scenario's folder: its relative scheme and act
+    catalogue are found from there, not from the output folder; --json prints the ledger."""
+    planted(tmp_path)
+    done = run_cli(
+        "scenario.yaml",
+        "--outputs",
+        "list_entries.black",
+        "--agents",
+        "300",
+        "--trajectories",
+        "2",
+        "--sobol-samples",
+        "2",
+        "--top",
+        "1",
+        "--json",
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    ledger = json.loads(done.stdout)
+    assert ledger["scheme"] == "planted" and ledger["scenario"] == "scenario"
+    assert ledger["outputs"]["list_entries.black"]["ranking"][0]["path"] == "rates.drive"
+    written = tmp_path / "runs" / "assumptions-scenario" / LEDGER
+    assert json.loads(written.read_text()) == ledger

@@ -445,7 +445,10 @@ def build_ledger(
     if not varied:
         raise AssumptionError("this scenario has no assumed number that a sweep can vary")
     folder = Path(out)
-    base = small.model_dump(mode="json")
+    # the scenario's scheme and catalogue files are named from here (already anchored to its
+    # folder when it was read), not from the output folder
+    here = Path.cwd()
+    base = small.anchored(here).model_dump(mode="json")
     clock = time.perf_counter()
 
     def tick(phase: str) -> Callable[[int, int], None] | None:
@@ -477,7 +480,7 @@ def build_ledger(
     }
     if progress is not None:  # each range's ends are checked by setting the engine up there
         progress("checking ranges", 0, 1)
-    screen = Sweep.from_text(_spec(base, varied, morris_design, chosen), folder, "<ledger>")
+    screen = Sweep.from_text(_spec(base, varied, morris_design, chosen), here, "<ledger>")
     if progress is not None:
         progress("checking ranges", 1, 1)
     done_m = run_sweep(
@@ -498,7 +501,7 @@ def build_ledger(
     if top:
         on = [f for f in varied if f.path in top]
         sobol_design = {"kind": "sobol", "samples": sizes.sobol_samples, "seed": sizes.seed}
-        sob = Sweep.from_text(_spec(base, on, sobol_design, chosen), folder, "<ledger>")
+        sob = Sweep.from_text(_spec(base, on, sobol_design, chosen), here, "<ledger>")
         done_s = run_sweep(
             sob, folder / "sobol", workers=workers, serial=workers == 1, progress=tick("Sobol")
         )
