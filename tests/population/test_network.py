@@ -193,6 +193,7 @@ def test_assortativity_is_nan_when_undefined() -> None:
 def test_networkx_export_has_one_edge_per_tie() -> None:
     """to_networkx gives an undirected graph with every person and every tie once."""
     import networkx as nx  # in the dev extra: this test runs in CI, never skips
+
     people = generate(PopulationSpec(agents=500), 1)
     net = generate_network(people, NetworkSpec(mean_degree=5), 1)
     graph = net.to_networkx()

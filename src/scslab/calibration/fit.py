@@ -313,8 +313,7 @@ def calibrate(
                 posterior[p] = (v.tolist(), weights.tolist())
             if job.kinds:
                 estimate = {
-                    p: int(np.rint(v)) if job.kinds[p] == "int" else v
-                    for p, v in estimate.items()
+                    p: int(np.rint(v)) if job.kinds[p] == "int" else v for p, v in estimate.items()
                 }
             pops = history.get_all_populations()
             generations = [
