@@ -16,7 +16,7 @@ from scslab.errors import ResourceError
 from scslab.population import PopulationSpec
 from scslab.population.network import NetworkSpec
 from scslab.sweep import Sweep, run_sweep
-from scslab.sweep.outputs import flatten, output_names
+from scslab.sweep.outputs import flatten, output_names, run_outputs
 from scslab.sweep.sobol import sobol_indices
 from scslab.sweep.task import run_one
 
@@ -88,6 +88,20 @@ def test_a_runs_outputs_are_the_figures_of_scslab_run(scenario: Scenario, tmp_pa
     assert all(len(series) == scenario.steps for series in got.steps.values())
 
 
+def test_a_run_after_one_with_other_rates_uses_the_catalogues_own_rates() -> None:
+    """A worker keeps the act catalogue it parsed for the next runs, but not the rates a run
+    set: a run without ``rates`` after one with them gives what a fresh engine gives."""
+    plain = Scenario(population=PopulationSpec(agents=1500), years=0.5, panel=0)
+    faster = plain.model_copy(update={"rates": {"jaywalking": 3.0}})
+    varied = run_one("a", faster.model_dump_json())
+    after = run_one("b", plain.model_dump_json())
+    sim = Simulation(plain)
+    record, _ = sim.execute()
+    fresh, _ = run_outputs(sim, record)
+    assert after.outputs == fresh
+    assert varied.outputs["events.true"] > fresh["events.true"]
+
+
 def test_the_file_holds_each_run_with_its_parameters_outputs_and_months(tmp_path: Path) -> None:
     """A 2 × 2 grid with 2 replicates: 8 rows in ``runs`` with the points' values and seeds,
     every output of every run, and every month."""
@@ -105,8 +119,24 @@ def test_the_file_holds_each_run_with_its_parameters_outputs_and_months(tmp_path
         for p, (reach, enabled) in enumerate([(1.0, True), (1.0, False), (9.0, True), (9.0, False)])
         for r in range(2)
     ]
-    n_outputs = len(sweep.available)
-    assert sizes(db) == {"runs": 8, "outputs": 8 * n_outputs, "steps": 8 * n_outputs * 6}
+    # every run has every output but a risk ratio or difference left out where its groups are
+    # empty (docs/audit.md); the audit figures are the run's alone, with no months
+    optional = ("audit.rr.", "audit.rd.")
+    required = {n for n in sweep.available if not n.startswith(optional)}
+    monthly = {n for n in sweep.available if not n.startswith("audit.")}
+    stored_by_run: dict[str, set[str]] = {}
+    for key, name in table(db, "SELECT run, output FROM outputs"):
+        stored_by_run.setdefault(str(key), set()).add(str(name))
+    assert len(stored_by_run) == 8
+    for names in stored_by_run.values():
+        assert required <= names <= set(sweep.available)
+    months = table(db, "SELECT run, output, count(*), min(step), max(step) FROM steps GROUP BY ALL")
+    assert sorted((str(k), str(n)) for k, n, *_ in months) == sorted(
+        (k, n) for k in stored_by_run for n in monthly
+    )
+    assert {tuple(m[2:]) for m in months} == {(6, 0, 5)}
+    n_rows = sum(len(names) for names in stored_by_run.values())
+    assert sizes(db) == {"runs": 8, "outputs": n_rows, "steps": 8 * len(monthly) * 6}
     # each run's outputs are what that run gives on its own
     run = sweep.runs[5]
     alone = run_one(run.key, run.scenario).outputs

@@ -248,12 +248,13 @@ class Simulation:
                     "(firms.per_thousand_people)"
                 )
             self.cells: Cells = self.firm_spec.cells(scenario.population.regions)
-            self.catalogue = (
+            #: the act catalogue as loaded (or given), before the scenario's ``rates``
+            self.base_catalogue: Catalogue = (
                 catalogue
                 if catalogue is not None
                 else load_catalogue(self.firm_spec.acts, builtin="firm_acts.yaml")
             )
-            self.catalogue = with_rates(self.catalogue, pieces[0][1])
+            self.catalogue = with_rates(self.base_catalogue, pieces[0][1])
             scale = np.array(
                 [
                     self.firm_spec.award_scale if a.lawful else self.firm_spec.violation_scale
@@ -267,8 +268,10 @@ class Simulation:
                     "are for a scheme that scores enterprises (e.g. corporate-scs)"
                 )
             self.cells = scenario.population.cells()
-            self.catalogue = catalogue if catalogue is not None else load_catalogue(scenario.acts)
-            self.catalogue = with_rates(self.catalogue, pieces[0][1])
+            self.base_catalogue = (
+                catalogue if catalogue is not None else load_catalogue(scenario.acts)
+            )
+            self.catalogue = with_rates(self.base_catalogue, pieces[0][1])
             if scenario.contracts.enabled:
                 ids = [a.id for a in self.catalogue.acts]
                 if scenario.contracts.act not in ids:

@@ -46,7 +46,8 @@ def simulation(scenario: Scenario) -> Simulation:
         scheme, catalogue = _loaded[key]
         return Simulation(scenario, scheme=scheme, catalogue=catalogue)
     sim = Simulation(scenario)
-    _loaded[key] = (sim.base_scheme, sim.catalogue)  # before the scenario's scheme_values
+    # before the scenario's scheme_values and rates, which differ from run to run
+    _loaded[key] = (sim.base_scheme, sim.base_catalogue)
     return sim
 
 
