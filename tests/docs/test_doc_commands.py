@@ -23,7 +23,7 @@ first on ``PATH``: ``scslab`` and ``python`` are the installed entry points, and
 Status: a command must exit 0, unless its line says ``(exit status N)``, then N.
 
 The one scaling rule (:func:`scaled`), for commands that show sizes CI cannot afford: ``--agents N``
-above ``SCSLAB_DOC_AGENTS`` (default 100,000) runs with that many, and a sweep spec copied from
+above ``SCSLAB_DOC_AGENTS`` (default 20,000) runs with that many, and a sweep spec copied from
 ``examples/`` has its Sobol/random ``samples:`` capped at ``SCSLAB_DOC_SAMPLES`` (default 4). Such
 a test's id ends in ``[scaled ...]``.
 
@@ -51,7 +51,7 @@ from markdown_it import MarkdownIt
 ROOT = Path(__file__).resolve().parents[2]
 VENV = Path(sys.prefix)
 BIN = Path(sys.executable).parent
-DOC_AGENTS = int(os.environ.get("SCSLAB_DOC_AGENTS", "100000"))
+DOC_AGENTS = int(os.environ.get("SCSLAB_DOC_AGENTS", "20000"))
 DOC_SAMPLES = int(os.environ.get("SCSLAB_DOC_SAMPLES", "4"))
 TIMEOUT_S = 600
 
