@@ -604,9 +604,12 @@ class Coordinator:
         every: int,
         progress: Progress | None,
         log: Callable[[str], None] | None,
+        stop: StopOnce | None = None,
     ) -> None:
         self.client, self.sim, self.folder, self.plans = client, sim, folder, plans
         self.every, self.progress, self.log = every, progress, log
+        #: Ctrl-C, deferred to the coordinator's loop (StopOnce(defer=True))
+        self.stop = stop
         self.run_id = uuid.uuid4().hex[:12]
         #: the id in the names of this run's checkpoint parts (kept across resumes)
         self.parts_id = new_run_id()
@@ -658,15 +661,26 @@ class Coordinator:
                 self._forget()
                 raise
 
+    def _stopped(self) -> None:
+        """Raise KeyboardInterrupt here if Ctrl-C came."""
+        if self.stop is not None:
+            self.stop.check()
+
     def _await_workers(self) -> None:
-        try:
-            self.client.wait_for_workers(self.K, timeout=REPLACEMENT_TIMEOUT)
-        except TimeoutError:
-            raise ResourceError(
-                f"a worker was lost and fewer than {self.K} workers were there after "
-                f"{REPLACEMENT_TIMEOUT} s; the last checkpoint is in {self.folder}: "
-                f"`scslab resume {self.folder}` continues"
-            ) from None
+        waited = 0.0
+        while True:  # in slices, so that Ctrl-C is heard meanwhile
+            self._stopped()
+            try:
+                self.client.wait_for_workers(self.K, timeout=POLL)
+                return
+            except TimeoutError:
+                waited += POLL
+                if waited >= REPLACEMENT_TIMEOUT:
+                    raise ResourceError(
+                        f"a worker was lost and fewer than {self.K} workers were there after "
+                        f"{REPLACEMENT_TIMEOUT} s; the last checkpoint is in {self.folder}: "
+                        f"`scslab resume {self.folder}` continues"
+                    ) from None
 
     def _forget(self) -> None:
         """Cancel this run's tasks and drop its shards from every worker."""
@@ -743,6 +757,7 @@ class Coordinator:
         saved: dict[int, dict[int, tuple[str, str]]] = {}
         finished: dict[int, tuple[Record, np.ndarray, np.ndarray]] = {}
         while self.watch:
+            self._stopped()
             try:
                 done, _ = wait(  # type: ignore[no-untyped-call]
                     list(self.watch), timeout=POLL, return_when="FIRST_COMPLETED"
@@ -862,18 +877,22 @@ def run_sharded(
             )
     # an earlier checkpoint here stays until this run's first manifest replaces it
     folder = sim.prepare(folder, overwrite=True)
-    with StopOnce() as stop:
+    # Ctrl-C is raised only where the coordinator looks for it, never inside the Dask client's
+    # own code (a future's __del__ would print it as "Exception ignored" and drop it)
+    with StopOnce(defer=True) as stop:
         try:
             with dask_client(cluster, shards) as client:
-                coordinator = Coordinator(client, sim, folder, plans, every, progress, log)
+                coordinator = Coordinator(
+                    client, sim, folder, plans, every, progress, log, stop=stop
+                )
                 try:
                     record = coordinator.run(resume)
                 except KeyboardInterrupt:
                     quiet_dask()  # the workers' ends, as the cluster closes, are no news
                     raise
+            stop.begin_saving()  # a Ctrl-C that came since the coordinator last looked
         except KeyboardInterrupt:
             raise RunInterrupted(folder / MANIFEST) from None
-        stop.saving = True
         meta = {
             "started": coordinator.started,
             "finished": datetime.now(UTC),

@@ -620,11 +620,19 @@ class StopOnce:
     """Ctrl-C during a run, in the main thread: the first stops the months (KeyboardInterrupt);
     every later one, and any while :attr:`saving`, only says to wait, so that the months done are
     written whole (a double Ctrl-C used to lose them). Elsewhere (a dashboard's thread) it does
-    nothing."""
+    nothing.
 
-    def __init__(self) -> None:
+    With ``defer`` the first Ctrl-C only sets :attr:`requested`, and the KeyboardInterrupt is
+    raised by :meth:`check` where the run looks for it: a sharded run's coordinator, whose Dask
+    client runs code at any moment (a future's ``__del__``, where an exception raised by the
+    handler would be printed as "Exception ignored" and lost)."""
+
+    def __init__(self, defer: bool = False) -> None:
         self.count = 0
         self.saving = False
+        self.defer = defer
+        #: a deferred Ctrl-C came and :meth:`check` has not yet raised it
+        self.requested = False
         self._previous: Any = None
         self._installed = False
 
@@ -638,9 +646,23 @@ class StopOnce:
     def _interrupt(self, signum: int, frame: Any) -> None:
         self.count += 1
         if self.count == 1 and not self.saving:
+            if self.defer:
+                self.requested = True
+                return
             raise KeyboardInterrupt
         if self.count <= 2:
             os.write(2, b"\nstill saving what was done; it will stop once that is written\n")
+
+    def check(self) -> None:
+        """Raise the deferred Ctrl-C, if one came."""
+        if self.requested:
+            self.requested = False
+            raise KeyboardInterrupt
+
+    def begin_saving(self) -> None:
+        """From now on Ctrl-C only says to wait; one that came before is raised here."""
+        self.saving = True
+        self.check()
 
     def __exit__(self, *exc: object) -> None:
         if self._installed:
