@@ -586,6 +586,14 @@ def merge_records(parts: list[Record], panel: np.ndarray, moments: list[np.ndarr
     return record
 
 
+def _held(f: Any) -> Any:
+    """A finished task's result; its worker may have died since, and its result with it."""
+    try:
+        return f.result()
+    except CancelledError:  # "already forgotten": the worker that held it is gone
+        raise WorkerLost("a shard's result was lost with its worker") from None
+
+
 class Coordinator:
     """Drives the shards of one run on a Dask client and survives the loss of workers.
 
@@ -779,7 +787,7 @@ class Coordinator:
                         if self.progress is not None:
                             self.progress(t + 1, steps)
                 elif kind == "save":
-                    saved.setdefault(t, {})[k] = f.result()
+                    saved.setdefault(t, {})[k] = _held(f)
                     if len(saved[t]) == K:
                         self.seconds = before + time.perf_counter() - clock
                         parts = [saved[t][j] for j in range(K)]
@@ -799,7 +807,7 @@ class Coordinator:
                             self.manifested = t
                         del saved[t]
                 else:
-                    finished[k] = f.result()
+                    finished[k] = _held(f)
         self.seconds = before + time.perf_counter() - clock
         records = [finished[k][0] for k in range(K)]
         moments = [finished[k][1] for k in range(K)]
