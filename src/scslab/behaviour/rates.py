@@ -122,14 +122,38 @@ def check_catalogue(catalogue: Catalogue, scheme: Scheme, cells: Cells) -> None:
                 f"scheme '{scheme.id}': event '{e.id}' scores the act '{e.act_id}', which the act "
                 "catalogue marks as an attempt (attempt: true); attempts are counted, not scored"
             )
-    for c in scheme.sanctions:
-        for act in c.blocks:
-            if act not in attempts:
-                what = "is not an attempt (attempt: true)" if act in known else "is not in it"
-                raise ScenarioError(
-                    f"scheme '{scheme.id}': sanction '{c.id}' blocks the act '{act}', which the "
-                    f"act catalogue {what}; a sanction blocks attempts, such as buy-flight-ticket"
-                )
+    for key in ("sanctions", "rewards"):
+        for i, c in enumerate(getattr(scheme, key)):
+            for j, act in enumerate(c.blocks):
+                if act not in attempts:
+                    what = "is not an attempt (attempt: true)" if act in known else "is not in it"
+                    raise ScenarioError(
+                        f"{scheme.where((key, i, 'blocks', j))}: scheme '{scheme.id}': sanction "
+                        f"'{c.id}' blocks the act '{act}', which the act catalogue {what}; a "
+                        "sanction blocks attempts, such as buy-flight-ticket"
+                    )
+            for j, effect in enumerate(c.effects):
+                for act, m in (effect.acts or {}).items():
+                    where = scheme.where((key, i, "effects", j, "acts", act))
+                    if act not in known:
+                        from difflib import get_close_matches
+
+                        near = get_close_matches(act, sorted(known), n=1)
+                        hint = f"; did you mean '{near[0]}'?" if near else ""
+                        raise ScenarioError(
+                            f"{where}: an effect on the act '{act}', which the act catalogue "
+                            f"does not have{hint}"
+                        )
+                    if act in attempts and m > 1.0:
+                        raise ScenarioError(
+                            f"{where}: '{act}' is an attempt (attempt: true); its multiplier is "
+                            f"the share of attempts let through, at most 1 (found {m:g})"
+                        )
+                    if act in attempts and m < 1.0 and key == "rewards":
+                        raise ScenarioError(
+                            f"{where}: a reward refuses nothing; a multiplier below 1 on an "
+                            "attempt is for sanctions"
+                        )
     levels = cells.levels
     for a in catalogue.acts:
         for trait, table in a.multipliers.items():

@@ -86,7 +86,9 @@ def keys_at(loc: Loc) -> list[str]:
 def validate_located(doc: Located) -> Scheme:
     """Validate parsed YAML into a :class:`Scheme`, reporting problems at their line and column."""
     try:
-        return Scheme.model_validate(doc.data)
+        scheme = Scheme.model_validate(doc.data)
+        scheme.remember_origin(doc.where)
+        return scheme
     except ValidationError as exc:
         lines: list[str] = []
         plain = []

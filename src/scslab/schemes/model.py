@@ -13,11 +13,18 @@ reference for users.
 from __future__ import annotations
 
 import math
+import weakref
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Annotated, Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
 
 Loc = tuple[str | int, ...]
 
@@ -282,6 +289,44 @@ class ListRule(Sourced):
         return self
 
 
+#: An act's rate multiplier under an effect: 0 stops the act (refuses every attempt), 1 leaves it.
+Multiplier = Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)]
+
+#: The kinds an :class:`Effect` may have; each is a field of it, and an effect gives exactly one.
+EFFECT_KINDS: tuple[str, ...] = ("acts",)
+
+
+class Effect(Sourced):
+    """What a consequence does while it runs, from the month after it starts until it ends.
+
+    Exactly one kind: ``acts`` multiplies the rates of named catalogue acts (0 stops an act; on
+    an attempt act, such as buying a flight ticket, a multiplier ``m`` refuses a share ``1 - m``
+    of the attempts, counted as blocked)."""
+
+    acts: dict[Slug, Multiplier] | None = Field(
+        default=None,
+        min_length=1,
+        description="rate multipliers by catalogue act: 0 stops the act, 2 doubles it",
+    )
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Effect:
+        given = [k for k in EFFECT_KINDS if getattr(self, k, None) is not None]
+        if len(given) != 1:
+            raise ValueError(
+                f"give exactly one of {', '.join(EFFECT_KINDS)}"
+                + (f" (found {', '.join(given)})" if given else "")
+            )
+        return self
+
+    @property
+    def kind(self) -> str:
+        for k in EFFECT_KINDS:
+            if getattr(self, k, None) is not None:
+                return k
+        raise AssertionError("validated effect has no kind")
+
+
 class Consequence(Sourced):
     """A sanction or a reward: a trigger, the life domain it acts in, its effect and duration."""
 
@@ -298,8 +343,13 @@ class Consequence(Sourced):
         default=(),
         description=(
             "acts refused while it runs (sanctions only): each attempt, drawn at the act's own "
-            "rate, is counted as blocked; the acts are marked `attempt: true` in the catalogue"
+            "rate, is counted as blocked; the acts are marked `attempt: true` in the catalogue. "
+            "Short for an effect `acts: {ACT: 0}` under the consequence's own source"
         ),
+    )
+    effects: tuple[Effect, ...] = Field(
+        default=(),
+        description="what it does while it runs, each with its source or assumed: true",
     )
     reaches: Literal["subject", "representative"] = Field(
         default="subject",
@@ -314,6 +364,14 @@ class Consequence(Sourced):
         if self.trigger.events:
             raise ValueError("a sanction or reward is triggered by grades, a list or a score")
         return self
+
+    def act_multipliers(self) -> dict[str, float]:
+        """Each act's rate multiplier while this runs: ``blocks:`` as 0, ``acts`` effects as
+        given (an act is named once per consequence; the validator sees to it)."""
+        out = {a: 0.0 for a in self.blocks}
+        for e in self.effects:
+            out.update(e.acts or {})
+        return out
 
 
 class NetworkRule(Sourced):
@@ -424,6 +482,20 @@ class Scheme(_Strict):
         default=None, description="firms only: a second grade scale on the same score"
     )
 
+    def where(self, loc: Loc) -> str:
+        """``source:line:column: dotted.path`` of the value at ``loc`` (the dotted path alone
+        when the scheme was not read from text): for problems found once the act catalogue is
+        known, after validation."""
+        dotted = ".".join(map(str, loc))
+        found = _ORIGINS.get(id(self))
+        return f"{found[1](loc)}: {dotted}" if found and found[0]() is self else dotted
+
+    def remember_origin(self, where: Callable[[Loc], str]) -> None:
+        """Keep where this scheme's values were read (:meth:`scslab._yaml.Located.where`), for
+        as long as the scheme lives. Kept outside the model: equal schemes stay equal."""
+        key = id(self)
+        _ORIGINS[key] = (weakref.ref(self, lambda _: _ORIGINS.pop(key, None)), where)
+
     @model_validator(mode="after")
     def _cross_references(self) -> Scheme:
         problems = list(_check(self))
@@ -444,12 +516,19 @@ class Scheme(_Strict):
         return tuple(dict.fromkeys(e.act_id for e in self.events))
 
 
+_ORIGINS: dict[int, tuple[weakref.ref[Scheme], Callable[[Loc], str]]] = {}
+
+
 def _rules(s: Scheme) -> Iterator[tuple[Loc, Sourced]]:
     yield ("score",), s.score
     keys = ("categories", "events", "grades", "lists", "sanctions", "rewards", "network")
     for key in (*keys, "collective"):
         for i, rule in enumerate(getattr(s, key)):
             yield (key, i), rule
+    for key in ("sanctions", "rewards"):
+        for i, c in enumerate(getattr(s, key)):
+            for j, effect in enumerate(c.effects):
+                yield (key, i, "effects", j), effect
     for i, x in enumerate(s.lists):
         if x.exit.fulfilment is not None:
             yield ("lists", i, "exit", "fulfilment"), x.exit.fulfilment
@@ -619,6 +698,16 @@ def _check(s: Scheme) -> Iterator[tuple[Loc, str]]:  # one flat list of rules
             for j, act in enumerate(c.blocks):
                 if act in c.blocks[:j]:
                     yield (key, i, "blocks", j), f"the act '{act}' is named twice"
+            named = set(c.blocks)
+            for j, effect in enumerate(c.effects):
+                for act in effect.acts or {}:
+                    if act in named:
+                        yield (
+                            (key, i, "effects", j, "acts", act),
+                            f"the act '{act}' is already named by this {key[:-1]}'s blocks or "
+                            "effects; name each act once (multiply the multipliers)",
+                        )
+                    named.add(act)
             if firms and c.trigger.of == "household":
                 yield (key, i, "trigger", "of"), "firms have no households; remove `of:`"
     if firms:
