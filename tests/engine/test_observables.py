@@ -104,7 +104,7 @@ def test_attempts_change_nobody_elses_draws(tmp_path: Path) -> None:
     )
     doc = load_scheme("defaulter-blacklist").model_dump()
     for s in doc["sanctions"]:
-        s["blocks"] = ()
+        s["blocks"] = s["effects"] = ()
     a, _ = Simulation(defaulters()).execute()
     b, _ = Simulation(defaulters(), catalogue=without, scheme=Scheme.model_validate(doc)).execute()
     keep = [i for i, act in enumerate(load_catalogue().acts) if not act.attempt]

@@ -28,7 +28,7 @@ from scslab.errors import ScenarioError, ScslabError
 from scslab.population.individuals import Cells
 from scslab.schemes.model import Scheme
 
-CLASSES = 2  # 0: under no sanction, 1: under at least one sanction
+CLASSES = 2  # 0: under no sanction, 1: under at least one sanction (x act effects: the engine)
 
 
 def load_catalogue(path: str | Path | None = None, *, builtin: str = "acts.yaml") -> Catalogue:
@@ -88,6 +88,17 @@ class RateTables:
     #: float64[acts]: each act's latent rate per agent-year, before multipliers: the catalogue's
     #: rate, or for a rate ``measured_under`` a scheme the one solved for (:func:`latent_rates`)
     latent: np.ndarray
+
+
+def with_act_effects(rate: np.ndarray, mult: np.ndarray) -> np.ndarray:
+    """Rates by class with act effects: ``out[cells, s + 2 k, S] = rate[cells, s, S] * mult[k]``
+    for ``s`` sanctioned or not and ``k`` a combination of running act effects
+    (``engine.compiled.act_effect_classes``, ``mult[K, S]`` its rows for these acts). Without
+    act effects (``K = 1``, all ones) the rates are returned as they are."""
+    if mult.shape[0] == 1 and np.all(mult == 1.0):
+        return rate
+    out = rate[:, None, :, :] * mult[None, :, None, :]  # [cells, K, CLASSES, S]
+    return np.ascontiguousarray(out.reshape(rate.shape[0], -1, rate.shape[2]))
 
 
 def cumulative(rate: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -344,10 +355,17 @@ def rate_tables(
     unknown = sorted(set(also_personal) - known)
     if unknown:
         raise ScenarioError(f"acts not in the catalogue: {', '.join(unknown)}")
-    tried = sorted(set(also_personal) & {a.id for a in acts if a.attempt})
+    attempts_ids = {a.id for a in acts if a.attempt}
+    tried = sorted(set(also_personal) & attempts_ids)
     if tried:
         raise ScenarioError(f"attempts are counted, not drawn person by person: {', '.join(tried)}")
     personal_ids = set(also_personal) | (set(scheme.acts()) if scheme is not None else set())
+    # acts whose rates an effect multiplies are drawn person by person: the effect falls on
+    # exactly the people under it (attempts are drawn so for the refused already)
+    if scheme is not None:
+        personal_ids |= {
+            a for c in scheme.consequences() for a in c.act_multipliers() if a not in attempts_ids
+        }
     personal = np.array([i for i, a in enumerate(acts) if a.id in personal_ids], np.int32)
     counted = np.array(
         [i for i, a in enumerate(acts) if a.id not in personal_ids and not a.attempt], np.int32

@@ -11,7 +11,7 @@ sanctions and rewards are recovered from their group when results are written.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import NamedTuple
 
 import numpy as np
@@ -34,6 +34,11 @@ MAX_STEP = 30000  # steps plus the longest duration must stay below int16's rang
 
 COND_EVENTS, COND_GRADES, COND_BELOW, COND_AT_LEAST, COND_LIST, COND_MANAGER = 0, 1, 2, 3, 4, 5
 FLAG_SANCTIONED, FLAG_PANEL, FLAG_ACTIVE = np.uint8(1), np.uint8(2), np.uint8(4)
+#: The flags' top bits hold which act effects run (bit j: the j-th distinct act effect of the
+#: scheme's groups); with the sanctioned bit they pick a person's rate class:
+#: ``(flags & FLAG_SANCTIONED) + 2 * (flags >> EFFECT_SHIFT)``
+EFFECT_SHIFT = 3
+MAX_ACT_EFFECTS = 8 - EFFECT_SHIFT  # distinct act effects of a scheme: 2**5 combinations
 
 
 class SchemeArrays(NamedTuple):
@@ -80,7 +85,11 @@ class SchemeArrays(NamedTuple):
     coll_points: np.ndarray  # int32[R]
     coll_cat: np.ndarray  # int32[R]: -1 for uncapped
     list_fulfil: np.ndarray  # float64[L]: monthly chance of leaving by fulfilment, 0 if none
-    grp_blocks: np.ndarray  # int64[Q]: bit v if the group blocks attempt act v (layout.attempts)
+    #: act effects (schemes.model.Effect ``acts``): bit j if the group carries the j-th distinct
+    #: act effect; a person's running bits index the rows below and the rate classes
+    grp_effbit: np.ndarray  # int64[Q]
+    eff_blocks: np.ndarray  # int64[K]: bit v if combination k refuses attempt act v at all
+    eff_let: np.ndarray  # float64[K, V]: share of attempts at act v let through under k
 
 
 @dataclass(frozen=True)
@@ -98,6 +107,11 @@ class SchemeLayout:
     unrated_months: int = 0
     attempts: tuple[str, ...] = ()  # the catalogue's attempt acts, in catalogue order
     blocked: tuple[str, ...] = ()  # those that some sanction of the scheme blocks
+    #: float64[K, acts]: each act's rate multiplier under each combination k of running act
+    #: effects (bit j of k: the j-th distinct act effect); one row of ones without act effects
+    act_mult: np.ndarray = field(default_factory=lambda: np.ones((1, 0)))
+    #: the distinct act effects, bit j's multipliers by act id
+    act_effects: tuple[dict[str, float], ...] = ()
 
     @property
     def consequences(self) -> tuple[tuple[int, Consequence], ...]:
@@ -201,6 +215,9 @@ def compile_scheme(
     def arr(values: list[int] | list[float], dtype: type) -> np.ndarray:
         return np.array(values, dtype=dtype)
 
+    grp_effbit, act_mult, effects = act_effect_classes(scheme.id, groups, act_ids)
+    let = act_mult[:, [act_ids.index(a) for a in attempts]]
+
     decay, repair = scheme.decay, scheme.repair
     rules = scheme.network
     arrays = SchemeArrays(
@@ -259,9 +276,12 @@ def compile_scheme(
             ],
             np.float64,
         ),
-        grp_blocks=arr(
-            [sum({1 << attempts.index(a) for c in g for a in c.blocks}) for g in groups], np.int64
+        grp_effbit=grp_effbit,
+        eff_blocks=arr(
+            [sum(1 << v for v in range(len(attempts)) if let[k, v] < 1.0) for k in range(len(let))],
+            np.int64,
         ),
+        eff_let=np.ascontiguousarray(let, np.float64),
     )
     rating = scheme.tax_rating
     tax_of = None
@@ -285,9 +305,51 @@ def compile_scheme(
         tax_grades=tax_grades,
         unrated_months=rating.unrated.months if rating and rating.unrated else 0,
         attempts=attempts,
-        blocked=tuple(a for a in attempts if any(a in c.blocks for c in scheme.sanctions)),
+        blocked=tuple(a for v, a in enumerate(attempts) if (let[:, v] < 1.0).any()),
+        act_mult=act_mult,
+        act_effects=effects,
     )
     return arrays, layout
+
+
+def act_effect_classes(
+    scheme_id: str, groups: tuple[tuple[Consequence, ...], ...], act_ids: tuple[str, ...]
+) -> tuple[np.ndarray, np.ndarray, tuple[dict[str, float], ...]]:
+    """The rate classes of act effects: ``(grp_effbit[Q], act_mult[K, acts], effects)``.
+
+    A group's act effect is the product of its members' multipliers (``blocks:`` as 0). Groups
+    with the same effect share a bit; each combination ``k`` of bits gets a row of
+    multipliers, the product of its effects'. ``K = 2 ** distinct effects``, at most
+    ``2 ** MAX_ACT_EFFECTS``: the step looks a person's rates up by ``k``, never branches."""
+    signatures: list[dict[str, float]] = []
+    grp_effbit = np.zeros(len(groups), np.int64)
+    for q, members in enumerate(groups):
+        sig: dict[str, float] = {}
+        for c in members:
+            for act, m in c.act_multipliers().items():
+                if act not in act_ids:
+                    raise SchemeError(f"{c.id}: an effect on the act '{act}', not in the catalogue")
+                sig[act] = sig.get(act, 1.0) * m
+        sig = {a: m for a, m in sig.items() if m != 1.0}
+        if not sig:
+            continue
+        if sig not in signatures:
+            signatures.append(sig)
+        grp_effbit[q] = 1 << signatures.index(sig)
+    if len(signatures) > MAX_ACT_EFFECTS:
+        raise SchemeError(
+            f"scheme {scheme_id!r} has {len(signatures)} groups of consequences (same trigger "
+            f"and duration) with different act effects; at most {MAX_ACT_EFFECTS} fit, since "
+            "every combination of them gets rate tables of its own: give consequences with "
+            "the same trigger the same act effects, or merge their effects"
+        )
+    mult = np.ones((1 << len(signatures), len(act_ids)))
+    for k in range(mult.shape[0]):
+        for j, sig in enumerate(signatures):
+            if (k >> j) & 1:
+                for act, m in sig.items():
+                    mult[k, act_ids.index(act)] *= m
+    return grp_effbit, mult, tuple(signatures)
 
 
 class State(NamedTuple):

@@ -23,6 +23,7 @@ from numba import njit, prange
 
 from scslab.engine.compiled import (
     ALL_CAUSES,
+    EFFECT_SHIFT,
     FLAG_ACTIVE,
     FLAG_PANEL,
     FLAG_SANCTIONED,
@@ -521,7 +522,8 @@ def _person(
     """Person ``i`` (row of the columns), ``gi`` in the whole population: draws are keyed by
     ``gi``, so that a shard holding rows ``offset ..`` draws what the whole run draws."""
     c = np.int64(T.cell[i])
-    cls = np.int64(st.flags[i] & FLAG_SANCTIONED)
+    # the rate class: sanctioned or not, and which act effects run (since last month's step 7)
+    cls = np.int64(st.flags[i] & FLAG_SANCTIONED) + 2 * (np.int64(st.flags[i]) >> EFFECT_SHIFT)
     panel = (st.flags[i] & FLAG_PANEL) != 0
     # the hottest indices as unsigned integers (as ``i`` is): numba then skips its fix-up for
     # negative ones
@@ -701,7 +703,7 @@ def _person(
     active = False
     dom_s = np.int64(0)
     dom_r = np.int64(0)
-    blocks = np.int64(0)
+    eff = np.int64(0)  # the act effects running: bits of S.grp_effbit
     if triggered != 0 or (st.flags[i] & FLAG_ACTIVE) != 0:
         # only the groups running or due: the others stay as they are
         todo = triggered
@@ -732,18 +734,32 @@ def _person(
             if until >= 0:
                 active = True
                 A.grp_active[b, c, q] += 1
+                eff |= S.grp_effbit[q]
                 if S.grp_sanction[q] == 1:
                     sanctioned = True
                     dom_s |= S.grp_domains[q]
-                    blocks |= S.grp_blocks[q]
                 else:
                     dom_r |= S.grp_domains[q]
-    # 8. attempts at what a running sanction blocks: drawn for the people it refuses only
+    # 8. attempts at what running act effects refuse: drawn for the people refused only; a share
+    # eff_let of them goes through (a draw each), the rest are blocked
+    blocks = S.eff_blocks[eff]
     while blocks:
         low = blocks & -blocks
         v = _bit_index(low)
         blocks ^= low
-        A.blocked[bu, cu, v] += _count_below(D.a_cdf, c, v, uniform(katt, gi, v))
+        tries = _count_below(D.a_cdf, c, v, uniform(katt, gi, v))
+        let = S.eff_let[eff, v]
+        through = 0
+        if let > 0.0:
+            a = np.uint64(D.attempt[v])
+            for j in range(tries):
+                slot = 64 + 2 * (v * MAX_EVENTS + j)
+                if uniform(katt, gi, slot) < let:
+                    through += 1
+                    A.ev_true[bu, cu, a] += 1
+                    if uniform(katt, gi, slot + 1) < D.p_detect[a, ru]:
+                        A.ev_rec[bu, cu, a] += 1
+        A.blocked[bu, cu, v] += tries - through
         A.banned[bu, cu, v] += 1
     if sanctioned:
         A.anyc[b, c, 0] += 1
@@ -753,6 +769,7 @@ def _person(
         (st.flags[i] & FLAG_PANEL)
         | (FLAG_SANCTIONED if sanctioned else 0)
         | (FLAG_ACTIVE if active else 0)
+        | (eff << EFFECT_SHIFT)
     )
     while dom_s:
         low = dom_s & -dom_s

@@ -22,7 +22,13 @@ import numpy as np
 import psutil
 
 from scslab.behaviour.model import Catalogue
-from scslab.behaviour.rates import RateTables, cumulative, load_catalogue, rate_tables
+from scslab.behaviour.rates import (
+    RateTables,
+    cumulative,
+    load_catalogue,
+    rate_tables,
+    with_act_effects,
+)
 from scslab.engine.compiled import (
     FLAG_PANEL,
     FLAG_SANCTIONED,
@@ -520,7 +526,7 @@ class Simulation:
 
     def _draws(self, piece: int = 0) -> Draws:
         r = self.piece_rates[piece]
-        lam, cum = cumulative(r.rate)
+        lam, cum = cumulative(with_act_effects(r.rate, self.layout.act_mult[:, r.personal]))
         flam, fcum = cumulative(r.false_rate)
         return draws(
             lam,
