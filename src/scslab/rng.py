@@ -37,6 +37,7 @@ STREAM_DESIGN = 13  # a sweep's random design points (scslab.sweep)
 STREAM_ATTEMPTS = 14  # attempts at an act that a running sanction blocks, per person
 STREAM_ATTEMPT_COUNTS = 15  # attempts by everyone else, drawn as counts per cell
 STREAM_FULFIL = 16  # leaving a list early by performing the obligation behind it
+STREAM_APPEALS = 24  # objecting to a negative record (draw j: record j), and the decision (draw 0)
 
 
 @njit(cache=True, inline="always")

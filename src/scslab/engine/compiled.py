@@ -39,6 +39,12 @@ FLAG_SANCTIONED, FLAG_PANEL, FLAG_ACTIVE = np.uint8(1), np.uint8(2), np.uint8(4)
 #: ``(flags & FLAG_SANCTIONED) + 2 * (flags >> EFFECT_SHIFT)``
 EFFECT_SHIFT = 3
 MAX_ACT_EFFECTS = 8 - EFFECT_SHIFT  # distinct act effects of a scheme: 2**5 combinations
+#: a pending appeal's fields, State.appeal[i, AP_*]: the month it is decided (-1: none pending),
+#: the record's scheme event, the points it applied (after caps), the month it was made, the
+#: person's last negative month before it, the lists it entered (bits), 1 if it was false
+AP_DUE, AP_EVENT, AP_POINTS, AP_MONTH, AP_PREV, AP_LISTS, AP_FALSE = range(7)
+APPEAL_FIELDS = 7
+APPEAL_LISTS = 15  # lists a scheme with appeals may have: AP_LISTS holds them in an int16
 
 
 class SchemeArrays(NamedTuple):
@@ -90,6 +96,10 @@ class SchemeArrays(NamedTuple):
     grp_effbit: np.ndarray  # int64[Q]
     eff_blocks: np.ndarray  # int64[K]: bit v if combination k refuses attempt act v at all
     eff_let: np.ndarray  # float64[K, V]: share of attempts at act v let through under k
+    app_object: float  # appeals: chance of objecting to a negative record (0: no appeals)
+    app_false: float  # chance that an appeal of a false record wins
+    app_true: float  # chance that an appeal of a true record wins
+    app_delay: int  # months from the record to the decision (0: the scheme has no appeals)
 
 
 @dataclass(frozen=True)
@@ -112,6 +122,7 @@ class SchemeLayout:
     act_mult: np.ndarray = field(default_factory=lambda: np.ones((1, 0)))
     #: the distinct act effects, bit j's multipliers by act id
     act_effects: tuple[dict[str, float], ...] = ()
+    appeals: bool = False  # the scheme has an objection procedure (State.appeal is allocated)
 
     @property
     def consequences(self) -> tuple[tuple[int, Consequence], ...]:
@@ -282,7 +293,16 @@ def compile_scheme(
             np.int64,
         ),
         eff_let=np.ascontiguousarray(let, np.float64),
+        app_object=scheme.appeals.objection if scheme.appeals else 0.0,
+        app_false=scheme.appeals.success_if_false if scheme.appeals else 0.0,
+        app_true=scheme.appeals.success_if_true if scheme.appeals else 0.0,
+        app_delay=scheme.appeals.delay_months if scheme.appeals else 0,
     )
+    if scheme.appeals is not None and len(scheme.lists) > APPEAL_LISTS:
+        raise SchemeError(
+            f"scheme {scheme.id!r} has appeals and {len(scheme.lists)} lists; an appeal keeps the "
+            f"lists its record entered in {APPEAL_LISTS} bits"
+        )
     rating = scheme.tax_rating
     tax_of = None
     tax_grades: tuple[str, ...] = ()
@@ -308,6 +328,7 @@ def compile_scheme(
         blocked=tuple(a for v, a in enumerate(attempts) if (let[:, v] < 1.0).any()),
         act_mult=act_mult,
         act_effects=effects,
+        appeals=scheme.appeals is not None,
     )
     return arrays, layout
 
@@ -365,12 +386,16 @@ class State(NamedTuple):
     list_cause: np.ndarray  # uint32[N, L]
     grp_until: np.ndarray  # int16[N, Q]: step the consequence ends, OPEN, or -1 if inactive
     grp_cause: np.ndarray  # uint32[N, Q]
+    #: int16[N, APPEAL_FIELDS]: each person's one pending appeal (fields AP_*), AP_DUE -1 when
+    #: none; int16[N, 0] when the scheme has no appeals
+    appeal: np.ndarray
 
 
 def state_bytes_per_person(layout: SchemeLayout) -> int:
     """Bytes of engine state per person, for the memory estimate and the benchmark."""
     C, L, Q = len(layout.categories), len(layout.lists), len(layout.groups)
-    return 2 + 1 + 1 + 2 + 4 + 2 * C + 6 * L + 6 * Q
+    appeal = 2 * APPEAL_FIELDS if layout.appeals else 0
+    return 2 + 1 + 1 + 2 + 4 + 2 * C + 6 * L + 6 * Q + appeal
 
 
 def allocate_state(n: int, arrays: SchemeArrays, layout: SchemeLayout) -> State:
@@ -387,4 +412,13 @@ def allocate_state(n: int, arrays: SchemeArrays, layout: SchemeLayout) -> State:
         list_cause=np.zeros((n, L), np.uint32),
         grp_until=np.full((n, Q), -1, np.int16),
         grp_cause=np.zeros((n, Q), np.uint32),
+        appeal=_no_appeal(n, APPEAL_FIELDS if layout.appeals else 0),
     )
+
+
+def _no_appeal(n: int, fields: int) -> np.ndarray:
+    """Appeal slots with none pending (AP_DUE -1; the other fields are read only while one is)."""
+    out = np.zeros((n, fields), np.int16)
+    if fields:
+        out[:, AP_DUE] = -1
+    return out

@@ -23,6 +23,13 @@ from numba import njit, prange
 
 from scslab.engine.compiled import (
     ALL_CAUSES,
+    AP_DUE,
+    AP_EVENT,
+    AP_FALSE,
+    AP_LISTS,
+    AP_MONTH,
+    AP_POINTS,
+    AP_PREV,
     EFFECT_SHIFT,
     FLAG_ACTIVE,
     FLAG_PANEL,
@@ -38,6 +45,7 @@ from scslab.engine.compiled import (
     State,
 )
 from scslab.rng import (
+    STREAM_APPEALS,
     STREAM_ATTEMPT_COUNTS,
     STREAM_ATTEMPTS,
     STREAM_COUNTS,
@@ -62,6 +70,32 @@ PANEL_FIELDS = 6  # person, act, event kind (0 true, 1 false), recorded, points 
 LIST_WAYS = 4
 ENTRY, EXPIRY, REPAIR, FULFILMENT = 0, 1, 2, 3
 EXIT_REASONS = ("expiry", "repair", "fulfilment")
+
+
+def exit_reasons(appeals: bool) -> tuple[str, ...]:
+    """The reasons list exits are counted by: :data:`EXIT_REASONS`, and ``appeal`` with appeals."""
+    return EXIT_REASONS + (("appeal",) if appeals else ())
+
+
+#: the way of an exit on appeal: only a scheme with appeals has it (its lflow has LIST_WAYS + 1)
+APPEAL = 4
+#: appeal counts by cell, the last axis of ``Tally.appeals`` (empty without appeals): appeals
+#: lodged; decided, won or lost, of false and true records; listings removed on appeal, of false
+#: and true records, and the months they had lasted; consequences ended on appeal
+APPEAL_COUNTS = (
+    "lodged",
+    "won_false",
+    "won_true",
+    "lost_false",
+    "lost_true",
+    "corrected_false",
+    "months_false",
+    "corrected_true",
+    "months_true",
+    "consequences_ended",
+)
+LODGED, WON_FALSE, WON_TRUE, LOST_FALSE, LOST_TRUE = 0, 1, 2, 3, 4
+CORRECTED_FALSE, MONTHS_FALSE, CORRECTED_TRUE, MONTHS_TRUE, CONSEQUENCES_ENDED = 5, 6, 7, 8, 9
 
 #: bit indices by de Bruijn hashing (Leiserson, Prokop & Randall 1998), see :func:`_bit_index`
 _DE_BRUIJN = 0x03F79D71B4CB0A89
@@ -212,6 +246,7 @@ class Tally(NamedTuple):
     lflow: np.ndarray
     blocked: np.ndarray  # int32[B, cells, V]: attempts refused by a running sanction
     banned: np.ndarray  # int32[B, cells, V]: people refused each attempt act this month
+    appeals: np.ndarray  # int32[B, cells, APPEAL_COUNTS], or [B, cells, 0] without appeals
     pev: np.ndarray  # int32[B, cap, PANEL_FIELDS]: events of panel members
     pev_n: np.ndarray  # int32[B]
 
@@ -230,7 +265,9 @@ def allocate_tally(
     groups: int,
     panel_per_block: int,
     attempts: int = 0,
+    appeals: bool = False,
 ) -> Tally:
+    """Zeroed tallies; with ``appeals``, list exits on appeal and the appeal counts too."""
     B = n_blocks(n)
     D = N_DOMAINS
     i32 = np.int32
@@ -247,9 +284,10 @@ def allocate_tally(
         flow=np.zeros((B, 3, lists + groups, D + 2, MARKS), i32),
         anyc=np.zeros((B, cells, 2), i32),
         hist=np.zeros((B, HIST_BINS), i32),
-        lflow=np.zeros((B, cells, lists, LIST_WAYS), i32),
+        lflow=np.zeros((B, cells, lists, LIST_WAYS + int(appeals)), i32),
         blocked=np.zeros((B, cells, attempts), i32),
         banned=np.zeros((B, cells, attempts), i32),
+        appeals=np.zeros((B, cells, len(APPEAL_COUNTS) if appeals else 0), i32),
         # per panel person and month: acts, false records, network (8) and collective (4) rules
         pev=np.zeros((B, panel_per_block * (2 * MAX_EVENTS + 12) + 1, PANEL_FIELDS), i32),
         pev_n=np.zeros(B, i32),
@@ -501,6 +539,101 @@ def _rule_points(
         _log(A, b, gi, code, 0, 1, applied, -1)
 
 
+@njit(cache=True)
+def _lodge_appeal(
+    S: SchemeArrays,
+    st: State,
+    A: Tally,
+    b: int,
+    c: int,
+    i: int,
+    t: int,
+    e: int,
+    applied: int,
+    prev: int,
+    entered: int,
+    false: bool,
+    u: float,
+) -> None:
+    """A negative record made in month ``t``: objected to with ``S.app_object`` (draw ``u``)
+    while no appeal of the person's is pending; decided ``S.app_delay`` months later.
+
+    ``prev`` is the person's last negative month before the record, ``entered`` the lists it
+    put them on. A later negative record in the same month as a pending one's keeps that month
+    as the last negative one, whatever the appeal's outcome."""
+    ap = st.appeal
+    if ap[i, AP_DUE] >= 0:
+        if ap[i, AP_MONTH] == t:
+            ap[i, AP_PREV] = t
+        return
+    if u >= S.app_object:
+        return
+    ap[i, AP_DUE] = t + S.app_delay
+    ap[i, AP_EVENT] = e
+    ap[i, AP_POINTS] = applied
+    ap[i, AP_MONTH] = t
+    ap[i, AP_PREV] = prev
+    ap[i, AP_LISTS] = entered
+    ap[i, AP_FALSE] = 1 if false else 0
+    A.appeals[b, c, LODGED] += 1
+
+
+@njit(cache=True)
+def _decide_appeal(
+    S: SchemeArrays, st: State, A: Tally, b: int, c: int, i: int, t: int, u: float
+) -> None:
+    """Person ``i``'s pending appeal, due in month ``t``, decided before the month's records.
+
+    Won (draw ``u`` below the success chance for a false or a true record): the record's points
+    are reversed, exactly what it applied, within the score range, and given back to its
+    category's cap if the cap window is the same; the month of the last negative record goes back
+    to what it was before, unless a later one came; a listing the record entered that is still
+    the same listing (entered in the record's month) ends, counted as an exit on appeal, with the
+    consequence groups that it started and that have a duration (those that last while the listing
+    does end in this month's step, as the list no longer holds). Consequences triggered by grade or
+    score follow the corrected score by the normal rules."""
+    ap = st.appeal
+    false = ap[i, AP_FALSE] == 1
+    ap[i, AP_DUE] = -1
+    if u >= (S.app_false if false else S.app_true):
+        A.appeals[b, c, LOST_FALSE if false else LOST_TRUE] += 1
+        return
+    A.appeals[b, c, WON_FALSE if false else WON_TRUE] += 1
+    month = np.int64(ap[i, AP_MONTH])
+    applied = np.int64(ap[i, AP_POINTS])
+    if applied != 0:
+        score = min(max(np.int64(st.score[i]) - applied, S.score_min), S.score_max)
+        st.score[i] = score
+        cat = S.ev_cat[ap[i, AP_EVENT]]
+        W = S.cap_window
+        if W == 0 or month // W == t // W:
+            st.cat_used[i, cat] -= min(abs(applied), np.int64(st.cat_used[i, cat]))
+        if score >= S.base:
+            st.cause[i] = 0
+    if st.last_neg[i] == month:
+        st.last_neg[i] = ap[i, AP_PREV]
+    lm = np.int64(ap[i, AP_LISTS])
+    n_lists = st.list_since.shape[1]
+    li = 0
+    while lm:
+        if lm & 1 and st.list_since[i, li] == month:
+            _count_causes(A.flow, b, 1, li, st.list_cause[i, li])
+            A.lflow[b, c, li, APPEAL] += 1
+            A.appeals[b, c, CORRECTED_FALSE if false else CORRECTED_TRUE] += 1
+            A.appeals[b, c, MONTHS_FALSE if false else MONTHS_TRUE] += t - month
+            st.list_since[i, li] = -1
+            for q in range(st.grp_until.shape[1]):
+                until = np.int64(st.grp_until[i, q])
+                dur = S.grp_duration[q]
+                # a group of this list's, with a duration, that started while it held
+                if S.grp_list[q] == li and dur > 0 and until >= 0 and until - dur >= month:
+                    _count_causes(A.flow, b, 1, n_lists + q, st.grp_cause[i, q])
+                    A.appeals[b, c, CONSEQUENCES_ENDED] += 1
+                    st.grp_until[i, q] = -1
+        lm >>= 1
+        li += 1
+
+
 @njit(cache=True, inline="always")
 def _person(
     S: SchemeArrays,
@@ -517,6 +650,7 @@ def _person(
     krep: int,
     katt: int,
     kful: int,
+    kapp: int,
     gi: int,
 ) -> None:
     """Person ``i`` (row of the columns), ``gi`` in the whole population: draws are keyed by
@@ -530,6 +664,11 @@ def _person(
     bu = np.uint64(b)
     cu = np.uint64(T.cell[i])
     ru = np.uint64(T.region[i])
+    appeals = st.appeal.shape[1] > 0
+
+    # 0. an appeal due this month is decided before the month's records (draw 0 of its stream)
+    if appeals and st.appeal[i, AP_DUE] >= 0 and t >= st.appeal[i, AP_DUE]:
+        _decide_appeal(S, st, A, b, c, i, t, uniform(kapp, gi, 0))
 
     # 1. scored acts and their records, then false records from their own stream
     # one mix gives both counts: its high half for true acts, its low half for false records
@@ -567,19 +706,27 @@ def _person(
             if S.ev_rights[e] == 1:
                 why |= RIGHTS
             lm = S.ev_lists[e]
-            if pts < 0 or lm != 0:  # a deduction or a listing: a negative record
+            negative = pts < 0 or lm != 0  # a deduction or a listing: a negative record
+            prev = np.int64(st.last_neg[i])
+            if negative:
                 st.last_neg[i] = t
             if pts < 0 and applied != 0:
                 st.cause[i] |= why
             li = 0
+            entered = 0
             while lm:
                 if lm & 1 and st.list_since[i, li] < 0:
                     st.list_since[i, li] = t
                     st.list_cause[i, li] = why
                     _count_causes(A.flow, b, 0, li, why)
                     A.lflow[bu, cu, li, ENTRY] += 1
+                    entered |= 1 << li
                 lm >>= 1
                 li += 1
+            if appeals and negative:  # objected to with draw j of the appeals stream
+                _lodge_appeal(
+                    S, st, A, b, c, i, t, e, applied, prev, entered, false, uniform(kapp, gi, j)
+                )
         if panel:  # event -1 when not recorded or not scored
             _log(
                 A, b, gi, a, 1 if false else 0, 1 if recorded else 0, applied, e if recorded else -1
@@ -796,6 +943,7 @@ def _block(
     krep: int,
     katt: int,
     kful: int,
+    kapp: int,
     offset: int,
 ) -> None:
     """One block of people, in order. Compiled on its own so that the parallel loop stays simple."""
@@ -806,7 +954,9 @@ def _block(
         st.cat_used[lo:hi] = 0
     for i in range(lo, hi):
         # the row as an unsigned integer: numba leaves out its fix-up for negative indices
-        _person(S, D, T, st, A, b, np.uint64(i), t, kev, kfa, kob, krep, katt, kful, i + offset)
+        _person(
+            S, D, T, st, A, b, np.uint64(i), t, kev, kfa, kob, krep, katt, kful, kapp, i + offset
+        )
 
 
 @njit(cache=True, parallel=True)
@@ -824,8 +974,9 @@ def step(
     krep = step_key(seed, STREAM_REPAIR, t)
     katt = step_key(seed, STREAM_ATTEMPTS, t)
     kful = step_key(seed, STREAM_FULFIL, t)
+    kapp = step_key(seed, STREAM_APPEALS, t)
     for b in prange(n_blocks(n)):
-        _block(S, D, T, st, A, b, t, kev, kfa, kob, krep, katt, kful, offset)
+        _block(S, D, T, st, A, b, t, kev, kfa, kob, krep, katt, kful, kapp, offset)
 
 
 @njit(cache=True)

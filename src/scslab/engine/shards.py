@@ -359,6 +359,7 @@ class Shard:
             Q,
             per_block,
             len(layout.attempts),
+            layout.appeals,
         )
         self.record = Record.allocate(sc.steps, self.tally, plan.panel, L, Q)
         self.running = running_consequences(self.state.grp_until, self.state.grp_cause)

@@ -110,6 +110,9 @@ class Record:
     lflow: np.ndarray
     #: [steps, cells, attempt acts]: attempts refused by a running sanction
     blocked: np.ndarray
+    #: [steps, cells, kernels.APPEAL_COUNTS]: appeals lodged, decided, listings corrected;
+    #: [steps, cells, 0] without appeals
+    appeals: np.ndarray
     panel_people: np.ndarray
     panel_score: np.ndarray
     panel_grade: np.ndarray
@@ -154,6 +157,7 @@ class Record:
             flow=per_step(tally.flow),
             lflow=per_step(tally.lflow),
             blocked=per_step(tally.blocked),
+            appeals=per_step(tally.appeals),
             panel_people=panel,
             panel_score=np.zeros((steps, p), np.int16),
             panel_start=np.zeros(p, np.int16),
@@ -182,6 +186,7 @@ class Record:
             "flow",
             "lflow",
             "blocked",
+            "appeals",
         ):
             getattr(self, name)[t] = getattr(tally, name).sum(axis=0)
         p = self.panel_people
@@ -766,6 +771,7 @@ class Run:
             Q,
             per_block,
             len(sim.layout.attempts),
+            sim.layout.appeals,
         )
         self.record = Record.allocate(sim.scenario.steps, self.tally, panel, L, Q)
         #: consequences running, by group, cause and mark (see carry_running)

@@ -435,6 +435,26 @@ class Repair(Sourced):
     lists: tuple[Slug, ...] = ()
 
 
+Probability = Annotated[float, Field(ge=0, le=1)]
+
+
+class Appeals(Sourced):
+    """Due process: a person may object to a negative record (a deduction or a listing).
+
+    Each negative record is objected to with ``objection``; while one objection is pending a
+    person lodges no other. After ``delay_months`` the appeal is decided: it succeeds with
+    ``success_if_false`` for a false record and ``success_if_true`` for a true one. A record
+    corrected on appeal has its points reversed (exactly what was applied, after caps), the
+    listings it entered removed, and the consequences those listings started ended."""
+
+    objection: Probability = Field(description="the share of negative records objected to")
+    success_if_false: Probability = Field(
+        description="chance that an appeal of a false record wins"
+    )
+    success_if_true: Probability = Field(description="chance that an appeal of a true record wins")
+    delay_months: Months = Field(description="months from the record to the decision")
+
+
 class Unrated(Sourced):
     """The grade of subjects too new to rate: the tax authority's M for firms under a year old."""
 
@@ -478,6 +498,9 @@ class Scheme(_Strict):
     collective: tuple[Collective, ...] = Field(default=(), max_length=4)
     decay: Decay | None = None
     repair: Repair | None = None
+    appeals: Appeals | None = Field(
+        default=None, description="an objection procedure that corrects negative records"
+    )
     tax_rating: TaxRating | None = Field(
         default=None, description="firms only: a second grade scale on the same score"
     )
@@ -541,6 +564,8 @@ def _rules(s: Scheme) -> Iterator[tuple[Loc, Sourced]]:
         yield ("decay",), s.decay
     if s.repair is not None:
         yield ("repair",), s.repair
+    if s.appeals is not None:
+        yield ("appeals",), s.appeals
 
 
 def _duplicates(loc: str, ids: Iterable[str]) -> Iterator[tuple[Loc, str]]:

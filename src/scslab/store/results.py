@@ -240,6 +240,7 @@ SUMMED = (
     "entries__",
     "exits__",
     "blocked__",
+    "appeals__",
 )
 FIRM_COUNTS = ("closed", "managers_listed", "representatives_restricted")
 #: The contract game's counts (``scslab.engine.contracts``).
@@ -312,4 +313,6 @@ def summarize(
         "tax_grades": tax_grades,
         "firms": firms,
         "contracts": contracts,
+        # a scheme with appeals: lodged, won and lost by record, listings corrected (over the run)
+        "appeals": each_over_run("appeals__") or None,
     }

@@ -111,19 +111,23 @@ def _table(con: duckdb.DuckDBPyConnection, name: str, columns: dict[str, Any]) -
 
 def flow_columns(sim: Simulation, rec: Record) -> dict[str, np.ndarray]:
     """The ``steps`` columns of list flows and blocked attempts, as int64[steps done, cells]:
-    ``entries__<list>``, ``exits__<list>__<reason>`` (expiry, repair, fulfilment) and
-    ``blocked__<act>`` for each act a sanction of the scheme blocks."""
-    from scslab.engine.kernels import ENTRY, EXIT_REASONS
+    ``entries__<list>``, ``exits__<list>__<reason>`` (expiry, repair, fulfilment, and appeal
+    where the scheme has appeals), ``blocked__<act>`` for each act a sanction of the scheme
+    blocks, and with appeals ``appeals__<count>`` (:data:`scslab.engine.kernels.APPEAL_COUNTS`)."""
+    from scslab.engine.kernels import APPEAL_COUNTS, ENTRY, exit_reasons
 
     T, layout = rec.done, sim.layout
     out: dict[str, np.ndarray] = {}
     for li, lid in enumerate(layout.lists):
         out[f"entries__{lid}"] = rec.lflow[:T, :, li, ENTRY].astype(np.int64)
-        for k, reason in enumerate(EXIT_REASONS):
+        for k, reason in enumerate(exit_reasons(layout.appeals)):
             out[f"exits__{lid}__{reason}"] = rec.lflow[:T, :, li, ENTRY + 1 + k].astype(np.int64)
     for act in layout.blocked:
         v = layout.attempts.index(act)
         out[f"blocked__{act}"] = rec.blocked[:T, :, v].astype(np.int64)
+    if layout.appeals:
+        for k, name in enumerate(APPEAL_COUNTS):
+            out[f"appeals__{name}"] = rec.appeals[:T, :, k].astype(np.int64)
     return out
 
 

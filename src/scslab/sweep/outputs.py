@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from scslab.analysis.audit import run_figure_names, run_figures
-from scslab.engine.kernels import EXIT_REASONS
+from scslab.engine.kernels import APPEAL_COUNTS, exit_reasons
 from scslab.schemes.model import DOMAINS
 from scslab.store.results import summarize
 from scslab.store.writer import flow_columns
@@ -114,8 +114,10 @@ def output_names(sim: Simulation) -> tuple[str, ...]:
     names = [f"grades.{g}" for g in layout.grades]
     names += [f"lists.{x}" for x in layout.lists]
     names += [f"list_entries.{x}" for x in layout.lists]
-    names += [f"list_exits.{x}.{r}" for x in layout.lists for r in EXIT_REASONS]
+    names += [f"list_exits.{x}.{r}" for x in layout.lists for r in exit_reasons(layout.appeals)]
     names += [f"blocked.{a}" for a in layout.blocked]
+    if layout.appeals:
+        names += [f"appeals.{k}" for k in APPEAL_COUNTS]
     names += [f"sanctions.{d}" for d in _domains(sim.scheme.sanctions)]
     names += [f"rewards.{d}" for d in _domains(sim.scheme.rewards)]
     names += [f"events.{e}" for e in EVENTS]
