@@ -162,10 +162,43 @@ class TieCutting(_Frozen):
     )
 
 
+class RewardSeeking(_Frozen):
+    """Lawful acts that earn points or a redlist entry rise with what they earn: the mirror of
+    :class:`Deterrence`. An act's rate is multiplied by ``exp(elasticity * P(recorded) * value)``,
+    the value being the points the scheme adds divided by a tenth of the score range, plus
+    ``list_entry_points / 100`` if the act puts one on a redlist. Everyone alike. Assumed."""
+
+    enabled: bool = False
+    elasticity: Annotated[float, Field(ge=0, le=100)] = 0.5
+
+
+class Gaming(_Frozen):
+    """A ``share`` of people learn which lawful acts the scheme scores with points and do them
+    ``1 + shift`` times as often, whatever the points: the mean rate of each such act rises by
+    ``1 + share * shift`` in every cell (a mean over the people, not a mark on each). Assumed."""
+
+    enabled: bool = False
+    share: Annotated[float, Field(ge=0, le=1)] = 0.1
+    shift: Annotated[float, Field(ge=0, le=100)] = 1.0
+
+
+class Avoidance(_Frozen):
+    """People under a sanction move a ``share`` of what they do off observed platforms (cash
+    instead of payment apps, other accounts): while they are sanctioned the platform channels
+    (``bank``, ``social-media``) record their acts ``1 - share`` times as often. Assumed."""
+
+    enabled: bool = False
+    share: Annotated[float, Field(ge=0, le=1)] = 0.3
+    channels: tuple[str, ...] = ("bank", "social-media")
+
+
 class Adaptation(_Frozen):
     deterrence: Deterrence = Deterrence()
     chilling: Chilling = Chilling()
     tie_cutting: TieCutting = TieCutting()
+    reward_seeking: RewardSeeking = RewardSeeking()
+    gaming: Gaming = Gaming()
+    avoidance: Avoidance = Avoidance()
     list_entry_points: Annotated[int, Field(ge=0, le=10_000)] = Field(
         default=200,
         description="the penalty, in points, that people feel a list entry to be (assumed)",

@@ -88,6 +88,9 @@ class RateTables:
     #: float64[acts]: each act's latent rate per agent-year, before multipliers: the catalogue's
     #: rate, or for a rate ``measured_under`` a scheme the one solved for (:func:`latent_rates`)
     latent: np.ndarray
+    #: float64[acts, regions]: P(recorded) for people under a sanction, who keep a share of their
+    #: acts off the platform channels (adaptation.avoidance); ``p_detect`` without avoidance
+    p_avoid: np.ndarray | None = None
 
 
 def with_act_effects(rate: np.ndarray, mult: np.ndarray) -> np.ndarray:
@@ -305,6 +308,18 @@ def rate_tables(
             p_channel[a_i, c_i, :] = p * (coverage if ch == "camera" else 1.0)
     p_channel *= observation.record_share
     p_detect = 1.0 - np.prod(1.0 - p_channel, axis=1)
+    # avoidance: people under a sanction keep a share of their acts off the platform channels
+    p_avoid = p_detect
+    avoid = adaptation.avoidance
+    if scheme is not None and avoid.enabled:
+        unknown = sorted(set(avoid.channels) - set(ch_ids))
+        if unknown:
+            raise ScenarioError(
+                f"adaptation.avoidance.channels: {', '.join(unknown)} not in the catalogue's "
+                f"channels ({', '.join(ch_ids)})"
+            )
+        kept = np.array([1.0 - avoid.share if c in avoid.channels else 1.0 for c in ch_ids])
+        p_avoid = 1.0 - np.prod(1.0 - p_channel * kept[None, :, None], axis=1)
 
     # false records per act and channel, per region (per person-year)
     ratio = np.array([channels[c].false_record_ratio for c in ch_ids])
@@ -335,6 +350,7 @@ def rate_tables(
         elasticity = np.where(on, elasticity, 0.0)
         salience = np.array([1.0, 1.0 + det.sanctioned_salience])
 
+    seeking = reward_factors(catalogue, scheme, adaptation, p_detect)
     traits = cells.traits()
     names = list(cells.levels.items())
     n_cells = traits.shape[0]
@@ -347,7 +363,7 @@ def rate_tables(
             monthly = base[a_i] * _multiplier(act.multipliers, levels) / 12.0  # type: ignore[arg-type]
             feel = p_detect[a_i, r] * penalty[a_i] * salience
             deterrence[c, :, a_i] = np.exp(-elasticity[a_i] * feel)
-            true_rate[c, :, a_i] = monthly * deterrence[c, :, a_i]
+            true_rate[c, :, a_i] = monthly * deterrence[c, :, a_i] * seeking[a_i, r]
     region_of = traits[:, 0]
     false_by_act = false_rate.sum(axis=1)[:, region_of].T / 12.0  # [cells, acts]
 
@@ -391,4 +407,35 @@ def rate_tables(
         attempt_rate=np.ascontiguousarray(true_rate[:, 0, attempt]),
         attempt_false=np.ascontiguousarray(false_by_act[:, attempt]),
         latent=latent,
+        p_avoid=p_avoid,
     )
+
+
+def reward_factors(
+    catalogue: Catalogue, scheme: Scheme | None, adaptation: Adaptation, p_detect: np.ndarray
+) -> np.ndarray:
+    """``float64[acts, regions]``: how much reward seeking and gaming raise each act (1: not).
+
+    Only lawful acts the scheme rewards: with points above 0, or (reward seeking) an entry on a
+    redlist. Every other act keeps its rate exactly."""
+    out = np.ones_like(p_detect)
+    seek, game = adaptation.reward_seeking, adaptation.gaming
+    if scheme is None or not (seek.enabled or game.enabled):
+        return out
+    scale = (scheme.score.max - scheme.score.min) / 10.0
+    red = {ev for x in scheme.lists if x.kind == "red" for ev in x.entry.events}
+    by_act = {e.act_id: e for e in scheme.events}
+    for a_i, act in enumerate(catalogue.acts):
+        ev = by_act.get(act.id)
+        if ev is None or not act.lawful:
+            continue
+        value = max(0, ev.points) / scale + (
+            adaptation.list_entry_points / 100.0 if ev.id in red else 0.0
+        )
+        if value <= 0:
+            continue
+        if seek.enabled:
+            out[a_i] *= np.exp(seek.elasticity * p_detect[a_i] * value)
+        if game.enabled and ev.points > 0:
+            out[a_i] *= 1.0 + game.share * game.shift
+    return out

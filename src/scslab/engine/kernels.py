@@ -123,6 +123,8 @@ class Draws(NamedTuple):
     a_rate: np.ndarray  # float64[cells, V]: attempts per person-month
     a_false: np.ndarray  # float64[cells, V]: false records per person-month
     a_cdf: np.ndarray  # float64[cells, V, MAX_EVENTS]: P(at most k attempts this month)
+    #: float64[2, acts, regions]: P(recorded) of a personal act, by sanctioned or not (avoidance)
+    p_seen: np.ndarray
 
 
 def draws(
@@ -139,6 +141,7 @@ def draws(
     attempt: np.ndarray | None = None,
     a_rate: np.ndarray | None = None,
     a_false: np.ndarray | None = None,
+    p_avoid: np.ndarray | None = None,
 ) -> Draws:
     """The step's tables from monthly rates: ``lam[cells, classes]`` scored acts per person and
     ``cum`` their kinds' running sums; ``flam[cells]`` and ``fcum[cells, F]`` for false records;
@@ -167,6 +170,9 @@ def draws(
         a_rate=np.ascontiguousarray(a_rate),
         a_false=np.ascontiguousarray(a_false),
         a_cdf=poisson_cdf(a_rate),
+        p_seen=np.ascontiguousarray(
+            np.stack([p_detect, p_detect if p_avoid is None else p_avoid]), np.float64
+        ),
     )
 
 
@@ -690,7 +696,7 @@ def _person(
             else:
                 a = np.int64(T.injected_act)
             A.ev_true[bu, cu, np.uint64(a)] += 1
-            recorded = uniform(kob, gi, j) < D.p_detect[np.uint64(a), ru]
+            recorded = uniform(kob, gi, j) < D.p_seen[np.uint64(cls & 1), np.uint64(a), ru]
         applied = 0
         # -1 for an act drawn for comparison that this scheme does not score
         e = S.act_event[np.uint64(a)]

@@ -547,6 +547,7 @@ class Simulation:
             r.attempt,
             r.attempt_rate,
             r.attempt_false,
+            r.p_avoid,
         )
 
     def _panel(self, n: int) -> np.ndarray:

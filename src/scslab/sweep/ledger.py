@@ -63,6 +63,10 @@ SCENARIO_ASSUMED: dict[str, str | None] = {
     "adaptation.deterrence.sanctioned_salience": "adaptation.deterrence.enabled",
     "adaptation.chilling.elasticity": "adaptation.chilling.enabled",
     "adaptation.tie_cutting.probability": "adaptation.tie_cutting.enabled",
+    "adaptation.reward_seeking.elasticity": "adaptation.reward_seeking.enabled",
+    "adaptation.gaming.share": "adaptation.gaming.enabled",
+    "adaptation.gaming.shift": "adaptation.gaming.enabled",
+    "adaptation.avoidance.share": "adaptation.avoidance.enabled",
     "adaptation.list_entry_points": None,
     "observation.camera_reach": None,
 }
