@@ -571,6 +571,13 @@ def _under(kind: str) -> str:
 
 
 def _condition_words(c: Condition) -> str:
+    if c.all_ is not None or c.any_ is not None:
+        join = " and " if c.all_ is not None else " or "
+        return "(" + join.join(_condition_words(p) for p in c.parts) + ")"
+    if c.not_ is not None:
+        return "not " + _condition_words(c.not_)
+    if c.at_least is not None:
+        return f"{c.at_least} or more records of {c.of} within {c.within_months} months"
     if c.events:
         return "a record of " + ", ".join(c.events)
     if c.grades:
@@ -584,7 +591,9 @@ def _condition_words(c: Condition) -> str:
 
 def _trigger_words(c: Condition) -> str:
     words = _condition_words(c)
-    if c.events:
+    if c.composed or c.at_least is not None:
+        words = f"when {words}"
+    elif c.events:
         words = f"entered on {words}"
     elif c.list is not None:
         words = f"on {words}"

@@ -81,12 +81,21 @@ def describe_condition(c: Condition) -> str:
     """A condition in words, e.g. ``grade D`` or ``score below 600``."""
     if c.of == "household":
         return "in the household, " + describe_condition(c.model_copy(update={"of": "self"}))
+    if c.all_ is not None or c.any_ is not None:
+        join = " and " if c.all_ is not None else " or "
+        return "(" + join.join(describe_condition(p) for p in c.parts) + ")"
+    if c.not_ is not None:
+        return "not " + describe_condition(c.not_)
+    if c.at_least is not None:
+        return f"{c.at_least}+ records of {c.of} within {c.within_months} months"
     if c.events:
         return "recorded: " + ", ".join(c.events)
     if c.grades:
         return ("grade " if len(c.grades) == 1 else "grades ") + ", ".join(c.grades)
     if c.list is not None:
         return f"on list {c.list}"
+    if c.representative_listed:
+        return "legal representative blacklisted"
     if c.score_below is not None:
         return f"score below {c.score_below}"
     return f"score at least {c.score_at_least}"

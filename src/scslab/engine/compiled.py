@@ -33,6 +33,8 @@ NEVER = -32768  # last_neg of someone with no negative record
 MAX_STEP = 30000  # steps plus the longest duration must stay below int16's range
 
 COND_EVENTS, COND_GRADES, COND_BELOW, COND_AT_LEAST, COND_LIST, COND_MANAGER = 0, 1, 2, 3, 4, 5
+COND_LEAF = 6  # composed, or a leaf read from the leaf word (events as a trigger, a count)
+MAX_LEAVES = 12  # distinct leaves of a scheme's composed conditions: truth tables of 2**12 words
 FLAG_SANCTIONED, FLAG_PANEL, FLAG_ACTIVE = np.uint8(1), np.uint8(2), np.uint8(4)
 #: The flags' top bits hold which act effects run (bit j: the j-th distinct act effect of the
 #: scheme's groups); with the sanctioned bit they pick a person's rate class:
@@ -100,6 +102,19 @@ class SchemeArrays(NamedTuple):
     app_false: float  # chance that an appeal of a false record wins
     app_true: float  # chance that an appeal of a true record wins
     app_delay: int  # months from the record to the decision (0: the scheme has no appeals)
+    # conditions composed of leaves (all/any/not, events as triggers, counts in a window): each
+    # distinct leaf is a bit of a per-person word, each such condition a truth table over words
+    ev_leaves: np.ndarray  # int64[E]: leaf bits a recorded event sets this month
+    ev_ring_off: np.ndarray  # int32[E]: first column of the event's records in ev_ring, -1 if none
+    ev_ring_len: np.ndarray  # int32[E]: how many of its latest records are kept
+    cnt_col: np.ndarray  # int32[K]: ev_ring column of the record a count leaf k looks at
+    cnt_window: np.ndarray  # int32[K]: months of its window
+    cnt_bit: np.ndarray  # int64[K]: its leaf bit
+    leaf_score: np.ndarray  # int64[max-min+1]: leaf bits that hold at each score; [0] if unused
+    leaf_list: np.ndarray  # int64[L]: leaf bit of being on list l
+    leaf_lists: np.ndarray  # int64[2**leaves]: lists whose composed entry holds, by leaf word
+    leaf_groups: np.ndarray  # int64[2**leaves]: groups whose composed trigger holds, by word
+    grp_leafy: np.ndarray  # uint8[Q]: 1 if the group's trigger is read from the leaf word
 
 
 @dataclass(frozen=True)
@@ -130,10 +145,34 @@ class SchemeLayout:
         return tuple((q, c) for q, members in enumerate(self.groups) for c in members)
 
 
+def _leafy(c: Condition, entry: bool) -> bool:
+    """Whether a list entry (``entry``) or trigger is read from the leaf word: a composition, a
+    count, or (for a trigger) recorded events. Everything else keeps its direct lookup."""
+    return c.composed or c.at_least is not None or (not entry and bool(c.events))
+
+
+def _leaf_key(c: Condition) -> tuple[str, tuple[str, ...], int, int]:
+    """What makes two leaves the same leaf."""
+    if c.events:
+        return ("events", tuple(sorted(set(c.events))), 0, 0)
+    if c.grades:
+        return ("grades", tuple(sorted(set(c.grades))), 0, 0)
+    if c.list is not None:
+        return ("list", (c.list,), 0, 0)
+    if c.score_below is not None:
+        return ("below", (), c.score_below, 0)
+    if c.score_at_least is not None:
+        return ("at_least", (), c.score_at_least, 0)
+    assert c.at_least is not None and c.within_months is not None
+    return ("count", (c.of,), c.at_least, c.within_months)
+
+
 def _condition(
     c: Condition, grade_ix: dict[str, int], list_ix: dict[str, int]
 ) -> tuple[int, int, int, int]:
     """(kind, grade mask, value, list index) of a trigger or list entry."""
+    if c.composed or c.at_least is not None:
+        return COND_LEAF, 0, 0, -1
     if c.grades:
         return COND_GRADES, sum(1 << grade_ix[g] for g in c.grades), 0, -1
     if c.score_below is not None:
@@ -174,11 +213,13 @@ def compile_scheme(
     lists = [_condition(x.entry, grade_ix, list_ix) for x in scheme.lists]
 
     # group sanctions and rewards by (sanction-or-reward, trigger, duration, whose condition)
-    Key = tuple[int, tuple[int, int, int, int], int, bool, str]
+    Key = tuple[int, tuple[int, int, int, int] | str, int, bool, str]
     keyed: dict[Key, list[Consequence]] = {}
     for is_sanction, items in ((1, scheme.sanctions), (0, scheme.rewards)):
         for c in items:
-            cond = _condition(c.trigger, grade_ix, list_ix)
+            cond: tuple[int, int, int, int] | str = _condition(c.trigger, grade_ix, list_ix)
+            if _leafy(c.trigger, entry=False):  # the same composition: the same group
+                cond = c.trigger.model_dump_json(exclude_defaults=True)
             # a firm's managers' listings arrive like a household member's: through the
             # per-household trigger slot, set from outside the step (engine.simulation)
             shared = c.trigger.of == "household" or bool(c.trigger.representative_listed)
@@ -189,7 +230,8 @@ def compile_scheme(
         if count > MAX_BITS:  # the step holds them as bits of one int64
             raise SchemeError(f"scheme {scheme.id!r} has {count} {what}; at most {MAX_BITS} fit")
     groups = tuple(tuple(keyed[k]) for k in keys)
-    triggers = [k[1] for k in keys]
+    leaf = (COND_LEAF, 0, 0, -1)
+    triggers = [k[1] if isinstance(k[1], tuple) else leaf for k in keys]
     household = [k[3] for k in keys]
 
     # which list entries and triggers hold at each score: one lookup replaces every comparison
@@ -228,6 +270,15 @@ def compile_scheme(
 
     grp_effbit, act_mult, effects = act_effect_classes(scheme.id, groups, act_ids)
     let = act_mult[:, [act_ids.index(a) for a in attempts]]
+    leaves = _compile_leaves(
+        scheme,
+        [x.entry if _leafy(x.entry, entry=True) else None for x in scheme.lists],
+        [keyed[k][0].trigger if isinstance(k[1], str) else None for k in keys],
+        grade_at,
+        scores,
+        list_ix,
+        ev_ix,
+    )
 
     decay, repair = scheme.decay, scheme.repair
     rules = scheme.network
@@ -297,6 +348,7 @@ def compile_scheme(
         app_false=scheme.appeals.success_if_false if scheme.appeals else 0.0,
         app_true=scheme.appeals.success_if_true if scheme.appeals else 0.0,
         app_delay=scheme.appeals.delay_months if scheme.appeals else 0,
+        **leaves,
     )
     if scheme.appeals is not None and len(scheme.lists) > APPEAL_LISTS:
         raise SchemeError(
@@ -373,6 +425,92 @@ def act_effect_classes(
     return grp_effbit, mult, tuple(signatures)
 
 
+def _compile_leaves(
+    scheme: Scheme,
+    entries: list[Condition | None],
+    triggers: list[Condition | None],
+    grade_at: np.ndarray,
+    scores: np.ndarray,
+    list_ix: dict[str, int],
+    ev_ix: dict[str, int],
+) -> dict[str, np.ndarray]:
+    """The leaf word's pieces and the truth tables of the conditions read from it
+    (``entries[l]`` of list ``l``, ``triggers[q]`` of group ``q``; None: a direct lookup)."""
+    keys: dict[tuple[str, tuple[str, ...], int, int], Condition] = {}
+    for c in (*entries, *triggers):
+        for leaf in c.leaves() if c is not None else ():
+            keys.setdefault(_leaf_key(leaf), leaf)
+    bit = {k: b for b, k in enumerate(keys)}
+    if len(bit) > MAX_LEAVES:
+        raise SchemeError(
+            f"scheme {scheme.id!r} composes its conditions of {len(bit)} distinct simple "
+            f"conditions; at most {MAX_LEAVES} fit"
+        )
+    E, L = len(scheme.events), len(scheme.lists)
+    grades = {g: k for k, g in enumerate(g.id for g in scheme.grades_high_to_low())}
+    ev_leaves = np.zeros(E, np.int64)
+    leaf_score = np.zeros(len(scores) if bit else 0, np.int64)
+    leaf_list = np.zeros(L, np.int64)
+    ring_len = np.zeros(E, np.int32)
+    counts: list[tuple[int, int, int, int]] = []  # (event, at_least, window, bit)
+    for (kind, ids, value, window), b in bit.items():
+        if kind == "events":
+            for ev in ids:
+                ev_leaves[ev_ix[ev]] |= 1 << b
+        elif kind == "grades":
+            mask = sum(1 << grades[g] for g in ids)
+            ok = (grade_at >= 0) & ((mask >> np.maximum(grade_at, 0)) & 1 == 1)
+            leaf_score |= ok.astype(np.int64) << b
+        elif kind == "below":
+            leaf_score |= (scores < value).astype(np.int64) << b
+        elif kind == "at_least":
+            leaf_score |= (scores >= value).astype(np.int64) << b
+        elif kind == "list":
+            leaf_list[list_ix[ids[0]]] |= 1 << b
+        else:
+            e = ev_ix[ids[0]]
+            ring_len[e] = max(ring_len[e], value)
+            counts.append((e, value, window, b))
+    ring_off = np.full(E, -1, np.int32)
+    width = 0
+    for e in range(E):
+        if ring_len[e] > 0:
+            ring_off[e] = width
+            width += int(ring_len[e])
+    words = 1 << len(bit) if bit else 0
+    leaf_lists = np.zeros(words, np.int64)
+    leaf_groups = np.zeros(words, np.int64)
+    for w in range(words):
+
+        def holds(leaf: Condition, w: int = w) -> bool:
+            return (w >> bit[_leaf_key(leaf)]) & 1 == 1
+
+        for li, c in enumerate(entries):
+            if c is not None and c.holds(holds):
+                leaf_lists[w] |= 1 << li
+        for q, c in enumerate(triggers):
+            if c is not None and c.holds(holds):
+                leaf_groups[w] |= 1 << q
+    return {
+        "ev_leaves": ev_leaves,
+        "ev_ring_off": ring_off,
+        "ev_ring_len": ring_len,
+        "cnt_col": np.array([ring_off[e] + n - 1 for e, n, _, _ in counts], np.int32),
+        "cnt_window": np.array([w for _, _, w, _ in counts], np.int32),
+        "cnt_bit": np.array([1 << b for _, _, _, b in counts], np.int64),
+        "leaf_score": leaf_score,
+        "leaf_list": leaf_list,
+        "leaf_lists": leaf_lists,
+        "leaf_groups": leaf_groups,
+        "grp_leafy": np.array([int(c is not None) for c in triggers], np.uint8),
+    }
+
+
+def ring_width(arrays: SchemeArrays) -> int:
+    """Columns of ``State.ev_ring``: the latest records kept of events counted in a window."""
+    return int(arrays.ev_ring_len.sum())
+
+
 class State(NamedTuple):
     """Per-person columns of a run (row ``i`` is person ``i``)."""
 
@@ -389,13 +527,16 @@ class State(NamedTuple):
     #: int16[N, APPEAL_FIELDS]: each person's one pending appeal (fields AP_*), AP_DUE -1 when
     #: none; int16[N, 0] when the scheme has no appeals
     appeal: np.ndarray
+    #: int16[N, R]: steps of the latest records of each event counted in a window (at_least),
+    #: newest first, NEVER where none; R = :func:`ring_width`, 0 when no count is used
+    ev_ring: np.ndarray
 
 
-def state_bytes_per_person(layout: SchemeLayout) -> int:
+def state_bytes_per_person(layout: SchemeLayout, ring: int = 0) -> int:
     """Bytes of engine state per person, for the memory estimate and the benchmark."""
     C, L, Q = len(layout.categories), len(layout.lists), len(layout.groups)
     appeal = 2 * APPEAL_FIELDS if layout.appeals else 0
-    return 2 + 1 + 1 + 2 + 4 + 2 * C + 6 * L + 6 * Q + appeal
+    return 2 + 1 + 1 + 2 + 4 + 2 * C + 6 * L + 6 * Q + appeal + 2 * ring
 
 
 def allocate_state(n: int, arrays: SchemeArrays, layout: SchemeLayout) -> State:
@@ -413,6 +554,7 @@ def allocate_state(n: int, arrays: SchemeArrays, layout: SchemeLayout) -> State:
         grp_until=np.full((n, Q), -1, np.int16),
         grp_cause=np.zeros((n, Q), np.uint32),
         appeal=_no_appeal(n, APPEAL_FIELDS if layout.appeals else 0),
+        ev_ring=np.full((n, ring_width(arrays)), NEVER, np.int16),
     )
 
 

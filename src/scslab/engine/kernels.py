@@ -641,6 +641,15 @@ def _decide_appeal(
 
 
 @njit(cache=True, inline="always")
+def _ring_push(ring: np.ndarray, i: int, off: int, n: int, t: int) -> None:
+    """Put step ``t`` first among person ``i``'s latest ``n`` records at ``ring[i, off:off+n]``,
+    dropping the oldest."""
+    for k in range(n - 1, 0, -1):
+        ring[i, off + k] = ring[i, off + k - 1]
+    ring[i, off] = t
+
+
+@njit(cache=True, inline="always")
 def _person(
     S: SchemeArrays,
     D: Draws,
@@ -684,6 +693,8 @@ def _person(
     n_drawn = n_true + n_false
     # then the acts decided outside the kernel this month, observed like any true act
     n_injected = np.int64(T.injected[i]) if T.injected.shape[0] > 0 else 0
+    evword = np.int64(0)  # leaf bits set by this month's records, and their causes
+    evwhy = np.uint32(0)
     for j in range(1, n_drawn + n_injected + 1):
         false = n_true < j <= n_drawn
         if false:
@@ -718,6 +729,11 @@ def _person(
                 st.last_neg[i] = t
             if pts < 0 and applied != 0:
                 st.cause[i] |= why
+            if S.ev_leaves[e] != 0:
+                evword |= S.ev_leaves[e]
+                evwhy |= why
+            if S.ev_ring_off[e] >= 0:  # kept for a count in a window: newest first
+                _ring_push(st.ev_ring, i, S.ev_ring_off[e], S.ev_ring_len[e], t)
             li = 0
             entered = 0
             while lm:
@@ -812,6 +828,14 @@ def _person(
     # 6. lists: entries on grade or score, exits by rule
     on_score = S.score_lists[score - S.score_min]
     triggered = S.score_groups[score - S.score_min]
+    word = np.int64(0)  # composed conditions: the leaves that hold, one bit each
+    lwhy = np.uint32(0)
+    if S.leaf_groups.shape[0] > 0:
+        word = S.leaf_score[score - S.score_min] | evword
+        for k in range(S.cnt_col.shape[0]):
+            if np.int64(t) - np.int64(st.ev_ring[i, S.cnt_col[k]]) < S.cnt_window[k]:
+                word |= S.cnt_bit[k]
+        on_score |= S.leaf_lists[word]
     h = -1
     if T.hh_trig.shape[0] > 0:
         h = T.household[i]
@@ -849,6 +873,11 @@ def _person(
         if since >= 0:
             A.listed[b, c, li] += 1
             triggered |= S.list_groups[li]
+            if S.leaf_list[li] != 0:
+                word |= S.leaf_list[li]
+                lwhy |= st.list_cause[i, li]
+    if S.leaf_groups.shape[0] > 0:
+        triggered |= S.leaf_groups[word]
 
     # 7. sanctions and rewards, by group; skipped for people with none running and none due
     n_lists = st.list_since.shape[1]
@@ -879,6 +908,8 @@ def _person(
                     why = T.hh_cause[h]
                 elif lq >= 0:
                     why = st.list_cause[i, lq]
+                elif S.grp_leafy[q] == 1:  # the score's, this month's records', the lists'
+                    why = st.cause[i] | evwhy | lwhy
                 else:
                     why = st.cause[i]
                 st.grp_cause[i, q] = why

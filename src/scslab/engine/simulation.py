@@ -40,6 +40,7 @@ from scslab.engine.compiled import (
     State,
     allocate_state,
     compile_scheme,
+    ring_width,
     state_bytes_per_person,
 )
 from scslab.engine.contracts import partners, play_month, strategies
@@ -317,6 +318,7 @@ class Simulation:
                 f"{(MAX_STEP - longest) // 12} years with this scheme"
             )
         self._check_network()
+        self._check_windows(scenario.steps + history)
         #: each piece's rate tables, one per distinct piece (not per month); the first is ``rates``
         self.piece_rates: tuple[RateTables, ...] = ()
         for _, rates in pieces:
@@ -352,6 +354,23 @@ class Simulation:
         if piece not in self._piece_draws:
             self._piece_draws[piece] = self._draws(piece)
         return self._piece_draws[piece]
+
+    def _check_windows(self, months: int) -> None:
+        """A count of records in a window (``at_least``) longer than the run could never look
+        back as far as it says: refuse it before anything is allocated."""
+        rules = [(f"lists.{i}.entry", x.entry) for i, x in enumerate(self.scheme.lists)]
+        for key in ("sanctions", "rewards"):
+            rules += [
+                (f"{key}.{i}.trigger", c.trigger) for i, c in enumerate(getattr(self.scheme, key))
+            ]
+        for where, cond in rules:
+            for leaf in cond.leaves():
+                if leaf.within_months is not None and leaf.within_months > months:
+                    raise ScenarioError(
+                        f"scheme '{self.scheme.id}' {where}: at_least {leaf.at_least} of "
+                        f"{leaf.of} within_months {leaf.within_months} is longer than the run "
+                        f"({months} months, history included); shorten the window or run longer"
+                    )
 
     def _check_network(self) -> None:
         """Network rules and tie-cutting need ties; say so before anything is allocated."""
@@ -437,7 +456,7 @@ class Simulation:
         cells = self.cells.n_cells()
         acts = len(self.rates.act_ids)
         L, Q, G = len(self.layout.lists), len(self.layout.groups), len(self.layout.grades)
-        state = state_bytes_per_person(self.layout)
+        state = state_bytes_per_person(self.layout, ring_width(self.arrays))
         per_person = 10 + state + 3  # 3: who was ever affected, and months sanctioned (ever.py)
         if self.arrays.grp_household.any():
             per_person += 12  # what each household's members set for it (at most one per person)

@@ -197,18 +197,40 @@ class Grade(Sourced):
         return self
 
 
-KINDS = ("events", "grades", "list", "score_below", "score_at_least", "representative_listed")
+KINDS = (
+    "events",
+    "grades",
+    "list",
+    "score_below",
+    "score_at_least",
+    "representative_listed",
+    "at_least",
+    "all",
+    "any",
+    "not",
+)
+#: How deep ``all:`` / ``any:`` / ``not:`` may nest (a condition at the top is at depth 1).
+MAX_DEPTH = 4
+#: The most recorded events a count (``at_least:``) may ask for.
+MAX_AT_LEAST = 32
 
 
 class Condition(_Strict):
-    """Exactly one of: recorded events, grades, a list, a score below, a score at least, or (for
-    firms) a legal representative on a blacklist.
+    """Exactly one of: recorded events, grades, a list, a score below, a score at least, (for
+    firms) a legal representative on a blacklist, a count of records in a window, or a
+    composition of conditions with ``all:``, ``any:`` or ``not:``.
 
     ``of: household`` makes a trigger hold for everyone whose household has a member (oneself
     included) who meets it: a parent's listing that bars the children from private schools.
     ``representative_listed: true`` holds for a firm whose legal representative is on a blacklist
     of the people's scheme: joint punishment from the person to the firm.
+    ``at_least: N, of: EVENT, within_months: W`` holds while at least N records of the event fall
+    in the month and the W - 1 before it.
     """
+
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, populate_by_name=True, serialize_by_alias=True
+    )
 
     events: tuple[Slug, ...] = ()
     grades: tuple[GradeId, ...] = ()
@@ -216,26 +238,104 @@ class Condition(_Strict):
     score_below: ScoreValue | None = None
     score_at_least: ScoreValue | None = None
     representative_listed: Literal[True] | None = None
-    of: Literal["self", "household"] = "self"
+    at_least: Annotated[int, Field(ge=1, le=MAX_AT_LEAST)] | None = Field(
+        default=None, description="with of: EVENT and within_months: records of the event, at least"
+    )
+    within_months: Months | None = Field(
+        default=None, description="the window of at_least: this month and the ones before it"
+    )
+    all_: tuple[Condition, ...] | None = Field(
+        default=None, alias="all", description="holds when every condition listed holds"
+    )
+    any_: tuple[Condition, ...] | None = Field(
+        default=None, alias="any", description="holds when at least one condition listed holds"
+    )
+    not_: Condition | None = Field(
+        default=None, alias="not", description="holds when the condition does not"
+    )
+    of: str = Field(
+        default="self",
+        description="self or household; with at_least, the event whose records are counted",
+    )
 
     @model_validator(mode="after")
     def _exactly_one(self) -> Condition:
         given = [
-            k for k in self.model_fields_set if k != "of" and getattr(self, k) not in ((), None)
+            self._key(k)
+            for k in self.model_fields_set
+            if k not in ("of", "within_months")
+            and (getattr(self, k) not in ((), None) or k in ("all_", "any_"))
         ]
         if len(given) != 1:
             raise ValueError(
-                "give exactly one of events, grades, list, score_below, score_at_least or "
-                "representative_listed" + (f" (found {', '.join(sorted(given))})" if given else "")
+                "give exactly one of events, grades, list, score_below, score_at_least, "
+                "representative_listed, at_least, all, any or not"
+                + (f" (found {', '.join(sorted(given))})" if given else "")
             )
+        if self.at_least is not None:
+            if self.within_months is None:
+                raise ValueError("at_least needs within_months: the window the records fall in")
+            if self.of in ("self", "household"):
+                raise ValueError("at_least needs of: EVENT, the event whose records are counted")
+        else:
+            if self.within_months is not None:
+                raise ValueError("within_months goes with at_least")
+            if self.of not in ("self", "household"):
+                raise ValueError(
+                    f"of: is self or household, not '{self.of}' (an event is named with at_least)"
+                )
         return self
+
+    @staticmethod
+    def _key(field: str) -> str:
+        return field.rstrip("_")
 
     @property
     def kind(self) -> str:
         for key in KINDS:
-            if getattr(self, key) not in ((), None):
+            value = getattr(self, key + "_" if key in ("all", "any", "not") else key)
+            if value not in ((), None):
+                return key
+            if key in ("all", "any") and value == ():
                 return key
         raise AssertionError("validated condition has no kind")
+
+    @property
+    def parts(self) -> tuple[Condition, ...]:
+        """The conditions a composition is made of (none for a leaf)."""
+        if self.all_ is not None:
+            return self.all_
+        if self.any_ is not None:
+            return self.any_
+        return (self.not_,) if self.not_ is not None else ()
+
+    @property
+    def composed(self) -> bool:
+        return self.all_ is not None or self.any_ is not None or self.not_ is not None
+
+    def leaves(self) -> Iterator[Condition]:
+        """The simple conditions this one is made of, in order (itself if it is one)."""
+        if self.composed:
+            for part in self.parts:
+                yield from part.leaves()
+        else:
+            yield self
+
+    def holds(self, leaf: Any) -> bool:
+        """Evaluate the composition, given ``leaf(c)``: whether the simple condition ``c`` holds."""
+        if self.all_ is not None:
+            return all(p.holds(leaf) for p in self.all_)
+        if self.any_ is not None:
+            return any(p.holds(leaf) for p in self.any_)
+        if self.not_ is not None:
+            return not self.not_.holds(leaf)
+        return bool(leaf(self))
+
+    def positive_events(self) -> bool:
+        """Whether recorded events (this month's, not a count) appear outside a ``not:``."""
+        if self.not_ is not None:
+            return False
+        return bool(self.events) or any(p.positive_events() for p in self.parts)
 
 
 class Fulfilment(Sourced):
@@ -279,7 +379,7 @@ class ListRule(Sourced):
     def _entry_kind(self) -> ListRule:
         if self.entry.list is not None:
             raise ValueError("a list's entry cannot be another list; use events, grades or a score")
-        if self.entry.of != "self":
+        if self.entry.of == "household":
             raise ValueError("a list's entry is about the person listed; remove `of:`")
         if self.entry.representative_listed:
             raise ValueError(
@@ -361,8 +461,11 @@ class Consequence(Sourced):
 
     @model_validator(mode="after")
     def _trigger_kind(self) -> Consequence:
-        if self.trigger.events:
-            raise ValueError("a sanction or reward is triggered by grades, a list or a score")
+        if self.trigger.positive_events() and self.duration_months is None:
+            raise ValueError(
+                "a trigger on recorded events holds only in the month they are recorded; "
+                "give duration_months"
+            )
         return self
 
     def act_multipliers(self) -> dict[str, float]:
@@ -740,7 +843,26 @@ def _check(s: Scheme) -> Iterator[tuple[Loc, str]]:  # one flat list of rules
             if getattr(s, key):
                 yield (key,), f"{key} rules are about people; this scheme scores firms"
 
-    def condition(loc: Loc, c: Condition, what: str) -> Iterator[tuple[Loc, str]]:
+    def condition(
+        loc: Loc, c: Condition, what: str, depth: int = 1, entry: bool = False
+    ) -> Iterator[tuple[Loc, str]]:
+        if depth > MAX_DEPTH:
+            yield (
+                loc,
+                (f"conditions nest {depth} deep here; all/any/not nest at most {MAX_DEPTH} deep"),
+            )
+            return
+        for key, parts in (("all", c.all_), ("any", c.any_)):
+            if parts == ():
+                yield (*loc, key), f"`{key}:` needs at least one condition"
+        for j, part in enumerate(c.all_ or c.any_ or ()):
+            key = "all" if c.all_ is not None else "any"
+            yield from inner((*loc, key, j), part, what, depth + 1, entry)
+        if c.not_ is not None:
+            yield from inner((*loc, "not"), c.not_, what, depth + 1, entry)
+        simple = ("grades", "list", "score_below", "score_at_least")
+        if depth == 1 and c.of == "household" and c.kind not in simple:
+            yield (*loc, "of"), "of: household goes with grades, a score or a list"
         for j, ev in enumerate(c.events):
             if ev not in events:
                 yield (*loc, "events", j), _unknown("event", ev, events)
@@ -749,13 +871,33 @@ def _check(s: Scheme) -> Iterator[tuple[Loc, str]]:  # one flat list of rules
                 yield (*loc, "grades", j), _unknown("grade", gr, grades)
         if c.list is not None and c.list not in lists:
             yield (*loc, "list"), _unknown("list", c.list, lists)
+        if c.at_least is not None and c.of not in events:
+            yield (*loc, "of"), _unknown("event", c.of, events)
         for key in ("score_below", "score_at_least"):
             v = getattr(c, key)
             if v is not None and not lo < v <= hi:
                 yield (*loc, key), f"{what} threshold {v} lies outside the score range {lo}..{hi}"
 
+    def inner(
+        loc: Loc, c: Condition, what: str, depth: int, entry: bool
+    ) -> Iterator[tuple[Loc, str]]:
+        """A condition inside all/any/not: about the person, and (in a list's entry) no list."""
+        if c.of == "household":
+            yield (*loc, "of"), "of: household applies to a whole trigger, not inside all/any/not"
+        if c.representative_listed:
+            yield (
+                (*loc, "representative_listed"),
+                "representative_listed triggers on its own, not inside all/any/not",
+            )
+        if entry and c.list is not None:
+            yield (
+                (*loc, "list"),
+                "a list's entry cannot be another list; use events, grades or a score",
+            )
+        yield from condition(loc, c, what, depth, entry)
+
     for i, x in enumerate(s.lists):
-        yield from condition(("lists", i, "entry"), x.entry, "entry")
+        yield from condition(("lists", i, "entry"), x.entry, "entry", entry=True)
         if x.exit.condition_ends and x.entry.events:
             yield (
                 ("lists", i, "exit", "condition_ends"),
