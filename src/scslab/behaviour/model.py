@@ -227,6 +227,15 @@ class Observation(_Frozen):
         description=(
             "share of what the channels record that reaches the scheme (true and false records "
             "alike): below 1 for a pilot whose office gathered departments' records by hand "
-            "(Suining 2010, fitted in its built-in scenario)"
+            "(the engine's setting; the built-in suining-2010 leaves it at 1 and fits "
+            "published_share instead: docs/calibration.md)"
+        ),
+    )
+    published_share: Annotated[float, Field(gt=0, le=1)] = Field(
+        default=1.0,
+        description=(
+            "share of a scheme's list that its published figures show: calibration targets of a "
+            "list (stock, entries, exits) are compared with ours times this share. It acts on "
+            "what targets read, never on the run (Suining 2010, fitted in its built-in scenario)"
         ),
     )

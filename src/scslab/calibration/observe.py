@@ -9,6 +9,10 @@ names something the scenario has and a month inside the run; :func:`measure` the
 Units: a ``count`` is ours scaled to the published population (ours × reference / subjects), so
 that ours and the published figure stand side by side; a ``share`` is ours over all subjects; a
 ``ratio`` is the measure over its ``per`` measure.
+
+A list's observables (``stock``, ``entries``, ``exits``) are what was *published* of the list:
+ours times the scenario's ``observation.published_share`` (default 1: everything the scheme
+listed). The share acts here only, on what a target reads, never on the run.
 """
 
 from __future__ import annotations
@@ -131,7 +135,18 @@ def check_targets(file: TargetsFile, scenario: Scenario, sim: Simulation) -> dic
     return windows
 
 
-def _read(columns: dict[str, np.ndarray], m: Measure, w: Window, start: int) -> float:
+#: The observables of a list: what ``observation.published_share`` scales.
+PUBLISHED = ("stock", "entries", "exits")
+
+
+def published(m: Measure, share: float) -> float:
+    """The factor a measure's figure is taken at: ``share`` for a list's observables, else 1."""
+    return share if m.observable in PUBLISHED else 1.0
+
+
+def _read(
+    columns: dict[str, np.ndarray], m: Measure, w: Window, start: int, share: float = 1.0
+) -> float:
     names = column(m)
     names = (names,) if isinstance(names, str) else names
     missing = [n for n in names if n not in columns]
@@ -144,8 +159,8 @@ def _read(columns: dict[str, np.ndarray], m: Measure, w: Window, start: int) -> 
     assert isinstance(series, np.ndarray)
     if m.observable in FLOWS:
         first = w.first if m.since is None else month_number(m.since) - start
-        return float(series[first : w.last + 1].sum())
-    return float(series[w.last])
+        return float(series[first : w.last + 1].sum()) * published(m, share)
+    return float(series[w.last]) * published(m, share)
 
 
 def measure(
@@ -154,12 +169,14 @@ def measure(
     columns: dict[str, np.ndarray],
     subjects: int,
     start: int,
+    share: float = 1.0,
 ) -> dict[str, float]:
-    """Each target's figure in one run, in the target's unit (see the module docstring)."""
+    """Each target's figure in one run, in the target's unit (see the module docstring); a
+    list's observables at the published ``share`` of ours."""
     out: dict[str, float] = {}
     for t in file.targets.targets:
         w = windows[t.id]
-        ours = _read(columns, t, w, start)
+        ours = _read(columns, t, w, start, share)
         if t.unit == "count":
             ref = file.targets.reference(t)
             assert ref is not None
@@ -168,16 +185,21 @@ def measure(
             out[t.id] = ours / subjects
         else:
             assert t.per is not None
-            below = _read(columns, t.per, w, start)
+            below = _read(columns, t.per, w, start, share)
             out[t.id] = ours / below if below else float("nan")
     return out
 
 
 def trajectory(
-    file: TargetsFile, target: Target, columns: dict[str, np.ndarray], subjects: int
+    file: TargetsFile,
+    target: Target,
+    columns: dict[str, np.ndarray],
+    subjects: int,
+    share: float = 1.0,
 ) -> np.ndarray:
     """The target's observable month by month over the whole run, in the target's unit (flows
-    summed from the first month); for the plots. Ratios are left out (NaN)."""
+    summed from the first month; a list's at the published ``share``); for the plots. Ratios
+    are left out (NaN)."""
     names = column(target)
     names = (names,) if isinstance(names, str) else names
     if any(n not in columns for n in names) or target.unit == "ratio":
@@ -187,6 +209,7 @@ def trajectory(
     assert isinstance(series, np.ndarray)
     if target.observable in FLOWS:
         series = np.cumsum(series)
+    series = series * published(target, share)
     if target.unit == "count":
         ref = file.targets.reference(target)
         assert ref is not None

@@ -69,11 +69,12 @@ def run_job(
     sim = simulation(scenario)
     record, _ = sim.execute()
     columns = step_totals(sim, record)
-    figures = measure(job.targets, job.windows, columns, sim.agents, job.start)
+    share = scenario.observation.published_share
+    figures = measure(job.targets, job.windows, columns, sim.agents, job.start, share)
     paths: dict[str, np.ndarray] = {}
     if trajectories:
         for t in job.targets.targets.targets:
-            paths[t.id] = trajectory(job.targets, t, columns, sim.agents)
+            paths[t.id] = trajectory(job.targets, t, columns, sim.agents, share)
     return Measured(scenario.seed, figures, paths)
 
 
