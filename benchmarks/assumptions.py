@@ -24,6 +24,10 @@ def main() -> None:
     ap.add_argument("--trajectories", type=int, default=4)
     ap.add_argument("--sobol-samples", type=int, default=16)
     ap.add_argument("--workers", type=int, default=1)
+    ap.add_argument("--years", type=float, default=None, help="default: the ledger's")
+    ap.add_argument(
+        "--out", default=None, help="keep the ledger here (default: a temporary folder)"
+    )
     args = ap.parse_args()
     phases: dict[str, list[float]] = {}
     clock = time.perf_counter()
@@ -34,13 +38,15 @@ def main() -> None:
         span[1], span[2] = now, total
 
     load = os.getloadavg()[0]
-    with tempfile.TemporaryDirectory() as out:
+    with tempfile.TemporaryDirectory() as scratch:
+        out = args.out or scratch
         ledger = build_ledger(
             load_scenario(args.scenario),
             out,
             name=args.scenario,
             sizes=Sizes(
                 agents=args.agents,
+                years=args.years,
                 trajectories=args.trajectories,
                 sobol_samples=args.sobol_samples,
             ),
@@ -48,7 +54,7 @@ def main() -> None:
             progress=progress,
         )
     print(
-        f"{args.scenario}, {args.agents:,} people, {ledger['years']:g} years, "
+        f"{args.scenario}, {args.agents:,} people, {ledger['horizon']}, "
         f"{len(ledger['factors'])} factors varied ({len(ledger['fixed'])} fixed), "
         f"{args.workers} worker(s), load average {load:.1f} at the start -> "
         f"{os.getloadavg()[0]:.1f} at the end"
@@ -58,7 +64,11 @@ def main() -> None:
     print(f"  total            {ledger['seconds']:.1f} s")
     for output, entry in ledger["outputs"].items():
         top = entry.get("ranking", [])[:3]
-        shown = ", ".join(f"{r['path']} {r['share_of_effects']:.0%}" for r in top)
+        shown = ", ".join(
+            f"{r['path']} {r['share_of_effects']:.0%} of effects"
+            + (f", S1 {r['S1']:.2f} ST {r['ST']:.2f}" if r.get("S1") is not None else "")
+            for r in top
+        )
         print(f"  {output} = {entry['value']}: {entry.get('not_ranked') or shown}")
 
 

@@ -5,7 +5,8 @@
 
 Prints the run's time, the audit's time (3 replays and replicates - 1 further runs), and the
 comparison of people ever sanctioned and listed by region. A scheme runs with the scenario
-defaults; a built-in scenario with its own settings (suining-2010's fitted record share, say).
+defaults; a built-in scenario with its own settings (suining-2010: its start date and fitted
+published share, which changes what its targets read, not the run).
 Figures in RESULTS.md.
 """
 

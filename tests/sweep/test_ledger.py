@@ -10,7 +10,15 @@ from pathlib import Path
 import pytest
 
 from scslab.engine.scenario import Scenario, load_scenario
-from scslab.sweep.ledger import LEDGER, Sizes, assumed_factors, build_ledger, headline_note
+from scslab.sweep.ledger import (
+    HORIZON,
+    LEDGER,
+    Sizes,
+    assumed_factors,
+    build_ledger,
+    headline_note,
+    horizon,
+)
 
 #: One scored act drives the list; two others, just as frequent, are scored by nothing.
 CATALOGUE = """\
@@ -115,7 +123,7 @@ def test_the_ledger_ranks_the_planted_driver_first(tmp_path: Path) -> None:
         tmp_path / "out",
         name="planted",
         outputs=("list_entries.black",),
-        sizes=Sizes(agents=1000, trajectories=4, sobol_samples=8, top=2),
+        sizes=Sizes(agents=1000, years=0.5, trajectories=4, sobol_samples=8, top=2),
     )
     entry = ledger["outputs"]["list_entries.black"]
     ranking = entry["ranking"]
@@ -171,11 +179,13 @@ def test_an_empty_stated_range_is_refused_where_it_is_written(tmp_path: Path) ->
 
 
 def test_suining_has_its_religious_practice_rate_among_the_factors() -> None:
-    """The built-in suining-2010: the fitted record share is not an assumption; the assumed
-    rate of religious practice and the heretical-activity deduction are factors."""
+    """The built-in suining-2010: its fitted published share and its record share are not
+    assumptions; the assumed rate of religious practice and the heretical-activity deduction
+    are factors."""
     every = assumed_factors(load_scenario("suining-2010"))
     factors = {f.path: f for f in every if f.varied}
     assert "observation.record_share" not in factors
+    assert "observation.published_share" not in factors
     assert factors["rates.religious-practice"].value == 1.0
     heretical = next(f for f in every if f.name.endswith("events.heretical-activity.points"))
     if "scheme_values" in Scenario.model_fields:  # a scenario can set a scheme's assumed numbers
@@ -226,7 +236,7 @@ def test_audit_and_report_print_the_ledger_beside_the_headline_figures(tmp_path:
         tmp_path / "run",
         name="planted",
         outputs=("audit.rights_share", "list_entries.black"),
-        sizes=Sizes(agents=1000, trajectories=2, sobol_samples=4, top=1),
+        sizes=Sizes(agents=1000, years=0.5, trajectories=2, sobol_samples=4, top=1),
     )
     # audit.rights_share never varies here (nothing rights-tagged is scored): not ranked
     assert ledger["outputs"]["audit.rights_share"]["not_ranked"]
@@ -278,10 +288,10 @@ def test_a_figure_of_a_few_events_is_flagged_as_noise(tmp_path: Path) -> None:
     ).replace("RARE", "0.01")
     assert rare != CATALOGUE
     ledger = build_ledger(
-        planted(tmp_path, rare).model_copy(update={"years": 1.0}),
+        planted(tmp_path, rare),
         tmp_path / "out",
         outputs=("list_entries.black",),
-        sizes=Sizes(agents=300, trajectories=2, sobol_samples=2, top=1),
+        sizes=Sizes(agents=300, years=1.0, trajectories=2, sobol_samples=2, top=1),
     )
     entry = ledger["outputs"]["list_entries.black"]
     assert entry["sd_over_seeds"] > 0.5 * entry["sd_over_design"]
@@ -302,6 +312,8 @@ def test_a_scenario_named_from_the_working_folder_keeps_its_scheme_and_catalogue
         "list_entries.black",
         "--agents",
         "300",
+        "--years",
+        "0.5",
         "--trajectories",
         "2",
         "--sobol-samples",
@@ -314,6 +326,20 @@ def test_a_scenario_named_from_the_working_folder_keeps_its_scheme_and_catalogue
     assert done.returncode == 0, done.stderr
     ledger = json.loads(done.stdout)
     assert ledger["scheme"] == "planted" and ledger["scenario"] == "scenario"
+    assert ledger["years"] == 0.5 and ledger["horizon"] == "0.5 years, as asked (--years)"
     assert ledger["outputs"]["list_entries.black"]["ranking"][0]["path"] == "rates.drive"
     written = tmp_path / "runs" / "assumptions-scenario" / LEDGER
     assert json.loads(written.read_text()) == ledger
+
+
+def test_a_short_scenario_is_ranked_over_the_ledgers_default_horizon() -> None:
+    """suining-2010 runs 3 months, too few for anyone to be sanctioned: without --years the
+    ledger's runs cover HORIZON years and say so; a scenario longer than that keeps its own, and
+    --years overrides both."""
+    short = load_scenario("suining-2010")
+    assert short.years < HORIZON
+    years, said = horizon(short, None)
+    assert years == HORIZON and said.startswith(f"{HORIZON:g} years") and "0.25 years" in said
+    long = short.model_copy(update={"years": 8.0})
+    assert horizon(long, None) == (8.0, "the scenario's 8 years")
+    assert horizon(short, 2.0) == (2.0, "2 years, as asked (--years)")

@@ -30,7 +30,11 @@ def assumptions(
     ] = None,
     agents: Annotated[int, typer.Option(help="people in each run")] = 5000,
     years: Annotated[
-        float | None, typer.Option(help="years each run covers; default: the scenario's")
+        float | None,
+        typer.Option(
+            help="years each run covers; default: the scenario's, at least 5 (the headline "
+            "figures count people ever sanctioned, which takes years)"
+        ),
     ] = None,
     trajectories: Annotated[
         int, typer.Option(help="Morris trajectories: runs = trajectories × (factors + 1)")
@@ -124,10 +128,11 @@ def show(ledger: dict[str, Any], folder: Path) -> None:
     from rich.table import Table
 
     design = ledger["design"]
+    span = ledger.get("horizon") or f"{ledger['years']:g} years"
     console.print(
         f"[bold]{ledger['scenario']}[/]: {len(ledger['factors'])} assumed numbers varied, "
         f"{len(ledger['fixed'])} fixed (no setting reaches them yet, or no range); "
-        f"{ledger['agents']:,} people, {ledger['years']:g} years; Morris "
+        f"{ledger['agents']:,} people, {span}; Morris "
         f"{design['morris']['runs']:,} runs, Sobol {design['sobol']['runs']:,} runs, "
         f"{ledger['seconds']:.0f} s"
     )

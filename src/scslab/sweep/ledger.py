@@ -46,6 +46,11 @@ SPREAD = 1.5
 LEDGER = "assumptions.json"
 #: Runs of the scenario as it is, with consecutive seeds: their spread is the seed's noise.
 SEEDS = 5
+#: The shortest horizon, in years, of the ledger's runs unless ``--years`` says otherwise: the
+#: headline figures count people ever sanctioned or listed over the run, and a points scheme's
+#: sanctions build up over years (a scenario of a few months, fitted to a first published list,
+#: sanctions almost nobody). Five years is the audit's own horizon (``docs/audit.md``).
+HORIZON = 5.0
 #: An output whose sd over seeds is above this share of its sd over the Morris design is flagged:
 #: the seed moves it nearly as much as every assumption together, so its ranking is mostly noise.
 NOISY = 0.5
@@ -352,7 +357,7 @@ class Sizes:
     """How big the ledger's runs and designs are."""
 
     agents: int = 5000
-    years: float | None = None  # default: the scenario's
+    years: float | None = None  # default: the scenario's, at least HORIZON
     trajectories: int = 4
     levels: int = 4
     sobol_samples: int = 16
@@ -378,6 +383,19 @@ class Sizes:
 
 
 Progress = Callable[[str, int, int], None]
+
+
+def horizon(scenario: Scenario, years: float | None) -> tuple[float, str]:
+    """The years the ledger's runs cover, and where that comes from: ``years`` if given, else
+    the scenario's horizon, raised to :data:`HORIZON` if shorter."""
+    if years is not None:
+        return years, f"{years:g} years, as asked (--years)"
+    if scenario.years >= HORIZON:
+        return scenario.years, f"the scenario's {scenario.years:g} years"
+    return HORIZON, (
+        f"{HORIZON:g} years, the ledger's shortest default horizon: the scenario runs "
+        f"{scenario.years:g} years (--years sets it)"
+    )
 
 
 def _spec(
@@ -435,13 +453,13 @@ def build_ledger(
     sizes.check()
     if workers < 1:
         raise AssumptionError(f"--workers {workers}: give at least one worker")
+    years, years_from = horizon(scenario, sizes.years)
     update: dict[str, Any] = {
         "population": scenario.population.model_copy(update={"agents": sizes.agents}),
         "panel": 0,
         "seed": sizes.seed,
+        "years": years,
     }
-    if sizes.years is not None:
-        update["years"] = sizes.years
     small = scenario.model_copy(update=update)
     chosen, missing = _outputs(small, outputs)
     factors = assumed_factors(small)
@@ -563,6 +581,7 @@ def build_ledger(
         "scheme": load_scheme(small.scheme).id,
         "agents": sizes.agents,
         "years": small.years,
+        "horizon": years_from,
         "seed": sizes.seed,
         "spread": SPREAD,
         "design": {
