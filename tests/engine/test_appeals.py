@@ -83,9 +83,10 @@ def _reference(events: np.ndarray, people: int, months: int) -> tuple[np.ndarray
                 assert row[5] == applied, (p, t, row, applied)
                 s += applied
                 used += -applied
-                if lst < 0:
+                entered = lst < 0
+                if entered:
                     lst = t
-                if pending is None:
+                if pending is None and (applied != 0 or entered):
                     pending = (t + DELAY, applied, t, row[3] == 1)
             if lst >= 0 and t - lst >= LIST_MONTHS:
                 lst = -1
@@ -98,9 +99,10 @@ def _reference(events: np.ndarray, people: int, months: int) -> tuple[np.ndarray
 
 
 def test_a_won_appeal_reverses_exactly_the_points_listing_and_ban_of_its_record() -> None:
-    """Every record objected to while none is pending; appeals of false records win, of true
-    ones lose: person by person and month by month, scores, listings and bans are those of a
-    plain reference that reverses each won record's applied points, its listing and its ban."""
+    """Every record that changed something is objected to while none is pending; appeals of
+    false records win, of true ones lose: person by person and month by month, scores, listings
+    and bans are those of a plain reference that reverses each won record's applied points, its
+    listing and its ban."""
     months = 14
     record, state = _run(APPEALED, months)
     ev = np.concatenate(record.panel_events)  # step, person, act, false, recorded, points, ev
@@ -137,7 +139,7 @@ def test_once_its_false_records_are_corrected_a_person_is_where_they_would_be_wi
         free, ok = 0, bool((mine[:, 3] == 1).all())
         for t in mine[:, 0]:
             ok &= t >= free  # lodged only if the last one was decided by then
-            free = t + DELAY
+            free = t + DELAY  # (each is lodged: nobody has a record that changes nothing)
         done[p] = ok and free <= months - 1
     assert done.sum() > 20
     assert (state.score[done] == clean.score[done]).all()

@@ -475,3 +475,38 @@ def test_a_file_over_the_size_limit_is_refused_unread(tmp_path: Path) -> None:
         load_scheme(big)
     with pytest.raises(SchemeError, match=r"^upload\.yaml:1:1: the text is larger than"):
         parse_scheme(b"#" * (MAX_INPUT_BYTES + 1), "upload.yaml")
+
+
+# --- appeals ------------------------------------------------------------------------------------
+
+APPEALS = """appeals:
+  objection: 0.3
+  success_if_false: 0.9
+  success_if_true: 0.05
+  delay_months: 2
+  assumed: true
+"""
+
+
+def test_an_appeal_probability_outside_0_1_is_refused_where_it_stands() -> None:
+    """Each of the three chances of an appeal must lie in [0, 1]: one above or below is refused
+    at its line and column, by name; the unbroken block loads."""
+    assert parse_scheme(TINY + APPEALS, SOURCE).appeals is not None
+    for key, bad in (("objection", "1.5"), ("success_if_false", "-0.1"), ("success_if_true", "2")):
+        line = next(x for x in APPEALS.splitlines() if x.strip().startswith(f"{key}:"))
+        text = TINY + APPEALS.replace(line, f"  {key}: {bad}")
+        msg = refuse(text)
+        assert at(msg, line_of(text, f"{key}:"), len(f"  {key}: ") + 1), msg
+        assert key in msg and (
+            "less than or equal to 1" in msg or "greater than or equal to 0" in msg
+        )
+
+
+def test_an_appeal_delay_below_one_month_and_an_appeal_without_source_are_refused() -> None:
+    """A decision needs at least one month; the chances are numbers, so they need a source."""
+    text = TINY + APPEALS.replace("delay_months: 2", "delay_months: 0")
+    msg = refuse(text)
+    assert at(msg, line_of(text, "delay_months"), 17) and "greater than 0" in msg
+    text = TINY + APPEALS.replace("  assumed: true\n", "")
+    msg = refuse(text)
+    assert at(msg, line_of(text, "objection")) and "appeals: " in msg and "add source" in msg

@@ -27,6 +27,7 @@ import numpy as np
 
 from scslab.analysis.groups import FOUR_FIFTHS, compare_counts, group_codes
 from scslab.analysis.replay import replay, replay_run
+from scslab.engine.compiled import AP_DUE
 from scslab.engine.ever import EVER_BITS, EVER_LISTED, EVER_SANCTIONED, low_grades
 from scslab.engine.simulation import Run, Simulation
 from scslab.errors import ScslabError
@@ -115,6 +116,7 @@ def audit(
         "cross_context": cross_context(results, scheme),
         "segregation": segregation(results),
         "deterrence": deterrence(factual, rec_fact.ev_true, rec_base.ev_true),
+        "appeals": appeals(results, factual.last_run),
     }
 
 
@@ -256,6 +258,45 @@ def wrongful(results: Results) -> dict[str, Any]:
         "sanctions_with_a_false_record_among_causes_per_100k": s * per,
         "list_entries_with_a_false_record_among_causes": e,
         "list_entries_with_a_false_record_among_causes_per_100k": e * per,
+    }
+
+
+def appeals(results: Results, fact: Run) -> dict[str, Any] | None:
+    """What the scheme's objection procedure did (``None`` for a scheme without one): appeals
+    lodged and decided, won and lost by whether the record was false, wrongful listings corrected
+    and how long they had lasted, and the appeals still pending at the end (from the replay)."""
+    names = [c for c in results.columns if c.startswith("appeals__")]
+    if not names:
+        return None
+    sums = ", ".join(f'sum("{c}")::BIGINT' for c in names)
+    row = results.sql(f"SELECT {sums} FROM steps").fetchall()[0]
+    n = {c[len("appeals__") :]: int(v or 0) for c, v in zip(names, row, strict=True)}
+    wrongful_entries = wrongful(results)["list_entries_with_a_false_record_among_causes"]
+
+    def rate(won: int, lost: int) -> float | None:
+        return won / (won + lost) if won + lost else None
+
+    fixed, months = n["corrected_false"], n["months_false"]
+    return {
+        "lodged": n["lodged"],
+        "decided": n["won_false"] + n["won_true"] + n["lost_false"] + n["lost_true"],
+        "pending_at_end": int((fact.state.appeal[:, AP_DUE] >= 0).sum()),
+        "won": {"false_records": n["won_false"], "true_records": n["won_true"]},
+        "lost": {"false_records": n["lost_false"], "true_records": n["lost_true"]},
+        "success_rate": {
+            "false_records": rate(n["won_false"], n["lost_false"]),
+            "true_records": rate(n["won_true"], n["lost_true"]),
+        },
+        "wrongful_list_entries": wrongful_entries,
+        "wrongful_listings_corrected": fixed,
+        "share_of_wrongful_list_entries_corrected": (
+            fixed / wrongful_entries if wrongful_entries else None
+        ),
+        "months_wrongful_listings_lasted": months,
+        "mean_months_before_correction": months / fixed if fixed else None,
+        "true_listings_removed": n["corrected_true"],
+        "months_true_listings_lasted": n["months_true"],
+        "consequences_ended": n["consequences_ended"],
     }
 
 

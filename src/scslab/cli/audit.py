@@ -219,3 +219,13 @@ def show(report: dict[str, Any]) -> None:
         f"{_pct(d['change_in_scored_offences'])} against a world without the scheme "
         "(paired run, same random numbers)."
     )
+    a = report["appeals"]
+    if a is not None:
+        console.print(
+            f"\n[bold]Appeals[/]: {a['lodged']:,} lodged, {a['decided']:,} decided "
+            f"({a['won']['false_records']:,} won and {a['lost']['false_records']:,} lost against "
+            f"false records, {a['won']['true_records']:,} won and {a['lost']['true_records']:,} "
+            f"lost against true ones); {a['wrongful_listings_corrected']:,} of "
+            f"{a['wrongful_list_entries']:,} wrongful list entries corrected, after "
+            f"{a['months_wrongful_listings_lasted']:,} months on the list in all."
+        )

@@ -169,6 +169,8 @@ def show_summary(results: Results, *, as_json: bool) -> None:
 
 
 def print_summary(s: dict[str, Any]) -> None:
+    from scslab.store.results import APPEAL_WORDS
+
     agents = s["agents"]
     console.print(
         f"\n[bold]{s['scheme']}[/]: {agents:,} {s['subjects']}, {s['steps']} months, "
@@ -191,7 +193,7 @@ def print_summary(s: dict[str, Any]) -> None:
         for k, n in s[key].items():
             t.add_row(f"{name}: {k}", f"{n:,}", f"{n / agents:.2%}")
     console.print(t)
-    if s.get("list_entries") or s.get("blocked"):
+    if s.get("list_entries") or s.get("blocked") or s.get("appeals"):
         f = Table(title="Over the run", show_edge=False)
         f.add_column("measure")
         f.add_column("count", justify="right")
@@ -201,6 +203,8 @@ def print_summary(s: dict[str, Any]) -> None:
                 f.add_row(f"  exits by {reason}", f"{m:,}")
         for k, n in s["blocked"].items():
             f.add_row(f"attempts blocked: {k}", f"{n:,}")
+        for k, n in (s.get("appeals") or {}).items():
+            f.add_row(f"appeals: {APPEAL_WORDS[k]}", f"{n:,}")
         console.print(f)
     ev = s["events"]
     e = Table(title="Events over the run", show_edge=False)

@@ -561,7 +561,8 @@ def _lodge_appeal(
     false: bool,
     u: float,
 ) -> None:
-    """A negative record made in month ``t``: objected to with ``S.app_object`` (draw ``u``)
+    """A negative record made in month ``t`` that moved points or entered a list (one that changed
+    nothing is not worth an objection): objected to with ``S.app_object`` (draw ``u``)
     while no appeal of the person's is pending; decided ``S.app_delay`` months later.
 
     ``prev`` is the person's last negative month before the record, ``entered`` the lists it
@@ -745,7 +746,8 @@ def _person(
                     entered |= 1 << li
                 lm >>= 1
                 li += 1
-            if appeals and negative:  # objected to with draw j of the appeals stream
+            # a negative record that changed something may be objected to (draw j of its stream)
+            if appeals and negative and (applied != 0 or entered != 0):
                 _lodge_appeal(
                     S, st, A, b, c, i, t, e, applied, prev, entered, false, uniform(kapp, gi, j)
                 )

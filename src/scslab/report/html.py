@@ -17,7 +17,7 @@ import plotly.graph_objects as go
 
 from scslab.analysis.explain import explain
 from scslab.files import check_output, write_text
-from scslab.store.results import Results
+from scslab.store.results import APPEAL_WORDS, Results
 
 #: Grades from best to worst run from green to red; lists, sanctions and rewards use Plotly's
 #: default qualitative palette.
@@ -180,6 +180,42 @@ def _pct(x: float | None) -> str:
     return "—" if x is None else f"{x:.1%}"
 
 
+def appeals_table(results: Results) -> str:
+    """The appeals of a run whose scheme has them, over the run; empty text otherwise."""
+    names = [c for c in results.columns if c.startswith("appeals__")]
+    if not names:
+        return ""
+    sums = ", ".join(f'sum("{c}")::BIGINT' for c in names)
+    row = results.sql(f"SELECT {sums} FROM steps").fetchall()[0]
+    rows = [
+        [APPEAL_WORDS[c[len("appeals__") :]], f"{int(v or 0):,}"]
+        for c, v in zip(names, row, strict=True)
+    ]
+    return "<h2>Appeals over the run</h2>" + _table(["", "count"], rows)
+
+
+def _appeal_rows(a: dict[str, Any] | None) -> list[list[str]]:
+    """The audit's appeals figures as rows of the wrongful-outcomes table (none without)."""
+    if a is None:
+        return []
+    mean = a["mean_months_before_correction"]
+    return [
+        [
+            "appeals lodged, decided, pending at the end",
+            f"{a['lodged']:,}, {a['decided']:,}, {a['pending_at_end']:,}",
+        ],
+        [
+            "appeals won against false records, against true records",
+            f"{a['won']['false_records']:,}, {a['won']['true_records']:,}",
+        ],
+        [
+            "wrongful list entries corrected on appeal",
+            f"{a['wrongful_listings_corrected']:,} of {a['wrongful_list_entries']:,}",
+        ],
+        ["… months on the list before correction (mean)", "—" if mean is None else f"{mean:.1f}"],
+    ]
+
+
 def audit_section(report: dict[str, Any]) -> str:
     w, r, cc, d = (
         report["wrongful"],
@@ -241,6 +277,7 @@ def audit_section(report: dict[str, Any]) -> str:
                     "people listed who would not have been without false records",
                     f"{c['people_listed_who_would_not_have_been']:,}",
                 ],
+                *_appeal_rows(report.get("appeals")),
             ],
         )
     )
@@ -361,6 +398,7 @@ def build(results: Results, audit: dict[str, Any] | None = None) -> str:
             ["run time", f"{run['seconds']:.1f} s"],
         ],
     )
+    summary += appeals_table(results)
     scenario = html.escape(run["scenario"])
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">

@@ -242,6 +242,19 @@ SUMMED = (
     "blocked__",
     "appeals__",
 )
+#: What each ``appeals__`` count of a scheme with appeals is, in words (summaries and reports).
+APPEAL_WORDS = {
+    "lodged": "lodged",
+    "won_false": "won against a false record",
+    "won_true": "won against a true record",
+    "lost_false": "lost against a false record",
+    "lost_true": "lost against a true record",
+    "corrected_false": "wrongful listings corrected",
+    "months_false": "months they had lasted",
+    "corrected_true": "listings of true records removed",
+    "months_true": "months those had lasted",
+    "consequences_ended": "sanctions and rewards ended with a listing",
+}
 FIRM_COUNTS = ("closed", "managers_listed", "representatives_restricted")
 #: The contract game's counts (``scslab.engine.contracts``).
 CONTRACT_COUNTS = ("contracts", "contracts_kept", "contracts_kept_without_scheme")
