@@ -145,3 +145,14 @@ def test_the_plain_evaluator_of_a_condition_follows_and_or_not() -> None:
     assert not holds({"list", "score_below"})
     assert holds({"list"})
     assert not holds({"grades", "score_below"})
+
+
+def test_a_scheme_with_compositions_validates_again_from_its_full_dump() -> None:
+    """A full dump (None for every key not given, as scenario values and the dashboard make it)
+    reads back to the same scheme, compositions and simple conditions alike."""
+    from scslab.schemes.model import Scheme
+
+    text = with_trigger("      any: [{grades: [B]}, {not: {list: blacklist}}]\n")
+    s = parse_scheme(text, SOURCE)
+    assert Scheme.model_validate(s.model_dump()) == s
+    assert Scheme.model_validate(s.model_dump(mode="json")) == s

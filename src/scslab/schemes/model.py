@@ -264,7 +264,10 @@ class Condition(_Strict):
             self._key(k)
             for k in self.model_fields_set
             if k not in ("of", "within_months")
-            and (getattr(self, k) not in ((), None) or k in ("all_", "any_"))
+            and (
+                getattr(self, k) not in ((), None)
+                or (k in ("all_", "any_") and getattr(self, k) == ())
+            )
         ]
         if len(given) != 1:
             raise ValueError(
