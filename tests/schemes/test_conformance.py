@@ -57,6 +57,15 @@ def test_built_in_round_trips_through_yaml(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", NAMES)
+def test_built_in_round_trips_through_a_full_dump(name: str) -> None:
+    """model_dump with every default (what scheme_values, sweeps and results store) validates
+    back to an equal scheme: a condition's unset all:/any: (None) is not taken as given."""
+    scheme = load_scheme(name)
+    assert Scheme.model_validate(scheme.model_dump()) == scheme
+    assert Scheme.model_validate_json(scheme.model_dump_json()) == scheme
+
+
+@pytest.mark.parametrize("name", NAMES)
 def test_built_in_text_parses_to_the_loaded_scheme(name: str) -> None:
     """The shipped text and the name give the same scheme (what `show --format yaml` relies on)."""
     assert parse_scheme(builtin_text(name), name) == load_scheme(name)
