@@ -10,7 +10,9 @@ what they allocate:
 - ``people``: the default scheme (Rongcheng) on people, with the default panel of 1,000;
 - ``panel``: the same with the largest panel (100,000 people followed month by month);
 - ``firms``: the corporate system, a firm run (firms, and the people's run inside it);
-- ``network``: Sesame Credit on a friendship network (its network rule reads friends' scores).
+- ``network``: Sesame Credit on a friendship network (its network rule reads friends' scores);
+- ``children``: the ``people`` case with children in households (``population.children``, the
+  default shares): more rows, and everyone ages. Compare it with ``people`` per row and per adult.
 
     .venv/bin/python benchmarks/memory.py [--agents N] [--years Y] [--case NAME ...]
 
@@ -26,7 +28,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-CASES = ("people", "panel", "firms", "network")
+CASES = ("people", "panel", "firms", "network", "children")
 
 
 def scenario_for(case: str, agents: int, years: float) -> dict[str, object]:
@@ -39,6 +41,9 @@ def scenario_for(case: str, agents: int, years: float) -> dict[str, object]:
         return {**base, "scheme": "corporate-scs"}
     if case == "network":
         return {**base, "scheme": "sesame-credit", "network": {}}
+    if case == "children":
+        population = {"agents": agents, "children": {}}
+        return {**base, "scheme": "rongcheng-2014", "population": population}
     raise ValueError(case)
 
 
@@ -62,6 +67,7 @@ def child(case: str, agents: int, years: float, out: str) -> None:
             {
                 "case": case,
                 "agents": sim.agents,
+                "rows": sim.population().n,
                 "subjects": sim.subjects,
                 "steps": sim.scenario.steps,
                 "panel": sim.scenario.panel,
@@ -115,13 +121,18 @@ def main() -> None:
             rows.append(row)
             print(json.dumps(row), file=sys.stderr)
 
-    print("| case | subjects | people | months | panel | estimate | peak RSS | estimate / peak |")
-    print("|---|---|---|---|---|---|---|---|")
+    print(
+        "| case | subjects | people | months | panel | estimate | peak RSS | estimate / peak "
+        "| peak bytes per row | per adult |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
+        above = r["peak"] - r["imports"]  # what the run added to the interpreter and imports
         print(
-            f"| {r['case']} | {r['agents']:,} {r['subjects']} | {args.agents:,} | {r['steps']} | "
+            f"| {r['case']} | {r['rows']:,} {r['subjects']} | {args.agents:,} | {r['steps']} | "
             f"{r['panel']:,} | {r['estimate'] / 2**20:,.0f} MiB | {r['peak'] / 2**20:,.0f} MiB | "
-            f"{r['estimate'] / r['peak']:.2f} |"
+            f"{r['estimate'] / r['peak']:.2f} | {above / r['rows']:.0f} | "
+            f"{above / args.agents:.0f} |"
         )
 
 

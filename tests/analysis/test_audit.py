@@ -137,6 +137,8 @@ def test_the_cli_prints_every_part_and_refuses_a_missing_run(tmp_path: Path) -> 
         "cross_context",
         "segregation",
         "deterrence",
+        "appeals",
+        "intergenerational",
     }
     done = subprocess.run(
         [sys.executable, "-m", "scslab", "audit", str(tmp_path / "run"), "--replicates", "2"],

@@ -13,7 +13,7 @@ from scslab.behaviour.model import Catalogue
 from scslab.behaviour.rates import load_catalogue
 from scslab.engine.scenario import Scenario
 from scslab.engine.simulation import Record, Simulation
-from scslab.population import PopulationSpec
+from scslab.population import Children, PopulationSpec
 from scslab.population.firms import FirmSpec
 from scslab.population.network import NetworkSpec
 from scslab.schemes import builtin_names, load_scheme
@@ -38,7 +38,11 @@ def _run(scheme: Scheme, catalogue: Catalogue) -> tuple[Simulation, Record]:
     firms = scheme.subject == "enterprises"
     sc = Scenario(
         scheme=scheme.id,
-        population=PopulationSpec(agents=3000),
+        # children, where a consequence falls on them only
+        population=PopulationSpec(
+            agents=3000,
+            children=Children() if any(c.reaches == "children" for c in scheme.sanctions) else None,
+        ),
         years=3,
         seed=11,
         panel=0,

@@ -510,3 +510,14 @@ def test_an_appeal_delay_below_one_month_and_an_appeal_without_source_are_refuse
     text = TINY + APPEALS.replace("  assumed: true\n", "")
     msg = refuse(text)
     assert at(msg, line_of(text, "objection")) and "appeals: " in msg and "add source" in msg
+
+
+def test_reaching_children_without_a_household_trigger_is_refused_at_reaches() -> None:
+    """`reaches: children` names members of a household: a trigger without `of: household` is
+    refused at the `reaches` key."""
+    text = edit("    domain: transport\n", "    reaches: children\n    domain: transport\n")
+    msg = refuse(text)
+    assert at(msg, line_of(text, "reaches: children"))
+    assert "of: household" in msg
+    fixed = edit("      list: blacklist\n", "      list: blacklist\n      of: household\n", text)
+    assert parse_scheme(fixed, SOURCE).sanctions[0].reaches == "children"

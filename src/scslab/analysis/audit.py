@@ -27,6 +27,7 @@ import numpy as np
 
 from scslab.analysis.groups import FOUR_FIFTHS, compare_counts, group_codes
 from scslab.analysis.replay import replay, replay_run
+from scslab.engine.ageing import ADULT_LOW_GRADE, ADULT_SANCTIONED, CAME_OF_AGE, PARENT_SANCTIONED
 from scslab.engine.compiled import AP_DUE
 from scslab.engine.ever import EVER_BITS, EVER_LISTED, EVER_SANCTIONED, low_grades
 from scslab.engine.simulation import Run, Simulation
@@ -117,7 +118,39 @@ def audit(
         "segregation": segregation(results),
         "deterrence": deterrence(factual, rec_fact.ev_true, rec_base.ev_true),
         "appeals": appeals(results, factual.last_run),
+        "intergenerational": intergenerational(factual, factual.last_run),
     }
+
+
+def intergenerational(sim: Simulation, run: Run) -> dict[str, Any] | None:
+    """Among the children who came of age during the run: those with a household adult
+    sanctioned in a recorded month before, against the others; the share sanctioned, and in a
+    low grade, as adults (:mod:`scslab.engine.ageing`). ``None`` without children."""
+    if not len(run.lineage):
+        return None
+    grown = (run.lineage & CAME_OF_AGE) != 0
+    parent = (run.lineage & PARENT_SANCTIONED) != 0
+    out: dict[str, Any] = {
+        "came_of_age": int(grown.sum()),
+        "parent_sanctioned": int((grown & parent).sum()),
+        "inherit_record": bool(
+            sim.scenario.population.children is not None
+            and sim.scenario.population.children.inherit_record
+        ),
+    }
+    if not grown.any():
+        out["note"] = "too small: nobody came of age during the run"
+        return out
+    names = ["parent sanctioned", "parent not sanctioned"]
+    people = [int((grown & parent).sum()), int((grown & ~parent).sum())]
+    for o, bit in (("sanctioned", ADULT_SANCTIONED), ("low_grade", ADULT_LOW_GRADE)):
+        if o not in outcomes(sim.scheme):
+            continue
+        hit = grown & ((run.lineage & bit) != 0)
+        out[o] = compare_counts(
+            names, people, [int((hit & parent).sum()), int((hit & ~parent).sum())]
+        )
+    return out
 
 
 def _check_reproduced(results: Results, sim: Simulation, record: Any) -> None:

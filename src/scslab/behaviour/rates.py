@@ -366,6 +366,10 @@ def rate_tables(
             true_rate[c, :, a_i] = monthly * deterrence[c, :, a_i] * seeking[a_i, r]
     region_of = traits[:, 0]
     false_by_act = false_rate.sum(axis=1)[:, region_of].T / 12.0  # [cells, acts]
+    # children (cells of age 0-17) act for no scheme and leave no records until they come of age
+    adult = ~cells.minor()
+    true_rate *= adult[:, None, None]
+    false_by_act *= adult[:, None]
 
     known = {a.id for a in acts}
     unknown = sorted(set(also_personal) - known)
@@ -394,7 +398,7 @@ def rate_tables(
         rate=true_rate[:, :, personal],
         false_act=np.array([a for a, _ in pairs], np.int32),
         false_channel=np.array([c for _, c in pairs], np.int32),
-        false_rate=np.stack([false_rate[a, c, region_of] / 12.0 for a, c in pairs], axis=1)
+        false_rate=np.stack([false_rate[a, c, region_of] / 12.0 * adult for a, c in pairs], axis=1)
         if pairs
         else np.zeros((n_cells, 0)),
         counted=counted,

@@ -229,3 +229,22 @@ def show(report: dict[str, Any]) -> None:
             f"{a['wrongful_list_entries']:,} wrongful list entries corrected, after "
             f"{a['months_wrongful_listings_lasted']:,} months on the list in all."
         )
+    gen = report.get("intergenerational")
+    if gen is not None:
+        line = (
+            f"\n[bold]Intergenerational[/]: {gen['came_of_age']:,} children came of age, "
+            f"{gen['parent_sanctioned']:,} of them with a household adult sanctioned before."
+        )
+        for o in ("sanctioned", "low_grade"):
+            if o in gen:
+                a, b = gen[o]["groups"]  # with a sanctioned parent, and the others
+                rr: float | None = (
+                    a["rate"] / b["rate"] if a["rate"] is not None and b["rate"] else None
+                )
+                why = a["note"] or b["note"]
+                line += (
+                    f" {o.replace('_', ' ').capitalize()} as adults: {_pct(a['rate'])} of those "
+                    f"with a sanctioned parent, {_pct(b['rate'])} of the others"
+                    + (f" ({why})." if why else f" (risk ratio {_ratio(rr)}).")
+                )
+        console.print(line)

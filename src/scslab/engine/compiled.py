@@ -75,6 +75,11 @@ class SchemeArrays(NamedTuple):
     hh_score_groups: np.ndarray  # int64[max-min+1]: household groups a member's score triggers
     hh_list_groups: np.ndarray  # int64[L]: household groups a member's listing triggers
     grp_household: np.ndarray  # uint8[Q]: 1 if the group's trigger is of the household
+    #: household groups by whom they reach (bits q): adults (``all``, ``spouse``), children
+    #: (``all``, ``children``), and the ``spouse`` ones that skip the member who set them off
+    hh_adults: int
+    hh_minors: int
+    hh_spouse: int
     decay_points: int
     decay_share: float  # share of the distance from base lost each month; 0: fixed steps
     decay_after: int
@@ -308,6 +313,9 @@ def compile_scheme(
         hh_score_groups=hh_score_groups,
         hh_list_groups=hh_list_groups,
         grp_household=arr([int(h) for h in household], np.uint8),
+        hh_adults=sum(1 << q for q, k in enumerate(keys) if k[3] and k[4] != "children"),
+        hh_minors=sum(1 << q for q, k in enumerate(keys) if k[3] and k[4] != "spouse"),
+        hh_spouse=sum(1 << q for q, k in enumerate(keys) if k[3] and k[4] == "spouse"),
         decay_points=decay.points_per_month or 0 if decay else 0,
         decay_share=decay.share_per_month if decay else 0.0,
         decay_after=decay.after_clean_months if decay else 0,

@@ -229,6 +229,10 @@ class Traits(NamedTuple):
     #: how many each person commits, uint8[N] or uint8[0]; and which act (catalogue index)
     injected: np.ndarray = np.zeros(0, np.uint8)
     injected_act: int = -1
+    #: uint8[cells]: 1 for a cell of children (age 0-17), who are not scored; or uint8[0]
+    minor: np.ndarray = np.zeros(0, np.uint8)
+    #: int64[H]: household groups that two or more members set off (for ``reaches: spouse``)
+    hh_two: np.ndarray = np.zeros(0, np.int64)
 
 
 class Tally(NamedTuple):
@@ -358,16 +362,21 @@ def mark_low(score: np.ndarray, thresholds: np.ndarray, out: np.ndarray) -> None
 
 
 @njit(cache=True, _nrt=False)
-def mark_households(
-    S: SchemeArrays, st: State, household: np.ndarray, hh_trig: np.ndarray, hh_cause: np.ndarray
-) -> None:
-    """For each household, the household-triggered groups its members' state sets, and why.
+def mark_households(S: SchemeArrays, st: State, T: Traits) -> None:
+    """For each household, the household-triggered groups its members' state sets, and why
+    (``T.hh_trig``, ``T.hh_cause``; with ``T.hh_two``, those two members or more set).
 
     Run before a step, so that a member's grade or listing reaches the others the month after.
+    Children (``T.minor``) are not scored and set nothing off.
     """
+    household, hh_trig, hh_cause, hh_two = T.household, T.hh_trig, T.hh_cause, T.hh_two
     hh_trig[:] = 0
     hh_cause[:] = 0
+    hh_two[:] = 0
+    minors = T.minor.shape[0] > 0
     for i in range(household.shape[0]):
+        if minors and T.minor[T.cell[i]] != 0:
+            continue
         h = household[i]
         due = S.hh_score_groups[np.int64(st.score[i]) - S.score_min]
         why = st.cause[i] if due != 0 else np.uint32(0)
@@ -375,8 +384,32 @@ def mark_households(
             if st.list_since[i, li] >= 0 and S.hh_list_groups[li] != 0:
                 due |= S.hh_list_groups[li]
                 why |= st.list_cause[i, li]
+        if hh_two.shape[0] > 0:
+            hh_two[h] |= hh_trig[h] & due
         hh_trig[h] |= due
         hh_cause[h] |= why
+
+
+@njit(cache=True, inline="always")
+def _household_due(S: SchemeArrays, st: State, i: int) -> int:
+    """The household groups person ``i``'s score and listings set off."""
+    due = S.hh_score_groups[np.int64(st.score[i]) - S.score_min]
+    for li in range(st.list_since.shape[1]):
+        if st.list_since[i, li] >= 0:
+            due |= S.hh_list_groups[li]
+    return due
+
+
+@njit(cache=True)
+def move_cells(cell: np.ndarray, people: np.ndarray, rows: np.ndarray, to: np.ndarray) -> None:
+    """Move ``rows`` to the cells ``to`` (outside the step), keeping ``people[c]``, the count of
+    people in each cell, equal to the count of ``cell``. The one way a person changes cell
+    between steps: ageing (children coming of age included)."""
+    for k in range(rows.shape[0]):
+        i = rows[k]
+        people[cell[i]] -= 1
+        cell[i] = to[k]
+        people[to[k]] += 1
 
 
 @njit(cache=True)
@@ -675,6 +708,13 @@ def _person(
     # the rate class: sanctioned or not, and which act effects run (since last month's step 7)
     cls = np.int64(st.flags[i] & FLAG_SANCTIONED) + 2 * (np.int64(st.flags[i]) >> EFFECT_SHIFT)
     panel = (st.flags[i] & FLAG_PANEL) != 0
+    # a child (with children in the population): no acts, no rules, no grade, no lists; only
+    # the household consequences that reach children
+    minor = T.minor.shape[0] > 0 and T.minor[np.uint64(c)] != 0
+    # ``reaches: spouse``: what one's own state of last month sets off does not reach oneself
+    own_due = 0
+    if S.hh_spouse != 0 and not minor:
+        own_due = _household_due(S, st, i) & S.hh_spouse
     # the hottest indices as unsigned integers (as ``i`` is): numba then skips its fix-up for
     # negative ones
     bu = np.uint64(b)
@@ -777,7 +817,7 @@ def _person(
                 if low >= need:  # logged as act -1 - q: network rule q
                     _rule_points(S, st, A, b, i, gi, S.net_points[q], S.net_cat[q], -1 - q, panel)
     # 2b. collective responsibility: a member's negative record last month costs everyone
-    for q in range(S.coll_points.shape[0]):
+    for q in range(0 if minor else S.coll_points.shape[0]):
         by = np.int64(S.coll_neighbourhood[q])
         g = T.household[i] // T.neighbourhood if by == 1 else T.household[i]
         if T.offended[by, g] == 1:  # logged as act -9 - q: collective rule q
@@ -822,10 +862,12 @@ def _person(
     at = np.uint64(score - S.score_min)
     if S.grade_of.shape[0] > 0:
         grade = np.int64(S.grade_of[at])
-        A.grade[bu, cu, np.uint64(grade)] += 1
+        if not minor:
+            A.grade[bu, cu, np.uint64(grade)] += 1
     st.grade[i] = grade
-    A.score_sum[bu, cu] += score
-    A.hist[bu, S.hist_of[at]] += 1
+    if not minor:
+        A.score_sum[bu, cu] += score
+        A.hist[bu, S.hist_of[at]] += 1
 
     # 6. lists: entries on grade or score, exits by rule
     on_score = S.score_lists[score - S.score_min]
@@ -838,10 +880,18 @@ def _person(
             if np.int64(t) - np.int64(st.ev_ring[i, S.cnt_col[k]]) < S.cnt_window[k]:
                 word |= S.cnt_bit[k]
         on_score |= S.leaf_lists[word]
+    reach = S.hh_adults
+    if minor:
+        on_score = 0
+        triggered = 0
+        reach = S.hh_minors
     h = -1
     if T.hh_trig.shape[0] > 0:
         h = T.household[i]
-        triggered |= T.hh_trig[h]
+        hh = T.hh_trig[h] & reach
+        if own_due != 0:  # set off by oneself alone: it reaches the others only
+            hh &= ~(own_due & ~T.hh_two[h])
+        triggered |= hh
     for li in range(st.list_since.shape[1]):
         cond = (on_score >> li) & 1 == 1
         since = np.int64(st.list_since[i, li])
@@ -878,7 +928,7 @@ def _person(
             if S.leaf_list[li] != 0:
                 word |= S.leaf_list[li]
                 lwhy |= st.list_cause[i, li]
-    if S.leaf_groups.shape[0] > 0:
+    if S.leaf_groups.shape[0] > 0 and not minor:  # children: household consequences only
         triggered |= S.leaf_groups[word]
 
     # 7. sanctions and rewards, by group; skipped for people with none running and none due
@@ -900,7 +950,9 @@ def _person(
             cond = (triggered & bit) != 0
             until = np.int64(st.grp_until[i, q])
             dur = S.grp_duration[q]
-            if until >= 0 and ((dur > 0 and t >= until) or (dur == 0 and not cond)):
+            # a household consequence that no longer reaches one (a child come of age) ends
+            gone = S.grp_household[q] == 1 and (reach & bit) == 0
+            if until >= 0 and ((dur > 0 and t >= until) or (dur == 0 and not cond) or gone):
                 _count_causes(A.flow, b, 1, n_lists + q, st.grp_cause[i, q])
                 until = -1
             if until < 0 and cond:

@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from numba import njit
 
+from scslab.engine.ageing import age_month
 from scslab.engine.checkpoint import (
     MANIFEST,
     Manifest,
@@ -178,6 +179,8 @@ class ShardPlan:
     group: np.ndarray  # tie-cutting: tie groups, members and their starts (or empty)
     members: np.ndarray
     group_start: np.ndarray
+    #: int16: the months of birth of the shard's rows, where people age (else empty)
+    birth: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int16))
     #: per other shard: the slice of ``ghosts`` it fills, and the local neighbourhood ids shared
     imports: dict[int, tuple[int, int, np.ndarray]] = field(default_factory=dict)
     #: per other shard: the local rows whose scores it needs, and shared neighbourhoods as
@@ -257,6 +260,7 @@ def plan_shards(sim: Simulation, pop: Population, shards: int) -> list[ShardPlan
                 group=group,
                 members=members,
                 group_start=group_start,
+                birth=pop.birth[lo:hi] if pop.birth is not None else np.zeros(0, np.int16),
             )
         )
         nb_range.append((int(hh[0]) // per, int(hh[-1]) // per))
@@ -325,8 +329,9 @@ class Shard:
         self.score_ext = np.full(plan.base + len(plan.ghosts), arrays.base, np.int16)
         self.state = allocate_state(n, arrays, layout)._replace(score=self.score_ext[:n])
         rows = len(plan.indptr) - 1 if self.network else 0
+        minor = sim.cells.minor().astype(np.uint8)
         self.traits = Traits(
-            cell=plan.cell,
+            cell=plan.cell.copy() if sim.cells_move else plan.cell,  # people age: their own
             region=plan.region,
             indptr=plan.indptr,
             friends=plan.friends.copy() if self.cutting.enabled else plan.friends,
@@ -342,6 +347,8 @@ class Shard:
             hh_cause=np.zeros(self.households, np.uint32),
             offended=np.zeros((2, plan.households if self.collective else 0), np.uint8),
             neighbourhood=sc.population.neighbourhood_households,
+            minor=minor if minor.any() else np.zeros(0, np.uint8),
+            hh_two=np.zeros(self.households if arrays.hh_spouse else 0, np.int64),
         )
         self.state.flags[plan.panel] |= FLAG_PANEL
         per_block = (
@@ -361,7 +368,7 @@ class Shard:
             len(layout.attempts),
             layout.appeals,
         )
-        self.record = Record.allocate(sc.steps, self.tally, plan.panel, L, Q)
+        self.record = Record.allocate(sc.steps, self.tally, plan.panel, L, Q, sim.cells_move)
         self.running = running_consequences(self.state.grp_until, self.state.grp_cause)
         #: exact tie moments of this shard's rows, each month, as (high, low) pairs
         self.moments = np.zeros((sc.steps, 6, 2), np.int64)
@@ -407,8 +414,23 @@ class Shard:
             mark_offenders(state.last_neg, plan.household, traits.neighbourhood, k, traits.offended)
             for src, flags in self.received.items():
                 traits.offended[1, plan.imports[src][2]] |= flags
+        if sim.cells_move and t >= 1:
+            # ageing, as Run._month does it; lineage (the audit's) is kept by unsharded runs
+            children = sim.scenario.population.children
+            age_month(
+                t,
+                plan.birth,
+                plan.household,
+                traits.cell,
+                self.people,
+                traits.minor,
+                state,
+                np.zeros(0, np.uint8),
+                np.zeros(0, np.uint8),
+                children is not None and children.inherit_record,
+            )
         if self.households:
-            mark_households(sim.arrays, state, plan.household, traits.hh_trig, traits.hh_cause)
+            mark_households(sim.arrays, state, traits)
         step_month(self, k, plan.lo)
         if self.network and self.cutting.enabled:
             cut = cut_ties(
@@ -426,7 +448,7 @@ class Shard:
             if t >= 0:
                 self.record.ties_cut[t] = cut
         if t >= 0:
-            self.record.take(t, self.tally, state)
+            self.record.take(t, self.tally, state, self.people)
 
     def outbox(self, t: int) -> dict[int, Message]:
         """What each other shard needs before month ``t``: scores and neighbourhood flags."""

@@ -29,6 +29,7 @@ from scslab.behaviour.rates import (
     rate_tables,
     with_act_effects,
 )
+from scslab.engine.ageing import age_month, mark_lineage
 from scslab.engine.compiled import (
     FLAG_PANEL,
     FLAG_SANCTIONED,
@@ -132,11 +133,20 @@ class Record:
     #: ``(kind, index)`` -> int64[steps, cells]; kind 0 list entry, 1 list exit, 2 group start,
     #: 3 group end (written as the ``firm_flows`` table)
     cell_flows: dict[tuple[int, int], np.ndarray] = field(default_factory=dict)
+    #: int64[steps, cells]: people in each cell at the end of each month, where people move
+    #: between cells over a run (ageing); int64[0, 0] where they never do
+    agents: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.int64))
     done: int = 0
 
     @classmethod
     def allocate(
-        cls, steps: int, tally: Tally, panel: np.ndarray, lists: int, groups: int
+        cls,
+        steps: int,
+        tally: Tally,
+        panel: np.ndarray,
+        lists: int,
+        groups: int,
+        moving: bool = False,
     ) -> Record:
         def per_step(a: np.ndarray) -> np.ndarray:
             return np.zeros((steps, *a.shape[1:]), a.dtype)
@@ -169,9 +179,14 @@ class Record:
             panel_cause=np.zeros((steps, p, groups), np.uint32),
             assortativity=np.full(steps, np.nan),
             ties_cut=np.zeros(steps, np.int64),
+            agents=np.zeros((steps, tally.grade.shape[1]) if moving else (0, 0), np.int64),
         )
 
-    def take(self, t: int, tally: Tally, state: State) -> None:
+    def take(self, t: int, tally: Tally, state: State, people: np.ndarray | None = None) -> None:
+        """Keep month ``t``'s tallies and panel; ``people``: how many are in each cell (kept
+        where people move between cells)."""
+        if self.agents.shape[0] and people is not None:
+            self.agents[t] = people
         for name in (
             "grade",
             "score_sum",
@@ -319,6 +334,16 @@ class Simulation:
             )
         self._check_network()
         self._check_windows(scenario.steps + history)
+        if self.people is None and scenario.population.children is not None:
+            for given, what in (
+                (scenario.network, "network"),
+                (scenario.contracts.enabled, "contracts"),
+            ):
+                if given:
+                    raise ScenarioError(
+                        f"population.children: children would have friends and contracts like "
+                        f"adults; a run with children takes no `{what}:` (not supported yet)"
+                    )
         #: each piece's rate tables, one per distinct piece (not per month); the first is ``rates``
         self.piece_rates: tuple[RateTables, ...] = ()
         for _, rates in pieces:
@@ -428,7 +453,12 @@ class Simulation:
             return self._population.n
         if self.people is not None and self.firm_spec is not None:
             return self.firm_spec.count(self.people.agents)
-        return self.scenario.population.agents
+        return self.scenario.population.expected_people()
+
+    @property
+    def cells_move(self) -> bool:
+        """Whether people move between cells over the run: with children, everyone ages."""
+        return self.people is None and self.scenario.population.children is not None
 
     @property
     def stream_seed(self) -> int:
@@ -462,6 +492,8 @@ class Simulation:
             per_person += 12  # what each household's members set for it (at most one per person)
         if self.scheme.collective:
             per_person += 2  # which households and neighbourhoods offended last month
+        if self.cells_move:
+            per_person += 2 + 2 + 1  # month of birth, the run's own cells, lineage bits
         spec = self.scenario.network if self.people is None else None
         generation = 4  # per person: household draw buffers, then cell index
         if spec is not None:
@@ -738,13 +770,18 @@ class Run:
         )
         self.households = int(pop.household.max()) + 1 if sim.arrays.grp_household.any() else 0
         self.collective = bool(sim.scheme.collective)
+        #: with children: the run's own cells (people age into others), and what the audit's
+        #: intergenerational section reads (scslab.engine.ageing); else the population's cells
+        cell = pop.cell.copy() if sim.cells_move else pop.cell
+        self.lineage = np.zeros(n if sim.cells_move else 0, np.uint8)
+        minor = sim.cells.minor().astype(np.uint8)
         need = (
             friend_needs(network.indptr, sim.arrays.net_share)
             if self.counting and network is not None
             else np.zeros((0, 0), np.uint16)
         )
         self.traits = Traits(
-            cell=pop.cell,
+            cell=cell,
             region=pop.region,
             indptr=network.indptr if network is not None else np.zeros(0, np.int64),
             friends=network.indices if network is not None else np.zeros(0, np.int32),
@@ -762,6 +799,8 @@ class Run:
             neighbourhood=sim.scenario.population.neighbourhood_households,
             injected=np.zeros(n if sim.contract_act is not None else 0, np.uint8),
             injected_act=sim.contract_act if sim.contract_act is not None else -1,
+            minor=minor if minor.any() else np.zeros(0, np.uint8),
+            hh_two=np.zeros(self.households if sim.arrays.hh_spouse else 0, np.int64),
         )
         self.state = allocate_state(n, sim.arrays, sim.layout)
         #: per person, over the recorded months: ever sanctioned, listed, rewarded, in a low grade
@@ -793,7 +832,7 @@ class Run:
             len(sim.layout.attempts),
             sim.layout.appeals,
         )
-        self.record = Record.allocate(sim.scenario.steps, self.tally, panel, L, Q)
+        self.record = Record.allocate(sim.scenario.steps, self.tally, panel, L, Q, sim.cells_move)
         #: consequences running, by group, cause and mark (see carry_running)
         self.running = running_consequences(self.state.grp_until, self.state.grp_cause)
         if isinstance(pop, Firms):
@@ -863,8 +902,22 @@ class Run:
                 k,
                 traits.offended,
             )
+        if sim.cells_move and t is not None and t >= 1:
+            assert isinstance(self.pop, Population) and self.pop.birth is not None
+            age_month(
+                t,
+                self.pop.birth,
+                self.pop.household,
+                traits.cell,
+                self.people,
+                traits.minor,
+                state,
+                self.ever,
+                self.lineage,
+                self.pop.spec.children is not None and self.pop.spec.children.inherit_record,
+            )
         if self.households and self.people_run is None:
-            mark_households(sim.arrays, state, self.pop.household, traits.hh_trig, traits.hh_cause)
+            mark_households(sim.arrays, state, traits)
         if sim.contract_act is not None:
             self._contracts(k, t)
         step_month(self, k, 0)  # 0: no offset
@@ -887,7 +940,7 @@ class Run:
             if assortativity and t is not None:
                 self.record.assortativity[t] = score_assortativity(network, state.score)
         if t is not None:
-            self.record.take(t, self.tally, state)
+            self.record.take(t, self.tally, state, self.people)
             low, rewards = self._ever_masks
             mark_ever(
                 state.flags,
@@ -899,6 +952,8 @@ class Run:
                 self.ever,
                 self.sanction_months,
             )
+            if len(self.lineage):
+                mark_lineage(self.lineage, state.flags, state.grade, low)
         if self.people_run is not None:
             self._firms_after(t)
 

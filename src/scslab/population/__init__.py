@@ -2,9 +2,11 @@
 
 from scslab.population.individuals import (
     AGE_BANDS,
+    CHILD_BAND,
     HUKOU,
     INCOME_BANDS,
     TRAITS,
+    Children,
     Population,
     PopulationSpec,
     Region,
@@ -19,9 +21,11 @@ from scslab.population.network import (
 
 __all__ = [
     "AGE_BANDS",
+    "CHILD_BAND",
     "HUKOU",
     "INCOME_BANDS",
     "TRAITS",
+    "Children",
     "Network",
     "NetworkSpec",
     "Population",

@@ -248,12 +248,14 @@ def generate_firms(people: Population, spec: FirmSpec, seed: int) -> Firms:
             "fewer firms (firms.per_thousand_people)"
         )
     weight = (
-        np.array([_AGE_WEIGHT[a] for a in AGE_BANDS])[people.age]
+        # children (the age level after the adults', where there are any) run no firm
+        np.array([_AGE_WEIGHT[a] for a in AGE_BANDS] + [0.0])[people.age]
         * np.array([_INCOME_WEIGHT[i] for i in INCOME_BANDS])[people.income]
     )
     # largest log(u) / w first: a weighted sample without replacement
     pkey = step_key(seed, STREAM_FIRMS, 1)
-    score = np.log(np.maximum(uniforms(pkey, people.n, 0), 1e-300)) / weight
+    with np.errstate(divide="ignore"):  # a weight of 0: -inf, never chosen
+        score = np.log(np.maximum(uniforms(pkey, people.n, 0), 1e-300)) / weight
     chosen = np.argpartition(-score, need - 1)[:need] if need < people.n else np.arange(need)
     chosen = chosen[np.argsort(-score[chosen], kind="stable")].astype(np.int32)
     # the best-placed founders become the legal representatives, the rest directors, in order

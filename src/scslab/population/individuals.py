@@ -2,7 +2,9 @@
 
 Every person is a row index. Traits are small integer columns (``uint8`` levels, ``int32``
 household ids); their labels live in the :class:`PopulationSpec`. People are adults (18+), because
-the schemes score adults; children appear only as a household property that later rules may use.
+the schemes score adults. A population spec with ``children:`` adds children as rows of their
+households, in an age level of their own (``0-17``), unscored until they come of age at 18; then
+everyone has a month of birth (:attr:`Population.birth`) and ages over the run.
 
 Households are laid out contiguously and share region and hukou; people are ordered by region
 and hukou, so that the rows of one region sit together. Ages and incomes are drawn per
@@ -24,6 +26,12 @@ from scslab.schemes.model import Slug
 
 HUKOU = ("urban", "rural")
 AGE_BANDS = ("18-29", "30-44", "45-59", "60+")
+#: the age level of children, after the adults' so that adult codes stay as they are
+CHILD_BAND = "0-17"
+#: the age in months at which each adult band begins, and where the ages drawn for the last one
+#: end (assumed: 80 years); children are 0 to 215 months old
+BAND_START_MONTHS = (216, 360, 540, 720)
+OLDEST_MONTHS = 960
 INCOME_BANDS = ("low", "lower-middle", "middle", "upper-middle", "high")
 TRAITS = ("region", "hukou", "age", "income")
 
@@ -67,6 +75,33 @@ class Region(_Spec):
         description="CCTV cameras per person; China 2018: about 1 per 7 "
         "(docs/sources.md#surveillance)"
     )
+
+
+class Children(_Spec):
+    """Children under 18 in each household, drawn per household; their ages are spread evenly
+    over 0 to 17 years (assumed). ``inherit_record`` says whether a parent's record follows a
+    child who comes of age (see docs/scenarios.md)."""
+
+    per_household: Shares = Shares(
+        values={"0": 0.45, "1": 0.40, "2": 0.13, "3": 0.02}, assumed=True
+    )
+    inherit_record: bool = Field(
+        default=False,
+        description=(
+            "a child who comes of age starts from the score (with its causes and last negative "
+            "record) of the household's lowest-scoring adult, instead of the base"
+        ),
+    )
+
+    @model_validator(mode="after")
+    def _check(self) -> Children:
+        for k in self.per_household.values:
+            if not k.isdigit() or not 0 <= int(k) <= 8:
+                raise ValueError("children.per_household levels are counts of children 0..8")
+        return self
+
+    def mean(self) -> float:
+        return sum(int(k) * p for k, p in self.per_household.values.items())
 
 
 _ASSUMED_REGIONS = (
@@ -123,6 +158,14 @@ class PopulationSpec(_Spec):
         ),
     )
 
+    children: Children | None = Field(
+        default=None,
+        description=(
+            "children under 18 in households (rows of the population, unscored until 18); "
+            "with them everyone ages month by month. `agents` still counts adults"
+        ),
+    )
+
     @model_validator(mode="after")
     def _check(self) -> PopulationSpec:
         total = sum(r.share for r in self.regions)
@@ -148,12 +191,24 @@ class PopulationSpec(_Spec):
         return {
             "region": tuple(r.id for r in self.regions),
             "hukou": HUKOU,
-            "age": AGE_BANDS,
+            "age": self.age_levels(),
             "income": INCOME_BANDS,
         }
 
+    def age_levels(self) -> tuple[str, ...]:
+        """The age bands, with the children's last when there are children."""
+        return AGE_BANDS + ((CHILD_BAND,) if self.children is not None else ())
+
+    def expected_people(self, agents: int | None = None) -> int:
+        """Rows the population will have: ``agents`` adults, and their children if any."""
+        n = self.agents if agents is None else agents
+        if self.children is None:
+            return n
+        adults = sum(int(k) * p for k, p in self.household_adults.values.items())
+        return n + int(np.ceil(n / adults * self.children.mean()))
+
     def n_cells(self) -> int:
-        return len(self.regions) * len(HUKOU) * len(AGE_BANDS) * len(INCOME_BANDS)
+        return len(self.regions) * len(HUKOU) * len(self.age_levels()) * len(INCOME_BANDS)
 
     def cells(self) -> Cells:
         """The (region, hukou, age, income) cells that rates and results are kept by."""
@@ -164,7 +219,9 @@ class PopulationSpec(_Spec):
         region = np.array([r.share for r in self.regions])
         urban = np.array([r.urban_hukou for r in self.regions])
         hukou = np.stack([urban, 1.0 - urban], axis=1)  # [region, hukou]
-        age = self.age.probabilities(AGE_BANDS)
+        age = self.age.probabilities(AGE_BANDS)  # of adults, whom the rates are solved for
+        if self.children is not None:
+            age = np.append(age, 0.0)
         income = np.stack(
             [
                 self.income_urban.probabilities(INCOME_BANDS),
@@ -205,13 +262,23 @@ class Cells:
         out: np.ndarray = self.traits()[:, 0]
         return out
 
+    def minor(self) -> np.ndarray:
+        """Whether each cell holds children (age level ``0-17``): unscored, with no acts."""
+        names = list(self.levels)
+        if "age" not in self.levels or CHILD_BAND not in self.levels["age"]:
+            return np.zeros(self.n_cells(), bool)
+        k = names.index("age")
+        out: np.ndarray = self.traits()[:, k] == self.levels["age"].index(CHILD_BAND)
+        return out
+
 
 @dataclass(eq=False)
 class Population:
     """People as columns. ``cell`` indexes the (region, hukou, age, income) combination.
 
     ``network`` and ``firms`` are seams for social ties and enterprises; they stay ``None`` until
-    a generator for them is given.
+    a generator for them is given. ``birth`` (with children only) is each person's month of
+    birth, counted from month 0 of the run (negative: before it); ``age`` is the band at month 0.
     """
 
     spec: PopulationSpec
@@ -222,10 +289,12 @@ class Population:
     household: np.ndarray
     network: Any = None
     firms: Any = None
+    birth: np.ndarray | None = None
     cell: np.ndarray = field(init=False)
 
     def __post_init__(self) -> None:
-        self.cell = cell_index(self.region, self.hukou, self.age, self.income)
+        ages = len(self.spec.age_levels())
+        self.cell = cell_index(self.region, self.hukou, self.age, self.income, ages)
 
     @property
     def n(self) -> int:
@@ -236,15 +305,29 @@ class Population:
 
     @property
     def nbytes(self) -> int:
-        return sum(a.nbytes for a in (*self.trait_columns().values(), self.household, self.cell))
+        birth = () if self.birth is None else (self.birth,)
+        columns = (*self.trait_columns().values(), self.household, self.cell, *birth)
+        return sum(a.nbytes for a in columns)
+
+    @property
+    def children(self) -> int:
+        """How many of the people are children (at month 0)."""
+        if self.spec.children is None:
+            return 0
+        return int((self.age == len(AGE_BANDS)).sum())
 
 
 def cell_index(
-    region: np.ndarray, hukou: np.ndarray, age: np.ndarray, income: np.ndarray
+    region: np.ndarray,
+    hukou: np.ndarray,
+    age: np.ndarray,
+    income: np.ndarray,
+    ages: int = len(AGE_BANDS),
 ) -> np.ndarray:
-    """The cell of each person: ``((region * 2 + hukou) * 4 + age) * 5 + income``."""
+    """The cell of each person: ``((region * 2 + hukou) * ages + age) * 5 + income``, with
+    ``ages`` age levels (4, or 5 with children)."""
     c = region.astype(np.uint16) * len(HUKOU) + hukou
-    c = c * len(AGE_BANDS) + age
+    c = c * ages + age
     out: np.ndarray = (c * len(INCOME_BANDS) + income).astype(np.uint16)
     return out
 
@@ -294,6 +377,63 @@ def _draw(
     return region, hukou, age, income, household
 
 
+@njit(cache=True)
+def _add_children(
+    region: np.ndarray,
+    hukou: np.ndarray,
+    age: np.ndarray,
+    income: np.ndarray,
+    household: np.ndarray,
+    seed: int,
+    count_cum: np.ndarray,
+    counts: np.ndarray,
+    band_start: np.ndarray,  # int64[bands + 1]: months where each adult band starts, then the end
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The adults (in draw order, households contiguous) with each household's children after its
+    adults, and everyone's month of birth. New keys of the population stream, so that the
+    adults' own draws stay as they are: children per household (step 2), a child's age (3), an
+    adult's age in months within the band (4)."""
+    n = region.shape[0]
+    ckey = step_key(seed, STREAM_POPULATION, 2)
+    kkey = step_key(seed, STREAM_POPULATION, 3)
+    akey = step_key(seed, STREAM_POPULATION, 4)
+    H = household[n - 1] + 1 if n > 0 else 0
+    kids = np.empty(H, np.int64)
+    total = n
+    for h in range(H):
+        kids[h] = counts[_pick(uniform(ckey, h, 0), count_cum)]
+        total += kids[h]
+    out = (
+        np.empty(total, np.uint8),
+        np.empty(total, np.uint8),
+        np.empty(total, np.uint8),
+        np.empty(total, np.uint8),
+        np.empty(total, np.int32),
+    )
+    birth = np.empty(total, np.int16)
+    child = len(band_start) - 1  # the children's age code, after the adult bands
+    w = 0
+    j = 0  # children so far: the slot of each child's age draw
+    first = 0
+    for i in range(n):
+        h = household[i]
+        if i == 0 or household[i - 1] != h:
+            first = i
+        out[0][w], out[1][w], out[2][w] = region[i], hukou[i], age[i]
+        out[3][w], out[4][w] = income[i], h
+        lo, hi = band_start[age[i]], band_start[age[i] + 1]
+        birth[w] = -(lo + np.int64(uniform(akey, i, 0) * (hi - lo)))
+        w += 1
+        if i == n - 1 or household[i + 1] != h:
+            for _ in range(kids[h]):
+                out[0][w], out[1][w], out[2][w] = region[i], hukou[i], child
+                out[3][w], out[4][w] = income[first], h  # the household's first adult's band
+                birth[w] = -np.int64(uniform(kkey, j, 0) * band_start[0])
+                w += 1
+                j += 1
+    return out[0], out[1], out[2], out[3], out[4], birth
+
+
 def generate(spec: PopulationSpec, seed: int, agents: int | None = None) -> Population:
     """Draw a population from ``spec`` (``agents`` overrides ``spec.agents``)."""
     n = spec.agents if agents is None else agents
@@ -315,12 +455,30 @@ def generate(spec: PopulationSpec, seed: int, agents: int | None = None) -> Popu
         np.cumsum(spec.age.probabilities(AGE_BANDS)),
         income,
     )
+    birth = None
+    if spec.children is not None:
+        kids = np.array(sorted(int(k) for k in spec.children.per_household.values), np.int64)
+        kid_p = np.array([spec.children.per_household.values[str(k)] for k in kids])
+        region, hukou, age, inc, household, birth = _add_children(
+            region,
+            hukou,
+            age,
+            inc,
+            household,
+            seed,
+            np.cumsum(kid_p),
+            kids,
+            np.array((*BAND_START_MONTHS, OLDEST_MONTHS), np.int64),
+        )
+        n = len(region)
     # Lay people out by region and hukou (households stay together), so that friends, who are
     # mostly of one's own kind, sit close in memory when a step reads their scores.
     order = np.argsort(region.astype(np.int64) * len(HUKOU) + hukou, kind="stable")
     region, hukou, age, inc, household = (a[order] for a in (region, hukou, age, inc, household))
+    if birth is not None:
+        birth = birth[order]
     starts = np.empty(n, bool)
     starts[:1] = True
     np.not_equal(household[1:], household[:-1], out=starts[1:])
     household = (np.cumsum(starts) - 1).astype(np.int32)
-    return Population(spec, region, hukou, age, inc, household)
+    return Population(spec, region, hukou, age, inc, household, birth=birth)

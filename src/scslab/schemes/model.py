@@ -454,11 +454,14 @@ class Consequence(Sourced):
         default=(),
         description="what it does while it runs, each with its source or assumed: true",
     )
-    reaches: Literal["subject", "representative"] = Field(
+    reaches: Literal["subject", "representative", "all", "children", "spouse"] = Field(
         default="subject",
         description=(
             "whom it restricts: the subject scored, or (for firms) the firm's legal "
-            "representative, the joint punishment of a listed firm's managers"
+            "representative, the joint punishment of a listed firm's managers; of a household "
+            "trigger (`of: household`): all its members (`all`, as `subject` there), its "
+            "children under 18 (`children`), or its adults other than the one who set it off "
+            "(`spouse`)"
         ),
     )
 
@@ -817,8 +820,14 @@ def _check(s: Scheme) -> Iterator[tuple[Loc, str]]:  # one flat list of rules
         yield ("tax_rating",), "a tax rating is for firms; this scheme scores individuals"
     for key in ("sanctions", "rewards"):
         for i, c in enumerate(getattr(s, key)):
-            if not firms and c.reaches != "subject":
+            if not firms and c.reaches == "representative":
                 yield (key, i, "reaches"), "only a firm's sanctions reach a legal representative"
+            if c.reaches in ("all", "children", "spouse") and c.trigger.of != "household":
+                yield (
+                    (key, i, "reaches"),
+                    f"reaches: {c.reaches} names members of a household; the trigger needs "
+                    "`of: household`",
+                )
             if not firms and c.trigger.representative_listed:
                 yield (
                     (key, i, "trigger", "representative_listed"),

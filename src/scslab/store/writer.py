@@ -176,7 +176,8 @@ def _write(
     # steps: one row per step and cell that has people (or firms)
     traits = sim.cells.traits()
     agents = np.bincount(sim.population().cell, minlength=traits.shape[0])
-    cells = np.flatnonzero(agents)
+    moving = rec.agents.shape[0] > 0  # people age into other cells: counted month by month
+    cells = np.flatnonzero(rec.agents[:T].any(axis=0) | (agents > 0) if moving else agents)
     step_ix = np.repeat(np.arange(T), len(cells))
     cell_ix = np.tile(cells, T)
     cols: dict[str, Any] = {"step": step_ix.astype(np.int32)}
@@ -189,7 +190,7 @@ def _write(
     )
     for k, (trait, names) in enumerate(levels.items()):
         cols[trait] = np.array(names, dtype=object)[traits[cell_ix, k]]
-    cols["agents"] = agents[cell_ix].astype(np.int64)
+    cols["agents"] = rec.agents[:T, cells].ravel() if moving else agents[cell_ix].astype(np.int64)
     cols["sanctioned"] = rec.anyc[:T, cells, 0].ravel()
     cols["rewarded"] = rec.anyc[:T, cells, 1].ravel()
     cols["mean_score"] = rec.score_sum[:T, cells].ravel() / np.maximum(cols["agents"], 1)
