@@ -333,7 +333,6 @@ class Simulation:
                 f"{(MAX_STEP - longest) // 12} years with this scheme"
             )
         self._check_network()
-        self._check_windows(scenario.steps + history)
         if self.people is None and scenario.population.children is not None:
             for given, what in (
                 (scenario.network, "network"),
@@ -379,23 +378,6 @@ class Simulation:
         if piece not in self._piece_draws:
             self._piece_draws[piece] = self._draws(piece)
         return self._piece_draws[piece]
-
-    def _check_windows(self, months: int) -> None:
-        """A count of records in a window (``at_least``) longer than the run could never look
-        back as far as it says: refuse it before anything is allocated."""
-        rules = [(f"lists.{i}.entry", x.entry) for i, x in enumerate(self.scheme.lists)]
-        for key in ("sanctions", "rewards"):
-            rules += [
-                (f"{key}.{i}.trigger", c.trigger) for i, c in enumerate(getattr(self.scheme, key))
-            ]
-        for where, cond in rules:
-            for leaf in cond.leaves():
-                if leaf.within_months is not None and leaf.within_months > months:
-                    raise ScenarioError(
-                        f"scheme '{self.scheme.id}' {where}: at_least {leaf.at_least} of "
-                        f"{leaf.of} within_months {leaf.within_months} is longer than the run "
-                        f"({months} months, history included); shorten the window or run longer"
-                    )
 
     def _check_network(self) -> None:
         """Network rules and tie-cutting need ties; say so before anything is allocated."""
