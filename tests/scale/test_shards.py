@@ -69,6 +69,16 @@ BAOJIA = scenario(
 )
 
 
+# children in households: everyone ages, children come of age with the parent's score, and
+# Rongcheng's school bans fall on them (their cells move, so the shards keep their own)
+KIDS = scenario(
+    "rongcheng-2014",
+    network=False,
+    population={"children": {"inherit_record": True}},
+    history_months=3,
+)
+
+
 def jaywalking() -> Catalogue:
     return Catalogue.model_validate(
         {
@@ -94,14 +104,15 @@ def simulation(name: str) -> Simulation:
     if name == "baojia":
         scheme: Scheme = parse_scheme(BAOJIA_SCHEME, "baojia.yaml")
         return Simulation(BAOJIA, scheme=scheme, catalogue=jaywalking())
-    return Simulation({"sesame": SESAME, "rongcheng": RONGCHENG, "cutting": CUTTING}[name])
+    runs = {"sesame": SESAME, "rongcheng": RONGCHENG, "cutting": CUTTING, "kids": KIDS}
+    return Simulation(runs[name])
 
 
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """The unsharded results of each scenario, computed once."""
     out = {}
-    for name in ("sesame", "rongcheng", "cutting", "baojia"):
+    for name in ("sesame", "rongcheng", "cutting", "baojia", "kids"):
         folder = tmp_path_factory.mktemp(name)
         simulation(name).run(folder / "run")
         out[name] = tables(folder / "run" / "results.duckdb")
@@ -127,7 +138,7 @@ def test_a_sharded_run_writes_the_unsharded_results_bit_for_bit(
     assert not (tmp_path / "checkpoint.ckpt").exists()  # removed once the run is complete
 
 
-@pytest.mark.parametrize("name", ["cutting", "baojia"])
+@pytest.mark.parametrize("name", ["cutting", "baojia", "kids"])
 def test_tie_cutting_and_straddling_neighbourhoods_shard_bit_for_bit(
     name: str, reference: dict[str, Any], cluster: Any, tmp_path: Path
 ) -> None:
@@ -143,6 +154,16 @@ def test_tie_cutting_and_straddling_neighbourhoods_shard_bit_for_bit(
         assert got[table] == rows, table
     if name == "cutting":
         assert sum(r[0] for r in _column(tmp_path, "steps", "ties_cut")) > 0
+    if name == "kids":  # people aged into other cells: a cell's people change month by month
+        import duckdb
+
+        con = duckdb.connect(str(tmp_path / "results.duckdb"), read_only=True)
+        moved = con.execute(
+            "SELECT count(*) FROM (SELECT region, hukou, age, income FROM steps "
+            "GROUP BY ALL HAVING count(DISTINCT agents) > 1)"
+        ).fetchone()
+        con.close()
+        assert moved is not None and moved[0] > 0
 
 
 def _column(folder: Path, table: str, column: str) -> list[tuple[Any, ...]]:
