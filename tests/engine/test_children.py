@@ -3,6 +3,8 @@ household consequences that name whom they reach."""
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -286,3 +288,36 @@ def test_the_intergenerational_figure_counts_children_of_sanctioned_parents(inhe
     rates = {r["group"]: r["rate"] for r in fig["sanctioned"]["groups"]}
     if inherit:  # every child of a D parent starts in D
         assert rates["parent sanctioned"] == 1.0 > rates["parent not sanctioned"]
+
+
+def test_scslab_audit_reports_the_intergenerational_section(tmp_path: Path) -> None:
+    """`scslab audit --json` has the section, with the run's figures; the tables print a line."""
+    import json
+    import subprocess
+    import sys
+
+    from scslab.analysis.audit import intergenerational
+
+    sim = Simulation(
+        kids_scenario(1000, 24, seed=9, inherit_record=True),
+        scheme=scheme(GRADED),
+        catalogue=catalogue({"payment-arrears": 0.3}),
+    )
+    sim.run(tmp_path / "run")
+    want = intergenerational(sim, sim.last_run)
+    done = subprocess.run(
+        [sys.executable, "-m", "scslab", "audit", str(tmp_path / "run"), "--json"],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    got = json.loads(done.stdout)["intergenerational"]
+    assert got == json.loads(json.dumps(want)) and got["came_of_age"] > 10
+    text = subprocess.run(
+        [sys.executable, "-m", "scslab", "audit", str(tmp_path / "run")],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+    assert text.returncode == 0, text.stderr
+    assert f"{want['came_of_age']:,} children came of age" in text.stdout
