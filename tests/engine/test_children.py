@@ -321,3 +321,20 @@ def test_scslab_audit_reports_the_intergenerational_section(tmp_path: Path) -> N
     )
     assert text.returncode == 0, text.stderr
     assert f"{want['came_of_age']:,} children came of age" in text.stdout
+
+
+def test_children_with_a_network_or_contracts_and_bad_counts_are_refused() -> None:
+    """Children would have friends and contracts like adults: such a run is refused before
+    anything is drawn; a count of children outside 0..8 is refused by the spec."""
+    from pydantic import ValidationError
+
+    from scslab.errors import ScenarioError
+    from scslab.population import NetworkSpec
+
+    base = kids_scenario(500, 2)
+    for extra in ({"network": NetworkSpec(mean_degree=4)}, {"contracts": {"enabled": True}}):
+        bad = Scenario.model_validate({**base.model_dump(), **extra})
+        with pytest.raises(ScenarioError, match="a run with children takes no"):
+            Simulation(bad, scheme=scheme(LISTED), catalogue=catalogue({"unpaid-judgment": 0.1}))
+    with pytest.raises(ValidationError, match=r"counts of children 0\.\.8"):
+        Children.model_validate({"per_household": {"values": {"9": 1.0}, "assumed": True}})

@@ -247,6 +247,16 @@ class Simulation:
         self.firm_spec: FirmSpec | None = None
         #: the catalogue index of a broken contract, when the contract game is on
         self.contract_act: int | None = None
+        if scenario.population.children is not None and self.scheme.subject != "enterprises":
+            for given, what in (
+                (scenario.network, "network"),
+                (scenario.contracts.enabled, "contracts"),
+            ):
+                if given:
+                    raise ScenarioError(
+                        f"population.children: children would have friends and contracts like "
+                        f"adults; a run with children takes no `{what}:` (not supported yet)"
+                    )
         scale = None
         if self.scheme.subject == "enterprises":
             self.firm_spec = scenario.firms if scenario.firms is not None else FirmSpec()
@@ -333,16 +343,6 @@ class Simulation:
                 f"{(MAX_STEP - longest) // 12} years with this scheme"
             )
         self._check_network()
-        if self.people is None and scenario.population.children is not None:
-            for given, what in (
-                (scenario.network, "network"),
-                (scenario.contracts.enabled, "contracts"),
-            ):
-                if given:
-                    raise ScenarioError(
-                        f"population.children: children would have friends and contracts like "
-                        f"adults; a run with children takes no `{what}:` (not supported yet)"
-                    )
         #: each piece's rate tables, one per distinct piece (not per month); the first is ``rates``
         self.piece_rates: tuple[RateTables, ...] = ()
         for _, rates in pieces:
