@@ -8,6 +8,10 @@ ratio of the medians (after / before: above 1 is slower) and the median of the p
 
     .venv/bin/python benchmarks/paired.py /tmp/before/src /tmp/after/src \\
         [--scheme rongcheng-2014] [--agents 1000000] [--months 36] [--threads 2]
+
+``--scheme-after FILE`` has the "after" side run another scheme (a built-in's name or an absolute
+path: the workers run from /) on the same code: give the same src twice to time a month with a
+construct against one without it.
 """
 
 from __future__ import annotations
@@ -44,15 +48,18 @@ def main() -> None:
     p.add_argument("before", help="the src folder of the code before the change")
     p.add_argument("after", help="the src folder of the code after it")
     p.add_argument("--scheme", default="rongcheng-2014")
+    p.add_argument("--scheme-after", default=None, help="the after side's scheme, if another")
     p.add_argument("--agents", type=int, default=1_000_000)
     p.add_argument("--months", type=int, default=36)
     p.add_argument("--threads", default="2")
     args = p.parse_args()
     procs = {}
+    schemes = {"before": args.scheme, "after": args.scheme_after or args.scheme}
     for side, src in (("before", args.before), ("after", args.after)):
         env = {**os.environ, "PYTHONPATH": src, "NUMBA_NUM_THREADS": args.threads}
+        scheme = schemes[side]
         procs[side] = subprocess.Popen(
-            [sys.executable, __file__, "--worker", args.scheme, str(args.agents), str(args.months)],
+            [sys.executable, __file__, "--worker", scheme, str(args.agents), str(args.months)],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
@@ -76,7 +83,8 @@ def main() -> None:
     b, a = np.array(times["before"]), np.array(times["after"])
     rate_b, rate_a = (args.agents / np.median(x) / 1e6 for x in (b, a))
     print(
-        f"{args.scheme}, {args.agents:,} people, {args.months} months, {args.threads} threads: "
+        f"{' / '.join(dict.fromkeys(schemes.values()))}, {args.agents:,} people, "
+        f"{args.months} months, {args.threads} threads: "
         f"before {rate_b:.1f}, after {rate_a:.1f} "
         f"M agent-steps/s (medians); after / before: {np.median(a) / np.median(b):.3f} (medians), "
         f"{np.median(a / b):.3f} (median of paired months); load {os.getloadavg()[0]:.1f}"
