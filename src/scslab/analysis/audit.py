@@ -12,6 +12,8 @@
   (EU AI Act Art. 5(1)(c)(i) and (ii));
 - ``segregation``: score assortativity of friendships over time;
 - ``deterrence``: how much scored offending falls against a world without the scheme.
+- ``effects``: what consequences' effects did; ``acts``: attempts refused and acts suppressed
+  or raised by each act effect.
 
 Figures that the run's tables hold are read from them. Figures that need each person's state, or a
 world with one thing switched off, come from replays of the run with the same random numbers
@@ -119,6 +121,7 @@ def audit(
         "deterrence": deterrence(factual, rec_fact.ev_true, rec_base.ev_true),
         "appeals": appeals(results, factual.last_run),
         "intergenerational": intergenerational(factual, factual.last_run),
+        "effects": {"acts": act_effects(factual, rec_fact)},
     }
 
 
@@ -703,3 +706,42 @@ def run_figure_names(sim: Simulation) -> tuple[str, ...]:
             for v in values:
                 names += [f"audit.rr.{o}.{attr}.{v}", f"audit.rd.{o}.{attr}.{v}"]
     return tuple(names)
+
+
+def act_effects(sim: Simulation, record: Any) -> list[dict[str, Any]]:
+    """Each distinct act effect of the scheme (``SchemeLayout.act_effects``): the consequences
+    that carry it, the person-months it ran, and per act its multiplier and what it did.
+
+    An attempt act refused at all counts the attempts ``blocked`` (the run's own count, for all
+    effects that refuse the act). Another act counts ``change_expected``: the acts the effect
+    took away (negative) or added, expected from the person-months under it, one month later,
+    and the act's rate in each cell without it: ``sum (m - 1) x rate x person-months``."""
+    layout, arrays, rates = sim.layout, sim.arrays, sim.rates
+    out: list[dict[str, Any]] = []
+    personal = {int(a): k for k, a in enumerate(rates.personal)}
+    for j, effect in enumerate(layout.act_effects):
+        groups = [q for q in range(len(layout.groups)) if (int(arrays.grp_effbit[q]) >> j) & 1]
+        running = record.grp_active[:, :, groups].sum(axis=2)  # [steps, cells]
+        acts: dict[str, Any] = {}
+        for act, m in effect.items():
+            a = rates.act_ids.index(act)
+            entry: dict[str, Any] = {"multiplier": m}
+            if act in layout.attempts:
+                v = layout.attempts.index(act)
+                entry["blocked"] = int(record.blocked[:, :, v].sum())
+            elif a in personal:
+                sanctioned = any(layout.groups[q][0] in sim.scheme.sanctions for q in groups)
+                rate = rates.rate[:, int(sanctioned), personal[a]]  # per person-month, by cell
+                lagged = running[:-1].sum(axis=0)  # acts change the month after
+                entry["change_expected"] = round(float(((m - 1.0) * rate * lagged).sum()), 1)
+            acts[act] = entry
+        out.append(
+            {
+                "consequences": [
+                    c.id for q in groups for c in layout.groups[q] if c.act_multipliers()
+                ],
+                "person_months": int(running.sum()),
+                "acts": acts,
+            }
+        )
+    return out

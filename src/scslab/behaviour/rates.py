@@ -95,8 +95,8 @@ class RateTables:
 
 def with_act_effects(rate: np.ndarray, mult: np.ndarray) -> np.ndarray:
     """Rates by class with act effects: ``out[cells, s + 2 k, S] = rate[cells, s, S] * mult[k]``
-    for ``s`` sanctioned or not and ``k`` a combination of running act effects
-    (``engine.compiled.act_effect_classes``, ``mult[K, S]`` its rows for these acts). Without
+    for ``s`` sanctioned or not and ``k`` a rate class of running act effects
+    (``SchemeLayout.class_mult``, ``mult[K, S]`` its rows for these acts). Without
     act effects (``K = 1``, all ones) the rates are returned as they are."""
     if mult.shape[0] == 1 and np.all(mult == 1.0):
         return rate

@@ -103,6 +103,9 @@ class SchemeArrays(NamedTuple):
     grp_effbit: np.ndarray  # int64[Q]
     eff_blocks: np.ndarray  # int64[K]: bit v if combination k refuses attempt act v at all
     eff_let: np.ndarray  # float64[K, V]: share of attempts at act v let through under k
+    #: int64[K]: 2 x the rate-table class of combination k; combinations that change the same
+    #: drawn acts alike (a ban on attempts only changes none) share one
+    eff_cls: np.ndarray
     app_object: float  # appeals: chance of objecting to a negative record (0: no appeals)
     app_false: float  # chance that an appeal of a false record wins
     app_true: float  # chance that an appeal of a true record wins
@@ -140,6 +143,9 @@ class SchemeLayout:
     #: float64[K, acts]: each act's rate multiplier under each combination k of running act
     #: effects (bit j of k: the j-th distinct act effect); one row of ones without act effects
     act_mult: np.ndarray = field(default_factory=lambda: np.ones((1, 0)))
+    #: float64[K', acts]: the distinct rows of ``act_mult`` over acts drawn person by person
+    #: (attempts set to 1), one per rate class (``SchemeArrays.eff_cls``)
+    class_mult: np.ndarray = field(default_factory=lambda: np.ones((1, 0)))
     #: the distinct act effects, bit j's multipliers by act id
     act_effects: tuple[dict[str, float], ...] = ()
     appeals: bool = False  # the scheme has an objection procedure (State.appeal is allocated)
@@ -284,6 +290,12 @@ def compile_scheme(
         list_ix,
         ev_ix,
     )
+    drawn = act_mult.copy()
+    drawn[:, [act_ids.index(a) for a in attempts]] = 1.0
+    class_mult, eff_cls = np.unique(drawn, axis=0, return_inverse=True)
+    if not (class_mult[0] == 1.0).all():  # keep the plain rates first: class 0 and 1
+        class_mult = np.vstack([np.ones((1, len(act_ids))), class_mult])
+        eff_cls = eff_cls.reshape(-1) + 1
 
     decay, repair = scheme.decay, scheme.repair
     rules = scheme.network
@@ -352,6 +364,7 @@ def compile_scheme(
             np.int64,
         ),
         eff_let=np.ascontiguousarray(let, np.float64),
+        eff_cls=2 * eff_cls.reshape(-1).astype(np.int64),
         app_object=scheme.appeals.objection if scheme.appeals else 0.0,
         app_false=scheme.appeals.success_if_false if scheme.appeals else 0.0,
         app_true=scheme.appeals.success_if_true if scheme.appeals else 0.0,
@@ -387,6 +400,7 @@ def compile_scheme(
         attempts=attempts,
         blocked=tuple(a for v, a in enumerate(attempts) if (let[:, v] < 1.0).any()),
         act_mult=act_mult,
+        class_mult=class_mult,
         act_effects=effects,
         appeals=scheme.appeals is not None,
     )

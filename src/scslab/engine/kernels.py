@@ -706,7 +706,7 @@ def _person(
     ``gi``, so that a shard holding rows ``offset ..`` draws what the whole run draws."""
     c = np.int64(T.cell[i])
     # the rate class: sanctioned or not, and which act effects run (since last month's step 7)
-    cls = np.int64(st.flags[i] & FLAG_SANCTIONED) + 2 * (np.int64(st.flags[i]) >> EFFECT_SHIFT)
+    cls = np.int64(st.flags[i] & FLAG_SANCTIONED) + S.eff_cls[np.int64(st.flags[i]) >> EFFECT_SHIFT]
     panel = (st.flags[i] & FLAG_PANEL) != 0
     # a child (with children in the population): no acts, no rules, no grade, no lists; only
     # the household consequences that reach children

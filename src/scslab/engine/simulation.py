@@ -564,7 +564,7 @@ class Simulation:
 
     def _draws(self, piece: int = 0) -> Draws:
         r = self.piece_rates[piece]
-        lam, cum = cumulative(with_act_effects(r.rate, self.layout.act_mult[:, r.personal]))
+        lam, cum = cumulative(with_act_effects(r.rate, self.layout.class_mult[:, r.personal]))
         flam, fcum = cumulative(r.false_rate)
         return draws(
             lam,
