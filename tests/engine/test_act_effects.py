@@ -156,3 +156,29 @@ def test_act_effect_classes_are_tables_and_their_number_is_capped() -> None:
     )
     with pytest.raises(SchemeError, match=r"6 groups of consequences .* at most 5 fit"):
         Simulation(scenario(100, 1), scheme=scheme(many), catalogue=acts_catalogue())
+
+
+def test_blocks_is_the_zero_effect_on_an_attempt_bit_for_bit() -> None:
+    """The defaulter list's bans written as `blocks:` and as `effects: [{acts: {ACT: 0}}]`
+    give the same run, every tally equal."""
+    from scslab.engine.scenario import Scenario
+    from scslab.population import PopulationSpec
+    from scslab.schemes import load_scheme
+    from scslab.schemes.model import Scheme
+
+    doc = load_scheme("defaulter-blacklist").model_dump()
+    for s in doc["sanctions"]:
+        acts = [a for e in s["effects"] for a in (e["acts"] or {})]
+        s["effects"] = [e for e in s["effects"] if not e["acts"]]
+        s["blocks"] = acts
+    as_blocks = Scheme.model_validate(doc)
+    assert any(s.blocks for s in as_blocks.sanctions)
+    rates = {"unpaid-judgment": 0.03, "buy-flight-ticket": 1.786, "buy-rail-ticket": 0.7011}
+    sc = Scenario(
+        scheme="defaulter-blacklist", population=PopulationSpec(agents=20_000), years=1, rates=rates
+    )
+    a, _ = Simulation(sc).execute()
+    b, _ = Simulation(sc, scheme=as_blocks).execute()
+    assert a.blocked.sum() > 0
+    for name in ("ev_true", "ev_rec", "blocked", "grp_active", "listed", "flow", "lflow"):
+        assert np.array_equal(getattr(a, name), getattr(b, name)), name
