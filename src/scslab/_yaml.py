@@ -297,29 +297,42 @@ def clean_loc(loc: Sequence[str | int]) -> Loc:
     return tuple(p for p in loc if not (isinstance(p, str) and "[" in p))
 
 
-def _misspellings(
-    errors: Sequence[tuple[ErrorDetails, Loc]], keys_at: KeysAt | None
-) -> tuple[dict[int, str], set[Loc]]:
-    """Hints for unknown keys, and the 'missing' errors that a misspelt key already explains."""
-    missing = [loc for err, loc in errors if err["type"] == "missing" and loc]
+def _misspellings(errors: Sequence[tuple[ErrorDetails, Loc]]) -> tuple[dict[int, str], set[Loc]]:
+    """Unknown keys that are a misspelling of a required key missing beside them: the hint for
+    each (by error index), and the 'missing' errors they explain. Linear in the errors: the
+    missing keys are grouped by the mapping they belong to."""
+    missing: dict[Loc, list[Loc]] = {}
+    for err, loc in errors:
+        if err["type"] == "missing" and loc:
+            missing.setdefault(loc[:-1], []).append(loc)
     hints: dict[int, str] = {}
     explained: set[Loc] = set()
     for i, (err, loc) in enumerate(errors):
-        if err["type"] != "extra_forbidden" or not loc:
+        if err["type"] != "extra_forbidden" or not loc or loc[:-1] not in missing:
             continue
         parent, key = loc[:-1], str(loc[-1])
-        absent = [str(m[-1]) for m in missing if m[:-1] == parent and m not in explained]
+        absent = [str(m[-1]) for m in missing[parent] if m not in explained]
         near = get_close_matches(key, absent, n=1)
         if near:
             explained.add((*parent, near[0]))
-        elif keys_at is not None:
-            near = get_close_matches(key, list(keys_at(parent)), n=1)
-        if near:
             hints[i] = f"unknown key {_quoted(key)}; did you mean '{near[0]}'?"
-        elif keys_at is not None and keys_at(parent):
-            allowed = ", ".join(keys_at(parent))
-            hints[i] = f"unknown key {_quoted(key)}; the keys here are: {allowed}"
     return hints, explained
+
+
+def _unknown_key_hint(
+    loc: Loc, keys_at: KeysAt, allowed_at: dict[Loc, Sequence[str]]
+) -> str | None:
+    """The hint for an unknown key from the keys allowed beside it (``allowed_at`` caches them)."""
+    parent, key = loc[:-1], str(loc[-1])
+    if parent not in allowed_at:
+        allowed_at[parent] = keys_at(parent)
+    allowed = allowed_at[parent]
+    near = get_close_matches(key, list(allowed), n=1)
+    if near:
+        return f"unknown key {_quoted(key)}; did you mean '{near[0]}'?"
+    if allowed:
+        return f"unknown key {_quoted(key)}; the keys here are: {', '.join(allowed)}"
+    return None
 
 
 def located_errors(
@@ -335,14 +348,17 @@ def located_errors(
     ``keys_at`` (the keys allowed at a location) lets other unknown keys get a suggestion too.
     """
     located = [(err, clean_loc(err["loc"])) for err in errors]
-    hints, explained = _misspellings(located, keys_at)
+    hints, explained = _misspellings(located)
     kept = [
         (err, loc, hints.get(i))
         for i, (err, loc) in enumerate(located)
         if not (err["type"] == "missing" and loc in explained)
     ]
     lines = []
+    allowed_at: dict[Loc, Sequence[str]] = {}
     for err, loc, hint in kept[:limit]:
+        if hint is None and keys_at is not None and err["type"] == "extra_forbidden" and loc:
+            hint = _unknown_key_hint(loc, keys_at, allowed_at)  # only for the problems shown
         if err["type"] == "extra_forbidden" and (*loc, "__key__") in doc.positions:
             where = doc.where((*loc, "__key__"))
         elif err["type"] == "missing":

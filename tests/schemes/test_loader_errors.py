@@ -79,6 +79,21 @@ def test_misspelt_required_key_is_reported_once_at_the_key_with_its_spelling() -
     assert "did you mean 'points'" in msg
 
 
+def test_many_misspelt_keys_are_each_one_problem_with_a_suggestion() -> None:
+    """400 categories with 'name' misspelt: 400 problems (not 800 with the missing 'name's),
+    the first ten shown with the spelling, the rest counted; and unknown keys beside them."""
+    extra = "".join(f"  - id: c{i}\n    nmae: C {i}\n" for i in range(400))
+    text = edit("events:\n", extra + "events:\n") + "colour: red\n"
+    with pytest.raises(SchemeError) as info:
+        parse_scheme(text, SOURCE)
+    lines = str(info.value).splitlines()
+    assert len(lines) == 11 and lines[-1] == "... and 391 more problem(s)"
+    rows = text.splitlines()
+    for i, line in enumerate(lines[:10]):
+        assert at(line, rows.index(f"    nmae: C {i}") + 1, 5)
+        assert line.endswith(f"categories.{2 + i}.nmae: unknown key 'nmae'; did you mean 'name'?")
+
+
 def test_misspelt_optional_key_is_reported_with_a_suggestion() -> None:
     """An optional key spelt wrong is not silently ignored; the message offers the right key."""
     text = edit("duration_months: 12", "duraton_months: 12")
