@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from scslab.errors import ScslabError
@@ -624,12 +625,19 @@ def _read_scheme(results: Results, run: dict[str, Any]) -> Scheme:
             f"scslab {run.get('version')}, which this command cannot read; rerun it"
         )
     try:
-        return parse_scheme(text, f"{results.path} (runs.scheme_yaml)")
+        return _parse_kept(text, f"{results.path} (runs.scheme_yaml)")
     except ScslabError as exc:
         raise ScslabError(
             f"{results.path}: the scheme this run kept cannot be read by this scslab (the run was "
             f"made by scslab {run.get('version')}): {exc}"
         ) from None
+
+
+@lru_cache(maxsize=8)
+def _parse_kept(text: str, source: str) -> Scheme:
+    """A run's kept scheme, parsed once for all the people explained from it (parsing the YAML
+    is most of the cost of explaining one person; a Scheme is immutable, so it can be shared)."""
+    return parse_scheme(text, source)
 
 
 def explain(results: Results, person: int) -> Explanation:
