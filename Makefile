@@ -24,6 +24,9 @@ export UV_PYTHON_DOWNLOADS := never
 # A tiny run that compiles the engine's kernels into numba's cache at install time, so that the
 # first real run does not wait for the compiler (see the README on the cold start).
 # A failed warm-up does not fail the install: the tests or the first run then show the error.
+# numba compiles a kernel once per combination of argument types: hand a kernel the same types
+# from every caller (C-contiguous arrays, int64 scalars), so that what the warm-up compiles also
+# serves the tests and later runs (benchmarks/RESULTS.md, "Test suite").
 WARM_UP = rm -rf $(VENV)/.warm-up; \
 	$(BIN)/scslab run --agents 1000 --years 1 --out $(VENV)/.warm-up --json >/dev/null \
 	|| echo "warm-up run failed: the first run will compile the kernels"; \

@@ -48,9 +48,12 @@ def mix64(z: np.uint64) -> np.uint64:
     return z ^ (z >> uint64(31))
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def step_key(seed: int, stream: int, step: int) -> int:
-    """One key per (seed, stream, step)."""
+    """One key per (seed, stream, step).
+
+    Inlined into the kernels that call it: kernels pass each stream as a constant, and numba
+    would otherwise compile it once per stream and argument type."""
     k = mix64(uint64(seed) * GOLDEN + uint64(stream))
     # Returned as int64 (same bits) so that Python can hold it and hand it back to kernels.
     return int64(mix64(k ^ (uint64(step + 1) * _M2)))

@@ -88,7 +88,7 @@ class SchemeArrays(NamedTuple):
     repair_clean: int
     repair_p: float
     repair_restore: int
-    repair_lists: np.ndarray  # int64 scalar array: list bit mask
+    repair_lists: int  # list bit mask (an int: numba's parallel step turns a 0-d array into one)
     net_threshold: np.ndarray  # int32[R]
     net_share: np.ndarray  # float64[R]
     net_points: np.ndarray  # int32[R]
@@ -336,9 +336,7 @@ def compile_scheme(
         repair_clean=repair.clean_months if repair else 0,
         repair_p=repair.monthly_probability if repair else 0.0,
         repair_restore=(repair.restore_to if repair and repair.restore_to is not None else lo),
-        repair_lists=np.array(
-            sum(1 << list_ix[x] for x in repair.lists) if repair else 0, np.int64
-        ),
+        repair_lists=int(np.int64(sum(1 << list_ix[x] for x in repair.lists) if repair else 0)),
         net_threshold=arr([r.threshold for r in rules], np.int32),
         net_share=arr([r.share for r in rules], np.float64),
         net_points=arr([r.points for r in rules], np.int32),

@@ -162,10 +162,12 @@ def draws(
         fcum=np.ascontiguousarray(fcum),
         fguide=guide_table(fcum),
         fact=fact,
-        p_detect=p_detect,
+        p_detect=np.ascontiguousarray(p_detect),
         unscored=unscored,
-        u_rate=u_rate,
-        u_false=u_false,
+        # C order whatever the rate tables' (a column pick can leave them in F order): the step
+        # and count_unscored are then compiled for one layout, not one per layout
+        u_rate=np.ascontiguousarray(u_rate),
+        u_false=np.ascontiguousarray(u_false),
         attempt=attempt,
         a_rate=np.ascontiguousarray(a_rate),
         a_false=np.ascontiguousarray(a_false),
@@ -1067,7 +1069,9 @@ def step(
     kful = step_key(seed, STREAM_FULFIL, t)
     kapp = step_key(seed, STREAM_APPEALS, t)
     for b in prange(n_blocks(n)):
-        _block(S, D, T, st, A, b, t, kev, kfa, kob, krep, katt, kful, kapp, offset)
+        # int64(b): numba types the loop index int64 when it types this function and uint64 when
+        # it lowers the parallel loop; one type compiles the block kernel once instead of twice
+        _block(S, D, T, st, A, np.int64(b), t, kev, kfa, kob, krep, katt, kful, kapp, offset)
 
 
 @njit(cache=True)
