@@ -14,7 +14,7 @@ from scslab.behaviour.model import Catalogue
 from scslab.behaviour.rates import load_catalogue
 from scslab.engine.checkpoint import resume_run, run_checkpointed
 from scslab.engine.compiled import ALL_CAUSES
-from scslab.engine.kernels import ENTRY, EXPIRY, FULFILMENT, REPAIR
+from scslab.engine.kernels import APPEAL, ENTRY, EXPIRY, FULFILMENT, REPAIR
 from scslab.engine.scenario import Scenario
 from scslab.engine.simulation import Record, RunInterrupted, Simulation
 from scslab.errors import ScenarioError, SchemeError
@@ -53,13 +53,14 @@ def busy() -> tuple[Simulation, Record]:
 def test_list_flows_by_reason_add_up_to_the_flows_and_the_stock(
     busy: tuple[Simulation, Record],
 ) -> None:
-    """Entries per month equal the flows table's; exits by expiry, repair and fulfilment add up
+    """Entries per month equal the flows table's; exits by expiry, repair, fulfilment and appeal
+    (the defaulter list has an objection procedure) add up
     to its exits; and the stock is cumulative entries minus exits, month by month."""
     _, rec = busy
     flows = rec.flow[:, :2, 0, ALL_CAUSES].sum(axis=-1)  # [step, entry/exit]
     by_reason = rec.lflow[:, :, 0].sum(axis=1)  # [step, way]
     assert (by_reason[:, ENTRY] == flows[:, 0]).all()
-    assert (by_reason[:, [EXPIRY, REPAIR, FULFILMENT]].sum(axis=1) == flows[:, 1]).all()
+    assert (by_reason[:, [EXPIRY, REPAIR, FULFILMENT, APPEAL]].sum(axis=1) == flows[:, 1]).all()
     stock = rec.listed[:, :, 0].sum(axis=1)
     assert (np.cumsum(by_reason[:, 0] - by_reason[:, 1:].sum(axis=1)) == stock).all()
     totals = by_reason.sum(axis=0)
@@ -131,11 +132,12 @@ def test_steps_and_summary_carry_dates_flows_and_blocked_purchases(tmp_path: Pat
     assert s["start"] == "2013-10"
     entries, exits = r.sql(
         f'SELECT sum("entries__{LIST}"), sum("exits__{LIST}__expiry") + '
-        f'sum("exits__{LIST}__repair") + sum("exits__{LIST}__fulfilment") FROM steps'
+        f'sum("exits__{LIST}__repair") + sum("exits__{LIST}__fulfilment") + '
+        f'sum("exits__{LIST}__appeal") FROM steps'
     ).fetchall()[0]
     assert s["list_entries"] == {LIST: entries} and entries > 0
     assert sum(s["list_exits"][LIST].values()) == exits
-    assert set(s["list_exits"][LIST]) == {"expiry", "repair", "fulfilment"}
+    assert set(s["list_exits"][LIST]) == {"expiry", "repair", "fulfilment", "appeal"}
     assert s["lists"][LIST] == entries - exits
     blocked = r.sql(
         'SELECT sum("blocked__buy-flight-ticket"), sum("blocked__buy-rail-ticket") FROM steps'

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from scslab.calibration.targets import FLOWS, Measure, Target, TargetsFile, month_number
+from scslab.engine.kernels import exit_reasons
 from scslab.engine.scenario import Scenario
 from scslab.errors import ScenarioError
 
@@ -43,8 +44,8 @@ def column(m: Measure) -> str | tuple[str, ...]:
     if m.observable == "entries":
         return f"entries__{m.of}"
     if m.observable == "exits":
-        if m.reason is None:
-            return tuple(f"exits__{m.of}__{r}" for r in ("expiry", "repair", "fulfilment"))
+        if m.reason is None:  # every reason; `appeal` only where the scheme has appeals
+            return tuple(f"exits__{m.of}__{r}" for r in exit_reasons(appeals=True))
         return f"exits__{m.of}__{m.reason}"
     if m.observable == "blocked":
         return f"blocked__{m.of}"
@@ -139,6 +140,14 @@ def check_targets(file: TargetsFile, scenario: Scenario, sim: Simulation) -> dic
 PUBLISHED = ("stock", "entries", "exits")
 
 
+def _recorded(names: str | tuple[str, ...], columns: dict[str, np.ndarray]) -> tuple[str, ...]:
+    """The columns to add up: all of several exit reasons but appeal exits, which a run records
+    only when its scheme has appeals (a scheme without them has none to add)."""
+    if isinstance(names, str):
+        return (names,)
+    return tuple(n for n in names if n in columns or not n.endswith("__appeal"))
+
+
 def published(m: Measure, share: float) -> float:
     """The factor a measure's figure is taken at: ``share`` for a list's observables, else 1."""
     return share if m.observable in PUBLISHED else 1.0
@@ -147,8 +156,7 @@ def published(m: Measure, share: float) -> float:
 def _read(
     columns: dict[str, np.ndarray], m: Measure, w: Window, start: int, share: float = 1.0
 ) -> float:
-    names = column(m)
-    names = (names,) if isinstance(names, str) else names
+    names = _recorded(column(m), columns)
     missing = [n for n in names if n not in columns]
     if missing:
         raise ScenarioError(
@@ -200,8 +208,7 @@ def trajectory(
     """The target's observable month by month over the whole run, in the target's unit (flows
     summed from the first month; a list's at the published ``share``); for the plots. Ratios
     are left out (NaN)."""
-    names = column(target)
-    names = (names,) if isinstance(names, str) else names
+    names = _recorded(column(target), columns)
     if any(n not in columns for n in names) or target.unit == "ratio":
         steps = len(next(iter(columns.values()))) if columns else 0
         return np.full(steps, np.nan)

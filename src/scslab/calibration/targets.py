@@ -51,7 +51,7 @@ Observable = Literal["stock", "entries", "exits", "blocked", "grade", "tax", "sa
 FLOWS = ("entries", "exits", "blocked")
 #: Observables that are shares by nature: their unit is ``share``.
 SHARES = ("grade", "tax")
-Reason = Literal["expiry", "repair", "fulfilment"]
+Reason = Literal["expiry", "repair", "fulfilment", "appeal"]
 Unit = Literal["count", "share", "ratio"]
 
 _MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
