@@ -38,6 +38,9 @@ STREAM_ATTEMPTS = 14  # attempts at an act that a running sanction blocks, per p
 STREAM_ATTEMPT_COUNTS = 15  # attempts by everyone else, drawn as counts per cell
 STREAM_FULFIL = 16  # leaving a list early by performing the obligation behind it
 STREAM_APPEALS = 24  # objecting to a negative record (draw j: record j), and the decision (draw 0)
+STREAM_LIVES = 17  # effects on lives in the step: income band moves (slot: the group)
+STREAM_SHAME = 18  # ties cut by friends of people under public shaming (effects on ties)
+STREAM_REFUSE = 19  # contracts refused by partners of people under an effect on contracts
 
 
 @njit(cache=True, inline="always")

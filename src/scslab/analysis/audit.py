@@ -121,7 +121,7 @@ def audit(
         "deterrence": deterrence(factual, rec_fact.ev_true, rec_base.ev_true),
         "appeals": appeals(results, factual.last_run),
         "intergenerational": intergenerational(factual, factual.last_run),
-        "effects": {"acts": act_effects(factual, rec_fact)},
+        "effects": {"acts": act_effects(factual, rec_fact), **life_effects(results)},
     }
 
 
@@ -543,6 +543,49 @@ def _weighted_out_share(
         w = {d: float(m) for d, m in months_by_cause.items()}
     total = sum(w.values())
     return 1 - w.get(domain, 0.0) / total if total > 0 else None
+
+
+def life_effects(results: Results) -> dict[str, Any]:
+    """What the consequences' effects on lives did (``effects:`` in a scheme): income bands
+    lost and gained, ties cut by public shaming, contracts refused; by hukou, whose gap is the
+    poverty-trap question. A kind is ``None`` where the run had no such effect acting (none in
+    the scheme, or ties without a network, contracts without the contract game)."""
+    have = set(results.columns)
+
+    def sums(columns: dict[str, str]) -> dict[str, Any]:
+        picked = ", ".join(f"sum({c})::BIGINT AS {k}" for k, c in columns.items())
+        rows = results.sql(f"SELECT hukou, {picked} FROM steps GROUP BY hukou ORDER BY hukou")
+        by = {r[0]: dict(zip(columns, r[1:], strict=True)) for r in rows.fetchall()}
+        total = {k: sum(int(v[k] or 0) for v in by.values()) for k in columns}
+        return {**total, "by_hukou": by}
+
+    out: dict[str, Any] = {"income": None, "ties": None, "contracts": None}
+    exposed = (
+        results.sql("SELECT sum(income_exposed) FROM steps").fetchall()
+        if "income_exposed" in have
+        else [(0,)]
+    )
+    if exposed[0][0]:
+        out["income"] = sums(
+            {
+                "person_months_under_effect": "income_exposed",
+                "moves_down": "income_moved_down",
+                "bands_lost": "income_bands_lost",
+                "moves_up": "income_moved_up",
+                "bands_gained": "income_bands_gained",
+            }
+        )
+    if "ties_cut_by_shaming" in have:
+        out["ties"] = sums({"person_months_shamed": "shamed", "ties_cut": "ties_cut_by_shaming"})
+    if "contracts_refused" in have:
+        out["contracts"] = sums(
+            {
+                "person_months_refused": "refused_by_partners",
+                "contracts_sought": "contracts",
+                "contracts_refused": "contracts_refused",
+            }
+        )
+    return out
 
 
 def segregation(results: Results) -> list[dict[str, Any]] | None:

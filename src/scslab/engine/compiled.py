@@ -12,12 +12,12 @@ sanctions and rewards are recovered from their group when results are written.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from scslab.errors import SchemeError
-from scslab.schemes.model import DOMAINS, Condition, Consequence, Scheme
+from scslab.schemes.model import DOMAINS, LIFE_EFFECTS, Condition, Consequence, Scheme
 
 N_DOMAINS = len(DOMAINS)
 NO_CAUSE = N_DOMAINS  # the cause index used when a cause mask is empty
@@ -123,6 +123,12 @@ class SchemeArrays(NamedTuple):
     leaf_lists: np.ndarray  # int64[2**leaves]: lists whose composed entry holds, by leaf word
     leaf_groups: np.ndarray  # int64[2**leaves]: groups whose composed trigger holds, by word
     grp_leafy: np.ndarray  # uint8[Q]: 1 if the group's trigger is read from the leaf word
+    # effects on lives (a consequence's ``effects:``), from the month after a group starts
+    life_groups: int  # bit q if group q has an effect on income, ties or contracts
+    grp_income_p: np.ndarray  # float64[Q]: monthly chance of an income band move, 0 if none
+    grp_income_bands: np.ndarray  # int32[Q]: bands moved (negative: down)
+    grp_ties_p: np.ndarray  # float64[Q]: monthly chance that each friend cuts the tie
+    grp_refused: np.ndarray  # float64[Q]: share of partners who refuse a contract
 
 
 @dataclass(frozen=True)
@@ -223,8 +229,9 @@ def compile_scheme(
 
     lists = [_condition(x.entry, grade_ix, list_ix) for x in scheme.lists]
 
-    # group sanctions and rewards by (sanction-or-reward, trigger, duration, whose condition)
-    Key = tuple[int, tuple[int, int, int, int] | str, int, bool, str]
+    # group sanctions and rewards by (sanction-or-reward, trigger, duration, whose condition,
+    # effects on lives): the members of a group start, end and act together
+    Key = tuple[int, tuple[int, int, int, int] | str, int, bool, str, tuple[Any, ...]]
     keyed: dict[Key, list[Consequence]] = {}
     for is_sanction, items in ((1, scheme.sanctions), (0, scheme.rewards)):
         for c in items:
@@ -234,7 +241,7 @@ def compile_scheme(
             # a firm's managers' listings arrive like a household member's: through the
             # per-household trigger slot, set from outside the step (engine.simulation)
             shared = c.trigger.of == "household" or bool(c.trigger.representative_listed)
-            key = (is_sanction, cond, c.duration_months or 0, shared, c.reaches)
+            key = (is_sanction, cond, c.duration_months or 0, shared, c.reaches, _lives(c))
             keyed.setdefault(key, []).append(c)
     keys = list(keyed)
     for what, count in (("lists", len(scheme.lists)), ("groups of consequences", len(keys))):
@@ -368,6 +375,20 @@ def compile_scheme(
         app_true=scheme.appeals.success_if_true if scheme.appeals else 0.0,
         app_delay=scheme.appeals.delay_months if scheme.appeals else 0,
         **leaves,
+        life_groups=0,
+        grp_income_p=np.zeros(0),
+        grp_income_bands=np.zeros(0, np.int32),
+        grp_ties_p=np.zeros(0),
+        grp_refused=np.zeros(0),
+    )
+    lives = [dict(k[5]) for k in keys]
+    income = [x.get("income", (0.0, 0)) for x in lives]
+    arrays = arrays._replace(
+        life_groups=sum(1 << q for q, x in enumerate(lives) if x),
+        grp_income_p=arr([p for p, _ in income], np.float64),
+        grp_income_bands=arr([d for _, d in income], np.int32),
+        grp_ties_p=arr([x.get("ties", (0.0,))[0] for x in lives], np.float64),
+        grp_refused=arr([x.get("contracts", (0.0,))[0] for x in lives], np.float64),
     )
     if scheme.appeals is not None and len(scheme.lists) > APPEAL_LISTS:
         raise SchemeError(
@@ -531,6 +552,17 @@ def ring_width(arrays: SchemeArrays) -> int:
     return int(arrays.ev_ring_len.sum())
 
 
+def _lives(c: Consequence) -> tuple[tuple[str, tuple[Any, ...]], ...]:
+    """A consequence's effects on lives, as ``(kind, numbers)`` in :data:`LIFE_EFFECTS` order:
+    ``income`` (monthly probability, bands), ``ties`` and ``contracts`` (their probability)."""
+    out: list[tuple[str, tuple[Any, ...]]] = []
+    for kind in LIFE_EFFECTS:
+        for e in c.effects:
+            if e.kind == kind:
+                out.append((kind, tuple(getattr(e, kind).model_dump().values())))
+    return tuple(out)
+
+
 class State(NamedTuple):
     """Per-person columns of a run (row ``i`` is person ``i``)."""
 
@@ -550,13 +582,26 @@ class State(NamedTuple):
     #: int16[N, R]: steps of the latest records of each event counted in a window (at_least),
     #: newest first, NEVER where none; R = :func:`ring_width`, 0 when no count is used
     ev_ring: np.ndarray
+    #: float32[N] (or [0] when no consequence has the effect): the chance that each friend
+    #: cuts a tie to the person this month (ties), or that a partner refuses them (contracts),
+    #: from the consequences that ran through the month; written by the step
+    shame: np.ndarray
+    refuse: np.ndarray
 
 
-def state_bytes_per_person(layout: SchemeLayout, ring: int = 0) -> int:
+def _uses(arrays: SchemeArrays) -> tuple[bool, bool]:
+    """Whether some consequence has an effect on ties, on contracts."""
+    return bool(arrays.grp_ties_p.any()), bool(arrays.grp_refused.any())
+
+
+def state_bytes_per_person(
+    layout: SchemeLayout, ring: int = 0, arrays: SchemeArrays | None = None
+) -> int:
     """Bytes of engine state per person, for the memory estimate and the benchmark."""
     C, L, Q = len(layout.categories), len(layout.lists), len(layout.groups)
     appeal = 2 * APPEAL_FIELDS if layout.appeals else 0
-    return 2 + 1 + 1 + 2 + 4 + 2 * C + 6 * L + 6 * Q + appeal + 2 * ring
+    lives = 4 * sum(_uses(arrays)) if arrays is not None else 0
+    return 2 + 1 + 1 + 2 + 4 + 2 * C + 6 * L + 6 * Q + appeal + 2 * ring + lives
 
 
 def allocate_state(n: int, arrays: SchemeArrays, layout: SchemeLayout) -> State:
@@ -575,6 +620,8 @@ def allocate_state(n: int, arrays: SchemeArrays, layout: SchemeLayout) -> State:
         grp_cause=np.zeros((n, Q), np.uint32),
         appeal=_no_appeal(n, APPEAL_FIELDS if layout.appeals else 0),
         ev_ring=np.full((n, ring_width(arrays)), NEVER, np.int16),
+        shame=np.zeros(n if _uses(arrays)[0] else 0, np.float32),
+        refuse=np.zeros(n if _uses(arrays)[1] else 0, np.float32),
     )
 
 

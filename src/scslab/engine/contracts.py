@@ -31,7 +31,7 @@ from typing import Annotated
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from scslab.rng import STREAM_CONTRACTS, step_key, uniforms
+from scslab.rng import STREAM_CONTRACTS, STREAM_REFUSE, step_key, uniforms
 from scslab.schemes.model import Slug
 
 #: Strategy codes, as in :mod:`scslab.games`.
@@ -147,3 +147,20 @@ def play_month(
     with_scheme = play(chosen, np.concatenate([good, partner_good]).astype(np.int8))
     without = play(strategy, np.ones(2 * m, np.int8))
     return with_scheme, without
+
+
+def refusals(
+    refuse: np.ndarray, obligor: np.ndarray, partner: np.ndarray, seed: int, k: int
+) -> np.ndarray | None:
+    """Month ``k``'s contracts that a partner refuses (an effect on contracts, ``refused:``):
+    each party under such an effect last month (``refuse``, per person; empty: no effect) is
+    refused with its share, so a contract falls through with one minus the product of the two
+    parties' shares of acceptance. ``None`` without the effect.
+
+    Refused contracts are still played by :func:`play_month` and then dropped, so that every
+    other contract draws what it draws without the effect (common random numbers)."""
+    if refuse.shape[0] == 0:
+        return None
+    accept = (1.0 - refuse[obligor].astype(np.float64)) * (1.0 - refuse[partner])
+    out: np.ndarray = uniforms(step_key(seed, STREAM_REFUSE, k + 1), len(obligor), 0) >= accept
+    return out

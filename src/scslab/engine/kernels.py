@@ -44,6 +44,7 @@ from scslab.engine.compiled import (
     SchemeArrays,
     State,
 )
+from scslab.population.individuals import INCOME_BANDS
 from scslab.rng import (
     STREAM_APPEALS,
     STREAM_ATTEMPT_COUNTS,
@@ -52,9 +53,11 @@ from scslab.rng import (
     STREAM_EVENTS,
     STREAM_FALSE,
     STREAM_FULFIL,
+    STREAM_LIVES,
     STREAM_NETWORK,
     STREAM_OBSERVE,
     STREAM_REPAIR,
+    STREAM_SHAME,
     step_key,
     uniform,
     uniform_pair,
@@ -70,6 +73,24 @@ PANEL_FIELDS = 6  # person, act, event kind (0 true, 1 false), recorded, points 
 LIST_WAYS = 4
 ENTRY, EXPIRY, REPAIR, FULFILMENT = 0, 1, 2, 3
 EXIT_REASONS = ("expiry", "repair", "fulfilment")
+#: effects on lives, the last axis of ``Tally.lives``: person-months under an effect on income,
+#: people moved down and the bands they lost, people moved up and the bands they gained (by the
+#: cell they left), person-months under public shaming (ties) and under refusal (contracts), and
+#: each cell's net gain of people from income moves this month, and its people this month
+LIVES_SLOTS = 9
+IN_INCOME, MOVED_DOWN, BANDS_DOWN, MOVED_UP, BANDS_UP, SHAMED, REFUSED, NET, PRESENT = range(
+    LIVES_SLOTS
+)
+LIVES_NAMES = (
+    "income_exposed",
+    "income_moved_down",
+    "income_bands_lost",
+    "income_moved_up",
+    "income_bands_gained",
+    "shamed",
+    "refused_by_partners",
+)
+N_INCOME = len(INCOME_BANDS)  # income is a person's last trait: cell % N_INCOME is the band
 
 
 def exit_reasons(appeals: bool) -> tuple[str, ...]:
@@ -259,6 +280,7 @@ class Tally(NamedTuple):
     blocked: np.ndarray  # int32[B, cells, V]: attempts refused by a running sanction
     banned: np.ndarray  # int32[B, cells, V]: people refused each attempt act this month
     appeals: np.ndarray  # int32[B, cells, APPEAL_COUNTS], or [B, cells, 0] without appeals
+    lives: np.ndarray  # int32[B, cells, LIVES_SLOTS] (or [B, 0, 0]): effects on lives
     pev: np.ndarray  # int32[B, cap, PANEL_FIELDS]: events of panel members
     pev_n: np.ndarray  # int32[B]
 
@@ -278,6 +300,7 @@ def allocate_tally(
     panel_per_block: int,
     attempts: int = 0,
     appeals: bool = False,
+    lives: bool = False,
 ) -> Tally:
     """Zeroed tallies; with ``appeals``, list exits on appeal and the appeal counts too."""
     B = n_blocks(n)
@@ -300,6 +323,7 @@ def allocate_tally(
         blocked=np.zeros((B, cells, attempts), i32),
         banned=np.zeros((B, cells, attempts), i32),
         appeals=np.zeros((B, cells, len(APPEAL_COUNTS) if appeals else 0), i32),
+        lives=np.zeros((B, cells, LIVES_SLOTS) if lives else (B, 0, 0), i32),
         # per panel person and month: acts, false records, network (8) and collective (4) rules
         pev=np.zeros((B, panel_per_block * (2 * MAX_EVENTS + 12) + 1, PANEL_FIELDS), i32),
         pev_n=np.zeros(B, i32),
@@ -686,6 +710,67 @@ def _ring_push(ring: np.ndarray, i: int, off: int, n: int, t: int) -> None:
 
 
 @njit(cache=True, inline="always")
+def _lives(
+    S: SchemeArrays,
+    T: Traits,
+    st: State,
+    A: Tally,
+    bu: np.uint64,
+    i: int,
+    c: int,
+    gi: int,
+    due: int,
+    key: int,
+) -> None:
+    """The effects on lives of the groups ``due`` (running since before this month): income band
+    moves (drawn per group, slot ``q``, and added up), and the chances that each friend cuts a tie
+    to the person and that a partner refuses them, for the month's ties and contracts.
+
+    A move changes the person's cell (:data:`N_INCOME` bands, income last): from next month their
+    rates and tallies are those of the new cell."""
+    keep_ties = 1.0
+    keep_contracts = 1.0
+    income = False
+    move = np.int64(0)
+    while due:
+        low = due & -due
+        q = _bit_index(low)
+        due ^= low
+        p = S.grp_income_p[q]
+        if p > 0.0:
+            income = True
+            if uniform(key, gi, q) < p:
+                move += S.grp_income_bands[q]
+        keep_ties *= 1.0 - S.grp_ties_p[q]
+        keep_contracts *= 1.0 - S.grp_refused[q]
+    cu = np.uint64(c)
+    A.lives[bu, cu, PRESENT] += 1
+    if st.shame.shape[0] > 0:
+        st.shame[i] = 1.0 - keep_ties
+        if keep_ties < 1.0:
+            A.lives[bu, cu, SHAMED] += 1
+    if st.refuse.shape[0] > 0:
+        st.refuse[i] = 1.0 - keep_contracts
+        if keep_contracts < 1.0:
+            A.lives[bu, cu, REFUSED] += 1
+    if income:
+        A.lives[bu, cu, IN_INCOME] += 1
+    if move != 0:
+        band = c % N_INCOME
+        new = min(max(band + move, 0), N_INCOME - 1)
+        if new != band:
+            T.cell[i] = c - band + new
+            if new < band:
+                A.lives[bu, cu, MOVED_DOWN] += 1
+                A.lives[bu, cu, BANDS_DOWN] += band - new
+            else:
+                A.lives[bu, cu, MOVED_UP] += 1
+                A.lives[bu, cu, BANDS_UP] += new - band
+            A.lives[bu, cu, NET] -= 1
+            A.lives[bu, np.uint64(c - band + new), NET] += 1
+
+
+@njit(cache=True, inline="always")
 def _person(
     S: SchemeArrays,
     D: Draws,
@@ -702,6 +787,7 @@ def _person(
     katt: int,
     kful: int,
     kapp: int,
+    kliv: int,
     gi: int,
 ) -> None:
     """Person ``i`` (row of the columns), ``gi`` in the whole population: draws are keyed by
@@ -940,6 +1026,8 @@ def _person(
     dom_s = np.int64(0)
     dom_r = np.int64(0)
     eff = np.int64(0)  # the act effects running: bits of S.grp_effbit
+    running = np.int64(0)  # groups running after this month's starts and ends
+    fresh = np.int64(0)  # those that started this month: their effects begin next month
     if triggered != 0 or (st.flags[i] & FLAG_ACTIVE) != 0:
         # only the groups running or due: the others stay as they are
         todo = triggered
@@ -970,8 +1058,10 @@ def _person(
                     why = st.cause[i]
                 st.grp_cause[i, q] = why
                 _count_causes(A.flow, b, 0, n_lists + q, why)
+                fresh |= bit
             st.grp_until[i, q] = until
             if until >= 0:
+                running |= bit
                 active = True
                 A.grp_active[b, c, q] += 1
                 eff |= S.grp_effbit[q]
@@ -1001,6 +1091,8 @@ def _person(
                         A.ev_rec[bu, cu, a] += 1
         A.blocked[bu, cu, v] += tries - through
         A.banned[bu, cu, v] += 1
+    if S.life_groups != 0:  # effects on lives, from the month after a consequence starts
+        _lives(S, T, st, A, bu, i, c, gi, running & ~fresh & S.life_groups, kliv)
     if sanctioned:
         A.anyc[b, c, 0] += 1
     if dom_r != 0:
@@ -1037,6 +1129,7 @@ def _block(
     katt: int,
     kful: int,
     kapp: int,
+    kliv: int,
     offset: int,
 ) -> None:
     """One block of people, in order. Compiled on its own so that the parallel loop stays simple."""
@@ -1048,7 +1141,23 @@ def _block(
     for i in range(lo, hi):
         # the row as an unsigned integer: numba leaves out its fix-up for negative indices
         _person(
-            S, D, T, st, A, b, np.uint64(i), t, kev, kfa, kob, krep, katt, kful, kapp, i + offset
+            S,
+            D,
+            T,
+            st,
+            A,
+            b,
+            np.uint64(i),
+            t,
+            kev,
+            kfa,
+            kob,
+            krep,
+            katt,
+            kful,
+            kapp,
+            kliv,
+            i + offset,
         )
 
 
@@ -1068,10 +1177,11 @@ def step(
     katt = step_key(seed, STREAM_ATTEMPTS, t)
     kful = step_key(seed, STREAM_FULFIL, t)
     kapp = step_key(seed, STREAM_APPEALS, t)
+    kliv = step_key(seed, STREAM_LIVES, t)
     for b in prange(n_blocks(n)):
         # int64(b): numba types the loop index int64 when it types this function and uint64 when
         # it lowers the parallel loop; one type compiles the block kernel once instead of twice
-        _block(S, D, T, st, A, np.int64(b), t, kev, kfa, kob, krep, katt, kful, kapp, offset)
+        _block(S, D, T, st, A, np.int64(b), t, kev, kfa, kob, krep, katt, kful, kapp, kliv, offset)
 
 
 @njit(cache=True)
@@ -1239,3 +1349,72 @@ def cut_ties(
             offset,
         )
     return cuts.sum()
+
+
+@njit(cache=True, _nrt=False)
+def _shun_block(
+    indptr: np.ndarray,
+    friends: np.ndarray,
+    shame: np.ndarray,
+    cell: np.ndarray,
+    group: np.ndarray,
+    members: np.ndarray,
+    start: np.ndarray,
+    key: int,
+    lo: int,
+    hi: int,
+    offset: int,
+    out: np.ndarray,
+) -> None:
+    for i in range(lo, hi):
+        g = group[i]
+        size = start[g + 1] - start[g]
+        for f in range(indptr[i], indptr[i + 1]):
+            j = friends[f]
+            k = 2 * (f - indptr[i])
+            if shame[j] > 0.0 and uniform(key, i + offset, k) < shame[j]:
+                pick = members[start[g] + int(uniform(key, i + offset, k + 1) * size)]
+                if pick != i and pick != j:
+                    friends[f] = pick
+                    out[cell[j]] += 1
+
+
+@njit(cache=True, parallel=True)
+def cut_shamed_ties(
+    indptr: np.ndarray,
+    friends: np.ndarray,
+    shame: np.ndarray,
+    cell: np.ndarray,
+    cells: int,
+    group: np.ndarray,
+    members: np.ndarray,
+    start: np.ndarray,
+    seed: int,
+    t: int,
+    offset: int = 0,
+) -> np.ndarray:
+    """Public shaming: each tie to a friend ``j`` is cut with probability ``shame[j]`` (an effect
+    on ties of a consequence ``j`` is under, :func:`_lives`) and given to a random person of
+    one's own group, as :func:`cut_ties` does; from a stream of its own.
+
+    Returns the ties cut, by the cell of the person shamed. O(ties)."""
+    n = indptr.shape[0] - 1
+    key = step_key(seed, STREAM_SHAME, t)
+    nb = n_blocks(n)
+    cuts = np.zeros((nb, cells), np.int64)
+    for b in prange(nb):
+        _shun_block(
+            indptr,
+            friends,
+            shame,
+            cell,
+            group,
+            members,
+            start,
+            key,
+            b * BLOCK,
+            min(n, (b + 1) * BLOCK),
+            offset,
+            cuts[b],
+        )
+    return cuts.sum(axis=0)

@@ -331,7 +331,9 @@ class Shard:
         rows = len(plan.indptr) - 1 if self.network else 0
         minor = sim.cells.minor().astype(np.uint8)
         self.traits = Traits(
-            cell=plan.cell.copy() if sim.cells_move else plan.cell,  # people age: their own
+            cell=plan.cell.copy()
+            if sim.cells_move or arrays.grp_income_p.any()
+            else plan.cell,  # people age, incomes move: their own
             region=plan.region,
             indptr=plan.indptr,
             friends=plan.friends.copy() if self.cutting.enabled else plan.friends,
@@ -367,8 +369,11 @@ class Shard:
             per_block,
             len(layout.attempts),
             layout.appeals,
+            arrays.life_groups != 0,
         )
-        self.record = Record.allocate(sc.steps, self.tally, plan.panel, L, Q, sim.cells_move)
+        self.record = Record.allocate(
+            sc.steps, self.tally, plan.panel, L, Q, sim.cells_move or arrays.life_groups != 0
+        )
         self.running = running_consequences(self.state.grp_until, self.state.grp_cause)
         #: exact tie moments of this shard's rows, each month, as (high, low) pairs
         self.moments = np.zeros((sc.steps, 6, 2), np.int64)
@@ -448,7 +453,7 @@ class Shard:
             if t >= 0:
                 self.record.ties_cut[t] = cut
         if t >= 0:
-            self.record.take(t, self.tally, state, self.people)
+            self.record.take(t, self.tally, state, self.people, traits.cell)
 
     def outbox(self, t: int) -> dict[int, Message]:
         """What each other shard needs before month ``t``: scores and neighbourhood flags."""
@@ -890,6 +895,11 @@ def run_sharded(
         raise ScenarioError(
             "--shards: the contract game pairs people across the whole population, which sharded "
             "runs do not exchange; run it without --shards"
+        )
+    if sim.arrays.grp_ties_p.any() and sim.scenario.network is not None:
+        raise ScenarioError(
+            f"--shards: scheme '{sim.scheme.id}' has an effect on ties (public shaming), whose "
+            "cuts sharded runs do not exchange across shards; run it without --shards"
         )
     if resume is not None:
         every = resume.every

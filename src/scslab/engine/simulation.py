@@ -44,10 +44,12 @@ from scslab.engine.compiled import (
     ring_width,
     state_bytes_per_person,
 )
-from scslab.engine.contracts import partners, play_month, strategies
+from scslab.engine.contracts import partners, play_month, refusals, strategies
 from scslab.engine.ever import ever_masks, mark_ever
 from scslab.engine.kernels import (
     BLOCK,
+    LIVES_NAMES,
+    NET,
     Draws,
     Tally,
     Traits,
@@ -56,6 +58,7 @@ from scslab.engine.kernels import (
     clear_tally,
     count_low_friends,
     count_unscored,
+    cut_shamed_ties,
     cut_ties,
     draws,
     friend_needs,
@@ -126,6 +129,9 @@ class Record:
     panel_start: np.ndarray
     assortativity: np.ndarray  # float64[steps]: NaN without a network
     ties_cut: np.ndarray  # int64[steps]
+    #: with effects on lives: the panel's cells at the end of each month (income moves change
+    #: them); ``[0, 0]`` without
+    panel_cell: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.uint16))
     panel_events: list[np.ndarray] = field(default_factory=list)
     #: further counts per step and cell, written as ``steps`` columns of these names
     extra: dict[str, np.ndarray] = field(default_factory=dict)
@@ -133,8 +139,8 @@ class Record:
     #: ``(kind, index)`` -> int64[steps, cells]; kind 0 list entry, 1 list exit, 2 group start,
     #: 3 group end (written as the ``firm_flows`` table)
     cell_flows: dict[tuple[int, int], np.ndarray] = field(default_factory=dict)
-    #: int64[steps, cells]: people in each cell at the end of each month, where people move
-    #: between cells over a run (ageing); int64[0, 0] where they never do
+    #: int64[steps, cells]: people in each cell each month, where people move between cells over
+    #: a run (ageing, income moves); int64[0, 0] where they never do
     agents: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), np.int64))
     done: int = 0
 
@@ -180,13 +186,23 @@ class Record:
             assortativity=np.full(steps, np.nan),
             ties_cut=np.zeros(steps, np.int64),
             agents=np.zeros((steps, tally.grade.shape[1]) if moving else (0, 0), np.int64),
+            **_lives_record(steps, tally, p),
         )
 
-    def take(self, t: int, tally: Tally, state: State, people: np.ndarray | None = None) -> None:
+    def take(
+        self,
+        t: int,
+        tally: Tally,
+        state: State,
+        people: np.ndarray | None = None,
+        cell: np.ndarray | None = None,
+    ) -> None:
         """Keep month ``t``'s tallies and panel; ``people``: how many are in each cell (kept
-        where people move between cells)."""
+        where people move between cells); ``cell``: each row's cell at the end of the month."""
         if self.agents.shape[0] and people is not None:
             self.agents[t] = people
+            if tally.lives.shape[1] > 0:  # income moves at the month's end: its own count
+                self.agents[t] -= tally.lives.sum(axis=0)[:, NET]
         for name in (
             "grade",
             "score_sum",
@@ -212,10 +228,27 @@ class Record:
         self.panel_lcause[t] = state.list_cause[p]
         self.panel_until[t] = state.grp_until[p]
         self.panel_cause[t] = state.grp_cause[p]
+        if tally.lives.shape[1] > 0:  # effects on lives: by cell, and where the panel is
+            lives = tally.lives.sum(axis=0)
+            for k, name in enumerate(LIVES_NAMES):
+                self.extra[name][t] = lives[:, k]
+            if cell is not None:
+                self.panel_cell[t] = cell[p]
         events = [tally.pev[b, : tally.pev_n[b]] for b in range(tally.pev.shape[0])]
         rows = np.concatenate(events) if events else np.zeros((0, 6), np.int32)
         self.panel_events.append(np.column_stack([np.full(len(rows), t, np.int32), rows]))
         self.done = t + 1
+
+
+def _lives_record(steps: int, tally: Tally, panel: int) -> dict[str, Any]:
+    """What a run with effects on lives records besides the rest (:class:`Record`)."""
+    cells = tally.lives.shape[1]
+    if cells == 0:
+        return {}
+    return {
+        "panel_cell": np.zeros((steps, panel), np.uint16),
+        "extra": {name: np.zeros((steps, cells), np.int64) for name in LIVES_NAMES},
+    }
 
 
 class Simulation:
@@ -370,6 +403,12 @@ class Simulation:
             self.rates.act_ids,
             tuple(self.rates.act_ids[a] for a in self.rates.attempt),
         )
+        self.arrays = inert_lives(
+            self.arrays,
+            ties=self.scenario.network is not None
+            or (self._population is not None and self._population.network is not None),
+            contracts=self.contract_act is not None,
+        )
 
     def draws_at(self, t: int) -> Draws:
         """The tables month ``t`` draws from (months of history, ``t < 0``: the first piece's),
@@ -468,7 +507,7 @@ class Simulation:
         cells = self.cells.n_cells()
         acts = len(self.rates.act_ids)
         L, Q, G = len(self.layout.lists), len(self.layout.groups), len(self.layout.grades)
-        state = state_bytes_per_person(self.layout, ring_width(self.arrays))
+        state = state_bytes_per_person(self.layout, ring_width(self.arrays), self.arrays)
         per_person = 10 + state + 3  # 3: who was ever affected, and months sanctioned (ever.py)
         if self.arrays.grp_household.any():
             per_person += 12  # what each household's members set for it (at most one per person)
@@ -738,7 +777,12 @@ class Run:
         self.cell_region = sim.cells.region_of()
         network = pop.network
         self.cutting = sim.scenario.adaptation.tie_cutting
-        if network is not None and self.cutting.enabled:
+        #: effects on lives: income moves change cells (this run's own copy of them), and
+        #: friends of the publicly shamed cut ties (effects on ties; only with a network)
+        arrays = sim.arrays
+        self.lives = arrays.life_groups != 0
+        self.shaming = network is not None and bool(arrays.grp_ties_p.any())
+        if network is not None and (self.cutting.enabled or self.shaming):
             network = Network(network.indptr, network.indices.copy())  # rewired by this run only
         self.network = network
         self.thresholds = sim._low_thresholds() if network is not None else np.zeros(0, np.int64)
@@ -748,13 +792,14 @@ class Run:
             network is not None
             and network.symmetric
             and not self.cutting.enabled
+            and not self.shaming
             and bool(sim.scheme.network)
         )
         self.households = int(pop.household.max()) + 1 if sim.arrays.grp_household.any() else 0
         self.collective = bool(sim.scheme.collective)
         #: with children: the run's own cells (people age into others), and what the audit's
         #: intergenerational section reads (scslab.engine.ageing); else the population's cells
-        cell = pop.cell.copy() if sim.cells_move else pop.cell
+        cell = pop.cell.copy() if sim.cells_move or arrays.grp_income_p.any() else pop.cell
         self.lineage = np.zeros(n if sim.cells_move else 0, np.uint8)
         minor = sim.cells.minor().astype(np.uint8)
         need = (
@@ -790,7 +835,7 @@ class Run:
         self.ever = np.zeros(n, np.uint8)
         self.sanction_months = np.zeros(n, np.int16)
         self._ever_masks = ever_masks(sim.scheme, sim.layout)
-        if self.cutting.enabled:
+        if self.cutting.enabled or self.shaming:
             assert isinstance(pop, Population)
             self.group = tie_group(pop)
             self.members = np.argsort(self.group, kind="stable").astype(np.int32)
@@ -813,8 +858,15 @@ class Run:
             per_block,
             len(sim.layout.attempts),
             sim.layout.appeals,
+            self.lives,
         )
-        self.record = Record.allocate(sim.scenario.steps, self.tally, panel, L, Q, sim.cells_move)
+        self.record = Record.allocate(
+            sim.scenario.steps, self.tally, panel, L, Q, sim.cells_move or self.lives
+        )
+        if self.shaming:  # ties cut by friends of the shamed, by the shamed person's cell
+            self.record.extra["ties_cut_by_shaming"] = np.zeros(
+                (sim.scenario.steps, len(self.people)), np.int64
+            )
         #: consequences running, by group, cause and mark (see carry_running)
         self.running = running_consequences(self.state.grp_until, self.state.grp_cause)
         if isinstance(pop, Firms):
@@ -831,7 +883,10 @@ class Run:
         #: the lowest grade, whose holders are in bad standing (-1: the scheme has no grades)
         self.worst_grade = len(sim.layout.grades) - 1 if sim.layout.grades else -1
         steps, cells = sim.scenario.steps, sim.cells.n_cells()
-        for name in ("contracts", "contracts_kept", "contracts_kept_without_scheme"):
+        names = ["contracts", "contracts_kept", "contracts_kept_without_scheme"]
+        if self.state.refuse.shape[0] > 0:  # an effect on contracts: partners refuse
+            names.append("contracts_refused")
+        for name in names:
             self.record.extra[name] = np.zeros((steps, cells), np.int64)
 
     def _firms_init(self, firms: Firms) -> None:
@@ -919,10 +974,26 @@ class Run:
                 )
                 if t is not None:
                     self.record.ties_cut[t] = cut
+            if self.shaming:
+                shamed = cut_shamed_ties(
+                    network.indptr,
+                    network.indices,
+                    state.shame,
+                    traits.cell,
+                    len(self.people),
+                    self.group,
+                    self.members,
+                    self.group_start,
+                    seed,
+                    k,
+                    0,
+                )
+                if t is not None:
+                    self.record.extra["ties_cut_by_shaming"][t] = shamed
             if assortativity and t is not None:
                 self.record.assortativity[t] = score_assortativity(network, state.score)
         if t is not None:
-            self.record.take(t, self.tally, state, self.people)
+            self.record.take(t, self.tally, state, self.people, traits.cell)
             low, rewards = self._ever_masks
             mark_ever(
                 state.flags,
@@ -957,10 +1028,16 @@ class Run:
         kept, kept_without = play_month(
             spec, self.strategy[obligor], good[:m], good[m:], fear, sim.scenario.seed, k
         )
-        broken = np.bincount(obligor[~kept], minlength=self.pop.n)
+        # refused contracts are never made: neither kept nor broken
+        refused = refusals(state.refuse, obligor, partner, sim.scenario.seed, k)
+        made = ~refused if refused is not None else np.ones(m, bool)
+        kept &= made
+        broken = np.bincount(obligor[made & ~kept], minlength=self.pop.n)
         self.traits.injected[:] = np.minimum(broken, 255)
         if t is not None:
             extra, cells = self.record.extra, len(self.people)
+            if refused is not None:
+                extra["contracts_refused"][t] = np.bincount(cell[refused], minlength=cells)
             extra["contracts"][t] = np.bincount(cell, minlength=cells)
             extra["contracts_kept"][t] = np.bincount(cell[kept], minlength=cells)
             extra["contracts_kept_without_scheme"][t] = np.bincount(
@@ -1070,6 +1147,20 @@ def step_month(run: Stepped, k: int, offset: int) -> None:
     step(sim.arrays, draws, run.traits, run.state, run.tally, seed, k, offset)
     carry_running(run.tally, run.running, len(sim.layout.lists))
     count_unscored(draws, run.people, run.cell_region, run.tally, seed, k)
+    if run.tally.lives.shape[1] > 0:  # income moves: next month's people per cell
+        run.people += run.tally.lives[:, :, NET].sum(axis=0)
+
+
+def inert_lives(arrays: SchemeArrays, *, ties: bool, contracts: bool) -> SchemeArrays:
+    """``arrays`` without the effects on lives that a run cannot have: on ties without a social
+    network, on contracts without the contract game. Such an effect does nothing, and a run
+    with none left pays nothing for it (no columns, no work in the step)."""
+    if not ties:
+        arrays = arrays._replace(grp_ties_p=np.zeros_like(arrays.grp_ties_p))
+    if not contracts:
+        arrays = arrays._replace(grp_refused=np.zeros_like(arrays.grp_refused))
+    live = (arrays.grp_income_p > 0) | (arrays.grp_ties_p > 0) | (arrays.grp_refused > 0)
+    return arrays._replace(life_groups=sum(1 << int(q) for q in np.flatnonzero(live)))
 
 
 def reset_rows(state: State, rows: np.ndarray, arrays: SchemeArrays, layout: SchemeLayout) -> None:
@@ -1084,7 +1175,7 @@ def reset_rows(state: State, rows: np.ndarray, arrays: SchemeArrays, layout: Sch
         column = getattr(state, name)
         if name == "flags":
             column[rows] &= FLAG_PANEL
-        else:
+        elif column.shape[0] > 0:  # a column of an effect the scheme has
             column[rows] = getattr(fresh, name)[0]
 
 

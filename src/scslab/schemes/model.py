@@ -392,11 +392,41 @@ class ListRule(Sourced):
         return self
 
 
+class IncomeEffect(_Strict):
+    """Income band moves: each month under the consequence, with ``monthly_probability``, one
+    moves ``bands`` income bands (negative: down), within the lowest and highest band."""
+
+    monthly_probability: Annotated[float, Field(gt=0, le=1)]
+    bands: Annotated[int, Field(ge=-4, le=4)] = -1
+
+    @model_validator(mode="after")
+    def _moves(self) -> IncomeEffect:
+        if self.bands == 0:
+            raise ValueError("bands: 0 moves nobody; give a move of -4..-1 or 1..4 bands")
+        return self
+
+
+class TiesEffect(_Strict):
+    """Public shaming: each month under the consequence, each friend of the person cuts the tie
+    with ``monthly_probability`` (and befriends someone of their own kind instead)."""
+
+    monthly_probability: Annotated[float, Field(gt=0, le=1)]
+
+
+class ContractsEffect(_Strict):
+    """Partners refuse: of the contracts the person would sign (the contract game), the share
+    ``refused`` is refused by the partner and never made."""
+
+    refused: Annotated[float, Field(gt=0, le=1)]
+
+
 #: An act's rate multiplier under an effect: 0 stops the act (refuses every attempt), 1 leaves it.
 Multiplier = Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)]
 
+#: the kinds of effect on lives, in the order the engine keeps them
+LIFE_EFFECTS: tuple[str, ...] = ("income", "ties", "contracts")
 #: The kinds an :class:`Effect` may have; each is a field of it, and an effect gives exactly one.
-EFFECT_KINDS: tuple[str, ...] = ("acts",)
+EFFECT_KINDS: tuple[str, ...] = ("acts", *LIFE_EFFECTS)
 
 
 class Effect(Sourced):
@@ -404,13 +434,17 @@ class Effect(Sourced):
 
     Exactly one kind: ``acts`` multiplies the rates of named catalogue acts (0 stops an act; on
     an attempt act, such as buying a flight ticket, a multiplier ``m`` refuses a share ``1 - m``
-    of the attempts, counted as blocked)."""
+    of the attempts, counted as blocked); ``income`` moves income bands; ``ties`` makes friends
+    cut ties (public shaming); ``contracts`` makes partners refuse."""
 
     acts: dict[Slug, Multiplier] | None = Field(
         default=None,
         min_length=1,
         description="rate multipliers by catalogue act: 0 stops the act, 2 doubles it",
     )
+    income: IncomeEffect | None = None
+    ties: TiesEffect | None = None
+    contracts: ContractsEffect | None = None
 
     @model_validator(mode="after")
     def _one_kind(self) -> Effect:
@@ -848,6 +882,23 @@ def _check(s: Scheme) -> Iterator[tuple[Loc, str]]:  # one flat list of rules
                             "effects; name each act once (multiply the multipliers)",
                         )
                     named.add(act)
+            kinds = [e.kind for e in c.effects]
+            for j, effect in enumerate(c.effects):
+                kind = effect.kind
+                if kind not in LIFE_EFFECTS:
+                    continue
+                if kind in kinds[:j]:
+                    yield (key, i, "effects", j), f"the effect on {kind} is given twice"
+                elif firms:
+                    yield (
+                        (key, i, "effects", j, kind),
+                        f"effects on {kind} are about people; this scheme scores firms",
+                    )
+                elif key == "rewards" and kind in ("ties", "contracts"):
+                    yield (
+                        (key, i, "effects", j, kind),
+                        f"an effect on {kind} is a sanction's (public shaming); a reward has none",
+                    )
             if firms and c.trigger.of == "household":
                 yield (key, i, "trigger", "of"), "firms have no households; remove `of:`"
     if firms:

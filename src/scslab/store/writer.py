@@ -176,8 +176,11 @@ def _write(
     # steps: one row per step and cell that has people (or firms)
     traits = sim.cells.traits()
     agents = np.bincount(sim.population().cell, minlength=traits.shape[0])
-    moving = rec.agents.shape[0] > 0  # people age into other cells: counted month by month
-    cells = np.flatnonzero(rec.agents[:T].any(axis=0) | (agents > 0) if moving else agents)
+    moving = rec.agents.shape[0] > 0  # people age or incomes move: counted month by month
+    held = rec.agents[:T].any(axis=0) | (agents > 0) if moving else agents > 0
+    if moving:  # a count of a cell someone moved into at a month's end (ties cut)
+        held = held | (sum(np.abs(v[:T]).sum(axis=0) for v in rec.extra.values()) > 0)
+    cells = np.flatnonzero(held)
     step_ix = np.repeat(np.arange(T), len(cells))
     cell_ix = np.tile(cells, T)
     cols: dict[str, Any] = {"step": step_ix.astype(np.int32)}
@@ -371,8 +374,12 @@ def _write_panel(
         cols["representative"] = np.tile(pop.representative[people], T).astype(np.int64)
     else:
         cols["household"] = np.tile(pop.household[people], T).astype(np.int64)
-    for trait, column in pop.trait_columns().items():
-        cols[trait] = np.array(levels[trait], dtype=object)[np.tile(column[people], T)]
+    for k, (trait, column) in enumerate(pop.trait_columns().items()):
+        if rec.panel_cell.size:  # income moves: each month's traits are those of its cell
+            at = sim.cells.traits()[rec.panel_cell[:T].ravel(), k]
+        else:
+            at = np.tile(column[people], T)
+        cols[trait] = np.array(levels[trait], dtype=object)[at]
     cols["score"] = rec.panel_score[:T].ravel().astype(np.int32)
     before = np.concatenate([rec.panel_start[None, :], rec.panel_score[: max(T - 1, 0)]])
     cols["score_before"] = before[:T].ravel().astype(np.int32)
