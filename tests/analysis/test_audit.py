@@ -139,6 +139,7 @@ def test_the_cli_prints_every_part_and_refuses_a_missing_run(tmp_path: Path) -> 
         "deterrence",
         "appeals",
         "intergenerational",
+        "effects",
     }
     done = subprocess.run(
         [sys.executable, "-m", "scslab", "audit", str(tmp_path / "run"), "--replicates", "2"],
