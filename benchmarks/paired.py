@@ -7,7 +7,12 @@ and goes falls on both alike. It prints the median month of each in agent-steps 
 ratio of the medians (after / before: above 1 is slower) and the median of the per-month ratios.
 
     .venv/bin/python benchmarks/paired.py /tmp/before/src /tmp/after/src \\
-        [--scheme rongcheng-2014] [--agents 1000000] [--months 36] [--threads 2]
+        [--scheme rongcheng-2014] [--agents 1000000] [--months 36] [--threads 2] \\
+        [--network] [--no-history]
+
+``--network`` gives the population the default friendship network (schemes with network rules,
+such as sesame-credit, need one); ``--no-history`` starts at month 0 without the scheme's
+``history_months`` (sesame-credit's 240 months would take longer than the benchmark itself).
 
 ``--scheme-after FILE`` has the "after" side run another scheme (a built-in's name or an absolute
 path: the workers run from /) on the same code: give the same src twice to time a month with a
@@ -25,14 +30,26 @@ import time
 import numpy as np
 
 
-def worker(scheme: str, agents: int, months: int) -> None:
+def worker(
+    scheme: str, agents: int, months: int, network: bool = False, history: bool = True
+) -> None:
     """Build the run, compile on a tiny one, then do the month named on each line of stdin."""
     from scslab.engine.scenario import Scenario
     from scslab.engine.simulation import Simulation
     from scslab.population import PopulationSpec
+    from scslab.population.network import NetworkSpec
 
     def scenario(n: int, years: float) -> Scenario:
-        return Scenario(scheme=scheme, population=PopulationSpec(agents=n), years=years, panel=1000)
+        extra: dict[str, object] = {"network": NetworkSpec()} if network else {}
+        if not history:
+            extra["history_months"] = 0
+        return Scenario(
+            scheme=scheme,
+            population=PopulationSpec(agents=n),
+            years=years,
+            panel=1000,
+            **extra,  # type: ignore[arg-type]
+        )
 
     Simulation(scenario(1000, 1 / 12)).execute()
     run = Simulation(scenario(agents, months / 12)).start()
@@ -52,6 +69,8 @@ def main() -> None:
     p.add_argument("--agents", type=int, default=1_000_000)
     p.add_argument("--months", type=int, default=36)
     p.add_argument("--threads", default="2")
+    p.add_argument("--network", action="store_true", help="a friendship network")
+    p.add_argument("--no-history", action="store_true", help="no months before month 0")
     args = p.parse_args()
     procs = {}
     schemes = {"before": args.scheme, "after": args.scheme_after or args.scheme}
@@ -59,7 +78,16 @@ def main() -> None:
         env = {**os.environ, "PYTHONPATH": src, "NUMBA_NUM_THREADS": args.threads}
         scheme = schemes[side]
         procs[side] = subprocess.Popen(
-            [sys.executable, __file__, "--worker", scheme, str(args.agents), str(args.months)],
+            [
+                sys.executable,
+                __file__,
+                "--worker",
+                scheme,
+                str(args.agents),
+                str(args.months),
+                str(int(args.network)),
+                str(int(not args.no_history)),
+            ],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
@@ -93,6 +121,7 @@ def main() -> None:
 
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "--worker":
-        worker(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
+        extra = [bool(int(x)) for x in sys.argv[5:7]]
+        worker(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), *extra)
     else:
         main()

@@ -41,6 +41,9 @@ STREAM_APPEALS = 24  # objecting to a negative record (draw j: record j), and th
 STREAM_LIVES = 17  # effects on lives in the step: income band moves (slot: the group)
 STREAM_SHAME = 18  # ties cut by friends of people under public shaming (effects on ties)
 STREAM_REFUSE = 19  # contracts refused by partners of people under an effect on contracts
+#: The severity of a person's j-th record of the month, for an event scored by severity, is drawn
+#: on STREAM_OBSERVE at sub-draw SLOT_SEVERITY + j: beside the draw of whether it was recorded.
+SLOT_SEVERITY = 1 << 15
 
 
 @njit(cache=True, inline="always")

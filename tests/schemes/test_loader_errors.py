@@ -536,3 +536,48 @@ def test_reaching_children_without_a_household_trigger_is_refused_at_reaches() -
     assert "of: household" in msg
     fixed = edit("      list: blacklist\n", "      list: blacklist\n      of: household\n", text)
     assert parse_scheme(fixed, SOURCE).sanctions[0].reaches == "children"
+
+
+# --- points by channel or severity, and a weighted-factor score ---------------------------------
+
+
+def test_severity_shares_that_do_not_sum_to_one_are_refused_at_the_rule() -> None:
+    """A severity's levels split every record between them: shares must sum to 1."""
+    text = edit(
+        "    points: 5\n",
+        "    points_by:\n      severity:\n        small: {share: 0.5, points: 5}\n"
+        "        large: {share: 0.4, points: 20}\n      assumed: true\n",
+    )
+    msg = refuse(text)
+    assert at(msg, line_of(text, "large:"), column_of(text, "0.4"))
+    assert "the severity shares sum to 0.9; they must sum to 1" in msg
+
+
+def test_an_unknown_channel_in_points_by_is_refused_at_the_key() -> None:
+    text = edit(
+        "    points: 5\n", "    points: 5\n    points_by: {channel: {cctv: 2}, assumed: true}\n"
+    )
+    msg = refuse(text)
+    assert at(msg, line_of(text, "cctv"))
+    assert "cctv" in msg
+
+
+def test_factor_weights_that_do_not_sum_to_one_are_refused_at_the_last_weight() -> None:
+    factors = (
+        "  factors:\n    - {id: money, weight: 0.6}\n    - {id: conduct, weight: 0.3}\n"
+        "  source: paper\n"
+    )
+    text = edit("  source: paper\ncategories:", factors + "categories:")
+    for name, factor in (("loan-default", "money"), ("volunteering", "conduct")):
+        text = edit(f"  - id: {name}\n", f"  - id: {name}\n    factor: {factor}\n", text)
+    text = edit("  - id: petitioning\n", "  - id: petitioning\n    factor: conduct\n", text)
+    text = edit("    points: -5\n", "    points: -5\n    factor: conduct\n", text)
+    msg = refuse(text)
+    assert at(msg, line_of(text, "weight: 0.3"), column_of(text, "0.3"))
+    assert "the factor weights sum to 0.9; they must sum to 1" in msg
+    fixed = text.replace("weight: 0.3", "weight: 0.4")
+    assert parse_scheme(fixed, SOURCE).score.factors[1].weight == 0.4
+    msg = refuse(
+        edit("volunteering\n    factor: conduct", "volunteering\n    factor: condcut", fixed)
+    )
+    assert "unknown factor 'condcut'; did you mean 'conduct'?" in msg

@@ -9,14 +9,12 @@ multipliers, and the observation channels that can see it. The defaults ship as
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, get_args
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from scslab.schemes.model import Domain, Right, Slug, range_problems
+from scslab.schemes.model import ChannelId, Domain, Right, Slug, range_problems
 
-ChannelId = Literal["court", "bank", "tax", "camera", "social-media", "informant"]
-CHANNELS: tuple[str, ...] = get_args(ChannelId)
 Trait = Literal["region", "hukou", "age", "income", "sector", "size", "conduct"]
 Probability = Annotated[float, Field(ge=0, le=1)]
 #: attempt acts a catalogue may have: the step holds those refused to a person as int64 bits

@@ -88,6 +88,9 @@ class RateTables:
     #: float64[acts]: each act's latent rate per agent-year, before multipliers: the catalogue's
     #: rate, or for a rate ``measured_under`` a scheme the one solved for (:func:`latent_rates`)
     latent: np.ndarray
+    #: float64[acts, channels, regions]: P(each channel records a true act), ``channels`` order
+    p_channel: np.ndarray
+    channels: tuple[str, ...]  # the catalogue's channels, the order false_channel counts in
     #: float64[acts, regions]: P(recorded) for people under a sanction, who keep a share of their
     #: acts off the platform channels (adaptation.avoidance); ``p_detect`` without avoidance
     p_avoid: np.ndarray | None = None
@@ -198,13 +201,16 @@ def penalties(
     # a blacklist entry is felt as a penalty; a redlist entry is not
     entering = {ev for x in scheme.lists if x.kind == "black" for ev in x.entry.events}
     by_act = {e.act_id: e for e in scheme.events}
+    # a weighted-factor score moves by the factor's weight times a record's points
+    weight = {f.id: f.weight for f in scheme.score.factors}
     for a_i, act in enumerate(acts):
         ev = by_act.get(act.id)
         if ev is None:
             continue
         # points are felt relative to the score range (100 of a 1,000-point range weigh 1);
         # a list entry weighs list_entry_points of a 1,000-point range, whatever the scheme
-        penalty[a_i] = max(0, -ev.points) / scale + (
+        felt = max(0, -ev.points) * (weight[ev.factor] if ev.factor else 1.0)
+        penalty[a_i] = felt / scale + (
             adaptation.list_entry_points / 100.0 if ev.id in entering else 0.0
         )
         elasticity[a_i] = chill.elasticity if act.rights else det.elasticity
@@ -412,6 +418,8 @@ def rate_tables(
         attempt_false=np.ascontiguousarray(false_by_act[:, attempt]),
         latent=latent,
         p_avoid=p_avoid,
+        p_channel=p_channel,
+        channels=tuple(ch_ids),
     )
 
 

@@ -175,6 +175,11 @@ def render_scheme(s: Scheme, label: str) -> RenderableType:
         _source(sc),
     )
     parts.append(score)
+    if sc.factors:
+        factors = _table("Factors (the score is their weighted mean)", "id", "name", "weight")
+        for f in sc.factors:
+            factors.add_row(Text(f.id), Text(f.name), Text(f"{f.weight:.0%}"))
+        parts.append(factors)
 
     cats = _table("Categories", "id", "name", "group", "cap", "source")
     for c in s.categories:
@@ -190,10 +195,21 @@ def render_scheme(s: Scheme, label: str) -> RenderableType:
     events = _table("Events", "id", "category", "points", "domain", "rights", "source")
     for e in s.events:
         ident = e.id if e.act is None else f"{e.id} (act {e.act})"
+        if e.factor is not None:
+            ident += f" [{e.factor}]"
+        points = _signed(e.points)
+        by = e.points_by
+        if by is not None and by.channel:
+            points = Text(", ".join(f"{c} {p:+d}" for c, p in by.channel.items()))
+            points.append(f", other {e.points:+d}")
+        elif by is not None:
+            points = Text(
+                ", ".join(f"{k} {v.share:.0%} {v.points:+d}" for k, v in by.severity.items())
+            )
         events.add_row(
             Text(ident),
             Text(e.category),
-            _signed(e.points),
+            points,
             Text(e.domain),
             Text(", ".join(e.rights), style="bold magenta"),
             _source(e),

@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from scslab.errors import SchemeError
-from scslab.schemes.model import DOMAINS, LIFE_EFFECTS, Condition, Consequence, Scheme
+from scslab.schemes.model import CHANNELS, DOMAINS, LIFE_EFFECTS, Condition, Consequence, Scheme
 
 N_DOMAINS = len(DOMAINS)
 NO_CAUSE = N_DOMAINS  # the cause index used when a cause mask is empty
@@ -32,6 +32,7 @@ OPEN = 32767  # grp_until of a consequence that lasts while its trigger holds
 NEVER = -32768  # last_neg of someone with no negative record
 MAX_STEP = 30000  # steps plus the longest duration must stay below int16's range
 
+BY_POINTS, BY_CHANNEL, BY_SEVERITY = 0, 1, 2  # how an event's points are set (ev_by)
 COND_EVENTS, COND_GRADES, COND_BELOW, COND_AT_LEAST, COND_LIST, COND_MANAGER = 0, 1, 2, 3, 4, 5
 COND_LEAF = 6  # composed, or a leaf read from the leaf word (events as a trigger, a count)
 MAX_LEAVES = 12  # distinct leaves of a scheme's composed conditions: truth tables of 2**12 words
@@ -129,6 +130,17 @@ class SchemeArrays(NamedTuple):
     grp_income_bands: np.ndarray  # int32[Q]: bands moved (negative: down)
     grp_ties_p: np.ndarray  # float64[Q]: monthly chance that each friend cuts the tie
     grp_refused: np.ndarray  # float64[Q]: share of partners who refuse a contract
+    #: points by channel or severity: event e's alternatives are alt_* [ev_alt[e], ev_alt[e + 1])
+    ev_by: np.ndarray  # uint8[E]: BY_POINTS (plain), BY_CHANNEL or BY_SEVERITY
+    ev_alt: np.ndarray  # int32[E + 1]
+    alt_points: np.ndarray  # int32[K]
+    alt_cum: np.ndarray  # float64[K]: severity: running sum of the levels' shares, last 1
+    alt_channel: np.ndarray  # int32[K]: channel: index in CHANNELS, in order of precedence
+    #: a weighted-factor score (none: fac_weight is empty and points move the score itself)
+    fac_weight: np.ndarray  # float64[F]
+    ev_factor: np.ndarray  # int32[E]: the factor each event moves, -1 without factors
+    net_factor: np.ndarray  # int32[R]
+    coll_factor: np.ndarray  # int32[R]
 
 
 @dataclass(frozen=True)
@@ -155,6 +167,7 @@ class SchemeLayout:
     #: the distinct act effects, bit j's multipliers by act id
     act_effects: tuple[dict[str, float], ...] = ()
     appeals: bool = False  # the scheme has an objection procedure (State.appeal is allocated)
+    factors: tuple[str, ...] = ()  # the factors of a weighted-factor score
 
     @property
     def consequences(self) -> tuple[tuple[int, Consequence], ...]:
@@ -375,6 +388,8 @@ def compile_scheme(
         app_true=scheme.appeals.success_if_true if scheme.appeals else 0.0,
         app_delay=scheme.appeals.delay_months if scheme.appeals else 0,
         **leaves,
+        **_points_by(scheme),
+        **_factors(scheme),
         life_groups=0,
         grp_income_p=np.zeros(0),
         grp_income_bands=np.zeros(0, np.int32),
@@ -422,6 +437,7 @@ def compile_scheme(
         class_mult=class_mult,
         act_effects=effects,
         appeals=scheme.appeals is not None,
+        factors=tuple(f.id for f in scheme.score.factors),
     )
     return arrays, layout
 
@@ -563,6 +579,73 @@ def _lives(c: Consequence) -> tuple[tuple[str, tuple[Any, ...]], ...]:
     return tuple(out)
 
 
+def _points_by(scheme: Scheme) -> dict[str, np.ndarray]:
+    """The alternatives of events scored by channel or severity, flat (see SchemeArrays)."""
+    by, start, points, cum, channel = [], [0], [], [], []
+    for e in scheme.events:
+        pb = e.points_by
+        if pb is None:
+            by.append(BY_POINTS)
+        elif pb.channel:
+            by.append(BY_CHANNEL)
+            for ch, pts in pb.channel.items():
+                points.append(pts)
+                cum.append(0.0)
+                channel.append(CHANNELS.index(ch))
+        else:
+            by.append(BY_SEVERITY)
+            running = 0.0
+            for level in pb.severity.values():
+                running += level.share
+                points.append(level.points)
+                cum.append(running)
+                channel.append(-1)
+            cum[-1] = 1.0  # the last level ends every draw
+        start.append(len(points))
+    return {
+        "ev_by": np.array(by, np.uint8),
+        "ev_alt": np.array(start, np.int32),
+        "alt_points": np.array(points, np.int32),
+        "alt_cum": np.array(cum, np.float64),
+        "alt_channel": np.array(channel, np.int32),
+    }
+
+
+def _factors(scheme: Scheme) -> dict[str, np.ndarray]:
+    factors = [f.id for f in scheme.score.factors]
+
+    def ix(rules: tuple[Any, ...]) -> np.ndarray:
+        return np.array([factors.index(r.factor) if factors else -1 for r in rules], np.int32)
+
+    return {
+        "fac_weight": np.array([f.weight for f in scheme.score.factors], np.float64),
+        "ev_factor": ix(scheme.events),
+        "net_factor": ix(scheme.network),
+        "coll_factor": ix(scheme.collective),
+    }
+
+
+def first_channel(
+    arrays: SchemeArrays, act_event: np.ndarray, p_channel: np.ndarray, channels: tuple[str, ...]
+) -> np.ndarray:
+    """``out[k, region]``: the chance that a true act of alternative ``k``'s event is recorded
+    by one of that event's listed channels up to ``k`` (``p_channel[act, channel, region]``, the
+    catalogue's ``channels`` order). A record drawn with ``u`` (recorded if ``u`` is below the
+    chance that any channel records it) belongs to the first ``k`` with ``u < out[k]``: the
+    first listed channel that saw the act, under independent channels."""
+    out = np.zeros((len(arrays.alt_points), p_channel.shape[2]))
+    for a, e in enumerate(act_event):
+        if e < 0 or arrays.ev_by[e] != BY_CHANNEL:
+            continue
+        missed = np.ones(p_channel.shape[2])
+        for k in range(arrays.ev_alt[e], arrays.ev_alt[e + 1]):
+            name = CHANNELS[arrays.alt_channel[k]]
+            if name in channels:
+                missed = missed * (1.0 - p_channel[a, channels.index(name)])
+            out[k] = 1.0 - missed
+    return out
+
+
 class State(NamedTuple):
     """Per-person columns of a run (row ``i`` is person ``i``)."""
 
@@ -587,6 +670,7 @@ class State(NamedTuple):
     #: from the consequences that ran through the month; written by the step
     shame: np.ndarray
     refuse: np.ndarray
+    factor: np.ndarray  # int16[N, F]: each factor's score, of a weighted-factor score ([N, 0] else)
 
 
 def _uses(arrays: SchemeArrays) -> tuple[bool, bool]:
@@ -602,6 +686,8 @@ def state_bytes_per_person(
     appeal = 2 * APPEAL_FIELDS if layout.appeals else 0
     lives = 4 * sum(_uses(arrays)) if arrays is not None else 0
     return 2 + 1 + 1 + 2 + 4 + 2 * C + 6 * L + 6 * Q + appeal + 2 * ring + lives
+    return 2 + 1 + 1 + 2 + 4 + 2 * C + 6 * L + 6 * Q + appeal + 2 * ring
+    return 2 + 1 + 1 + 2 + 4 + 2 * C + 6 * L + 6 * Q + appeal + 2 * len(layout.factors)
 
 
 def allocate_state(n: int, arrays: SchemeArrays, layout: SchemeLayout) -> State:
@@ -622,6 +708,7 @@ def allocate_state(n: int, arrays: SchemeArrays, layout: SchemeLayout) -> State:
         ev_ring=np.full((n, ring_width(arrays)), NEVER, np.int16),
         shame=np.zeros(n if _uses(arrays)[0] else 0, np.float32),
         refuse=np.zeros(n if _uses(arrays)[1] else 0, np.float32),
+        factor=np.full((n, len(layout.factors)), arrays.base, np.int16),
     )
 
 

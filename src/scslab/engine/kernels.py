@@ -30,6 +30,7 @@ from scslab.engine.compiled import (
     AP_MONTH,
     AP_POINTS,
     AP_PREV,
+    BY_SEVERITY,
     EFFECT_SHIFT,
     FLAG_ACTIVE,
     FLAG_PANEL,
@@ -46,6 +47,7 @@ from scslab.engine.compiled import (
 )
 from scslab.population.individuals import INCOME_BANDS
 from scslab.rng import (
+    SLOT_SEVERITY,
     STREAM_APPEALS,
     STREAM_ATTEMPT_COUNTS,
     STREAM_ATTEMPTS,
@@ -146,6 +148,9 @@ class Draws(NamedTuple):
     a_cdf: np.ndarray  # float64[cells, V, MAX_EVENTS]: P(at most k attempts this month)
     #: float64[2, acts, regions]: P(recorded) of a personal act, by sanctioned or not (avoidance)
     p_seen: np.ndarray
+    #: points by channel: float64[K, regions], compiled.first_channel; float64[0, 0] if unused
+    ch_first: np.ndarray
+    fchan: np.ndarray  # int32[F]: the channel (index in CHANNELS) of each false-record kind
 
 
 def draws(
@@ -163,6 +168,8 @@ def draws(
     a_rate: np.ndarray | None = None,
     a_false: np.ndarray | None = None,
     p_avoid: np.ndarray | None = None,
+    ch_first: np.ndarray | None = None,
+    fchan: np.ndarray | None = None,
 ) -> Draws:
     """The step's tables from monthly rates: ``lam[cells, classes]`` scored acts per person and
     ``cum`` their kinds' running sums; ``flam[cells]`` and ``fcum[cells, F]`` for false records;
@@ -196,6 +203,8 @@ def draws(
         p_seen=np.ascontiguousarray(
             np.stack([p_detect, p_detect if p_avoid is None else p_avoid]), np.float64
         ),
+        ch_first=np.zeros((0, 0)) if ch_first is None else np.ascontiguousarray(ch_first),
+        fchan=np.full(len(fact), -1, np.int32) if fchan is None else fchan.astype(np.int32),
     )
 
 
@@ -566,6 +575,62 @@ def _apply_points(S: SchemeArrays, st: State, i: int, points: int, cat: int) -> 
 
 
 @njit(cache=True, inline="always")
+def _factor_score(S: SchemeArrays, st: State, i: int) -> int:
+    """A weighted-factor score: base plus the weighted sum of the factors' distances from base,
+    rounded half up, within min..max."""
+    x = 0.0
+    for f in range(S.fac_weight.shape[0]):
+        x += S.fac_weight[f] * (np.int64(st.factor[i, f]) - S.base)
+    return min(max(S.base + np.int64(np.floor(x + 0.5)), S.score_min), S.score_max)
+
+
+@njit(cache=True, inline="always")
+def _apply_factor(S: SchemeArrays, st: State, i: int, points: int, cat: int, fac: int) -> int:
+    """:func:`_apply_points` on factor ``fac``'s score; the score is recomputed from the factors.
+    Returns the change of the score."""
+    mag = abs(points)
+    if cat >= 0:
+        mag = min(mag, max(S.cat_cap[cat] - np.int64(st.cat_used[i, cat]), 0))
+        st.cat_used[i, cat] += mag
+    had = np.int64(st.factor[i, fac])
+    st.factor[i, fac] = min(max(had + (mag if points > 0 else -mag), S.score_min), S.score_max)
+    old = np.int64(st.score[i])
+    new = _factor_score(S, st, i)
+    st.score[i] = new
+    return new - old
+
+
+@njit(cache=True, inline="always")
+def _points_of(
+    S: SchemeArrays,
+    D: Draws,
+    e: int,
+    false: bool,
+    fk: int,
+    u: float,
+    ru: int,
+    kob: int,
+    gi: int,
+    j: int,
+) -> int:
+    """The points of a record of event ``e`` scored by channel or severity: a true record is the
+    first listed channel's that saw it (``u`` drew whether any did), a false one its own
+    channel's; a severity is drawn on its own slot of the observation stream."""
+    lo = S.ev_alt[e]
+    hi = S.ev_alt[e + 1]
+    if S.ev_by[e] == BY_SEVERITY:
+        v = uniform(kob, gi, SLOT_SEVERITY + j)
+        k = lo
+        while k < hi - 1 and S.alt_cum[k] <= v:
+            k += 1
+        return S.alt_points[k]
+    for k in range(lo, hi):
+        if (D.fchan[fk] == S.alt_channel[k]) if false else (u < D.ch_first[k, ru]):
+            return S.alt_points[k]
+    return S.ev_points[e]
+
+
+@njit(cache=True, inline="always")
 def _log(
     A: Tally, b: int, i: int, act: int, false: int, recorded: int, applied: int, event: int
 ) -> None:
@@ -593,11 +658,16 @@ def _rule_points(
     cat: int,
     code: int,
     panel: bool,
+    fac: int = -1,
 ) -> None:
     """Points a rule (network or collective) charges; its cause is the relationships domain.
 
-    ``i`` is the person's row, ``gi`` their index in the whole population (logged)."""
-    applied = _apply_points(S, st, i, pts, cat)
+    ``i`` is the person's row, ``gi`` their index in the whole population (logged); ``fac`` the
+    factor it moves in a weighted-factor score."""
+    if fac < 0:
+        applied = _apply_points(S, st, i, pts, cat)
+    else:
+        applied = _apply_factor(S, st, i, pts, cat, fac)
     if pts < 0 and applied != 0:
         st.cause[i] |= np.uint32(1 << RELATIONSHIPS)
     if panel and applied != 0:
@@ -668,7 +738,13 @@ def _decide_appeal(
     month = np.int64(ap[i, AP_MONTH])
     applied = np.int64(ap[i, AP_POINTS])
     if applied != 0:
-        score = min(max(np.int64(st.score[i]) - applied, S.score_min), S.score_max)
+        f = S.ev_factor[ap[i, AP_EVENT]]
+        if f >= 0:  # a weighted-factor score: the record's factor, then the score again
+            had = np.int64(st.factor[i, f])
+            st.factor[i, f] = min(max(had - applied, S.score_min), S.score_max)
+            score = _factor_score(S, st, i)
+        else:
+            score = min(max(np.int64(st.score[i]) - applied, S.score_min), S.score_max)
         st.score[i] = score
         cat = S.ev_cat[ap[i, AP_EVENT]]
         W = S.cap_window
@@ -771,6 +847,28 @@ def _lives(
 
 
 @njit(cache=True, inline="always")
+def _factor_decay(S: SchemeArrays, st: State, i: int, clean: int, krep: int, gi: int) -> int:
+    """Decay of a weighted-factor score: each factor's score moves toward base as a plain score
+    would (one rounding draw for all of them), then the score is recomputed; returned."""
+    if (S.decay_points > 0 or S.decay_share > 0.0) and clean >= S.decay_after:
+        u = uniform(krep, gi, 1) if S.decay_share > 0.0 else 0.0
+        for f in range(S.fac_weight.shape[0]):
+            fs = np.int64(st.factor[i, f])
+            move = np.int64(S.decay_points)
+            if S.decay_share > 0.0:
+                move = np.int64(abs(fs - S.base) * S.decay_share + u)
+            if fs < S.base and S.decay_up:
+                st.factor[i, f] = min(fs + move, S.base)
+            elif fs > S.base and S.decay_down:
+                st.factor[i, f] = max(fs - move, S.base)
+        score = _factor_score(S, st, i)
+        st.score[i] = score
+        if score == S.base:
+            st.cause[i] = 0
+    return np.int64(st.score[i])
+
+
+@njit(cache=True, inline="always")
 def _person(
     S: SchemeArrays,
     D: Draws,
@@ -826,8 +924,11 @@ def _person(
     evwhy = np.uint32(0)
     for j in range(1, n_drawn + n_injected + 1):
         false = n_true < j <= n_drawn
+        fk = 0
+        u_obs = 0.0
         if false:
-            a = D.fact[_pick(D.fcum, D.fguide, c, 0, uniform(kfa, gi, j - n_true))]
+            fk = _pick(D.fcum, D.fguide, c, 0, uniform(kfa, gi, j - n_true))
+            a = D.fact[fk]
             recorded = True
             A.ev_false[bu, cu, np.uint64(a)] += 1
         else:
@@ -836,7 +937,8 @@ def _person(
             else:
                 a = np.int64(T.injected_act)
             A.ev_true[bu, cu, np.uint64(a)] += 1
-            recorded = uniform(kob, gi, j) < D.p_seen[np.uint64(cls & 1), np.uint64(a), ru]
+            u_obs = uniform(kob, gi, j)
+            recorded = u_obs < D.p_seen[np.uint64(cls & 1), np.uint64(a), ru]
         applied = 0
         # -1 for an act drawn for comparison that this scheme does not score
         e = S.act_event[np.uint64(a)]
@@ -845,7 +947,15 @@ def _person(
         elif recorded:
             A.ev_rec[bu, cu, np.uint64(a)] += 1
             pts = S.ev_points[e]
-            applied = _apply_points(S, st, i, pts, S.ev_cat[e])
+            if S.ev_by[e] != 0:
+                pts = _points_of(S, D, e, false, fk, u_obs, ru, kob, gi, j)
+            if S.ev_factor[e] < 0:
+                applied = _apply_points(S, st, i, pts, S.ev_cat[e])
+                moved = applied
+            else:  # an appeal reverses what the record did to its factor
+                had = np.int64(st.factor[i, S.ev_factor[e]])
+                applied = _apply_factor(S, st, i, pts, S.ev_cat[e], S.ev_factor[e])
+                moved = np.int64(st.factor[i, S.ev_factor[e]]) - had
             why = np.uint32(1 << S.ev_domain[e])
             if false:
                 why |= TAINT
@@ -877,7 +987,7 @@ def _person(
             # a negative record that changed something may be objected to (draw j of its stream)
             if appeals and negative and (applied != 0 or entered != 0):
                 _lodge_appeal(
-                    S, st, A, b, c, i, t, e, applied, prev, entered, false, uniform(kapp, gi, j)
+                    S, st, A, b, c, i, t, e, moved, prev, entered, false, uniform(kapp, gi, j)
                 )
         if panel:  # event -1 when not recorded or not scored
             _log(
@@ -889,7 +999,19 @@ def _person(
     if T.low_friends.shape[1] > 0:
         for q in range(S.net_points.shape[0]):
             if T.low_friends[q, i] >= T.need[q, i]:  # logged as act -1 - q: network rule q
-                _rule_points(S, st, A, b, i, gi, S.net_points[q], S.net_cat[q], -1 - q, panel)
+                _rule_points(
+                    S,
+                    st,
+                    A,
+                    b,
+                    i,
+                    gi,
+                    S.net_points[q],
+                    S.net_cat[q],
+                    -1 - q,
+                    panel,
+                    S.net_factor[q],
+                )
     elif T.indptr.shape[0] > 0 and S.net_points.shape[0] > 0:
         lo_f = T.indptr[i]
         hi_f = T.indptr[i + np.uint64(1)]  # i is unsigned: an int64 1 would make a float
@@ -903,18 +1025,34 @@ def _person(
                     low += _is_low(T.low[q], T.friends[f])
                     f += 1
                 if low >= need:  # logged as act -1 - q: network rule q
-                    _rule_points(S, st, A, b, i, gi, S.net_points[q], S.net_cat[q], -1 - q, panel)
+                    _rule_points(
+                        S,
+                        st,
+                        A,
+                        b,
+                        i,
+                        gi,
+                        S.net_points[q],
+                        S.net_cat[q],
+                        -1 - q,
+                        panel,
+                        S.net_factor[q],
+                    )
     # 2b. collective responsibility: a member's negative record last month costs everyone
     for q in range(0 if minor else S.coll_points.shape[0]):
         by = np.int64(S.coll_neighbourhood[q])
         g = T.household[i] // T.neighbourhood if by == 1 else T.household[i]
         if T.offended[by, g] == 1:  # logged as act -9 - q: collective rule q
-            _rule_points(S, st, A, b, i, gi, S.coll_points[q], S.coll_cat[q], -9 - q, panel)
+            _rule_points(
+                S, st, A, b, i, gi, S.coll_points[q], S.coll_cat[q], -9 - q, panel, S.coll_factor[q]
+            )
     # 3. decay toward base once clean long enough: a fixed step, or a share of the distance
     # rounded up or down at random so that the expected move is the exact share
     clean = np.int64(t) - np.int64(st.last_neg[i])
     score = np.int64(st.score[i])
-    if (S.decay_points > 0 or S.decay_share > 0.0) and clean >= S.decay_after:
+    if S.fac_weight.shape[0] > 0:
+        score = _factor_decay(S, st, i, clean, krep, gi)
+    elif (S.decay_points > 0 or S.decay_share > 0.0) and clean >= S.decay_after:
         move = np.int64(S.decay_points)
         if S.decay_share > 0.0:
             move = np.int64(abs(score - S.base) * S.decay_share + uniform(krep, gi, 1))
@@ -934,7 +1072,12 @@ def _person(
             if (S.repair_lists >> li) & 1 and st.list_since[i, li] >= 0:
                 listed_mask |= 1 << li
         if (score < S.repair_restore or listed_mask) and uniform(krep, gi, 0) < S.repair_p:
-            if score < S.repair_restore:
+            if score < S.repair_restore and S.fac_weight.shape[0] > 0:
+                for f in range(S.fac_weight.shape[0]):  # every factor restored, then the score
+                    st.factor[i, f] = max(np.int64(st.factor[i, f]), S.repair_restore)
+                score = _factor_score(S, st, i)
+                st.score[i] = score
+            elif score < S.repair_restore:
                 score = S.repair_restore
                 st.score[i] = score
             for li in range(st.list_since.shape[1]):

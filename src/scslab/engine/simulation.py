@@ -41,6 +41,7 @@ from scslab.engine.compiled import (
     State,
     allocate_state,
     compile_scheme,
+    first_channel,
     ring_width,
     state_bytes_per_person,
 )
@@ -82,7 +83,7 @@ from scslab.population.network import (
 )
 from scslab.rng import STREAM_FIRMS, STREAM_PANEL, step_key, uniforms
 from scslab.schemes.loader import load_scheme
-from scslab.schemes.model import Scheme
+from scslab.schemes.model import CHANNELS, Scheme
 from scslab.schemes.values import with_scheme_values
 
 Progress = Callable[[int, int], None]
@@ -620,6 +621,8 @@ class Simulation:
             r.attempt_rate,
             r.attempt_false,
             r.p_avoid,
+            first_channel(self.arrays, self.arrays.act_event, r.p_channel, r.channels),
+            np.array([CHANNELS.index(r.channels[c]) for c in r.false_channel], np.int32),
         )
 
     def _panel(self, n: int) -> np.ndarray:

@@ -71,6 +71,10 @@ DOMAINS: tuple[str, ...] = get_args(Domain)
 Right = Literal["religion", "petition", "expression", "association", "reproduction"]
 RIGHTS: tuple[str, ...] = get_args(Right)
 
+#: Observation channels: who records an act (the act catalogue says how likely each one is).
+ChannelId = Literal["court", "bank", "tax", "camera", "social-media", "informant"]
+CHANNELS: tuple[str, ...] = get_args(ChannelId)
+
 Slug = Annotated[
     str,
     StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]*$", min_length=1, max_length=48),
@@ -131,10 +135,27 @@ def range_problems(rule: BaseModel, ranges: dict[str, tuple[float, float]]) -> I
                 )
 
 
+class Factor(_Strict):
+    """One factor of a weighted-factor score: its own score on the scheme's range, from base."""
+
+    id: Slug
+    name: str = ""
+    weight: Annotated[float, Field(gt=0, le=1)]
+
+
 class Score(Sourced):
     base: ScoreValue
     min: ScoreValue
     max: ScoreValue
+    factors: tuple[Factor, ...] = Field(
+        default=(),
+        max_length=16,
+        description=(
+            "a weighted-factor score: each event moves one factor's score (on min..max, from "
+            "base) and the score is base + the weighted sum of the factors' distances from base, "
+            "rounded; the weights sum to 1. None: the points move the score itself"
+        ),
+    )
     cap_window_months: Months = 12
     history_months: Annotated[int, Field(ge=0, le=1200)] = Field(
         default=0,
@@ -169,6 +190,35 @@ class Category(Sourced):
         return self.cap is not None
 
 
+Points = Annotated[int, Field(ge=-30_000, le=30_000)]
+
+
+class Severity(_Strict):
+    """One severity level of an act: the share of its records at this level and their points."""
+
+    share: Annotated[float, Field(gt=0, le=1)]
+    points: Points
+
+
+class PointsBy(Sourced):
+    """One act scored differently by the channel that recorded it or by its severity.
+
+    ``channel:`` maps channels to points, in order of precedence: a record is the first listed
+    channel's that saw the act (a court finding before a camera's); records that no listed
+    channel made (and false records of unlisted channels) score the event's ``points``.
+    ``severity:`` maps levels to their share of records and points; each record's level is
+    drawn, and the shares sum to 1."""
+
+    channel: dict[ChannelId, Points] = Field(default_factory=dict)
+    severity: dict[Slug, Severity] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _one_way(self) -> PointsBy:
+        if bool(self.channel) == bool(self.severity):
+            raise ValueError("give exactly one of channel and severity")
+        return self
+
+
 class Event(Sourced):
     id: Slug
     name: str = ""
@@ -176,9 +226,42 @@ class Event(Sourced):
         default=None, description="the behaviour that is scored; defaults to the event's id"
     )
     category: Slug
-    points: Annotated[int, Field(ge=-30_000, le=30_000)]
+    points: Points = Field(
+        description=(
+            "points of a record; with points_by.channel, of a record no listed channel made; "
+            "with points_by.severity, left out: the mean over the levels, rounded (what "
+            "deterrence and the audit read)"
+        )
+    )
+    points_by: PointsBy | None = Field(
+        default=None, description="points by the recording channel or by a drawn severity"
+    )
+    factor: Slug | None = Field(
+        default=None, description="the factor it scores, in a weighted-factor score"
+    )
     domain: Domain
     rights: tuple[Right, ...] = ()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _mean_points(cls, data: Any) -> Any:
+        """With severity levels, ``points`` is their mean: given, it would say something else."""
+        if isinstance(data, dict):
+            by = data.get("points_by")
+            levels = by.get("severity") if isinstance(by, dict) else None
+            if isinstance(levels, dict) and levels:
+                try:
+                    mean = sum(float(v["share"]) * float(v["points"]) for v in levels.values())
+                except (KeyError, TypeError, ValueError):
+                    return data  # the levels' own validation says what is wrong
+                points = math.floor(mean + 0.5)
+                if data.get("points", points) != points:  # a written-out scheme repeats it
+                    raise ValueError(
+                        "with points_by.severity, points is the levels' mean "
+                        f"({points}); leave it out"
+                    )
+                data = {**data, "points": points}
+        return data
 
     @property
     def act_id(self) -> str:
@@ -526,6 +609,7 @@ class NetworkRule(Sourced):
     )
     points: Annotated[int, Field(ge=-30_000, le=30_000)]
     category: Slug | None = None
+    factor: Slug | None = None
 
 
 class Collective(Sourced):
@@ -536,6 +620,7 @@ class Collective(Sourced):
     group: Literal["household", "neighbourhood"]
     points: Annotated[int, Field(ge=-30_000, le=30_000)]
     category: Slug | None = None
+    factor: Slug | None = None
 
 
 class Decay(Sourced):
@@ -695,6 +780,9 @@ def _rules(s: Scheme) -> Iterator[tuple[Loc, Sourced]]:
         for i, c in enumerate(getattr(s, key)):
             for j, effect in enumerate(c.effects):
                 yield (key, i, "effects", j), effect
+    for i, e in enumerate(s.events):
+        if e.points_by is not None:
+            yield ("events", i, "points_by"), e.points_by
     for i, x in enumerate(s.lists):
         if x.exit.fulfilment is not None:
             yield ("lists", i, "exit", "fulfilment"), x.exit.fulfilment
@@ -818,6 +906,25 @@ def _check(s: Scheme) -> Iterator[tuple[Loc, str]]:  # one flat list of rules
                 ("events", i, "points"),
                 (f"{e.points} points is more than the whole score range ({span})"),
             )
+    for i, e in enumerate(s.events):
+        by = e.points_by
+        levels = by.severity.items() if by is not None else ()
+        alternatives: list[tuple[Loc, int]] = []
+        alternatives += [(("channel", k), v) for k, v in by.channel.items()] if by else []
+        alternatives += [(("severity", k, "points"), v.points) for k, v in levels]
+        total = sum(v.share for _, v in levels)
+        if by is not None and by.severity and abs(total - 1.0) > 1e-9:
+            yield (
+                ("events", i, "points_by", "severity", list(by.severity)[-1], "share"),
+                f"the severity shares sum to {total:g}; they must sum to 1",
+            )
+        for where, pts in alternatives:
+            if abs(pts) > span:
+                yield (
+                    ("events", i, "points_by", *where),
+                    f"{pts} points is more than the whole score range ({span})",
+                )
+    yield from _factors(s)
     for i, c in enumerate(s.categories):
         if c.cap is None:
             continue
@@ -990,6 +1097,32 @@ def _check(s: Scheme) -> Iterator[tuple[Loc, str]]:  # one flat list of rules
                 ("repair", "restore_to"),
                 (f"restore_to {r} lies outside the score range {lo}..{hi}"),
             )
+
+
+def _factors(s: Scheme) -> Iterator[tuple[Loc, str]]:
+    """A weighted-factor score: weights that sum to 1, and every rule that scores names a known
+    factor; without factors, no rule names one."""
+    factors = {f.id for f in s.score.factors}
+    for loc, msg in _duplicates("factors", (f.id for f in s.score.factors)):
+        yield ("score", *loc), msg
+    total = sum(f.weight for f in s.score.factors)
+    if factors and abs(total - 1.0) > 1e-9:
+        yield (
+            ("score", "factors", len(s.score.factors) - 1, "weight"),
+            f"the factor weights sum to {total:g}; they must sum to 1",
+        )
+    for key in ("events", "network", "collective"):
+        for i, rule in enumerate(getattr(s, key)):
+            if rule.factor is None and factors:
+                yield (
+                    (key, i),
+                    "the score is a weighted mean of factors: name this rule's factor "
+                    f"(one of {', '.join(sorted(factors))})",
+                )
+            elif rule.factor is not None and not factors:
+                yield (key, i, "factor"), "the score has no factors; add score.factors or remove"
+            elif rule.factor is not None and rule.factor not in factors:
+                yield (key, i, "factor"), _unknown("factor", rule.factor, factors)
 
 
 def _unknown(what: str, value: str, known: set[str]) -> str:
