@@ -27,6 +27,7 @@ INDIVIDUAL_SCHEMES = [
     "sesame-credit",
     "defaulter-blacklist",
     "financial-only",
+    "hangzhou-2018",
 ]
 
 DIGEST = """

@@ -19,13 +19,14 @@ from scslab.schemes import builtin_names, builtin_text, load_scheme, parse_schem
 DATA = Path(__file__).parent / "data"
 TINY = DATA / "tiny.yaml"
 NAMES = builtin_names()
-SIX = [
+BUILT_INS = [
     "suining-2010",
     "rongcheng-2014",
     "sesame-credit",
     "corporate-scs",
     "defaulter-blacklist",
     "financial-only",
+    "hangzhou-2018",
 ]
 
 
@@ -53,11 +54,11 @@ def assert_user_error(result: subprocess.CompletedProcess[str]) -> None:
 # --- list -----------------------------------------------------------------------------------------
 
 
-def test_list_shows_all_six_built_ins() -> None:
+def test_list_shows_every_built_in() -> None:
     """`schemes list` names every built-in with its subject."""
     result = scslab("schemes", "list")
     assert result.returncode == 0, result.stderr
-    for name in SIX:
+    for name in BUILT_INS:
         assert name in result.stdout
     assert "individuals" in result.stdout and "enterprises" in result.stdout
 
@@ -274,3 +275,16 @@ def test_missing_file_exits_2(tmp_path: Path) -> None:
     result = scslab("schemes", "validate", path)
     assert_user_error(result)
     assert str(path) in result.stderr
+
+
+def test_validate_of_factor_weights_that_miss_one_exits_2_at_the_weight(tmp_path: Path) -> None:
+    """Sesame piped out with one factor weight changed: refused at that weight's line, exit 2."""
+    text = scslab("schemes", "show", "sesame-credit", "--format", "yaml").stdout
+    assert text.count("weight: 0.05") == 1
+    path = tmp_path / "sesame.yaml"
+    path.write_text(text.replace("weight: 0.05", "weight: 0.15"), encoding="utf-8")
+    result = scslab("schemes", "validate", path)
+    assert_user_error(result)
+    line = 1 + text[: text.index("weight: 0.05")].count("\n")
+    assert f"{path}:{line}:" in result.stderr
+    assert "the factor weights sum to 1.1; they must sum to 1" in result.stderr

@@ -23,15 +23,17 @@ EXPECTED = {
     "corporate-scs",
     "defaulter-blacklist",
     "financial-only",
+    "hangzhou-2018",
 }
 
 NAMES = builtin_names()
 
 
-def test_there_are_exactly_the_six_designed_built_ins() -> None:
-    """The built-ins are the six schemes DESIGN.md names, no more and no fewer."""
+def test_there_are_exactly_the_designed_built_ins() -> None:
+    """The built-ins are the six schemes DESIGN.md names and a second model city (Hangzhou), no
+    more and no fewer."""
     assert set(builtin_names()) == EXPECTED
-    assert len(builtin_names()) == 6
+    assert len(builtin_names()) == len(EXPECTED)
 
 
 @pytest.mark.parametrize("name", NAMES)
