@@ -255,3 +255,38 @@ def test_a_bad_weighted_factor_score_is_refused(old: str, new: str, message: str
     assert FACTORS.count(old) == 1
     with pytest.raises(SchemeError, match=message):
         scheme(FACTORS.replace(old, new))
+
+
+def test_a_won_appeal_in_a_weighted_factor_score_reverses_its_factors_points() -> None:
+    """The appeals scheme of test_appeals with a two-factor score: people whose records were all
+    false, each appealed and decided, end with the factors and score of the run without false
+    records."""
+    from test_appeals import APPEALED, DELAY
+
+    text = APPEALED.replace(
+        "cap_window_months: 1200, source: paper}",
+        "cap_window_months: 1200, source: paper,\n"
+        "        factors: [{id: courts, weight: 0.6}, {id: rest, weight: 0.4}]}",
+    ).replace("points: -30, domain: courts", "factor: courts, points: -30, domain: courts")
+    assert "factor: courts" in text and "weight: 0.6" in text
+    months = 12
+    cat = catalogue({"unpaid-judgment": 1.0}, detect=1.0, false_ratio=1.0)
+    sc = scenario(300, months, seed=5)
+    record, state = Simulation(sc, scheme=scheme(text), catalogue=cat).execute()
+    clean_sc = sc.model_copy(
+        update={"observation": sc.observation.model_copy(update={"false_records": False})}
+    )
+    _, clean = Simulation(clean_sc, scheme=scheme(text), catalogue=cat).execute()
+    ev = _rows(record)
+    done = np.zeros(300, bool)
+    for p in np.unique(ev[:, 1]):
+        mine = ev[ev[:, 1] == p]
+        free, ok = 0, bool((mine[:, 3] == 1).all())
+        for t in mine[:, 0]:
+            ok &= t >= free
+            free = t + DELAY
+        done[p] = ok and free <= months - 1
+    assert done.sum() > 20
+    assert (state.factor[done] == clean.factor[done]).all()
+    assert (state.score[done] == clean.score[done]).all()
+    assert (state.factor[~done, 0] < 100).any()  # others still carry their records
