@@ -94,6 +94,8 @@ def _come_of_age(
             st.score[i] = st.score[parent]
             st.cause[i] = st.cause[parent]
             st.last_neg[i] = st.last_neg[parent]
+            for f in range(st.factor.shape[1]):  # a weighted-factor score: its factors too
+                st.factor[i, f] = st.factor[parent, f]
 
 
 #: months at which a person moves: to the first adult band (coming of age), then to each next
