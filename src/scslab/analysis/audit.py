@@ -159,8 +159,9 @@ def intergenerational(sim: Simulation, run: Run) -> dict[str, Any] | None:
 def _check_reproduced(results: Results, sim: Simulation, record: Any) -> None:
     stored = results.sql("SELECT sum(mean_score * agents) FROM steps GROUP BY step ORDER BY step")
     sums = np.array([row[0] for row in stored.fetchall()])
+    scale = sim.layout.score_units.scale  # stored in the scheme's units, replayed in the engine's
     again = record.score_sum.sum(axis=1)[: len(sums)]
-    if not np.allclose(sums, again, rtol=0, atol=0.5):
+    if not np.allclose(sums * scale, again, rtol=0, atol=0.5):
         raise ScslabError(
             f"{results.path}: replaying the run does not reproduce it, so no counterfactual can be "
             "trusted; was the scheme or catalogue changed after the run?"

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from scslab.errors import ScslabError
 from scslab.optional import need
+from scslab.schemes import units
 from scslab.schemes.loader import parse_scheme
 from scslab.schemes.model import Condition, Consequence, ListRule, Scheme
 from scslab.store.results import GROUPS
@@ -47,7 +48,7 @@ class Month:
     """The person's state at the end of one month."""
 
     step: int
-    score: int
+    score: int | float  # in the scheme's units (scslab.schemes.units)
     grade: str | None
 
 
@@ -64,7 +65,7 @@ class ActRecord:
     #: the event's life domain (the context the behaviour comes from); None if missed
     domain: str | None
     #: the points the record actually moved the score by (after caps and the score's range)
-    points: int
+    points: int | float
     rights: tuple[str, ...] = ()
     #: the channel that recorded it: not kept by the run, always None
     channel: str | None = None
@@ -171,11 +172,11 @@ class Explanation:
     #: the person's region, hukou, age band and income band (a firm's: region, sector, size,
     #: conduct)
     traits: dict[str, str]
-    base: int
+    base: int | float
     #: the score before month 0: the base, or where the unrecorded history left it
-    start: int
+    start: int | float
     #: the scheme's grade bands: (id, min, max), high to low
-    grade_bands: tuple[tuple[str, int, int], ...]
+    grade_bands: tuple[tuple[str, int | float, int | float], ...]
     months: tuple[Month, ...]
     events: tuple[ActRecord, ...]
     spells: tuple[Spell, ...]
@@ -186,14 +187,20 @@ class Explanation:
     def events_in(self, step: int) -> list[ActRecord]:
         return [e for e in self.events if e.step == step]
 
-    def other_change(self, step: int) -> int:
+    @property
+    def score_units(self) -> units.ScoreUnits:
+        """The scheme's score units (scores and points here are in them)."""
+        return units.of(self._scheme) if self._scheme is not None else units.UNIT
+
+    def other_change(self, step: int) -> int | float:
         """The month's score change that no recorded event explains: decay, repair, network rule.
 
         ``score[step] - score[step - 1] - sum(points of the month)``; the score before month 0
         is :attr:`start`.
         """
         before = self.start if step == 0 else self.months[step - 1].score
-        return self.months[step].score - before - sum(e.points for e in self.events_in(step))
+        change = self.months[step].score - before - sum(e.points for e in self.events_in(step))
+        return self.score_units.round_units(change)
 
     def items(self) -> list[str]:
         """Lists, sanctions and rewards of the scheme, in file order."""
@@ -314,7 +321,8 @@ class Explanation:
         for m in self.months:
             before = self.start if m.step == 0 else self.months[m.step - 1].score
             recorded = sum(e.points for e in self.events_in(m.step))
-            if before < self.base <= m.score and before + recorded < self.base:
+            reached = self.score_units.round_units(before + recorded)
+            if before < self.base <= m.score and reached < self.base:
                 out.append(m.step)
         return out
 
@@ -559,8 +567,8 @@ class Explanation:
         return fig
 
 
-def _pts(n: int) -> str:
-    return f"{n:+d}" if n else "0"
+def _pts(n: int | float) -> str:
+    return units.signed(n) if n else "0"
 
 
 def _steps(steps: list[int]) -> str:
@@ -660,13 +668,14 @@ def explain(results: Results, person: int) -> Explanation:
     ).fetchall()
     if not rows:
         raise ScslabError(_not_in_panel(results, person, int(run["agents"])))
-    months = tuple(Month(int(r[0]), int(r[1]), r[2]) for r in rows)
+    unit = units.of(scheme)  # the tables hold scores and points in the scheme's units
+    months = tuple(Month(int(r[0]), unit.value(r[1]), r[2]) for r in rows)
     start = scheme.score.base  # files from before `score_before` was kept: people's runs only
     if "score_before" in panel_columns:
         first = con.execute(
             "SELECT score_before FROM panel WHERE person = ? AND step = 0", [person]
         ).fetchone()
-        start = int(first[0]) if first is not None else start
+        start = unit.value(first[0]) if first is not None else start
     traits = dict(zip(names, rows[0][3:], strict=True))
 
     events_by_id = {e.id: e for e in scheme.events}
@@ -687,7 +696,7 @@ def explain(results: Results, person: int) -> Explanation:
                 domain=rule.domain
                 if rule
                 else ("relationships" if act.startswith("network:") else None),
-                points=int(points),
+                points=unit.value(points),
                 rights=tuple(rule.rights) if rule else (),
             )
         )

@@ -26,6 +26,7 @@ from scslab._yaml import load_located, located_errors, read_input
 from scslab.behaviour.model import Adaptation, Catalogue, Observation
 from scslab.errors import ScenarioError, ScslabError
 from scslab.population.individuals import Cells
+from scslab.schemes import units
 from scslab.schemes.model import Scheme
 
 CLASSES = 2  # 0: under no sanction, 1: under at least one sanction (x act effects: the engine)
@@ -194,7 +195,8 @@ def penalties(
     ``(penalty, elasticity)`` per act, catalogue order (see :class:`Deterrence`). The elasticity
     is the scenario's whether or not deterrence and chilling are enabled."""
     acts = catalogue.acts
-    scale = (scheme.score.max - scheme.score.min) / 10.0
+    n = units.of(scheme).engine  # in engine integers: a scheme at resolution 0.1 deters as
+    scale = (n(scheme.score.max) - n(scheme.score.min)) / 10.0  # the same one written x 10
     penalty = np.zeros(len(acts))
     elasticity = np.zeros(len(acts))
     det, chill = adaptation.deterrence, adaptation.chilling
@@ -209,7 +211,7 @@ def penalties(
             continue
         # points are felt relative to the score range (100 of a 1,000-point range weigh 1);
         # a list entry weighs list_entry_points of a 1,000-point range, whatever the scheme
-        felt = max(0, -ev.points) * (weight[ev.factor] if ev.factor else 1.0)
+        felt = max(0, -n(ev.points)) * (weight[ev.factor] if ev.factor else 1.0)
         penalty[a_i] = felt / scale + (
             adaptation.list_entry_points / 100.0 if ev.id in entering else 0.0
         )
@@ -434,14 +436,15 @@ def reward_factors(
     seek, game = adaptation.reward_seeking, adaptation.gaming
     if scheme is None or not (seek.enabled or game.enabled):
         return out
-    scale = (scheme.score.max - scheme.score.min) / 10.0
+    n = units.of(scheme).engine
+    scale = (n(scheme.score.max) - n(scheme.score.min)) / 10.0
     red = {ev for x in scheme.lists if x.kind == "red" for ev in x.entry.events}
     by_act = {e.act_id: e for e in scheme.events}
     for a_i, act in enumerate(catalogue.acts):
         ev = by_act.get(act.id)
         if ev is None or not act.lawful:
             continue
-        value = max(0, ev.points) / scale + (
+        value = max(0, n(ev.points)) / scale + (
             adaptation.list_entry_points / 100.0 if ev.id in red else 0.0
         )
         if value <= 0:

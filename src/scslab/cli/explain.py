@@ -18,6 +18,7 @@ from rich.text import Text
 
 from scslab.cli import console
 from scslab.files import write_text
+from scslab.schemes import units
 
 if TYPE_CHECKING:
     from scslab.analysis.explain import Explanation, Month
@@ -59,8 +60,8 @@ def _write_plot(x: Explanation, path: Path) -> None:
     write_text(path, fig.to_html(include_plotlyjs=True, full_html=True), what="the plot")
 
 
-def _points(n: int) -> str:
-    return f"{n:+d}" if n else "0"
+def _points(n: int | float) -> str:
+    return units.signed(n) if n else "0"
 
 
 def timeline_table(x: Explanation) -> Table:
@@ -119,7 +120,7 @@ def timeline_table(x: Explanation) -> Table:
         grade_changed = prev is not None and prev.grade != m.grade
         t.add_row(
             str(m.step),
-            str(m.score),
+            units.show(m.score),
             Text(m.grade or "—", style="bold" if grade_changed else ""),
             rec,
             moves,

@@ -20,6 +20,7 @@ from rich.text import Text
 
 from scslab.cli import console
 from scslab.errors import SchemeError, ScslabError
+from scslab.schemes import units
 from scslab.schemes.loader import builtin_names, load_scheme, parse_scheme, resolve, scheme_to_data
 from scslab.schemes.model import Condition, Consequence, ListExit, Scheme, Sourced
 
@@ -72,9 +73,9 @@ def _source(rule: Sourced) -> Text:
     return Text("—", style="dim")
 
 
-def _signed(points: int) -> Text:
+def _signed(points: int | float) -> Text:
     style = "red" if points < 0 else "green" if points > 0 else ""
-    return Text(f"{points:+d}", style=style)
+    return Text(units.signed(points), style=style)
 
 
 def describe_condition(c: Condition) -> str:
@@ -170,7 +171,10 @@ def render_scheme(s: Scheme, label: str) -> RenderableType:
     score = _table("Score", "base", "range", "cap window", "source")
     score.add_row(
         Text(str(sc.base)),
-        Text(f"{sc.min}..{sc.max}"),
+        Text(
+            f"{sc.min}..{sc.max}"
+            + (f" in steps of {units.show(sc.resolution)}" if sc.resolution != 1 else "")
+        ),
         Text(f"{sc.cap_window_months} months"),
         _source(sc),
     )
@@ -200,11 +204,13 @@ def render_scheme(s: Scheme, label: str) -> RenderableType:
         points = _signed(e.points)
         by = e.points_by
         if by is not None and by.channel:
-            points = Text(", ".join(f"{c} {p:+d}" for c, p in by.channel.items()))
-            points.append(f", other {e.points:+d}")
+            points = Text(", ".join(f"{c} {units.signed(p)}" for c, p in by.channel.items()))
+            points.append(f", other {units.signed(e.points)}")
         elif by is not None:
             points = Text(
-                ", ".join(f"{k} {v.share:.0%} {v.points:+d}" for k, v in by.severity.items())
+                ", ".join(
+                    f"{k} {v.share:.0%} {units.signed(v.points)}" for k, v in by.severity.items()
+                )
             )
         events.add_row(
             Text(ident),

@@ -17,6 +17,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from scslab.errors import SchemeError
+from scslab.schemes import units
 from scslab.schemes.model import CHANNELS, DOMAINS, LIFE_EFFECTS, Condition, Consequence, Scheme
 
 N_DOMAINS = len(DOMAINS)
@@ -51,6 +52,10 @@ APPEAL_LISTS = 15  # lists a scheme with appeals may have: AP_LISTS holds them i
 
 
 class SchemeArrays(NamedTuple):
+    """A scheme for the kernels. Every score-valued number is in engine integers: the scheme's
+    score units times :attr:`scslab.schemes.units.ScoreUnits.scale` (1 unless the scheme sets a
+    ``score.resolution``)."""
+
     score_min: int
     score_max: int
     base: int
@@ -168,6 +173,8 @@ class SchemeLayout:
     act_effects: tuple[dict[str, float], ...] = ()
     appeals: bool = False  # the scheme has an objection procedure (State.appeal is allocated)
     factors: tuple[str, ...] = ()  # the factors of a weighted-factor score
+    #: the scheme's score units: engine integers (state, arrays) <-> what users read
+    score_units: units.ScoreUnits = units.UNIT
 
     @property
     def consequences(self) -> tuple[tuple[int, Consequence], ...]:
@@ -181,8 +188,10 @@ def _leafy(c: Condition, entry: bool) -> bool:
     return c.composed or c.at_least is not None or (not entry and bool(c.events))
 
 
-def _leaf_key(c: Condition) -> tuple[str, tuple[str, ...], int, int]:
-    """What makes two leaves the same leaf."""
+def _leaf_key(
+    c: Condition, unit: units.ScoreUnits = units.UNIT
+) -> tuple[str, tuple[str, ...], int, int]:
+    """What makes two leaves the same leaf (score thresholds in engine integers)."""
     if c.events:
         return ("events", tuple(sorted(set(c.events))), 0, 0)
     if c.grades:
@@ -190,25 +199,28 @@ def _leaf_key(c: Condition) -> tuple[str, tuple[str, ...], int, int]:
     if c.list is not None:
         return ("list", (c.list,), 0, 0)
     if c.score_below is not None:
-        return ("below", (), c.score_below, 0)
+        return ("below", (), unit.engine(c.score_below), 0)
     if c.score_at_least is not None:
-        return ("at_least", (), c.score_at_least, 0)
+        return ("at_least", (), unit.engine(c.score_at_least), 0)
     assert c.at_least is not None and c.within_months is not None
     return ("count", (c.of,), c.at_least, c.within_months)
 
 
 def _condition(
-    c: Condition, grade_ix: dict[str, int], list_ix: dict[str, int]
+    c: Condition,
+    grade_ix: dict[str, int],
+    list_ix: dict[str, int],
+    unit: units.ScoreUnits = units.UNIT,
 ) -> tuple[int, int, int, int]:
-    """(kind, grade mask, value, list index) of a trigger or list entry."""
+    """(kind, grade mask, value in engine integers, list index) of a trigger or list entry."""
     if c.composed or c.at_least is not None:
         return COND_LEAF, 0, 0, -1
     if c.grades:
         return COND_GRADES, sum(1 << grade_ix[g] for g in c.grades), 0, -1
     if c.score_below is not None:
-        return COND_BELOW, 0, c.score_below, -1
+        return COND_BELOW, 0, unit.engine(c.score_below), -1
     if c.score_at_least is not None:
-        return COND_AT_LEAST, 0, c.score_at_least, -1
+        return COND_AT_LEAST, 0, unit.engine(c.score_at_least), -1
     if c.list is not None:
         return COND_LIST, 0, 0, list_ix[c.list]
     if c.representative_listed:
@@ -220,13 +232,16 @@ def compile_scheme(
     scheme: Scheme, act_ids: tuple[str, ...], attempts: tuple[str, ...] = ()
 ) -> tuple[SchemeArrays, SchemeLayout]:
     """Flatten ``scheme`` for the kernels; ``act_ids`` fixes the act order of the catalogue and
-    ``attempts`` that of its attempt acts (those a sanction may block)."""
-    lo, hi = scheme.score.min, scheme.score.max
+    ``attempts`` that of its attempt acts (those a sanction may block). Score-valued numbers
+    are scaled to engine integers here, and only here (:mod:`scslab.schemes.units`)."""
+    unit = units.of(scheme)
+    n = unit.engine  # score units -> engine integers, exactly
+    lo, hi = n(scheme.score.min), n(scheme.score.max)
     grades = scheme.grades_high_to_low()
     grade_ix = {g.id: k for k, g in enumerate(grades)}
     grade_of = np.zeros(hi - lo + 1 if grades else 0, np.uint8)
     for k, g in enumerate(grades):
-        grade_of[g.min - lo : g.max - lo + 1] = k
+        grade_of[n(g.min) - lo : n(g.max) - lo + 1] = k
     list_ix = {x.id: k for k, x in enumerate(scheme.lists)}
     cat_ix = {c.id: k for k, c in enumerate(scheme.categories)}
     dom_ix = {d: k for k, d in enumerate(DOMAINS)}
@@ -240,7 +255,7 @@ def compile_scheme(
         for ev in x.entry.events:
             ev_lists[ev_ix[ev]] |= 1 << li
 
-    lists = [_condition(x.entry, grade_ix, list_ix) for x in scheme.lists]
+    lists = [_condition(x.entry, grade_ix, list_ix, unit) for x in scheme.lists]
 
     # group sanctions and rewards by (sanction-or-reward, trigger, duration, whose condition,
     # effects on lives): the members of a group start, end and act together
@@ -248,7 +263,7 @@ def compile_scheme(
     keyed: dict[Key, list[Consequence]] = {}
     for is_sanction, items in ((1, scheme.sanctions), (0, scheme.rewards)):
         for c in items:
-            cond: tuple[int, int, int, int] | str = _condition(c.trigger, grade_ix, list_ix)
+            cond: tuple[int, int, int, int] | str = _condition(c.trigger, grade_ix, list_ix, unit)
             if _leafy(c.trigger, entry=False):  # the same composition: the same group
                 cond = c.trigger.model_dump_json(exclude_defaults=True)
             # a firm's managers' listings arrive like a household member's: through the
@@ -309,6 +324,7 @@ def compile_scheme(
         scores,
         list_ix,
         ev_ix,
+        unit,
     )
     drawn = act_mult.copy()
     drawn[:, [act_ids.index(a) for a in attempts]] = 1.0
@@ -322,14 +338,16 @@ def compile_scheme(
     arrays = SchemeArrays(
         score_min=lo,
         score_max=hi,
-        base=scheme.score.base,
+        base=n(scheme.score.base),
         act_event=act_event,
-        ev_points=arr([e.points for e in scheme.events], np.int32),
+        ev_points=arr([n(e.points) for e in scheme.events], np.int32),
         ev_cat=arr([cat_ix[e.category] for e in scheme.events], np.int32),
         ev_domain=arr([dom_ix[e.domain] for e in scheme.events], np.int32),
         ev_lists=ev_lists,
         ev_rights=arr([int(bool(e.rights)) for e in scheme.events], np.uint8),
-        cat_cap=arr([min(c.cap or 32767, 32767) for c in scheme.categories], np.int32),
+        cat_cap=arr(
+            [min(32767 if c.cap is None else n(c.cap), 32767) for c in scheme.categories], np.int32
+        ),
         grade_of=grade_of,
         hist_of=((scores - lo) * HIST_BINS // (hi - lo + 1)).astype(np.uint8),
         list_after=arr([x.exit.after_months or 0 for x in scheme.lists], np.int32),
@@ -348,24 +366,24 @@ def compile_scheme(
         hh_adults=sum(1 << q for q, k in enumerate(keys) if k[3] and k[4] != "children"),
         hh_minors=sum(1 << q for q, k in enumerate(keys) if k[3] and k[4] != "spouse"),
         hh_spouse=sum(1 << q for q, k in enumerate(keys) if k[3] and k[4] == "spouse"),
-        decay_points=decay.points_per_month or 0 if decay else 0,
+        decay_points=n(decay.points_per_month or 0) if decay else 0,
         decay_share=decay.share_per_month if decay else 0.0,
         decay_after=decay.after_clean_months if decay else 0,
         decay_up=decay is not None and decay.direction in ("up", "both"),
         decay_down=decay is not None and decay.direction in ("down", "both"),
         repair_clean=repair.clean_months if repair else 0,
         repair_p=repair.monthly_probability if repair else 0.0,
-        repair_restore=(repair.restore_to if repair and repair.restore_to is not None else lo),
+        repair_restore=(n(repair.restore_to) if repair and repair.restore_to is not None else lo),
         repair_lists=int(np.int64(sum(1 << list_ix[x] for x in repair.lists) if repair else 0)),
-        net_threshold=arr([r.threshold for r in rules], np.int32),
+        net_threshold=arr([n(r.threshold) for r in rules], np.int32),
         net_share=arr([r.share for r in rules], np.float64),
-        net_points=arr([r.points for r in rules], np.int32),
+        net_points=arr([n(r.points) for r in rules], np.int32),
         net_cat=arr([cat_ix[r.category] if r.category else -1 for r in rules], np.int32),
         cap_window=scheme.score.cap_window_months,
         coll_neighbourhood=arr(
             [int(c.group == "neighbourhood") for c in scheme.collective], np.uint8
         ),
-        coll_points=arr([c.points for c in scheme.collective], np.int32),
+        coll_points=arr([n(c.points) for c in scheme.collective], np.int32),
         coll_cat=arr(
             [cat_ix[c.category] if c.category else -1 for c in scheme.collective], np.int32
         ),
@@ -388,7 +406,7 @@ def compile_scheme(
         app_true=scheme.appeals.success_if_true if scheme.appeals else 0.0,
         app_delay=scheme.appeals.delay_months if scheme.appeals else 0,
         **leaves,
-        **_points_by(scheme),
+        **_points_by(scheme, unit),
         **_factors(scheme),
         life_groups=0,
         grp_income_p=np.zeros(0),
@@ -417,7 +435,7 @@ def compile_scheme(
         bands = sorted(rating.grades, key=lambda g: -g.max)
         tax_of = np.zeros(hi - lo + 1, np.uint8)
         for k, g in enumerate(bands):
-            tax_of[g.min - lo : g.max - lo + 1] = k
+            tax_of[n(g.min) - lo : n(g.max) - lo + 1] = k
         tax_grades = tuple(g.id for g in bands) + ((rating.unrated.id,) if rating.unrated else ())
     layout = SchemeLayout(
         grades=tuple(g.id for g in grades),
@@ -438,6 +456,7 @@ def compile_scheme(
         act_effects=effects,
         appeals=scheme.appeals is not None,
         factors=tuple(f.id for f in scheme.score.factors),
+        score_units=unit,
     )
     return arrays, layout
 
@@ -490,13 +509,14 @@ def _compile_leaves(
     scores: np.ndarray,
     list_ix: dict[str, int],
     ev_ix: dict[str, int],
+    unit: units.ScoreUnits = units.UNIT,
 ) -> dict[str, np.ndarray]:
     """The leaf word's pieces and the truth tables of the conditions read from it
     (``entries[l]`` of list ``l``, ``triggers[q]`` of group ``q``; None: a direct lookup)."""
     keys: dict[tuple[str, tuple[str, ...], int, int], Condition] = {}
     for c in (*entries, *triggers):
         for leaf in c.leaves() if c is not None else ():
-            keys.setdefault(_leaf_key(leaf), leaf)
+            keys.setdefault(_leaf_key(leaf, unit), leaf)
     bit = {k: b for b, k in enumerate(keys)}
     if len(bit) > MAX_LEAVES:
         raise SchemeError(
@@ -540,7 +560,7 @@ def _compile_leaves(
     for w in range(words):
 
         def holds(leaf: Condition, w: int = w) -> bool:
-            return (w >> bit[_leaf_key(leaf)]) & 1 == 1
+            return (w >> bit[_leaf_key(leaf, unit)]) & 1 == 1
 
         for li, c in enumerate(entries):
             if c is not None and c.holds(holds):
@@ -579,7 +599,7 @@ def _lives(c: Consequence) -> tuple[tuple[str, tuple[Any, ...]], ...]:
     return tuple(out)
 
 
-def _points_by(scheme: Scheme) -> dict[str, np.ndarray]:
+def _points_by(scheme: Scheme, unit: units.ScoreUnits) -> dict[str, np.ndarray]:
     """The alternatives of events scored by channel or severity, flat (see SchemeArrays)."""
     by, start, points, cum, channel = [], [0], [], [], []
     for e in scheme.events:
@@ -589,7 +609,7 @@ def _points_by(scheme: Scheme) -> dict[str, np.ndarray]:
         elif pb.channel:
             by.append(BY_CHANNEL)
             for ch, pts in pb.channel.items():
-                points.append(pts)
+                points.append(unit.engine(pts))
                 cum.append(0.0)
                 channel.append(CHANNELS.index(ch))
         else:
@@ -597,7 +617,7 @@ def _points_by(scheme: Scheme) -> dict[str, np.ndarray]:
             running = 0.0
             for level in pb.severity.values():
                 running += level.share
-                points.append(level.points)
+                points.append(unit.engine(level.points))
                 cum.append(running)
                 channel.append(-1)
             cum[-1] = 1.0  # the last level ends every draw

@@ -451,11 +451,13 @@ class Simulation:
             )
 
     def _low_thresholds(self) -> np.ndarray:
-        """Scores below which friends count as low: each network rule's, then tie-cutting's."""
-        marks = [r.threshold for r in self.scheme.network]
+        """Scores below which friends count as low: each network rule's, then tie-cutting's
+        (engine integers)."""
+        n = self.layout.score_units.engine
+        marks = [n(r.threshold) for r in self.scheme.network]
         cutting = self.scenario.adaptation.tie_cutting
         if cutting.enabled:
-            marks.append(cutting.below if cutting.below is not None else marks[0])
+            marks.append(n(cutting.below) if cutting.below is not None else marks[0])
         return np.array(marks, np.int64)
 
     @property
@@ -1100,7 +1102,7 @@ class Run:
             held = (state.grp_until[:, list(layout.representative_groups)] >= 0).any(axis=1)
             extra["representatives_restricted"][t] = np.bincount(firms.cell[held], minlength=cells)
         if layout.tax_of is not None:
-            grade = layout.tax_of[state.score.astype(np.int64) - self.sim.scheme.score.min]
+            grade = layout.tax_of[state.score.astype(np.int64) - self.sim.arrays.score_min]
             if layout.unrated_months:
                 grade = np.where(
                     self.firm_age < layout.unrated_months, len(layout.tax_grades) - 1, grade

@@ -16,17 +16,27 @@ import math
 import weakref
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
+from contextvars import ContextVar
 from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
+    ValidatorFunctionWrapHandler,
+    field_validator,
     model_validator,
 )
 
+from scslab.schemes import units
+
 Loc = tuple[str | int, ...]
+
+#: The units of the scheme being validated, for the rules inside it that round in them (the
+#: mean points of severity levels): set by :class:`Scheme` around its fields' validation.
+_UNITS: ContextVar[units.ScoreUnits] = ContextVar("_UNITS", default=units.UNIT)
 
 #: Contexts that scored behaviour comes from and life domains that sanctions and rewards act in.
 #: They share one vocabulary so that an audit can tell when a consequence lands in another context
@@ -81,8 +91,30 @@ Slug = Annotated[
     Field(description="lower-case letters, digits and hyphens"),
 ]
 GradeId = Annotated[str, StringConstraints(min_length=1, max_length=16, strip_whitespace=True)]
-#: Scores are held as int16 columns by the engine.
-ScoreValue = Annotated[int, Field(ge=-10_000, le=30_000)]
+
+
+def _number(value: Any) -> Any:
+    """A score-valued number as written: an integer stays one, a fraction is a float (whether
+    it is a multiple of the score's resolution is checked with the whole scheme)."""
+    if isinstance(value, bool):
+        raise ValueError("Input should be a number")
+    if isinstance(value, str):
+        try:
+            return int(value)
+        except ValueError:
+            try:
+                return float(value)
+            except ValueError:
+                raise ValueError("Input should be a number") from None
+    return value
+
+
+#: A score-valued number, in score units: a multiple of the scheme's ``score.resolution``
+#: (an integer at the default resolution 1); the engine scales it to integers
+#: (:mod:`scslab.schemes.units`).
+ScoreNumber = Annotated[int | float, BeforeValidator(_number), Field(allow_inf_nan=False)]
+#: Scores are held as int16 columns by the engine: these bounds are those of the scaled value.
+ScoreValue = Annotated[ScoreNumber, Field(ge=-10_000, le=30_000)]
 Months = Annotated[int, Field(gt=0, le=1200)]
 
 
@@ -147,6 +179,14 @@ class Score(Sourced):
     base: ScoreValue
     min: ScoreValue
     max: ScoreValue
+    resolution: int | float = Field(
+        default=1,
+        description=(
+            "the smallest step of a score: 1, 0.5, 0.1, 0.01 or 0.001. Every score-valued "
+            "number of the scheme (range, points, grade bounds, thresholds, caps, decay steps, "
+            "restore_to) is a multiple of it, and scores move in steps of it"
+        ),
+    )
     factors: tuple[Factor, ...] = Field(
         default=(),
         max_length=16,
@@ -166,6 +206,14 @@ class Score(Sourced):
         ),
     )
 
+    @field_validator("resolution")
+    @classmethod
+    def _resolution(cls, value: int | float) -> int | float:
+        if isinstance(value, bool) or not units.allowed(value):
+            listed = ", ".join(f"{r:g}" for r in units.RESOLUTIONS)
+            raise ValueError(f"resolution {value} is not one of {listed}")
+        return value
+
     @model_validator(mode="after")
     def _range(self) -> Score:
         if not self.min < self.max:
@@ -181,7 +229,7 @@ class Category(Sourced):
     id: Slug
     name: str = ""
     group: str | None = Field(default=None, description="a label for display, e.g. a Table 1 block")
-    cap: Annotated[int, Field(gt=0)] | None = Field(
+    cap: Annotated[ScoreNumber, Field(gt=0)] | None = Field(
         default=None,
         description="most points that events of this category may move a score per cap window",
     )
@@ -190,7 +238,7 @@ class Category(Sourced):
         return self.cap is not None
 
 
-Points = Annotated[int, Field(ge=-30_000, le=30_000)]
+Points = Annotated[ScoreNumber, Field(ge=-30_000, le=30_000)]
 
 
 class Severity(_Strict):
@@ -250,11 +298,16 @@ class Event(Sourced):
             by = data.get("points_by")
             levels = by.get("severity") if isinstance(by, dict) else None
             if isinstance(levels, dict) and levels:
+                # the mean in the engine's integers, rounded there: a multiple of the resolution
+                unit = _UNITS.get()
                 try:
-                    mean = sum(float(v["share"]) * float(v["points"]) for v in levels.values())
+                    pairs = [(float(v["share"]), _number(v["points"])) for v in levels.values()]
                 except (KeyError, TypeError, ValueError):
                     return data  # the levels' own validation says what is wrong
-                points = math.floor(mean + 0.5)
+                if all(unit.multiple(p) for _, p in pairs):
+                    points = unit.units(math.floor(sum(w * unit.engine(p) for w, p in pairs) + 0.5))
+                else:  # the scheme's check refuses the level's points; carry on meanwhile
+                    points = unit.round_units(sum(w * p for w, p in pairs))
                 if data.get("points", points) != points:  # a written-out scheme repeats it
                     raise ValueError(
                         "with points_by.severity, points is the levels' mean "
@@ -607,7 +660,7 @@ class NetworkRule(Sourced):
     share: Annotated[float, Field(gt=0, le=1)] = Field(
         description="the rule applies when at least this share of one's friends is low-scoring"
     )
-    points: Annotated[int, Field(ge=-30_000, le=30_000)]
+    points: Points
     category: Slug | None = None
     factor: Slug | None = None
 
@@ -618,7 +671,7 @@ class Collective(Sourced):
 
     id: Slug
     group: Literal["household", "neighbourhood"]
-    points: Annotated[int, Field(ge=-30_000, le=30_000)]
+    points: Points
     category: Slug | None = None
     factor: Slug | None = None
 
@@ -631,7 +684,7 @@ class Decay(Sourced):
     ever; a share of the distance does not: every score settles where the records coming in
     balance the fading, so the scheme has a steady state."""
 
-    points_per_month: Annotated[int, Field(gt=0)] | None = None
+    points_per_month: Annotated[ScoreNumber, Field(gt=0)] | None = None
     half_life_months: Annotated[float, Field(gt=0, le=1200)] | None = Field(
         default=None,
         description="months in which a score's distance from base halves, without new records",
@@ -747,6 +800,19 @@ class Scheme(_Strict):
         key = id(self)
         _ORIGINS[key] = (weakref.ref(self, lambda _: _ORIGINS.pop(key, None)), where)
 
+    @model_validator(mode="wrap")
+    @classmethod
+    def _in_units(cls, data: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        """Validate the rules inside in the scheme's score units (see :data:`_UNITS`)."""
+        score = data.get("score") if isinstance(data, dict) else None
+        resolution = score.get("resolution", 1) if isinstance(score, dict) else 1
+        ok = not isinstance(resolution, bool) and units.allowed(resolution)
+        token = _UNITS.set(units.ScoreUnits(resolution) if ok else units.UNIT)
+        try:
+            return handler(data)
+        finally:
+            _UNITS.reset(token)
+
     @model_validator(mode="after")
     def _cross_references(self) -> Scheme:
         problems = list(_check(self))
@@ -807,41 +873,122 @@ def _duplicates(loc: str, ids: Iterable[str]) -> Iterator[tuple[Loc, str]]:
             yield (loc, last, "id"), f"the id '{ident}' is used {n} times; ids must be unique"
 
 
-def _tiles(key: Loc, bands: tuple[Grade, ...], lo: int, hi: int) -> Iterator[tuple[Loc, str]]:
-    """Grade bands must cover lo..hi with no gap and no overlap."""
+def _tiles(
+    key: Loc, bands: tuple[Grade, ...], lo: float, hi: float, unit: units.ScoreUnits = units.UNIT
+) -> Iterator[tuple[Loc, str]]:
+    """Grade bands must cover lo..hi with no gap and no overlap (counted in steps of the score's
+    resolution: a band ending at 59.9 is followed by one starting at 60 at resolution 0.1)."""
     if not bands:
         return
+    text = unit.text
     order = sorted(range(len(bands)), key=lambda k: bands[k].min)
-    expect = lo
+    expect = unit.engine(lo)
     for k in order:
         g = bands[k]
-        if g.min > expect:
+        g_min = unit.engine(g.min)
+        if g_min > expect:
             yield (
                 (*key, k, "min"),
                 (
-                    f"grade '{g.id}' starts at {g.min}, leaving {expect}..{g.min - 1} "
-                    f"without a grade; start it at {expect}"
+                    f"grade '{g.id}' starts at {g.min}, leaving {text(expect)}..{text(g_min - 1)} "
+                    f"without a grade; start it at {text(expect)}"
                 ),
             )
-        elif g.min < expect:
+        elif g_min < expect:
             yield (
                 (*key, k, "min"),
                 (
                     f"grade '{g.id}' starts at {g.min}, overlapping the grade below; "
-                    f"start it at {expect}"
+                    f"start it at {text(expect)}"
                 ),
             )
-        expect = g.max + 1
-    if expect - 1 != hi:
+        expect = unit.engine(g.max) + 1
+    if expect - 1 != unit.engine(hi):
         yield (
             (*key, order[-1], "max"),
-            (f"the top grade ends at {expect - 1} but scores reach {hi}; end it at {hi}"),
+            (f"the top grade ends at {text(expect - 1)} but scores reach {hi}; end it at {hi}"),
         )
 
 
+def _score_numbers(s: Scheme) -> Iterator[tuple[Loc, int | float, tuple[int, int]]]:
+    """Every score-valued number of the scheme, with its place and the bounds of its value in the
+    engine's integers (:mod:`scslab.schemes.units`)."""
+    scores, points = units.ENGINE_SCORES, units.ENGINE_POINTS
+    for key in ("base", "min", "max"):
+        yield ("score", key), getattr(s.score, key), scores
+    for i, c in enumerate(s.categories):
+        if c.cap is not None:
+            yield ("categories", i, "cap"), c.cap, points
+    for i, e in enumerate(s.events):
+        yield ("events", i, "points"), e.points, points
+        by = e.points_by
+        for ch, v in by.channel.items() if by else ():
+            yield ("events", i, "points_by", "channel", ch), v, points
+        for level, sev in by.severity.items() if by else ():
+            yield ("events", i, "points_by", "severity", level, "points"), sev.points, points
+    bands: list[tuple[Loc, Grade]] = [(("grades", i), g) for i, g in enumerate(s.grades)]
+    if s.tax_rating is not None:
+        bands += [(("tax_rating", "grades", i), g) for i, g in enumerate(s.tax_rating.grades)]
+    for loc, g in bands:
+        yield (*loc, "min"), g.min, scores
+        yield (*loc, "max"), g.max, scores
+
+    def condition(loc: Loc, c: Condition) -> Iterator[tuple[Loc, int | float, tuple[int, int]]]:
+        for key in ("score_below", "score_at_least"):
+            if getattr(c, key) is not None:
+                yield (*loc, key), getattr(c, key), scores
+        for j, part in enumerate(c.all_ or c.any_ or ()):
+            yield from condition((*loc, "all" if c.all_ is not None else "any", j), part)
+        if c.not_ is not None:
+            yield from condition((*loc, "not"), c.not_)
+
+    for i, x in enumerate(s.lists):
+        yield from condition(("lists", i, "entry"), x.entry)
+    for key in ("sanctions", "rewards"):
+        for i, co in enumerate(getattr(s, key)):
+            yield from condition((key, i, "trigger"), co.trigger)
+    for i, n in enumerate(s.network):
+        yield ("network", i, "threshold"), n.threshold, scores
+        yield ("network", i, "points"), n.points, points
+    for i, cl in enumerate(s.collective):
+        yield ("collective", i, "points"), cl.points, points
+    if s.decay is not None and s.decay.points_per_month is not None:
+        yield ("decay", "points_per_month"), s.decay.points_per_month, points
+    if s.repair is not None and s.repair.restore_to is not None:
+        yield ("repair", "restore_to"), s.repair.restore_to, scores
+
+
+def _off_resolution(s: Scheme, unit: units.ScoreUnits) -> Iterator[tuple[Loc, str]]:
+    """Score-valued numbers that are not multiples of the resolution, or that scaled to the
+    engine's integers leave the range the engine holds."""
+    r = s.score.resolution
+    for loc, value, (low, high) in _score_numbers(s):
+        if not unit.multiple(value):
+            yield (
+                loc,
+                f"{value} is not a whole number; scores move in whole points unless the score "
+                "sets a finer resolution (score.resolution: 0.5, 0.1, 0.01 or 0.001)"
+                if unit.scale == 1
+                else f"{value} is not a multiple of the score's resolution {r}",
+            )
+        elif not low <= unit.engine(value) <= high:
+            yield (
+                loc,
+                f"{value} at resolution {r} is {unit.engine(value)} steps of {r}, beyond the "
+                f"{low}..{high} steps the engine holds; use a coarser resolution or a "
+                "narrower range",
+            )
+
+
 def _check(s: Scheme) -> Iterator[tuple[Loc, str]]:  # one flat list of rules
+    unit = units.of(s)
+    off = list(_off_resolution(s, unit))
+    if off:  # the checks below count in steps of the resolution
+        yield from off
+        return
     lo, hi = s.score.min, s.score.max
-    span = hi - lo
+    span_steps = unit.engine(hi) - unit.engine(lo)
+    span = unit.text(span_steps)
 
     # sources
     for loc, rule in _rules(s):
@@ -901,7 +1048,7 @@ def _check(s: Scheme) -> Iterator[tuple[Loc, str]]:  # one flat list of rules
     for i, e in enumerate(s.events):
         if e.category not in categories:
             yield ("events", i, "category"), _unknown("category", e.category, categories)
-        if abs(e.points) > span:
+        if abs(unit.engine(e.points)) > span_steps:
             yield (
                 ("events", i, "points"),
                 (f"{e.points} points is more than the whole score range ({span})"),
@@ -909,7 +1056,7 @@ def _check(s: Scheme) -> Iterator[tuple[Loc, str]]:  # one flat list of rules
     for i, e in enumerate(s.events):
         by = e.points_by
         levels = by.severity.items() if by is not None else ()
-        alternatives: list[tuple[Loc, int]] = []
+        alternatives: list[tuple[Loc, int | float]] = []
         alternatives += [(("channel", k), v) for k, v in by.channel.items()] if by else []
         alternatives += [(("severity", k, "points"), v.points) for k, v in levels]
         total = sum(v.share for _, v in levels)
@@ -919,7 +1066,7 @@ def _check(s: Scheme) -> Iterator[tuple[Loc, str]]:  # one flat list of rules
                 f"the severity shares sum to {total:g}; they must sum to 1",
             )
         for where, pts in alternatives:
-            if abs(pts) > span:
+            if abs(unit.engine(pts)) > span_steps:
                 yield (
                     ("events", i, "points_by", *where),
                     f"{pts} points is more than the whole score range ({span})",
@@ -936,7 +1083,7 @@ def _check(s: Scheme) -> Iterator[tuple[Loc, str]]:  # one flat list of rules
                     "add events to it or remove the cap"
                 ),
             )
-        elif c.cap > span:
+        elif unit.engine(c.cap) > span_steps:
             yield (
                 ("categories", i, "cap"),
                 (
@@ -946,9 +1093,9 @@ def _check(s: Scheme) -> Iterator[tuple[Loc, str]]:  # one flat list of rules
             )
 
     # grade bands tile the score range, no gaps and no overlaps
-    yield from _tiles(("grades",), s.grades, lo, hi)
+    yield from _tiles(("grades",), s.grades, lo, hi, unit)
     if s.tax_rating is not None:
-        yield from _tiles(("tax_rating", "grades"), s.tax_rating.grades, lo, hi)
+        yield from _tiles(("tax_rating", "grades"), s.tax_rating.grades, lo, hi, unit)
         yield from _duplicates(
             "tax_rating.grades",
             [g.id for g in s.tax_rating.grades]

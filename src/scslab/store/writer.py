@@ -196,7 +196,11 @@ def _write(
     cols["agents"] = rec.agents[:T, cells].ravel() if moving else agents[cell_ix].astype(np.int64)
     cols["sanctioned"] = rec.anyc[:T, cells, 0].ravel()
     cols["rewarded"] = rec.anyc[:T, cells, 1].ravel()
+    # scores are stored in the scheme's units (engine integers / scale: scslab.schemes.units)
+    unit = sim.layout.score_units
     cols["mean_score"] = rec.score_sum[:T, cells].ravel() / np.maximum(cols["agents"], 1)
+    if unit.scale != 1:
+        cols["mean_score"] = cols["mean_score"] / unit.scale
     for g, gid in enumerate(layout.grades):
         cols[f"grade__{gid}"] = rec.grade[:T, cells, g].ravel()
     for li, lid in enumerate(layout.lists):
@@ -270,16 +274,19 @@ def _write(
     # bin b holds the scores s with (s - min) * bins // (max - min + 1) == b; a narrow range
     # leaves some bins empty of scores, and those are not written
     bins = rec.hist.shape[1]
-    lo, width = sim.scheme.score.min, sim.scheme.score.max - sim.scheme.score.min + 1
-    first = lo + (np.arange(bins + 1) * width + bins - 1) // bins
+    # (in engine integers; low and high stored in the scheme's units: at resolution 0.1, a bin
+    # of 0..9 engine steps holds the scores 0 to 0.9)
+    lo, hi = sim.arrays.score_min, sim.arrays.score_max
+    first = lo + (np.arange(bins + 1) * (hi - lo + 1) + bins - 1) // bins
     real = np.flatnonzero(first[1:] > first[:-1])
+    unit = sim.layout.score_units
     _table(
         con,
         "score_histogram",
         {
             "step": np.repeat(np.arange(T, dtype=np.int32), len(real)),
-            "low": np.tile(first[real], T).astype(np.int32),
-            "high": np.tile(first[real + 1] - 1, T).astype(np.int32),
+            "low": unit.units(np.tile(first[real], T).astype(np.int32)),
+            "high": unit.units(np.tile(first[real + 1] - 1, T).astype(np.int32)),
             "people": rec.hist[:T][:, real].ravel().astype(np.int64),
         },
     )
@@ -380,9 +387,10 @@ def _write_panel(
         else:
             at = np.tile(column[people], T)
         cols[trait] = np.array(levels[trait], dtype=object)[at]
-    cols["score"] = rec.panel_score[:T].ravel().astype(np.int32)
+    unit = layout.score_units  # scores and points in the scheme's units
+    cols["score"] = unit.units(rec.panel_score[:T].ravel().astype(np.int32))
     before = np.concatenate([rec.panel_start[None, :], rec.panel_score[: max(T - 1, 0)]])
-    cols["score_before"] = before[:T].ravel().astype(np.int32)
+    cols["score_before"] = unit.units(before[:T].ravel().astype(np.int32))
     g = rec.panel_grade[:T].ravel()
     cols["grade"] = grades[np.where(g == 255, len(grades) - 1, g)]
     _table(con, "panel", cols)
@@ -462,6 +470,6 @@ def _write_panel(
             "false_record": events[:, 3].astype(bool),
             "recorded": events[:, 4].astype(bool),
             "event": scored,
-            "points": events[:, 5],
+            "points": unit.units(events[:, 5]),
         },
     )

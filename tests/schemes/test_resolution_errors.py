@@ -1,0 +1,113 @@
+"""Fractional points (``score.resolution``): what loads, and each mistake refused once at its line
+and column, as the loader refuses others."""
+
+from __future__ import annotations
+
+import pytest
+from test_loader_errors import SOURCE, TINY, at, column_of, edit, line_of, refuse
+
+from scslab.errors import SchemeError
+from scslab.schemes import dump_scheme, parse_scheme
+from scslab.schemes.units import ScoreUnits, show, signed
+
+#: the tiny scheme at resolution 0.1: its grades end a tenth below the next one's start
+RESOLVED = edit("score:\n  base: 100\n", "score:\n  base: 100\n  resolution: 0.1\n")
+RESOLVED = edit("    max: 149\n", "    max: 149.9\n", RESOLVED)
+RESOLVED = edit("    max: 49\n", "    max: 49.9\n", RESOLVED)
+
+
+def test_a_scheme_in_tenths_loads_and_dumps_back_equal() -> None:
+    text = edit("    points: -30\n", "    points: -2.5\n", RESOLVED)
+    text = edit("    threshold: 50\n", "    threshold: 49.9\n", text)
+    text = edit("    min: 150\n", "    min: 150.0\n", text)
+    s = parse_scheme(text, SOURCE)
+    assert s.score.resolution == 0.1 and s.events[0].points == -2.5
+    assert parse_scheme(dump_scheme(s), SOURCE) == s
+    assert "resolution: 0.1" in dump_scheme(s)
+
+
+def test_a_scheme_without_resolution_dumps_without_it() -> None:
+    s = parse_scheme(TINY, SOURCE)
+    assert s.score.resolution == 1
+    assert "resolution" not in dump_scheme(s)
+    assert type(s.events[0].points) is int
+
+
+def test_a_fraction_without_a_resolution_is_refused_at_it() -> None:
+    text = edit("    points: -30\n", "    points: -2.5\n")
+    msg = refuse(text)
+    assert at(msg, line_of(text, "points: -2.5"), column_of(text, "-2.5")), msg
+    assert "-2.5 is not a whole number" in msg and "score.resolution" in msg
+
+
+def test_a_number_off_the_resolution_is_refused_at_it() -> None:
+    """0.25 points at resolution 0.1, and a grade bound in a condition nested in all/any."""
+    text = edit("    points: -30\n", "    points: -0.25\n", RESOLVED)
+    msg = refuse(text)
+    assert at(msg, line_of(text, "points: -0.25"), column_of(text, "-0.25")), msg
+    assert "events.0.points: -0.25 is not a multiple of the score's resolution 0.1" in msg
+
+    nested = edit(
+        "    trigger:\n      grades: [A]\n",
+        "    trigger:\n      all: [{grades: [A]}, {any: [{score_at_least: 160.05}]}]\n",
+        RESOLVED,
+    )
+    msg = refuse(nested)
+    assert at(msg, line_of(nested, "160.05"), column_of(nested, "160.05")), msg
+    assert "rewards.0.trigger.all.1.any.0.score_at_least: 160.05 is not a multiple" in msg
+
+
+@pytest.mark.parametrize("bad", ["0.25", "0", "-0.1", "2", "0.0001"])
+def test_a_resolution_not_allowed_is_refused_at_it(bad: str) -> None:
+    text = edit("  resolution: 0.1\n", f"  resolution: {bad}\n", RESOLVED)
+    msg = refuse(text)
+    assert at(msg, line_of(text, "resolution:"), column_of(text, f"resolution: {bad}") + 12), msg
+    assert "is not one of 1, 0.5, 0.1, 0.01, 0.001" in msg
+
+
+def test_a_range_too_wide_for_the_engine_at_its_resolution_is_refused() -> None:
+    """0..200 at 0.001 is 0..200,000 steps: beyond the engine's int16 scores; each number that
+    leaves the engine's range is named, the first at the base."""
+    text = edit("  resolution: 0.1\n", "  resolution: 0.001\n", RESOLVED)
+    with pytest.raises(SchemeError) as info:
+        parse_scheme(text, SOURCE)
+    first = str(info.value).splitlines()[0]
+    assert at(first, line_of(text, "base: 100"), column_of(text, "base: 100") + 6), first
+    assert "score.base: 100 at resolution 0.001 is 100000 steps of 0.001" in first
+    assert "use a coarser resolution or a narrower range" in first
+    assert "score.max: 200 at resolution 0.001" in str(info.value)
+
+
+def test_grades_tile_in_steps_of_the_resolution() -> None:
+    """At 0.1, a band ending at 149.8 leaves 149.9 without a grade."""
+    text = edit("    max: 149.9\n", "    max: 149.8\n", RESOLVED)
+    msg = refuse(text)
+    assert at(msg, line_of(text, "min: 150"), column_of(text, "150")), msg
+    assert "grade 'A' starts at 150, leaving 149.9..149.9 without a grade" in msg
+
+
+def test_severity_points_average_in_steps_of_the_resolution() -> None:
+    text = edit(
+        "    points: -30\n",
+        "    points_by:\n      severity:\n"
+        "        minor: {share: 0.5, points: -0.3}\n"
+        "        grave: {share: 0.5, points: -2.4}\n"
+        "      source: paper\n",
+        RESOLVED,
+    )
+    s = parse_scheme(text, SOURCE)
+    assert s.events[0].points == -1.3  # -13.5 tenths, halves rounded up: -13
+    assert parse_scheme(dump_scheme(s), SOURCE) == s
+
+
+def test_units_convert_exactly_both_ways() -> None:
+    tenth, half = ScoreUnits(0.1), ScoreUnits(0.5)
+    assert tenth.scale == 10 and half.scale == 2 and ScoreUnits().scale == 1
+    assert tenth.engine(-2.5) == -25 and tenth.engine(0.3) == 3 and half.engine(7.5) == 15
+    assert not tenth.multiple(0.25) and not half.multiple(0.1) and ScoreUnits().multiple(3)
+    with pytest.raises(ValueError, match="not a multiple"):
+        half.engine(0.2)
+    assert tenth.units(-25) == -2.5 and ScoreUnits().units(7) == 7
+    assert tenth.text(600) == "60" and tenth.text(-3) == "-0.3"
+    assert tenth.round_units(0.1 + 0.2) == 0.3 and ScoreUnits().round_units(2) == 2
+    assert show(60.0) == "60" and signed(-2.5) == "-2.5" and signed(3) == "+3"
