@@ -276,10 +276,10 @@ def _write(
     bins = rec.hist.shape[1]
     # (in engine integers; low and high stored in the scheme's units: at resolution 0.1, a bin
     # of 0..9 engine steps holds the scores 0 to 0.9)
-    lo, hi = sim.arrays.score_min, sim.arrays.score_max
+    unit = sim.layout.score_units
+    lo, hi = unit.engine(sim.scheme.score.min), unit.engine(sim.scheme.score.max)
     first = lo + (np.arange(bins + 1) * (hi - lo + 1) + bins - 1) // bins
     real = np.flatnonzero(first[1:] > first[:-1])
-    unit = sim.layout.score_units
     _table(
         con,
         "score_histogram",
