@@ -145,12 +145,16 @@ def print_explanation(x: Explanation) -> None:
         return f", grade {m.grade}" if m.grade else ""
 
     recorded = [e for e in x.events if e.recorded]
+    show = units.show
     start = (
-        "the base" if x.start == x.base else f"after its unrecorded history; the base is {x.base}"
+        "the base"
+        if x.start == x.base
+        else f"after its unrecorded history; the base is {show(x.base)}"
     )
     console.print(
-        f"score {x.start} at the start ({start}), {first.score}{grade(first)} after month 0, "
-        f"{last.score}{grade(last)} after month {last.step}; {len(x.events)} scored acts or false "
+        f"score {show(x.start)} at the start ({start}), {show(first.score)}{grade(first)} after "
+        f"month 0, {show(last.score)}{grade(last)} after month {last.step}; {len(x.events)} "
+        "scored acts or false "
         f"records: {len(recorded)} recorded, {sum(e.false_record for e in x.events)} false, "
         f"{len(x.events) - len(recorded)} missed; {len(x.spells)} spells on lists or under "
         "sanctions and rewards",
