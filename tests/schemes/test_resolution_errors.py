@@ -111,3 +111,19 @@ def test_units_convert_exactly_both_ways() -> None:
     assert tenth.text(600) == "60" and tenth.text(-3) == "-0.3"
     assert tenth.round_units(0.1 + 0.2) == 0.3 and ScoreUnits().round_units(2) == 2
     assert show(60.0) == "60" and signed(-2.5) == "-2.5" and signed(3) == "+3"
+
+
+def test_sweeps_vary_score_valued_numbers_in_whole_points() -> None:
+    """A score-valued number is swept as an integer (a multiple of every resolution), as it was
+    before resolutions; a probability stays a float."""
+    from scslab.sweep.spec import setting_kind
+
+    for path in (
+        "scheme_values.events.theft.points",
+        "scheme_values.categories.finance.cap",
+        "scheme_values.network.low-friends.threshold",
+        "scheme_values.decay.points_per_month",
+        "scheme_values.repair.restore_to",
+    ):
+        assert setting_kind(path) == "int", path
+    assert setting_kind("scheme_values.network.low-friends.share") == "float"

@@ -17,7 +17,8 @@ import weakref
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from contextvars import ContextVar
-from typing import Annotated, Any, Literal, get_args
+from types import UnionType
+from typing import Annotated, Any, Literal, Union, get_args, get_origin
 
 from pydantic import (
     BaseModel,
@@ -113,6 +114,20 @@ def _number(value: Any) -> Any:
 #: (an integer at the default resolution 1); the engine scales it to integers
 #: (:mod:`scslab.schemes.units`).
 ScoreNumber = Annotated[int | float, BeforeValidator(_number), Field(allow_inf_nan=False)]
+
+
+def is_score_number(metadata: Iterable[Any], annotation: Any = None) -> bool:
+    """Whether a field (its pydantic ``metadata``, and its ``annotation`` for one that may be
+    None) holds a :data:`ScoreNumber`: a sweep varies such a number in whole points, which any
+    resolution allows."""
+    found = list(metadata)
+    if get_origin(annotation) in (Union, UnionType):
+        for part in get_args(annotation):
+            if get_origin(part) is Annotated:
+                found += get_args(part)[1:]
+    return any(isinstance(m, BeforeValidator) and m.func is _number for m in found)
+
+
 #: Scores are held as int16 columns by the engine: these bounds are those of the scaled value.
 ScoreValue = Annotated[ScoreNumber, Field(ge=-10_000, le=30_000)]
 Months = Annotated[int, Field(gt=0, le=1200)]

@@ -231,7 +231,7 @@ def setting_kind(path: str) -> Kind:
     its rules are named by id, e.g. ``scheme_values.lists.judgment-defaulters.exit.after_months``;
     the engine checks that the scheme has the number and marks it assumed.
     """
-    from scslab.schemes.model import Scheme
+    from scslab.schemes.model import Scheme, is_score_number
     from scslab.schemes.values import FIELD
 
     model: type[BaseModel] = Scenario
@@ -251,6 +251,8 @@ def setting_kind(path: str) -> Kind:
             model, i = Scheme, i + 1
             continue
         if i == len(parts) - 1:
+            if is_score_number(field.metadata, field.annotation):
+                return "int"  # points, thresholds...: whole points, a multiple of any resolution
             return _kind_of(field.annotation)
         rules = _rules_of(field.annotation)
         if rules is not None:  # a scheme's rules, by id
