@@ -75,6 +75,22 @@ def scenario_with(text: str) -> Callable[[Path], None]:
     return make
 
 
+def tenths_scheme(points: str, resolution: str = "0.1") -> Callable[[Path], None]:
+    """A scheme file in tenths of a point whose one event scores ``points``."""
+
+    def make(tmp: Path) -> None:
+        (tmp / "tenths.yaml").write_text(
+            "id: tenths\nname: Tenths\nsubject: individuals\ndescription: in tenths\n"
+            f"score: {{base: 10, min: 0, max: 20, resolution: {resolution}, assumed: true}}\n"
+            "categories: [{id: order}]\n"
+            f"events: [{{id: theft, category: order, points: {points}, domain: public-order, "
+            "assumed: true}]\n",
+            encoding="utf-8",
+        )
+
+    return make
+
+
 def fifo(tmp: Path) -> None:
     os.mkfifo(tmp / "pipe.yaml")
 
@@ -116,6 +132,19 @@ CASES = [
         ("run", "{tmp}/scenario.yaml"),
         ("scenario.yaml:1:7", "4,300 digits"),
         scenario_with(f"seed: {HUGE}\n"),
+    ),
+    # fractional points: off the scheme's resolution, and a resolution not allowed
+    Case(
+        "scheme-points-off-resolution",
+        ("schemes", "validate", "{tmp}/tenths.yaml"),
+        ("tenths.yaml:7:", "-0.25 is not a multiple of the score's resolution 0.1"),
+        tenths_scheme("-0.25"),
+    ),
+    Case(
+        "run-scheme-resolution-not-allowed",
+        ("run", "--scheme", "{tmp}/tenths.yaml", "--agents", "10"),
+        ("tenths.yaml:5:", "resolution 0.3 is not one of 1, 0.5, 0.1, 0.01, 0.001"),
+        tenths_scheme("-2.5", "0.3"),
     ),
     # inputs that are not small regular files
     Case("scenario-fifo", ("run", "{tmp}/pipe.yaml"), ("not a regular file",), fifo),
