@@ -17,6 +17,7 @@ import plotly.graph_objects as go
 
 from scslab.analysis.explain import explain
 from scslab.files import check_output, write_text
+from scslab.schemes.units import show
 from scslab.store.results import APPEAL_WORDS, Results
 
 #: Grades from best to worst run from green to red; lists, sanctions and rewards use Plotly's
@@ -67,7 +68,7 @@ def score_distribution(results: Results) -> go.Figure:
     labels = {}
     for step, low, high, people in rows:
         z[lows.index(low)][steps.index(step)] = 100 * people / agents
-        labels[low] = f"{low}–{high}"
+        labels[low] = f"{show(low)}–{show(high)}"  # in the scheme's units
     fig = go.Figure(
         go.Heatmap(
             x=steps,
