@@ -220,7 +220,13 @@ class Explanation:
         # a household trigger reads the members' state at the end of the month before
         upto = spell.start - 1 if household else spell.start
         events: list[ActRecord]
-        if cond.list is not None:
+        if cond.layer is not None:  # the records behind it are that layer's
+            events = []
+            notes.append(
+                f"triggered by {_condition_words(cond)}, which that layer's own records set; "
+                f"follow the person in layer {cond.layer} for them"
+            )
+        elif cond.list is not None:
             via = self._covering("list", cond.list, upto)
             if via is not None:
                 events = list(self.chain(via).events)
@@ -589,6 +595,8 @@ def _condition_words(c: Condition) -> str:
         return f"{c.at_least} or more records of {c.of} within {c.within_months} months"
     if c.events:
         return "a record of " + ", ".join(c.events)
+    if c.layer is not None:
+        return f"layer {c.layer}'s " + _condition_words(c.model_copy(update={"layer": None}))
     if c.grades:
         return ("grade " if len(c.grades) == 1 else "grades ") + ", ".join(c.grades)
     if c.list is not None:

@@ -91,6 +91,8 @@ def describe_condition(c: Condition) -> str:
         return f"{c.at_least}+ records of {c.of} within {c.within_months} months"
     if c.events:
         return "recorded: " + ", ".join(c.events)
+    if c.layer is not None:
+        return f"layer {c.layer}: " + describe_condition(c.model_copy(update={"layer": None}))
     if c.grades:
         return ("grade " if len(c.grades) == 1 else "grades ") + ", ".join(c.grades)
     if c.list is not None:

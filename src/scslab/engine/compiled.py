@@ -128,7 +128,12 @@ class SchemeArrays(NamedTuple):
     leaf_list: np.ndarray  # int64[L]: leaf bit of being on list l
     leaf_lists: np.ndarray  # int64[2**leaves]: lists whose composed entry holds, by leaf word
     leaf_groups: np.ndarray  # int64[2**leaves]: groups whose composed trigger holds, by word
-    grp_leafy: np.ndarray  # uint8[Q]: 1 if the group's trigger is read from the leaf word
+    #: uint8[Q]: 1 if the group's trigger is read from the leaf word, 2 if it is a lone leaf on
+    #: another layer (its cause is that layer's: Traits.ext_why)
+    grp_leafy: np.ndarray
+    #: uint8[L]: 1 if the list's entry is composed with a leaf on another layer (its cause: the
+    #: score's and that layer's), 2 if it is such a leaf alone (that layer's cause only)
+    list_ext: np.ndarray
     # effects on lives (a consequence's ``effects:``), from the month after a group starts
     life_groups: int  # bit q if group q has an effect on income, ties or contracts
     grp_income_p: np.ndarray  # float64[Q]: monthly chance of an income band move, 0 if none
@@ -172,6 +177,10 @@ class SchemeLayout:
     #: the distinct act effects, bit j's multipliers by act id
     act_effects: tuple[dict[str, float], ...] = ()
     appeals: bool = False  # the scheme has an objection procedure (State.appeal is allocated)
+    #: the leaves on other layers (``layer:``), each ``(bit mask in the leaf word, layer id,
+    #: "list" or "grades", names)``: bit ``mask`` of ``Traits.ext`` holds where that layer's
+    #: list or grades do (filled by :class:`scslab.engine.links.Linker`)
+    external: tuple[tuple[int, str, str, tuple[str, ...]], ...] = ()
     factors: tuple[str, ...] = ()  # the factors of a weighted-factor score
     #: the scheme's score units: engine integers (state, arrays) <-> what users read
     score_units: units.ScoreUnits = units.UNIT
@@ -185,13 +194,21 @@ class SchemeLayout:
 def _leafy(c: Condition, entry: bool) -> bool:
     """Whether a list entry (``entry``) or trigger is read from the leaf word: a composition, a
     count, or (for a trigger) recorded events. Everything else keeps its direct lookup."""
-    return c.composed or c.at_least is not None or (not entry and bool(c.events))
+    return (
+        c.composed
+        or c.at_least is not None
+        or c.layer is not None
+        or (not entry and bool(c.events))
+    )
 
 
 def _leaf_key(
     c: Condition, unit: units.ScoreUnits = units.UNIT
 ) -> tuple[str, tuple[str, ...], int, int]:
     """What makes two leaves the same leaf (score thresholds in engine integers)."""
+    if c.layer is not None:  # another layer's list or grades
+        names = (c.list,) if c.list is not None else tuple(sorted(set(c.grades)))
+        return ("external", (c.layer, "list" if c.list is not None else "grades", *names), 0, 0)
     if c.events:
         return ("events", tuple(sorted(set(c.events))), 0, 0)
     if c.grades:
@@ -213,7 +230,7 @@ def _condition(
     unit: units.ScoreUnits = units.UNIT,
 ) -> tuple[int, int, int, int]:
     """(kind, grade mask, value in engine integers, list index) of a trigger or list entry."""
-    if c.composed or c.at_least is not None:
+    if c.composed or c.at_least is not None or c.layer is not None:
         return COND_LEAF, 0, 0, -1
     if c.grades:
         return COND_GRADES, sum(1 << grade_ix[g] for g in c.grades), 0, -1
@@ -229,11 +246,16 @@ def _condition(
 
 
 def compile_scheme(
-    scheme: Scheme, act_ids: tuple[str, ...], attempts: tuple[str, ...] = ()
+    scheme: Scheme, act_ids: tuple[str, ...], attempts: tuple[str, ...] = (), linked: bool = False
 ) -> tuple[SchemeArrays, SchemeLayout]:
     """Flatten ``scheme`` for the kernels; ``act_ids`` fixes the act order of the catalogue and
     ``attempts`` that of its attempt acts (those a sanction may block). Score-valued numbers
-    are scaled to engine integers here, and only here (:mod:`scslab.schemes.units`)."""
+    are scaled to engine integers here, and only here (:mod:`scslab.schemes.units`).
+
+    A scheme with conditions on other layers (``layer:``) runs only as a layer of a layered
+    scenario, which fills them (``linked``); alone it is refused."""
+    if not linked:
+        refuse_links(scheme)
     unit = units.of(scheme)
     n = unit.engine  # score units -> engine integers, exactly
     lo, hi = n(scheme.score.min), n(scheme.score.max)
@@ -316,7 +338,7 @@ def compile_scheme(
 
     grp_effbit, act_mult, effects = act_effect_classes(scheme.id, groups, act_ids)
     let = act_mult[:, [act_ids.index(a) for a in attempts]]
-    leaves = _compile_leaves(
+    leaves, external = _compile_leaves(
         scheme,
         [x.entry if _leafy(x.entry, entry=True) else None for x in scheme.lists],
         [keyed[k][0].trigger if isinstance(k[1], str) else None for k in keys],
@@ -455,10 +477,23 @@ def compile_scheme(
         class_mult=class_mult,
         act_effects=effects,
         appeals=scheme.appeals is not None,
+        external=external,
         factors=tuple(f.id for f in scheme.score.factors),
         score_units=unit,
     )
     return arrays, layout
+
+
+def refuse_links(scheme: Scheme) -> None:
+    """Refuse ``scheme`` if it reads another layer (``layer:``): run alone, it has none."""
+    found = scheme.links()
+    if found:
+        loc, c = found[0]
+        raise SchemeError(
+            f"{scheme.where((*loc, 'layer'))}: scheme {scheme.id!r} reads layer {c.layer!r}, "
+            "which only a layered scenario has; run it as a layer of a scenario with `layers:` "
+            "beside that layer (docs/layers.md)"
+        )
 
 
 def act_effect_classes(
@@ -510,9 +545,10 @@ def _compile_leaves(
     list_ix: dict[str, int],
     ev_ix: dict[str, int],
     unit: units.ScoreUnits = units.UNIT,
-) -> dict[str, np.ndarray]:
+) -> tuple[dict[str, np.ndarray], tuple[tuple[int, str, str, tuple[str, ...]], ...]]:
     """The leaf word's pieces and the truth tables of the conditions read from it
-    (``entries[l]`` of list ``l``, ``triggers[q]`` of group ``q``; None: a direct lookup)."""
+    (``entries[l]`` of list ``l``, ``triggers[q]`` of group ``q``; None: a direct lookup), and
+    the leaves on other layers: ``(bit mask, layer, "list" or "grades", names)``."""
     keys: dict[tuple[str, tuple[str, ...], int, int], Condition] = {}
     for c in (*entries, *triggers):
         for leaf in c.leaves() if c is not None else ():
@@ -530,8 +566,11 @@ def _compile_leaves(
     leaf_list = np.zeros(L, np.int64)
     ring_len = np.zeros(E, np.int32)
     counts: list[tuple[int, int, int, int]] = []  # (event, at_least, window, bit)
+    external: list[tuple[int, str, str, tuple[str, ...]]] = []
     for (kind, ids, value, window), b in bit.items():
-        if kind == "events":
+        if kind == "external":  # set from outside the step: Traits.ext
+            external.append((1 << b, ids[0], ids[1], tuple(ids[2:])))
+        elif kind == "events":
             for ev in ids:
                 ev_leaves[ev_ix[ev]] |= 1 << b
         elif kind == "grades":
@@ -568,6 +607,14 @@ def _compile_leaves(
         for q, c in enumerate(triggers):
             if c is not None and c.holds(holds):
                 leaf_groups[w] |= 1 << q
+
+    def lone(c: Condition | None) -> int:
+        """2 for a lone leaf on another layer, 1 for a composition using one, else 0."""
+        if c is None or not any(x.layer is not None for x in c.leaves()):
+            return 0
+        return 2 if c.layer is not None else 1
+
+    leafy = [0 if c is None else 2 if lone(c) == 2 else 1 for c in triggers]
     return {
         "ev_leaves": ev_leaves,
         "ev_ring_off": ring_off,
@@ -579,8 +626,9 @@ def _compile_leaves(
         "leaf_list": leaf_list,
         "leaf_lists": leaf_lists,
         "leaf_groups": leaf_groups,
-        "grp_leafy": np.array([int(c is not None) for c in triggers], np.uint8),
-    }
+        "grp_leafy": np.array(leafy, np.uint8),
+        "list_ext": np.array([lone(c) for c in entries], np.uint8),
+    }, tuple(external)
 
 
 def ring_width(arrays: SchemeArrays) -> int:

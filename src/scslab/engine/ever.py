@@ -27,7 +27,7 @@ EVER_BITS = {
 
 def low_grades(scheme: Scheme) -> list[str]:
     """Grades that a sanction is triggered by; if none is, the grades wholly below the base."""
-    by_grade = {g for c in scheme.sanctions for g in c.trigger.grades}
+    by_grade = {g for c in scheme.sanctions if c.trigger.layer is None for g in c.trigger.grades}
     if by_grade:
         return [g.id for g in scheme.grades_high_to_low() if g.id in by_grade]
     return [g.id for g in scheme.grades if g.max < scheme.score.base]

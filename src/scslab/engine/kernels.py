@@ -265,6 +265,11 @@ class Traits(NamedTuple):
     minor: np.ndarray = np.zeros(0, np.uint8)
     #: int64[H]: household groups that two or more members set off (for ``reaches: spouse``)
     hh_two: np.ndarray = np.zeros(0, np.int64)
+    #: leaves on other layers' lists and grades (``layer:``), filled before the step by
+    #: scslab.engine.links: int64[N] the leaf bits that hold (SchemeLayout.external), and
+    #: uint32[N] the causes behind them; int64[0] and uint32[0] in a run without them
+    ext: np.ndarray = np.zeros(0, np.int64)
+    ext_why: np.ndarray = np.zeros(0, np.uint32)
 
 
 class Tally(NamedTuple):
@@ -1105,8 +1110,13 @@ def _person(
     triggered = S.score_groups[score - S.score_min]
     word = np.int64(0)  # composed conditions: the leaves that hold, one bit each
     lwhy = np.uint32(0)
+    xwhy = np.uint32(0)  # the causes behind the leaves on other layers that hold
     if S.leaf_groups.shape[0] > 0:
         word = S.leaf_score[score - S.score_min] | evword
+        if T.ext.shape[0] > 0:  # other layers' lists and grades, this month (engine.links)
+            word |= T.ext[i]
+            xwhy = T.ext_why[i]
+            lwhy = xwhy
         for k in range(S.cnt_col.shape[0]):
             if np.int64(t) - np.int64(st.ev_ring[i, S.cnt_col[k]]) < S.cnt_window[k]:
                 word |= S.cnt_bit[k]
@@ -1149,8 +1159,11 @@ def _person(
                 since = -1
         elif cond:
             st.list_since[i, li] = t
-            st.list_cause[i, li] = st.cause[i]
-            _count_causes(A.flow, b, 0, li, st.cause[i])
+            why = st.cause[i]
+            if S.list_ext[li] != 0:  # on another layer's list or grades: that layer's cause
+                why = xwhy if S.list_ext[li] == 2 else why | xwhy
+            st.list_cause[i, li] = why
+            _count_causes(A.flow, b, 0, li, why)
             A.lflow[bu, cu, li, ENTRY] += 1
             since = t
         if since >= 0:
@@ -1195,6 +1208,8 @@ def _person(
                     why = T.hh_cause[h]
                 elif lq >= 0:
                     why = st.list_cause[i, lq]
+                elif S.grp_leafy[q] == 2:  # a lone leaf on another layer: that layer's cause
+                    why = xwhy
                 elif S.grp_leafy[q] == 1:  # the score's, this month's records', the lists'
                     why = st.cause[i] | evwhy | lwhy
                 else:

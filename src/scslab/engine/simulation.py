@@ -42,6 +42,7 @@ from scslab.engine.compiled import (
     allocate_state,
     compile_scheme,
     first_channel,
+    refuse_links,
     ring_width,
     state_bytes_per_person,
 )
@@ -267,11 +268,17 @@ class Simulation:
         catalogue: Catalogue | None = None,
         population: Population | None = None,
         also_personal: tuple[str, ...] = (),
+        linked: bool = False,
     ) -> None:
+        """``linked``: a layer of a layered scenario, whose conditions on other layers
+        (``layer:``) are filled from outside the step (``scslab.engine.links``); without it a
+        scheme with such conditions is refused."""
         self.scenario = scenario
         #: the scheme as named (or given), before the scenario's ``scheme_values``
         self.base_scheme = scheme if scheme is not None else load_scheme(scenario.scheme)
         self.scheme = with_scheme_values(self.base_scheme, scenario.scheme_values)
+        if not linked:
+            refuse_links(self.scheme)
         #: the rates in force from each month where one changes (``Scenario.rate_pieces``)
         pieces = scenario.rate_pieces()
         #: the months where each piece of the rates begins, the first 0
@@ -403,6 +410,7 @@ class Simulation:
             self.scheme,
             self.rates.act_ids,
             tuple(self.rates.act_ids[a] for a in self.rates.attempt),
+            linked=linked,
         )
         self.arrays = inert_lives(
             self.arrays,

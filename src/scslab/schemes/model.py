@@ -377,6 +377,8 @@ class Condition(_Strict):
     of the people's scheme: joint punishment from the person to the firm.
     ``at_least: N, of: EVENT, within_months: W`` holds while at least N records of the event fall
     in the month and the W - 1 before it.
+    ``layer: ID`` with ``list:`` or ``grades:`` reads another layer of a layered scenario: that
+    layer's list, or its grades, as they stand after that layer's step of the same month.
     """
 
     model_config = ConfigDict(
@@ -408,13 +410,18 @@ class Condition(_Strict):
         default="self",
         description="self or household; with at_least, the event whose records are counted",
     )
+    layer: Slug | None = Field(
+        default=None,
+        description="another layer of a layered scenario: with list: or grades:, that layer's "
+        "list or grades (checked when a scenario puts the layers together)",
+    )
 
     @model_validator(mode="after")
     def _exactly_one(self) -> Condition:
         given = [
             self._key(k)
             for k in self.model_fields_set
-            if k not in ("of", "within_months")
+            if k not in ("of", "within_months", "layer")
             and (
                 getattr(self, k) not in ((), None)
                 or (k in ("all_", "any_") and getattr(self, k) == ())
@@ -426,6 +433,16 @@ class Condition(_Strict):
                 "representative_listed, at_least, all, any or not"
                 + (f" (found {', '.join(sorted(given))})" if given else "")
             )
+        if self.layer is not None:
+            if self.list is None and not self.grades:
+                raise ValueError(
+                    f"layer: {self.layer} goes with list: or grades: (that layer's list or grades)"
+                )
+            if self.of != "self":
+                raise ValueError(
+                    "a condition on another layer is about the person; remove `of:` "
+                    "(of: household reads this layer's own lists and grades)"
+                )
         if self.at_least is not None:
             if self.within_months is None:
                 raise ValueError("at_least needs within_months: the window the records fall in")
@@ -485,6 +502,11 @@ class Condition(_Strict):
             return not self.not_.holds(leaf)
         return bool(leaf(self))
 
+    @property
+    def external(self) -> bool:
+        """Whether this is a leaf on another layer's list or grades (``layer:``)."""
+        return self.layer is not None
+
     def positive_events(self) -> bool:
         """Whether recorded events (this month's, not a count) appear outside a ``not:``."""
         if self.not_ is not None:
@@ -531,7 +553,7 @@ class ListRule(Sourced):
 
     @model_validator(mode="after")
     def _entry_kind(self) -> ListRule:
-        if self.entry.list is not None:
+        if self.entry.list is not None and self.entry.layer is None:
             raise ValueError("a list's entry cannot be another list; use events, grades or a score")
         if self.entry.of == "household":
             raise ValueError("a list's entry is about the person listed; remove `of:`")
@@ -846,6 +868,27 @@ class Scheme(_Strict):
     def acts(self) -> tuple[str, ...]:
         """The behaviours this scheme scores, in first-seen order."""
         return tuple(dict.fromkeys(e.act_id for e in self.events))
+
+    def links(self) -> tuple[tuple[Loc, Condition], ...]:
+        """The conditions on other layers (``layer:``) in list entries and triggers, each with
+        its location (for :meth:`where`), in file order."""
+        found: list[tuple[Loc, Condition]] = []
+
+        def walk(loc: Loc, c: Condition) -> None:
+            if c.layer is not None:
+                found.append((loc, c))
+            for key, parts in (("all", c.all_), ("any", c.any_)):
+                for j, part in enumerate(parts or ()):
+                    walk((*loc, key, j), part)
+            if c.not_ is not None:
+                walk((*loc, "not"), c.not_)
+
+        for i, x in enumerate(self.lists):
+            walk(("lists", i, "entry"), x.entry)
+        for key in ("sanctions", "rewards"):
+            for i, c in enumerate(getattr(self, key)):
+                walk((key, i, "trigger"), c.trigger)
+        return tuple(found)
 
 
 _ORIGINS: dict[int, tuple[weakref.ref[Scheme], Callable[[Loc], str]]] = {}
@@ -1198,10 +1241,10 @@ def _check(s: Scheme) -> Iterator[tuple[Loc, str]]:  # one flat list of rules
         for j, ev in enumerate(c.events):
             if ev not in events:
                 yield (*loc, "events", j), _unknown("event", ev, events)
-        for j, gr in enumerate(c.grades):
-            if gr not in grades:
+        for j, gr in enumerate(() if c.layer is not None else c.grades):  # another layer's:
+            if gr not in grades:  # checked when a scenario puts the layers together
                 yield (*loc, "grades", j), _unknown("grade", gr, grades)
-        if c.list is not None and c.list not in lists:
+        if c.list is not None and c.layer is None and c.list not in lists:
             yield (*loc, "list"), _unknown("list", c.list, lists)
         if c.at_least is not None and c.of not in events:
             yield (*loc, "of"), _unknown("event", c.of, events)
@@ -1221,7 +1264,7 @@ def _check(s: Scheme) -> Iterator[tuple[Loc, str]]:  # one flat list of rules
                 (*loc, "representative_listed"),
                 "representative_listed triggers on its own, not inside all/any/not",
             )
-        if entry and c.list is not None:
+        if entry and c.list is not None and c.layer is None:
             yield (
                 (*loc, "list"),
                 "a list's entry cannot be another list; use events, grades or a score",

@@ -1,0 +1,318 @@
+"""Conditions on other layers (``{layer: ID, list: X}``, ``{layer: ID, grades: [...]}``): the
+language, the checks a layered scenario makes, the order of layers, and the step reading the
+leaves filled from outside it, person by person against a plain reading."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import yaml
+from conftest import catalogue, scenario, scheme
+
+from scslab.engine.links import Linker, order_layers
+from scslab.engine.simulation import Run, Simulation
+from scslab.errors import ScenarioError, SchemeError
+from scslab.schemes.model import DOMAINS, Scheme
+
+EVENTS = {"fine": -40, "theft": -90, "deed": 25}
+GRADES = [("A", 960, 1100), ("B", 850, 959), ("C", 700, 849), ("D", 0, 699)]
+
+
+def doc(sid: str, lists: list[dict[str, Any]], triggers: list[dict[str, Any]]) -> dict[str, Any]:
+    """A scheme: three events, four grades, the lists given, one sanction per trigger lasting a
+    month (so that it runs in a month exactly when its trigger holds)."""
+    return {
+        "id": sid,
+        "name": sid,
+        "subject": "individuals",
+        "description": "conditions on another layer",
+        "sources": {"paper": "the seed paper"},
+        "score": {"base": 1000, "min": 0, "max": 1100, "source": "paper"},
+        "categories": [{"id": "all"}],
+        "events": [
+            {"id": e, "category": "all", "points": p, "domain": d, "assumed": True}
+            for (e, p), d in zip(EVENTS.items(), ("transport", "courts", "civic"), strict=True)
+        ],
+        "grades": [{"id": g, "min": lo, "max": hi, "assumed": True} for g, lo, hi in GRADES],
+        "lists": lists,
+        "sanctions": [
+            {
+                "id": f"s{k}",
+                "trigger": t,
+                "domain": "finance",
+                "effect": "x",
+                "duration_months": 1,
+                "assumed": True,
+            }
+            for k, t in enumerate(triggers)
+        ],
+    }
+
+
+def listed(lid: str, entry: dict[str, Any], exit_: dict[str, Any]) -> dict[str, Any]:
+    return {"id": lid, "kind": "black", "entry": entry, "exit": exit_, "assumed": True}
+
+
+def text(d: dict[str, Any]) -> str:
+    return yaml.safe_dump(d, sort_keys=False)
+
+
+SPC = listed("defaulters", {"events": ["theft"]}, {"after_months": 2})
+READER_LISTS = [
+    listed(
+        "mirror",
+        {"all": [{"layer": "spc", "list": "defaulters"}, {"score_below": 990}]},
+        {"condition_ends": True},
+    ),
+    listed("copy", {"layer": "spc", "list": "defaulters"}, {"condition_ends": True}),
+]
+READER_TRIGGERS: list[dict[str, Any]] = [
+    {"layer": "spc", "list": "defaulters"},
+    {"any": [{"layer": "spc", "grades": ["D"]}, {"events": ["fine"]}]},
+    {"not": {"layer": "spc", "grades": ["C", "D"]}},
+    {"all": [{"list": "copy"}, {"layer": "spc", "grades": ["C", "D"]}]},
+]
+
+
+def reader_text() -> str:
+    return text(doc("reader", READER_LISTS, READER_TRIGGERS))
+
+
+# --- the language -------------------------------------------------------------------------------
+
+
+def test_a_condition_on_another_layer_is_read_and_located() -> None:
+    """``layer:`` goes with list: or grades:, in entries, triggers and inside all/any/not; the
+    scheme alone does not check the other layer's names; links() finds each with its place."""
+    s = scheme(reader_text())
+    found = [(loc, c.layer, c.list, c.grades) for loc, c in s.links()]
+    assert found == [
+        (("lists", 0, "entry", "all", 0), "spc", "defaulters", ()),
+        (("lists", 1, "entry"), "spc", "defaulters", ()),
+        (("sanctions", 0, "trigger"), "spc", "defaulters", ()),
+        (("sanctions", 1, "trigger", "any", 0), "spc", None, ("D",)),
+        (("sanctions", 2, "trigger", "not"), "spc", None, ("C", "D")),
+        (("sanctions", 3, "trigger", "all", 1), "spc", None, ("C", "D")),
+    ]
+    assert s.where(("sanctions", 0, "trigger", "layer")).startswith("test-scheme.yaml:")
+
+
+@pytest.mark.parametrize(
+    ("trigger", "message"),
+    [
+        ({"layer": "spc"}, "give exactly one of"),
+        ({"layer": "spc", "score_below": 600}, "layer: spc goes with list: or grades:"),
+        ({"layer": "spc", "list": "x", "of": "household"}, "remove `of:`"),
+        ({"layer": "Not A Slug!", "list": "x"}, "layer"),
+    ],
+)
+def test_a_malformed_condition_on_another_layer_is_refused_where_it_is(
+    trigger: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(SchemeError) as err:
+        scheme(text(doc("bad", [], [trigger])))
+    assert "test-scheme.yaml:" in str(err.value) and message in str(err.value)
+
+
+def test_a_scheme_reading_another_layer_is_refused_when_run_alone(tmp_path: Path) -> None:
+    """Alone there is no layer to read: refused before anything is allocated, with the place of
+    the condition; ``scslab run`` says so in one line and exits with status 2."""
+    rates = {"fine": 0.5, "theft": 0.1, "deed": 0.5}
+    with pytest.raises(SchemeError, match=r"test-scheme\.yaml:\d+:\d+: .*reads layer 'spc'"):
+        Simulation(scenario(50, 2), scheme=scheme(reader_text()), catalogue=catalogue(rates))
+    path = tmp_path / "reader.yaml"
+    path.write_text(reader_text())
+    done = subprocess.run(
+        [sys.executable, "-m", "scslab", "run", "--scheme", str(path), "--agents", "100"],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 2
+    assert f"{path}:" in done.stderr and "layered scenario" in done.stderr
+    assert "Traceback" not in done.stderr and done.stderr.strip().count("\n") == 0
+
+
+# --- checks and order ---------------------------------------------------------------------------
+
+
+def layer(sid: str, triggers: list[dict[str, Any]]) -> Scheme:
+    return scheme(text(doc(sid, [SPC], triggers)))
+
+
+def test_layers_are_ordered_after_the_layers_they_read() -> None:
+    """A layer takes its month's step after every layer it reads; otherwise the order given."""
+    city = layer("city", [{"layer": "sesame", "grades": ["D"]}])
+    sesame = layer("sesame", [{"layer": "spc", "list": "defaulters"}])
+    spc = layer("spc", [{"grades": ["D"]}])
+    free = layer("free", [{"grades": ["D"]}])
+    given = [("city", city), ("sesame", sesame), ("free", free), ("spc", spc)]
+    assert order_layers(given) == (2, 3, 1, 0)
+    assert order_layers([("spc", spc), ("free", free)]) == (0, 1)
+
+
+@pytest.mark.parametrize(
+    ("trigger", "message"),
+    [
+        ({"layer": "spd", "list": "defaulters"}, "unknown layer 'spd'; did you mean 'spc'?"),
+        ({"layer": "spc", "list": "defaulter"}, "unknown list 'defaulter'; did you mean"),
+        ({"all": [{"layer": "spc", "grades": ["A", "E"]}]}, "unknown grade 'E'"),
+        ({"layer": "city", "list": "defaulters"}, "layer 'city' reads itself"),
+    ],
+)
+def test_a_condition_naming_what_is_not_there_is_refused_at_its_place(
+    trigger: dict[str, Any], message: str
+) -> None:
+    city = layer("city", [{"grades": ["D"]}, trigger])
+    with pytest.raises(ScenarioError) as err:
+        order_layers([("spc", layer("spc", [])), ("city", city)])
+    line = str(err.value)
+    assert message in line, line
+    # the place of the condition in its scheme file: the second sanction's trigger
+    assert re.match(r"test-scheme\.yaml:\d+:\d+: sanctions\.1\.trigger\.", line), line
+
+
+def test_layers_that_read_each_other_in_a_cycle_are_refused() -> None:
+    """a -> b -> c -> a within one month has no order: refused with the cycle and the place."""
+    a = layer("a", [{"layer": "c", "grades": ["D"]}])
+    b = layer("b", [{"layer": "a", "list": "defaulters"}])
+    c = layer("c", [{"any": [{"grades": ["A"]}, {"layer": "b", "grades": ["D"]}]}])
+    free = layer("free", [])
+    with pytest.raises(ScenarioError) as err:
+        order_layers([("free", free), ("a", a), ("b", b), ("c", c)])
+    line = str(err.value)
+    assert "a -> c -> b -> a" in line and "cycle" in line
+    assert line.startswith("test-scheme.yaml:") and "sanctions.0.trigger.layer" in line
+
+
+# --- the step -----------------------------------------------------------------------------------
+
+
+def test_the_step_reads_the_leaves_filled_from_outside_exactly_as_a_plain_reading() -> None:
+    """Each month every person gets random bits for the leaves on layer spc (and random causes),
+    as a layered run would fill them; every list and sanction of the reading layer then holds
+    exactly when the plain reading of its condition does, and one started by a lone condition on
+    the other layer carries that layer's cause."""
+    n, months = 400, 8
+    rates = {"fine": 0.6, "theft": 0.15, "deed": 0.5}
+    sim = Simulation(
+        scenario(n, months, seed=3),
+        scheme=scheme(reader_text()),
+        catalogue=catalogue(rates),
+        linked=True,
+    )
+    ext_of = {(layer_id, kind, names): bit for bit, layer_id, kind, names in sim.layout.external}
+    assert set(ext_of) == {
+        ("spc", "list", ("defaulters",)),
+        ("spc", "grades", ("D",)),
+        ("spc", "grades", ("C", "D")),
+    }
+    run = Run(sim)
+    ext, why = np.zeros(n, np.int64), np.zeros(n, np.uint32)
+    run.traits = run.traits._replace(ext=ext, ext_why=why)
+    rng = np.random.default_rng(5)
+    spc_grades = [g for g, _, _ in GRADES]
+    grades = sim.layout.grades
+    lists = sim.layout.lists
+    fine = sim.rates.act_ids.index("fine")
+    checked = started = 0
+    for t in range(months):
+        # the other layer: listed or not, a grade; its cause a random domain
+        on = rng.random(n) < 0.3
+        g = rng.integers(0, 4, n)
+        ext[:] = 0
+        ext[on] |= ext_of[("spc", "list", ("defaulters",))]
+        ext[g == 3] |= ext_of[("spc", "grades", ("D",))]
+        ext[g >= 2] |= ext_of[("spc", "grades", ("C", "D"))]
+        why[:] = np.where(ext != 0, np.uint32(1) << rng.integers(0, len(DOMAINS), n), 0)
+        before = run.state.grp_until.copy()
+        run.advance(t)
+        st = run.state
+        recorded_fine = _recorded(run, t, fine)
+        for p in range(n):
+            other = {"listed": bool(on[p]), "grade": spc_grades[g[p]]}
+            own_copy = st.list_since[p, lists.index("copy")] >= 0
+            mirror = other["listed"] and st.score[p] < 990
+            assert (st.list_since[p, lists.index("mirror")] >= 0) == mirror, (t, p)
+            assert own_copy == other["listed"], (t, p)
+            want = [
+                other["listed"],
+                other["grade"] == "D" or p in recorded_fine,
+                other["grade"] not in ("C", "D"),
+                own_copy and other["grade"] in ("C", "D"),
+            ]
+            for q, members in enumerate(sim.layout.groups):
+                k = int(members[0].id[1:])
+                assert (st.grp_until[p, q] >= 0) == want[k], (t, p, k)
+                checked += 1
+                if k == 0 and want[k] and before[p, q] < 0:  # started: the other layer's cause
+                    assert st.grp_cause[p, q] == why[p], (t, p)
+                    started += 1
+            li = lists.index("copy")
+            if st.list_since[p, li] == t + sim.history_months:  # entered this month
+                assert st.list_cause[p, li] == why[p]
+        assert grades  # the reader's own grades are kept as ever
+    assert checked == n * months * 4 and started > 50
+
+
+def _recorded(run: Run, t: int, act: int) -> set[int]:
+    """People with a recorded ``act`` in month ``t`` (everyone is in the panel)."""
+    ev = run.record.panel_events[t]  # step, person, act, false, recorded, points, event
+    return {int(p) for p in ev[(ev[:, 2] == act) & (ev[:, 4] == 1), 1]}
+
+
+# --- filling from other layers' state -----------------------------------------------------------
+
+
+def test_the_leaves_are_filled_from_the_other_layers_state() -> None:
+    """Linker.fill sets each leaf's bit exactly where the other layer's list or grade holds,
+    with that listing's cause, or the causes behind that layer's score; rows a layer does not
+    hold hold none, nor do any while the layer is not in force."""
+    n = 300
+    rates = {"fine": 3.0, "theft": 5.0, "deed": 0.5}
+    reader = Simulation(
+        scenario(n, 4, seed=2),
+        scheme=scheme(reader_text()),
+        catalogue=catalogue(rates),
+        linked=True,
+    )
+    spc_sim = Simulation(
+        scenario(n, 4, seed=9), scheme=layer("spc", [{"grades": ["D"]}]), catalogue=catalogue(rates)
+    )
+    spc = Run(spc_sim)
+    for t in range(4):
+        spc.advance(t)
+    st = spc.state
+    assert (st.list_since[:, 0] >= 0).any() and (st.list_since[:, 0] < 0).any()
+    assert {0, 1, 2, 3} <= set(st.grade.tolist())
+    linker = Linker(reader.layout, {"spc": spc_sim.layout})
+    assert linker.layers == ("spc",)
+    ext, why = linker.columns(n)
+    linker.fill(ext, why, {"spc": st})
+    bits = {(kind, names): bit for bit, _, kind, names in reader.layout.external}
+    on = st.list_since[:, 0] >= 0
+    d, cd = st.grade == 3, st.grade >= 2
+    want = (
+        np.where(on, bits[("list", ("defaulters",))], 0)
+        | np.where(d, bits[("grades", ("D",))], 0)
+        | np.where(cd, bits[("grades", ("C", "D"))], 0)
+    )
+    assert (ext == want).all()
+    cause = np.where(on, st.list_cause[:, 0], 0) | np.where(cd, st.cause, 0)
+    assert (why == cause).all()
+    # spans: the layer holds population rows [100, 400), the reader rows [50, 350): the
+    # reader's row i is the layer's row i - 50, and the reader's first 50 rows hold nothing
+    linker.fill(ext, why, {"spc": st}, spans={"spc": (100, 400)}, reader=(50, 350))
+    assert (ext[:50] == 0).all() and (why[:50] == 0).all()
+    assert (ext[50:] == want[:250]).all() and (why[50:] == cause[:250]).all()
+    # a layer not in force this month holds none of its leaves
+    linker.fill(ext, why, {})
+    assert not ext.any() and not why.any()
+    # nothing read: zero-width columns, as in a run without layers
+    alone = Linker(spc_sim.layout, {})
+    assert [c.shape for c in alone.columns(n)] == [(0,), (0,)]
