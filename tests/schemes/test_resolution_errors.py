@@ -127,3 +127,13 @@ def test_sweeps_vary_score_valued_numbers_in_whole_points() -> None:
     ):
         assert setting_kind(path) == "int", path
     assert setting_kind("scheme_values.network.low-friends.share") == "float"
+
+
+def test_the_resolution_is_not_an_assumed_number_of_the_ledger() -> None:
+    """`scslab assumptions` varies a scheme's numbers, not the units they are written in."""
+    from scslab.sweep.ledger import _walk
+
+    s = parse_scheme(RESOLVED.replace("  source: paper\ncategories", "  assumed: true\ncategories"))
+    assert s.score.assumed
+    found = [loc for loc, *_ in _walk(s, (), None) if loc[0] == "score"]
+    assert ("score", "base") in found and ("score", "resolution") not in found

@@ -38,7 +38,7 @@ from scslab.behaviour.model import Act, Catalogue, Observation
 from scslab.engine.scenario import Scenario
 from scslab.errors import ScenarioError, ScslabError
 from scslab.files import write_text
-from scslab.schemes.model import Scheme, Sourced
+from scslab.schemes.model import Scheme, Score, Sourced
 
 #: The default range of an assumed number x: [x / SPREAD, x · SPREAD], even in log(x).
 SPREAD = 1.5
@@ -223,7 +223,11 @@ def _walk(
     if isinstance(node, Sourced):
         rule = node
     for name, info in type(node).model_fields.items():
-        if name in ("source", "assumed", "ranges"):
+        # the score's resolution is the unit the scheme's numbers are written in, not a number
+        # of the scheme's to vary
+        if name in ("source", "assumed", "ranges") or (
+            isinstance(node, Score) and name == "resolution"
+        ):
             continue
         value = getattr(node, name)
         here = (*loc, name)
