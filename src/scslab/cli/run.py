@@ -14,6 +14,7 @@ from scslab.cli import console, err_console, months_bar, with_flags
 from scslab.errors import ScenarioError
 
 if TYPE_CHECKING:  # the engine is imported when a run starts, not when the CLI does
+    from scslab.engine.scenario import Scenario
     from scslab.engine.simulation import RunInterrupted
     from scslab.store.results import Results
 
@@ -75,6 +76,10 @@ def run(
 
     scenario = load_scenario(scenario_file) if scenario_file else Scenario()
     updates: dict[str, Any] = {}
+    if scheme is not None and scenario.layers is not None:
+        raise ScenarioError(
+            f"--scheme {scheme}: the scenario has layers, and each names its scheme in `layers:`"
+        )
     if scheme is not None:
         updates["scheme"] = scheme
     if years is not None:
@@ -113,6 +118,16 @@ def run(
     }
     if updates:
         scenario = with_flags(scenario, updates, flags)
+    if scenario.layers is not None:
+        for given, flag in (
+            (shards != 1, f"--shards {shards}"),
+            (cluster is not None, "--cluster"),
+            (checkpoint_every is not None, "--checkpoint-every"),
+        ):
+            if given:
+                raise ScenarioError(f"{flag}: not supported yet for layered runs")
+        run_layers(scenario, out, overwrite=overwrite, as_json=as_json)
+        return
 
     sim = Simulation(scenario)
     # the folder is prepared once; with --overwrite its old results (and checkpoint) stay until
@@ -147,6 +162,48 @@ def run(
             sim.abandon()  # a refused or failed run leaves no empty folder behind
             raise
     show_summary(results, as_json=as_json)
+
+
+def run_layers(scenario: Scenario, out: Path | None, *, overwrite: bool, as_json: bool) -> None:
+    """A scenario with ``layers:``: run them together, then each layer's summary."""
+    from scslab.engine.layers import LayeredSimulation
+    from scslab.engine.simulation import RunInterrupted
+    from scslab.layered import run_layered
+
+    lsim = LayeredSimulation(scenario)
+    ids = ", ".join(ls.id for ls in lsim.layers)
+    with months_bar(f"[bold]layers {ids}[/] {lsim.agents:,} people", as_json=as_json) as bar:
+        task = bar.add_task("run", total=scenario.steps)
+
+        def advance(done: int, total: int) -> None:
+            bar.update(task, completed=done)
+
+        try:
+            results = run_layered(lsim, out, overwrite=overwrite, progress=advance)
+        except RunInterrupted as stop:
+            stopped(stop)
+    summaries = {}
+    for lid, r in results.items():
+        summaries[lid] = r.summary()
+        r.close()
+    folder = next(iter(results.values())).path.parent.parent.parent
+    if as_json:
+        doc = {
+            "layered": True,
+            "agents": lsim.agents,
+            "steps": scenario.steps,
+            "path": str(folder),
+            "layers": summaries,
+        }
+        typer.echo(json.dumps(doc, indent=2, ensure_ascii=False))
+        return
+    for layer, ls in zip(scenario.layers or (), lsim.layers, strict=True):
+        where = ", ".join(layer.where or ()) or "everywhere"
+        console.print(
+            f"\n[bold]layer {ls.id}[/] ({where}; months {ls.first} to {ls.end - 1} of the run)"
+        )
+        print_summary(summaries[ls.id])
+    console.print(f"\nlayered run: {folder} (each layer's results in {folder}/layers/<id>)")
 
 
 def stopped(stop: RunInterrupted) -> NoReturn:

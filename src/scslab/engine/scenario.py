@@ -7,6 +7,7 @@ Every default names its source or is marked assumed in its field description.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from datetime import date
 from importlib import resources
 from pathlib import Path
@@ -24,6 +25,7 @@ from pydantic import (
     ValidationError,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
 
 from scslab._yaml import Located, load_located, located_errors, looks_like_path, read_located
@@ -33,6 +35,7 @@ from scslab.errors import ScenarioError
 from scslab.population.firms import FirmSpec
 from scslab.population.individuals import PopulationSpec
 from scslab.population.network import NetworkSpec
+from scslab.schemes.model import Slug, _Problems, problems_of
 
 #: The package that holds the built-in scenarios, each ``NAME.yaml``, most with their targets.
 BUILTIN = "scslab.scenarios"
@@ -75,6 +78,10 @@ def _calendar_month(value: Any) -> str:
     return text
 
 
+def _shown(value: int | str | None) -> str:
+    return f"'{value}'" if isinstance(value, str) else f"month {value}"
+
+
 def month_index(text: str) -> int:
     """Months since year 0 of a ``YYYY-MM`` month."""
     year, month = text.split("-")
@@ -94,6 +101,43 @@ RateOrPieces = Annotated[
 ]
 
 
+#: A month of the run: a month index (0: the first recorded month) or a calendar month,
+#: ``YYYY-MM``, where the scenario has a ``start``.
+RunMonth = Annotated[
+    Annotated[int, Field(ge=0, le=1200), Tag("month[]")] | Annotated[Month, Tag("calendar[]")],
+    Discriminator(lambda v: "calendar[]" if isinstance(v, str | date) else "month[]"),
+]
+
+
+class Layer(_Spec):
+    """One scheme over the scenario's population: where it applies and when it is in force.
+
+    ``docs/layers.md`` describes layered runs; ``from`` is written ``start_at`` in Python."""
+
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, populate_by_name=True, serialize_by_alias=True
+    )
+
+    id: Slug = Field(description="the layer's name: its results are in OUT/layers/<id>/")
+    scheme: str = Field(description="a built-in name or a scheme file")
+    where: tuple[str, ...] | None = Field(
+        default=None,
+        description="the regions of the population the scheme applies in, adjacent in "
+        "population.regions (default: everywhere); people elsewhere are not scored by it",
+    )
+    start_at: RunMonth | None = Field(
+        default=None,
+        alias="from",
+        description="the month the scheme comes into force: a month of the run (0 the first) "
+        "or YYYY-MM with the scenario's `start` (default: from the start, with its history)",
+    )
+    until: RunMonth | None = Field(
+        default=None,
+        description="the month the scheme is abandoned: it scores nobody from then on, and its "
+        "lists and consequences end (default: in force to the end)",
+    )
+
+
 class Fitted(_Spec):
     """A setting fitted by ``scslab calibrate``: its value, its posterior interval, and to what."""
 
@@ -109,6 +153,11 @@ class Scenario(_Spec):
     """Everything a run needs besides the code: scheme, population, horizon, seed, behaviour."""
 
     scheme: str = Field(default="rongcheng-2014", description="a built-in name or a scheme file")
+    layers: tuple[Layer, ...] | None = Field(
+        default=None,
+        description="several schemes over the one population, each with its regions and months "
+        "(docs/layers.md); in place of `scheme`",
+    )
     population: PopulationSpec = PopulationSpec()
     network: NetworkSpec | None = Field(
         default=None, description="draw a friendship network; needed by network rules"
@@ -165,10 +214,143 @@ class Scenario(_Spec):
         "written by calibrate, read by people (the run uses the settings themselves)",
     )
 
+    @model_validator(mode="before")
+    @classmethod
+    def _layered_scheme(cls, data: Any) -> Any:
+        """With ``layers:``, ``scheme`` is the first layer's (as a scenario written back has
+        it); a ``scheme:`` of its own is refused."""
+        if not isinstance(data, dict) or not data.get("layers"):
+            return data
+        layers = data["layers"]
+        first = layers[0] if isinstance(layers, list | tuple) else None
+        own = first.scheme if isinstance(first, Layer) else None
+        if isinstance(first, dict):
+            own = first.get("scheme")
+        if not isinstance(own, str):
+            return data  # the layer's own check says what is wrong
+        if "scheme" in data and data["scheme"] != own:
+            raise _Problems(
+                [
+                    (
+                        ("scheme",),
+                        "a scenario with `layers:` names each layer's scheme there; remove "
+                        "`scheme:` (or `layers:` for a run of one scheme everywhere)",
+                    )
+                ]
+            )
+        return {**data, "scheme": own}
+
     @field_validator("start", mode="before")
     @classmethod
     def _month(cls, value: Any) -> Any:
         return None if value is None else _calendar_month(value)
+
+    @model_validator(mode="after")
+    def _layers(self) -> Scenario:
+        problems = list(self._layer_problems())
+        if problems:
+            raise _Problems(problems)
+        return self
+
+    def _layer_problems(self) -> Iterator[tuple[tuple[str | int, ...], str]]:
+        """Each located problem of ``layers``, checked before anything is allocated."""
+        if self.layers is None:
+            return
+        if not self.layers:
+            yield ("layers",), "give at least one layer, or leave `layers:` out"
+            return
+        if self.contracts.enabled:
+            yield ("contracts",), "contracts in a run with layers: not supported yet"
+        if self.firms is not None:
+            yield ("firms",), "firms in a run with layers: not supported yet"
+        if self.scheme_values and len(self.layers) > 1:
+            yield (
+                ("scheme_values",),
+                "scheme_values with several layers: not supported yet (which layer's scheme?)",
+            )
+        regions = [r.id for r in self.population.regions]
+        seen: dict[str, int] = {}
+        for i, layer in enumerate(self.layers):
+            if layer.id in seen:
+                yield (
+                    ("layers", i, "id"),
+                    f"two layers are called '{layer.id}' (the other is layers.{seen[layer.id]}); "
+                    "give each layer its own id",
+                )
+            seen.setdefault(layer.id, i)
+            yield from self._where_problems(i, layer, regions)
+            first, until = self._month_of(layer.start_at), self._month_of(layer.until)
+            for key, month in (("from", first), ("until", until)):
+                if isinstance(month, str):
+                    yield ("layers", i, key), month
+            if not isinstance(first, str) and not isinstance(until, str):
+                if until is not None and until <= max(first or 0, 0):
+                    yield (
+                        ("layers", i, "until"),
+                        f"until {_shown(layer.until)} is not after "
+                        + (
+                            f"from {_shown(layer.start_at)}"
+                            if (first or 0) > 0
+                            else "the run's first month"
+                        )
+                        + ": the layer would never be in force",
+                    )
+                elif first is not None and first >= self.steps:
+                    yield (
+                        ("layers", i, "from"),
+                        f"from {_shown(layer.start_at)} is after the run's last month "
+                        f"({self.steps - 1}): the layer would never be in force",
+                    )
+
+    @staticmethod
+    def _where_problems(
+        i: int, layer: Layer, regions: list[str]
+    ) -> Iterator[tuple[tuple[str | int, ...], str]]:
+        if layer.where is None:
+            return
+        if not layer.where:
+            yield ("layers", i, "where"), "give at least one region, or leave `where:` out"
+            return
+        from difflib import get_close_matches
+
+        known = []
+        for j, name in enumerate(layer.where):
+            if name not in regions:
+                near = get_close_matches(name, regions, n=1)
+                hint = f"did you mean '{near[0]}'?" if near else f"known: {', '.join(regions)}"
+                yield ("layers", i, "where", j), f"the population has no region '{name}'; {hint}"
+            else:
+                known.append(regions.index(name))
+        if len(known) == len(layer.where):
+            span = sorted(set(known))
+            if span[-1] - span[0] + 1 != len(span):
+                yield (
+                    ("layers", i, "where"),
+                    "a layer's regions must be adjacent in population.regions (people are laid "
+                    "out region by region); regions apart: not supported yet",
+                )
+
+    def _month_of(self, value: int | str | None) -> int | str | None:
+        """A layer's month as a month of the run (a calendar month before the start: 0,
+        negative), or the problem with it as text."""
+        if value is None or isinstance(value, int):
+            return value
+        if self.start is None:
+            return f"'{value}' is a calendar month, and the scenario has no `start: YYYY-MM`"
+        return month_index(value) - month_index(self.start)
+
+    def layer_months(self) -> dict[str, tuple[int, int]]:
+        """Each layer's months in force, ``(first, end)``, as months of the run (``end``
+        excluded; at most the run's months)."""
+        out = {}
+        for layer in self.layers or ():
+            first, until = self._month_of(layer.start_at), self._month_of(layer.until)
+            assert not isinstance(first, str) and not isinstance(until, str)  # validated
+            out[layer.id] = (
+                max(first or 0, 0),
+                self.steps if until is None else min(until, self.steps),
+            )
+        return out
 
     @field_validator("rates")
     @classmethod
@@ -243,7 +425,28 @@ class Scenario(_Spec):
         """Read a scenario file; relative scheme and catalogue paths are taken from its folder."""
         path = Path(path)
         doc = read_located(path, ScenarioError, "scenario file")
-        return cls.from_located(doc).anchored(path.parent)._values_checked(doc)
+        scenario = cls.from_located(doc).anchored(path.parent)
+        return scenario._layers_checked(doc)._values_checked(doc)
+
+    def _layers_checked(self, doc: Located) -> Scenario:
+        """This scenario, once each layer's scheme is found and scores people; a refused one
+        is reported at its place in ``doc``."""
+        from scslab.errors import ScslabError
+        from scslab.schemes.loader import load_scheme
+
+        for i, layer in enumerate(self.layers or ()):
+            where = f"{doc.where(('layers', i, 'scheme'))}: layers.{i}.scheme"
+            try:
+                scheme = load_scheme(layer.scheme)
+            except ScslabError as exc:
+                first = str(exc).splitlines()[0]
+                raise ScenarioError(f"{where}: {first}") from None
+            if scheme.subject != "individuals":
+                raise ScenarioError(
+                    f"{where}: '{scheme.id}' scores {scheme.subject}; a layer of firms: not "
+                    "supported yet"
+                )
+        return self
 
     def _values_checked(self, doc: Located) -> Scenario:
         """This scenario, once its ``scheme_values`` are checked against its scheme; a refused
@@ -272,6 +475,12 @@ class Scenario(_Spec):
         for key in ("scheme", "acts"):
             if local(getattr(self, key)) != getattr(self, key):
                 updates[key] = local(getattr(self, key))
+        if self.layers is not None:
+            moved_layers = tuple(
+                layer.model_copy(update={"scheme": local(layer.scheme)}) for layer in self.layers
+            )
+            if moved_layers != self.layers:
+                updates["layers"] = moved_layers
         firms = self.firms
         if firms is not None:
             moved = {k: local(getattr(firms, k)) for k in ("people_scheme", "acts")}
@@ -290,7 +499,23 @@ class Scenario(_Spec):
         try:
             return cls.model_validate(doc.data)
         except ValidationError as exc:
-            raise ScenarioError(located_errors(exc.errors(), doc)) from None
+            lines: list[str] = []
+            plain = []
+            for err in exc.errors():
+                found = problems_of(err.get("ctx"))
+                if found is None:
+                    plain.append(err)
+                    continue
+                lines += [f"{doc.where(loc)}: {'.'.join(map(str, loc))}: {m}" for loc, m in found]
+            if plain:
+                lines.insert(0, located_errors(plain, doc))
+            raise ScenarioError("\n".join(lines)) from None
 
     def to_yaml(self) -> str:
-        return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False, allow_unicode=True)
+        data = self.model_dump(mode="json")
+        if self.layers is not None:
+            del data["scheme"]  # each layer's is in `layers`
+            data["layers"] = [x.model_dump(mode="json", exclude_none=True) for x in self.layers]
+        else:
+            del data["layers"]  # as written before layers existed
+        return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)

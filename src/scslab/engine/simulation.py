@@ -363,6 +363,14 @@ class Simulation:
                 scale[self.contract_act] = 0.0
         self.also_personal = also_personal
         self.interrupted = False
+        #: a layer's regions (``where``): the first and the end region, people laid out region
+        #: by region; ``None``: everywhere. Its rows start at :attr:`row_offset` of the population
+        self.regions: tuple[int, int] | None = self._layer_regions()
+        #: the population row of this run's row 0, and the household number of its household 0
+        self.row_offset = 0
+        self.household_offset = 0
+        if population is not None and self.regions is not None:
+            population = self._rows_of(population)
         #: the output folder :meth:`prepare` made ready, and whether it created it
         self._out: tuple[Path, bool] | None = None
         self._population: Population | Firms | None = population
@@ -417,6 +425,72 @@ class Simulation:
             ties=self.scenario.network is not None
             or (self._population is not None and self._population.network is not None),
             contracts=self.contract_act is not None,
+        )
+
+    def share_population(self, pop: Population) -> None:
+        """Run over ``pop``, drawn once for several layers (each takes its regions' rows), in
+        place of drawing the scenario's population itself; before the run starts."""
+        self._population = pop if self.regions is None else self._rows_of(pop)
+
+    def _layer_regions(self) -> tuple[int, int] | None:
+        """The regions of a one-layer ``layers:`` scenario's ``where``; a layer's months and
+        several layers are a layered run's (:mod:`scslab.engine.layers`)."""
+        layers = self.scenario.layers
+        if layers is None:
+            return None
+        if len(layers) > 1:
+            raise ScenarioError(
+                f"layers: {len(layers)} layers run as one layered run "
+                "(scslab.engine.layers.LayeredSimulation, as `scslab run` does)"
+            )
+        layer = layers[0]
+        if layer.start_at is not None or layer.until is not None:
+            raise ScenarioError(
+                f"layers.0: layer '{layer.id}' has months (from/until), which a layered run "
+                "keeps (scslab.engine.layers.LayeredSimulation, as `scslab run` does)"
+            )
+        if layer.where is None:
+            return None
+        names = [r.id for r in self.scenario.population.regions]
+        ix = [names.index(r) for r in layer.where]
+        return min(ix), max(ix) + 1
+
+    def _rows_of(self, pop: Population) -> Population:
+        """The people of this layer's regions (:attr:`regions`), a contiguous range of
+        ``pop``'s rows; their households renumbered from the first one's neighbourhood, and
+        their ties to each other kept (a friend outside the layer is not scored by it)."""
+        assert self.regions is not None
+        a, b = self.regions
+        ends = np.concatenate([[0], np.cumsum(np.bincount(pop.region, minlength=b))])
+        lo, hi = int(ends[a]), int(ends[b])
+        if hi == lo:
+            names = ", ".join(r.id for r in self.scenario.population.regions[a:b])
+            raise ScenarioError(
+                f"layers.0.where: nobody lives in {names} in this population; use more agents"
+            )
+        per = self.scenario.population.neighbourhood_households
+        hbase = int(pop.household[lo]) // per * per
+        network = pop.network
+        if network is not None:
+            ip = network.indptr
+            seg = network.indices[ip[lo] : ip[hi]]
+            keep = (seg >= lo) & (seg < hi)
+            kept = np.concatenate([[0], np.cumsum(keep)])
+            network = Network(
+                kept[ip[lo : hi + 1] - ip[lo]].astype(np.int64),
+                (seg[keep] - lo).astype(np.int32),
+                network.symmetric,
+            )
+        self.row_offset, self.household_offset = lo, hbase
+        return Population(
+            spec=pop.spec,
+            region=pop.region[lo:hi],
+            hukou=pop.hukou[lo:hi],
+            age=pop.age[lo:hi],
+            income=pop.income[lo:hi],
+            household=(pop.household[lo:hi] - hbase).astype(pop.household.dtype),
+            network=network,
+            birth=pop.birth[lo:hi] if pop.birth is not None else None,
         )
 
     def draws_at(self, t: int) -> Draws:
@@ -485,7 +559,11 @@ class Simulation:
             return self._population.n
         if self.people is not None and self.firm_spec is not None:
             return self.firm_spec.count(self.people.agents)
-        return self.scenario.population.expected_people()
+        spec = self.scenario.population
+        if self.regions is not None:  # before it is drawn: the regions' expected share
+            a, b = self.regions
+            return round(spec.expected_people() * sum(r.share for r in spec.regions[a:b]))
+        return spec.expected_people()
 
     @property
     def cells_move(self) -> bool:
@@ -581,7 +659,7 @@ class Simulation:
             pop = generate(self.scenario.population, self.scenario.seed)
             if self.scenario.network is not None:
                 pop.network = generate_network(pop, self.scenario.network, self.scenario.seed)
-            self._population = pop
+            self._population = pop if self.regions is None else self._rows_of(pop)
         return self._population
 
     def execute(
@@ -779,6 +857,8 @@ class Run:
         #: in a firm run, the people's run that goes step by step beside it
         self.people_run = Run(sim.people) if sim.people is not None else None
         self.seed = sim.stream_seed
+        #: the population row of row 0 (a layer's regions): draws are keyed by population rows
+        self.offset = sim.row_offset
         #: unrecorded months run before month 0 (the history), and how many are done
         self.history = sim.history_months
         self.warmed = 0
@@ -970,7 +1050,7 @@ class Run:
             mark_households(sim.arrays, state, traits)
         if sim.contract_act is not None:
             self._contracts(k, t)
-        step_month(self, k, 0)  # 0: no offset
+        step_month(self, k, self.offset)
         if network is not None:
             if self.cutting.enabled:
                 cut = cut_ties(
@@ -983,7 +1063,7 @@ class Run:
                     self.group_start,
                     seed,
                     k,
-                    0,
+                    self.offset,
                 )
                 if t is not None:
                     self.record.ties_cut[t] = cut
@@ -999,7 +1079,7 @@ class Run:
                     self.group_start,
                     seed,
                     k,
-                    0,
+                    self.offset,
                 )
                 if t is not None:
                     self.record.extra["ties_cut_by_shaming"][t] = shamed

@@ -375,12 +375,14 @@ def _write_panel(
 
     cols: dict[str, Any] = {
         "step": np.repeat(np.arange(T, dtype=np.int32), P),
-        "person": np.tile(people, T).astype(np.int64),
+        # people as rows of the whole population (a layer's regions begin at its row offset)
+        "person": np.tile(people + sim.row_offset, T).astype(np.int64),
     }
     if isinstance(pop, Firms):
         cols["representative"] = np.tile(pop.representative[people], T).astype(np.int64)
     else:
-        cols["household"] = np.tile(pop.household[people], T).astype(np.int64)
+        household = pop.household[people].astype(np.int64) + sim.household_offset
+        cols["household"] = np.tile(household, T)
     for k, (trait, column) in enumerate(pop.trait_columns().items()):
         if rec.panel_cell.size:  # income moves: each month's traits are those of its cell
             at = sim.cells.traits()[rec.panel_cell[:T].ravel(), k]
@@ -416,7 +418,7 @@ def _write_panel(
         for p in range(P):
             for start, stop in _spells(marks[:, p]):
                 mask = int(causes[start, p])
-                spells["person"].append(int(people[p]))
+                spells["person"].append(int(people[p]) + sim.row_offset)
                 spells["kind"].append(kind)
                 spells["item"].append(item)
                 spells["domain"].append(domain)

@@ -1,0 +1,255 @@
+"""Layered runs: several schemes over one population, month by month.
+
+A scenario with ``layers:`` lists schemes, each a *layer* with its regions (``where``) and its
+months in force (``from``, ``until``). The population is drawn once; each layer is a
+:class:`~scslab.engine.simulation.Run` of its own over its regions' rows, with its own state,
+tallies and record, and the layers step in one clock:
+
+* months of history: a layer whose scheme has ``h`` months of history lives them in the ``h``
+  months before month 0, so that every layer in force at the start reaches month 0 together;
+* month ``t``: each layer in force (``from <= t < until``) does its month ``t - from``.
+
+Each layer is exactly the one-layer run of its own scenario (:func:`layer_scenario`): the same
+draws (keyed by the person's row in the population, so a layer over some regions draws for its
+people what a layer everywhere draws for them), the same results, bit for bit. Its results are a
+one-layer results file, ``OUT/layers/<id>/results.duckdb`` (written by :mod:`scslab.layered`),
+which every command reads as it reads any run; ``OUT/layers.json`` says the run is layered and
+lists the layers.
+
+A layer that starts within the run (``from`` after month 0) starts with everyone at the base, no
+history: the scheme is new. A layer abandoned at ``until`` scores nobody from then on and records
+nothing; its lists and consequences end with it (a layer that reads it sees nobody listed).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from scslab.engine.compiled import State
+from scslab.engine.scenario import Layer, Scenario, month_index
+from scslab.engine.simulation import BASE_OVERHEAD, Progress, Record, Run, Simulation
+from scslab.errors import ResourceError, ScenarioError
+from scslab.population.individuals import Population, generate
+from scslab.population.network import generate_network
+
+#: The file at the top of a layered run's folder that says it is layered and lists its layers.
+LAYERS_FILE = "layers.json"
+#: The folder under a layered run's folder that holds each layer's results folder.
+LAYERS_DIR = "layers"
+
+
+def layer_scenario(scenario: Scenario, layer: Layer, first: int, end: int) -> Scenario:
+    """The one-layer scenario a layer runs: its scheme over its regions, for its months.
+
+    Months ``first .. end - 1`` of the layered run are its months ``0 ..``: its ``years`` are
+    its months in force, its ``start`` (with a calendar) the month it comes into force, and a
+    layer that comes into force after month 0 has no history (``history_months: 0``)."""
+    data = scenario.model_dump()
+    data["layers"] = [layer.model_copy(update={"start_at": None, "until": None}).model_dump()]
+    data["scheme"] = layer.scheme
+    data["years"] = (end - first) / 12
+    if first > 0:
+        data["history_months"] = 0
+        if scenario.start is not None:
+            m = month_index(scenario.start) + first
+            data["start"] = f"{m // 12:04d}-{m % 12 + 1:02d}"
+    return Scenario.model_validate(data)
+
+
+@dataclass(eq=False)
+class LayerSim:
+    """One layer of a layered run: its simulation and its months of the run."""
+
+    id: str
+    sim: Simulation
+    #: the run's month the layer comes into force, and the month it ends (excluded)
+    first: int
+    end: int
+
+    @property
+    def lo(self) -> int:
+        """The population row of the layer's row 0."""
+        return self.sim.row_offset
+
+    @property
+    def hi(self) -> int:
+        """The population row after the layer's last."""
+        return self.sim.row_offset + self.sim.agents
+
+    def in_force(self, t: int) -> bool:
+        return self.first <= t < self.end
+
+
+class LayeredSimulation:
+    """A scenario with ``layers:``, ready to run: one :class:`Simulation` per layer, checked
+    before anything is allocated, over one population drawn once.
+
+    >>> lsim = LayeredSimulation(load_scenario("suining-2010-2011"))
+    >>> run = lsim.execute()    # run.records: each layer's Record (scslab.layered writes them)
+    """
+
+    def __init__(self, scenario: Scenario) -> None:
+        if not scenario.layers:
+            raise ScenarioError("the scenario has no `layers:`; run it with Simulation")
+        self.scenario = scenario
+        months = scenario.layer_months()
+        self.layers: tuple[LayerSim, ...] = tuple(
+            LayerSim(
+                layer.id,
+                Simulation(layer_scenario(scenario, layer, *months[layer.id])),
+                *months[layer.id],
+            )
+            for layer in scenario.layers
+        )
+        for ls in self.layers:
+            if ls.sim.scheme.subject != "individuals":
+                raise ScenarioError(
+                    f"layers: layer '{ls.id}' scores {ls.sim.scheme.subject}; a layer of firms: "
+                    "not supported yet"
+                )
+        #: the order the layers step in within a month (their order in the scenario)
+        self.order: tuple[int, ...] = tuple(range(len(self.layers)))
+        self._population: Population | None = None
+        self.interrupted = False
+
+    @property
+    def steps(self) -> int:
+        return self.scenario.steps
+
+    @property
+    def agents(self) -> int:
+        """People in the population (each layer scores those of its regions)."""
+        if self._population is not None:
+            return self._population.n
+        return self.scenario.population.expected_people()
+
+    def estimate_memory(self) -> int:
+        """Bytes at the peak: each layer's run as it would need alone, less the overhead they
+        share (a layer's own estimate counts its rows of the population, drawn here once)."""
+        return BASE_OVERHEAD + sum(ls.sim.estimate_memory() - BASE_OVERHEAD for ls in self.layers)
+
+    def check_memory(self) -> None:
+        import psutil
+
+        need = self.estimate_memory()
+        have = psutil.virtual_memory().available
+        if need > 0.9 * have:
+            raise ResourceError(
+                f"this layered run needs about {need / 2**30:.1f} GiB and the machine has "
+                f"{have / 2**30:.1f} GiB free; use fewer agents (--agents) or a larger machine"
+            )
+
+    def population(self) -> Population:
+        """The one population, drawn once; each layer is given its regions' rows of it."""
+        if self._population is None:
+            sc = self.scenario
+            pop = generate(sc.population, sc.seed)
+            if sc.network is not None:
+                pop.network = generate_network(pop, sc.network, sc.seed)
+            for ls in self.layers:
+                ls.sim.share_population(pop)
+            self._population = pop
+        return self._population
+
+    def start(self) -> LayeredRun:
+        """Check memory, draw the population and set up every layer's columns."""
+        self.check_memory()
+        return LayeredRun(self)
+
+    def execute(
+        self, progress: Progress | None = None, *, resume: LayeredRun | None = None
+    ) -> LayeredRun:
+        """Run every month in memory; on Ctrl-C stop where it is and set :attr:`interrupted`."""
+        run = self.start() if resume is None else resume
+        self.interrupted = False
+        try:
+            for t in range(run.done, self.steps):
+                run.advance(t)
+                if progress is not None:
+                    progress(t + 1, self.steps)
+        except KeyboardInterrupt:
+            self.interrupted = True
+        return run
+
+    def describe(self, files: dict[str, str]) -> str:
+        """``layers.json``: the run is layered, its scenario, and each layer with its results
+        file (``files``: by id, relative to the run's folder)."""
+        layers = []
+        for layer, ls in zip(self.scenario.layers or (), self.layers, strict=True):
+            layers.append(
+                {
+                    "id": ls.id,
+                    "scheme": ls.sim.scheme.id,
+                    "where": list(layer.where) if layer.where is not None else None,
+                    "from": ls.first,
+                    "until": ls.end,
+                    "people": ls.sim.agents,
+                    "results": files[ls.id],
+                }
+            )
+        doc = {"layered": True, "scenario": self.scenario.to_yaml(), "layers": layers}
+        return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+
+
+class LayeredRun:
+    """A layered run in progress: one :class:`Run` per layer, stepped in one clock.
+
+    :meth:`advance` does month ``t`` of the run: first, once, the months of history (each
+    layer's last ``h`` before month 0), then each layer in force does its month."""
+
+    def __init__(self, lsim: LayeredSimulation) -> None:
+        self.lsim = lsim
+        lsim.population()
+        self.runs: tuple[Run, ...] = tuple(Run(ls.sim) for ls in lsim.layers)
+        #: months of history before month 0: the longest of the layers in force at the start
+        self.history = max(run.history for run in self.runs)
+        self.warmed = 0
+        self.done = 0
+
+    @property
+    def records(self) -> tuple[Record, ...]:
+        return tuple(run.record for run in self.runs)
+
+    def states(self, t: int) -> dict[str, State]:
+        """The state of each layer in force in month ``t`` (a layer not in force is absent:
+        its lists list nobody), by id."""
+        return {
+            ls.id: run.state
+            for ls, run in zip(self.lsim.layers, self.runs, strict=True)
+            if ls.in_force(t)
+        }
+
+    def _before_step(self, i: int, k: int, t: int) -> None:
+        """Before layer ``i``'s engine step ``k`` in month ``t`` of the run (negative: history):
+        the hook where what other layers' states say reaches this layer's (none yet)."""
+
+    def advance(self, t: int) -> None:
+        """Month ``t`` of the run, for every layer in force."""
+        layers, runs = self.lsim.layers, self.runs
+        while self.warmed < self.history:
+            j = self.warmed - self.history  # the month before month 0, negative
+            for i in self.lsim.order:
+                run = runs[i]
+                if j >= -run.history:
+                    self._before_step(i, run.warmed, j)
+                    run._month(run.warmed, None, assortativity=False)
+                    run.warmed += 1
+            self.warmed += 1
+        for i in self.lsim.order:
+            ls, run = layers[i], runs[i]
+            if ls.in_force(t):
+                self._before_step(i, t - ls.first + run.history, t)
+                run.advance(t - ls.first)
+        self.done = t + 1
+
+
+def layers_of(folder: Path) -> dict[str, Any] | None:
+    """The ``layers.json`` of a layered run's folder, or ``None`` for a one-layer run."""
+    path = Path(folder) / LAYERS_FILE
+    if not path.is_file():
+        return None
+    doc: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return doc

@@ -1,0 +1,272 @@
+"""Layered runs: several schemes over one population, each as it would run alone.
+
+A scenario's ``layers:`` lists schemes with their regions and months (docs/layers.md). The
+population is drawn once; each layer is a run of its own over its regions' rows, with draws
+keyed by the person's row in the whole population, so a layer gives exactly what its scheme
+gives alone, and a scenario without ``layers:`` runs exactly as it always did.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from conftest import catalogue
+
+from scslab.behaviour.rates import catalogue_text
+from scslab.engine.compiled import FLAG_PANEL
+from scslab.engine.layers import LayeredSimulation
+from scslab.engine.scenario import Scenario, load_scenario
+from scslab.engine.simulation import Simulation
+from scslab.errors import ScenarioError
+from scslab.layered import run_layered
+from scslab.store.results import Results
+
+GRADED = """
+id: graded
+name: Arrears and a C grade
+subject: individuals
+description: deductions, two grades, a sanction on the lower, a list, decay
+sources: {paper: the seed paper}
+score: {base: 1000, min: 0, max: 1000, cap_window_months: 12, source: paper, history_months: 3}
+categories: [{id: finance, cap: 400, assumed: true}]
+events:
+  - {id: payment-arrears, category: finance, points: -100, domain: finance, source: paper}
+grades:
+  - {id: A, min: 900, max: 1000, source: paper}
+  - {id: C, min: 0, max: 899, source: paper}
+lists:
+  - id: arrears
+    kind: black
+    entry: {score_below: 850}
+    exit: {after_months: 3}
+    assumed: true
+sanctions:
+  - id: no-loans
+    trigger: {grades: [C]}
+    domain: finance
+    effect: no bank loans
+    duration_months: 4
+    source: paper
+decay: {points_per_month: 20, after_clean_months: 1, assumed: true}
+"""
+
+#: every table's rows, and these columns of ``runs`` (the rest: the scenario's text, times)
+RUN_COLUMNS = "scheme, subjects, scheme_yaml, acts_yaml, seed, agents, steps, steps_done, start"
+
+
+def tables(results: Results) -> dict[str, list[Any]]:
+    """Every table of a run's results, its rows sorted; ``runs`` without text and times."""
+    con = results.con
+    names = sorted(r[0] for r in con.execute("SHOW TABLES").fetchall())
+    out = {n: con.execute(f"SELECT * FROM {n} ORDER BY ALL").fetchall() for n in names}
+    out["runs"] = con.execute(f"SELECT {RUN_COLUMNS} FROM runs").fetchall()
+    return out
+
+
+def digest(rows: dict[str, list[Any]]) -> str:
+    return hashlib.sha256(repr(sorted(rows.items())).encode()).hexdigest()
+
+
+def files(tmp_path: Path) -> tuple[Path, Path]:
+    """The test scheme and its act catalogue, as files a scenario names."""
+    scheme, acts = tmp_path / "graded.yaml", tmp_path / "acts.yaml"
+    scheme.write_text(GRADED)
+    acts.write_text(catalogue_text(catalogue({"payment-arrears": 1.5}, detect=0.8)))
+    return scheme, acts
+
+
+def plain(tmp_path: Path, **kw: Any) -> Scenario:
+    scheme, acts = files(tmp_path)
+    data = {
+        "scheme": str(scheme),
+        "acts": str(acts),
+        "population": {"agents": 2500},
+        "years": 0.5,
+        "seed": 11,
+        "panel": 60,
+        **kw,
+    }
+    return Scenario.model_validate(data)
+
+
+#: the tables of ``plain``'s run, as scslab wrote them before layers existed (every table
+#: except the runs row's text and times): a scenario without layers runs exactly as before
+PINNED = "a696591a7df3182945f5d8fc6e11051fc3d87e27a1cc7a4faaf17248ce60a15d"
+
+
+def test_a_scenario_without_layers_runs_exactly_as_before(tmp_path: Path) -> None:
+    """The tables of a one-scheme scenario are bit-identical to those written before layers."""
+    results = Simulation(plain(tmp_path)).run(tmp_path / "run")
+    assert digest(tables(results)) == PINNED
+
+
+def test_one_layer_everywhere_gives_the_tables_of_the_one_scheme_run(tmp_path: Path) -> None:
+    """`layers: [{id, scheme}]` writes OUT/layers/<id>/results.duckdb with exactly the tables of
+    `scheme:` alone, and OUT/layers.json says the run is layered."""
+    alone = plain(tmp_path)
+    layered = Scenario.model_validate(
+        {
+            **alone.model_dump(exclude={"scheme", "layers"}),
+            "layers": [{"id": "g", "scheme": alone.scheme}],
+        }
+    )
+    results = run_layered(LayeredSimulation(layered), tmp_path / "layered")
+    assert set(results) == {"g"}
+    assert results["g"].path == tmp_path / "layered" / "layers" / "g" / "results.duckdb"
+    assert not (tmp_path / "layered" / "results.duckdb").exists()
+    assert (tmp_path / "layered" / "layers.json").is_file()
+    reference = Simulation(alone).run(tmp_path / "alone")
+    assert tables(results["g"]) == tables(reference)
+
+
+def test_two_layers_without_links_each_give_exactly_what_they_give_alone(tmp_path: Path) -> None:
+    """Rongcheng's score and the defaulter list over one population: each layer's tables equal
+    those of its scheme run alone with the same seed, every table, every row."""
+    base: dict[str, Any] = {"population": {"agents": 3000}, "years": 0.5, "seed": 4, "panel": 40}
+    layered = Scenario.model_validate(
+        {
+            **base,
+            "layers": [
+                {"id": "city", "scheme": "rongcheng-2014"},
+                {"id": "spc", "scheme": "defaulter-blacklist"},
+            ],
+        }
+    )
+    results = run_layered(LayeredSimulation(layered), tmp_path / "layered")
+    for lid, scheme in (("city", "rongcheng-2014"), ("spc", "defaulter-blacklist")):
+        alone = Simulation(Scenario.model_validate({**base, "scheme": scheme}))
+        reference = alone.run(tmp_path / lid)
+        assert tables(results[lid]) == tables(reference), lid
+
+
+def test_a_layer_over_some_regions_scores_their_people_as_the_scheme_everywhere_does(
+    tmp_path: Path,
+) -> None:
+    """A layer `where: [suburbs, towns]` holds exactly the rows of those regions: each of their
+    people ends in the state the scheme everywhere leaves them in, its steps are those regions'
+    rows of the run everywhere, and nobody elsewhere is scored (counted) by it."""
+    everywhere = plain(tmp_path)
+    layered = Scenario.model_validate(
+        {
+            **everywhere.model_dump(exclude={"scheme", "layers"}),
+            "layers": [
+                {"id": "g", "scheme": everywhere.scheme, "where": ["suburbs", "towns"]},
+                {"id": "all", "scheme": everywhere.scheme},
+            ],
+        }
+    )
+    lsim = LayeredSimulation(layered)
+    run = lsim.execute()
+    part, whole = run.runs
+    region = lsim.population().region
+    inside = np.flatnonzero((region == 1) | (region == 2))
+    lo, hi = lsim.layers[0].lo, lsim.layers[0].hi
+    assert (lo, hi) == (inside[0], inside[-1] + 1) and len(inside) == hi - lo
+    for name in part.state._fields:
+        a, b = getattr(part.state, name), getattr(whole.state, name)
+        if name == "flags":  # the panels differ: a panel of the layer's own people
+            a, b = a & ~FLAG_PANEL, b & ~FLAG_PANEL
+        if b.shape[:1] == (lsim.agents,):
+            assert (a == b[lo:hi]).all(), name
+    results = run_layered(LayeredSimulation(layered), tmp_path / "layered")
+    some, every = tables(results["g"])["steps"], tables(results["all"])["steps"]
+    assert {r[2] for r in some} == {"suburbs", "towns"}  # step, date, region, ...
+    assert some == [r for r in every if r[2] in ("suburbs", "towns")]
+
+
+def test_a_layer_from_a_month_is_its_scheme_run_alone_from_then_without_history(
+    tmp_path: Path,
+) -> None:
+    """`from: 2014-04, until: 2014-09` in a run from 2014-01: the layer is the scheme run alone
+    from 2014-04 for 5 months with no history (a new scheme starts everyone at base); the
+    layer's dates are the run's, and nothing is recorded outside its months."""
+    whole = plain(tmp_path, start="2014-01", years=1)
+    layered = Scenario.model_validate(
+        {
+            **whole.model_dump(exclude={"scheme", "layers"}),
+            "layers": [
+                {"id": "late", "scheme": whole.scheme, "from": "2014-04", "until": "2014-09"},
+                {"id": "months", "scheme": whole.scheme, "from": 3, "until": 8},
+            ],
+        }
+    )
+    assert layered.layer_months() == {"late": (3, 8), "months": (3, 8)}
+    results = run_layered(LayeredSimulation(layered), tmp_path / "layered")
+    alone = whole.model_copy(update={"start": "2014-04", "years": 5 / 12, "history_months": 0})
+    reference = Simulation(alone).run(tmp_path / "alone")
+    got = tables(results["late"])
+    assert got == tables(reference)
+    assert got == tables(results["months"])
+    dates = sorted({str(r[1]) for r in got["steps"]})
+    assert dates[0].startswith("2014-04-01") and dates[-1].startswith("2014-08-01")
+    assert len(dates) == 5
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "layered.yaml"
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("text", "where", "message"),
+    [
+        (
+            "layers:\n  - {id: a, scheme: suining-2010}\n  - {id: a, scheme: rongcheng-2014}\n",
+            "3:10",
+            "layers.1.id: two layers are called 'a'",
+        ),
+        (
+            "start: 2010-01\nlayers:\n  - id: a\n    scheme: suining-2010\n"
+            "    from: 2010-06\n    until: 2010-03\n",
+            "6:12",
+            "layers.0.until: until '2010-03' is not after from '2010-06'",
+        ),
+        (
+            "layers:\n  - id: a\n    scheme: suining-2010\n    where: [city-centre, vilages]\n",
+            "4:26",
+            "layers.0.where.1: the population has no region 'vilages'; did you mean 'villages'?",
+        ),
+        (
+            "layers:\n  - id: a\n    scheme: suining-2011\n",
+            "3:13",
+            "layers.0.scheme: suining-2011:",
+        ),
+        (
+            "scheme: rongcheng-2014\nlayers:\n  - {id: a, scheme: suining-2010}\n",
+            "1:9",
+            "scheme: a scenario with `layers:` names each layer's scheme there",
+        ),
+        (
+            "layers:\n  - {id: a, scheme: suining-2010, where: [city-centre, towns]}\n",
+            "2:42",
+            "layers.0.where: a layer's regions must be adjacent",
+        ),
+        (
+            "layers:\n  - {id: a, scheme: corporate-scs}\n",
+            "2:21",
+            "layers.0.scheme: 'corporate-scs' scores enterprises; a layer of firms: not supported",
+        ),
+        (
+            "layers:\n  - {id: a, scheme: suining-2010, from: 2010-03}\n",
+            "2:41",
+            "layers.0.from: '2010-03' is a calendar month, and the scenario has no `start:",
+        ),
+        (
+            "years: 1\nlayers:\n  - {id: a, scheme: suining-2010, from: 12}\n",
+            "3:41",
+            "layers.0.from: from month 12 is after the run's last month (11)",
+        ),
+    ],
+)
+def test_a_wrong_layer_is_refused_at_its_place_before_anything_runs(
+    tmp_path: Path, text: str, where: str, message: str
+) -> None:
+    path = write(tmp_path, text)
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(path)
+    assert f"{path}:{where}: {message}" in str(caught.value)
