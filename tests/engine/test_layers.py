@@ -21,7 +21,7 @@ from scslab.engine.compiled import FLAG_PANEL
 from scslab.engine.layers import LayeredSimulation
 from scslab.engine.scenario import Scenario, load_scenario
 from scslab.engine.simulation import Simulation
-from scslab.errors import ScenarioError
+from scslab.errors import ScenarioError, ScslabError
 from scslab.layered import run_layered
 from scslab.store.results import Results
 
@@ -270,3 +270,64 @@ def test_a_wrong_layer_is_refused_at_its_place_before_anything_runs(
     with pytest.raises(ScenarioError) as caught:
         load_scenario(path)
     assert f"{path}:{where}: {message}" in str(caught.value)
+
+
+def test_a_layer_s_results_are_the_run_of_the_scenario_they_store(tmp_path: Path) -> None:
+    """A layer over some regions from a month on stores its own one-layer scenario, and running
+    that scenario alone (as `scslab audit` replays it) writes the same tables, with people
+    numbered as rows of the whole population."""
+    layered = plain(tmp_path).model_dump(exclude={"scheme", "layers"})
+    layered["layers"] = [{"id": "towns", "scheme": plain(tmp_path).scheme, "where": ["towns"]}]
+    layered["layers"][0]["from"] = 2
+    results = run_layered(LayeredSimulation(Scenario.model_validate(layered)), tmp_path / "out")
+    stored = Scenario.from_text(results["towns"].run()["scenario"])
+    assert stored.layers is not None and stored.layers[0].where == ("towns",)
+    assert stored.history_months == 0 and stored.steps == 4
+    again = Simulation(stored).run(tmp_path / "again")
+    got = tables(results["towns"])
+    assert got == tables(again)
+    region = LayeredSimulation(Scenario.model_validate(layered)).population().region
+    towns = np.flatnonzero(region == 2)
+    people = {r[1] for r in got["panel"]}  # step, person, ...
+    assert people and people <= set(towns.tolist())
+
+
+def test_run_json_has_each_layer_s_summary_and_refuses_what_layers_lack(tmp_path: Path) -> None:
+    """`scslab run --json` on a layered scenario prints {"layers": {id: summary}}, each the
+    summary a one-layer run prints; shards, checkpoints and --scheme are refused in one line
+    with status 2, and leave no folder behind."""
+    import json
+    import subprocess
+    import sys
+
+    path = write(
+        tmp_path,
+        "years: 0.5\npopulation: {agents: 2000}\nlayers:\n"
+        "  - {id: spc, scheme: defaulter-blacklist}\n"
+        "  - {id: city, scheme: suining-2010, where: [towns], from: 2}\n",
+    )
+
+    def scslab(*args: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "scslab", "run", str(path), *args]
+        return subprocess.run(command, capture_output=True, text=True)
+
+    done = scslab("--out", str(tmp_path / "out"), "--json")
+    assert done.returncode == 0, done.stderr
+    doc = json.loads(done.stdout)
+    assert doc["layered"] is True and set(doc["layers"]) == {"spc", "city"}
+    city = doc["layers"]["city"]
+    assert city["scheme"] == "suining-2010" and city["steps"] == 4
+    with Results(tmp_path / "out" / "layers" / "city") as r:
+        assert city == {**r.summary(), "seconds": city["seconds"]}
+        assert city["agents"] == r.run()["agents"] < 2000
+    with pytest.raises(ScslabError, match="a layered run, with results per layer; give one of"):
+        Results(tmp_path / "out")  # what every command opens
+    for flags, said in (
+        (("--shards", "2"), "--shards 2: not supported yet for layered runs"),
+        (("--checkpoint-every", "2"), "--checkpoint-every: not supported yet for layered runs"),
+        (("--scheme", "suining-2010"), "--scheme suining-2010: the scenario has layers"),
+    ):
+        refused = scslab("--out", str(tmp_path / "no"), *flags)
+        assert refused.returncode == 2 and said in refused.stderr, refused.stderr
+        assert len(refused.stderr.strip().splitlines()) == 1
+        assert not (tmp_path / "no").exists()

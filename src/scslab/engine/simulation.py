@@ -857,14 +857,15 @@ class Run:
         #: in a firm run, the people's run that goes step by step beside it
         self.people_run = Run(sim.people) if sim.people is not None else None
         self.seed = sim.stream_seed
-        #: the population row of row 0 (a layer's regions): draws are keyed by population rows
-        self.offset = sim.row_offset
         #: unrecorded months run before month 0 (the history), and how many are done
         self.history = sim.history_months
         self.warmed = 0
         pop = sim.population()
         n = pop.n
         self.pop = pop
+        #: the population row of row 0 (a layer's regions, known once they are drawn): draws
+        #: are keyed by rows of the whole population
+        self.offset = sim.row_offset
         self.draws = sim._draws()
         self.people = np.bincount(pop.cell, minlength=sim.cells.n_cells())
         self.cell_region = sim.cells.region_of()

@@ -47,6 +47,12 @@ class Results:
         p = Path(path)
         if p.is_dir():
             p = p / RESULTS
+        if not p.is_file() and (p.parent / "layers.json").is_file():  # scslab.engine.layers
+            ids = sorted(q.name for q in (p.parent / "layers").iterdir() if q.is_dir())
+            raise ScslabError(
+                f"{p.parent}: a layered run, with results per layer; give one of "
+                + ", ".join(str(p.parent / "layers" / i) for i in ids)
+            )
         if not p.is_file():
             raise ScslabError(f"{p}: no results file here; run `scslab run --out DIR` first")
         self.path = p
