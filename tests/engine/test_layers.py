@@ -16,11 +16,11 @@ import numpy as np
 import pytest
 from conftest import catalogue
 
+from scslab import Simulation
 from scslab.behaviour.rates import catalogue_text
 from scslab.engine.compiled import FLAG_PANEL
 from scslab.engine.layers import LayeredSimulation
 from scslab.engine.scenario import Scenario, load_scenario
-from scslab.engine.simulation import Simulation
 from scslab.errors import ScenarioError, ScslabError
 from scslab.layered import run_layered
 from scslab.store.results import Results
