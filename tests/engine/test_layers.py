@@ -331,3 +331,22 @@ def test_run_json_has_each_layer_s_summary_and_refuses_what_layers_lack(tmp_path
         assert refused.returncode == 2 and said in refused.stderr, refused.stderr
         assert len(refused.stderr.strip().splitlines()) == 1
         assert not (tmp_path / "no").exists()
+
+
+def test_suining_starts_and_is_abandoned_within_the_built_in_run(tmp_path: Path) -> None:
+    """`suining-2010-2011`: the pilot is in force from 2010-01 (sourced) until 2011-01 (assumed)
+    in a run from 2009-07 to 2011-06; its results hold exactly its twelve months, starting at
+    the base, while the bureau score beside it runs all 24."""
+    scenario = load_scenario("suining-2010-2011")
+    assert scenario.layer_months() == {"bureau": (0, 24), "suining": (6, 18)}
+    small = scenario.model_copy(
+        update={"population": scenario.population.model_copy(update={"agents": 1500})}
+    )
+    results = run_layered(LayeredSimulation(small), tmp_path / "out")
+    suining = tables(results["suining"])
+    dates = sorted({str(r[1])[:7] for r in suining["steps"]})
+    assert dates == [f"2010-{m:02d}" for m in range(1, 13)]
+    assert {r[1] for r in suining["panel"]}  # a panel, whose scores all start at the base
+    first = [r for r in suining["panel"] if r[0] == 0]
+    assert all(r[-2] == 1000 for r in first)  # score_before
+    assert len({str(r[1])[:7] for r in tables(results["bureau"])["steps"]}) == 24
