@@ -3,6 +3,9 @@ and column, as the loader refuses others."""
 
 from __future__ import annotations
 
+import shutil
+from pathlib import Path
+
 import pytest
 from test_loader_errors import SOURCE, TINY, at, column_of, edit, line_of, refuse
 
@@ -11,6 +14,7 @@ from scslab.schemes import dump_scheme, parse_scheme
 from scslab.schemes.units import ScoreUnits, show, signed
 
 #: the tiny scheme at resolution 0.1: its grades end a tenth below the next one's start
+EXAMPLE = Path(__file__).parents[2] / "examples" / "fractional-points.yaml"
 RESOLVED = edit("score:\n  base: 100\n", "score:\n  base: 100\n  resolution: 0.1\n")
 RESOLVED = edit("    max: 149\n", "    max: 149.9\n", RESOLVED)
 RESOLVED = edit("    max: 49\n", "    max: 49.9\n", RESOLVED)
@@ -137,3 +141,33 @@ def test_the_resolution_is_not_an_assumed_number_of_the_ledger() -> None:
     assert s.score.assumed
     found = [loc for loc, *_ in _walk(s, (), None) if loc[0] == "score"]
     assert ("score", "base") in found and ("score", "resolution") not in found
+
+
+def test_a_sweep_and_the_ledger_vary_fractional_points_in_steps_of_the_resolution(
+    tmp_path: Path,
+) -> None:
+    """A range over points of a scheme in tenths gives multiples of 0.1 (a probability beside it
+    stays continuous); the ledger varies the example's fractional points, not fixes them."""
+    from scslab.engine.scenario import Scenario
+    from scslab.sweep import Sweep
+    from scslab.sweep.ledger import assumed_factors
+
+    shutil.copy(EXAMPLE, tmp_path / "tenths.yaml")
+    sweep = Sweep.from_text(
+        "base: {scheme: tenths.yaml, population: {agents: 200}, years: 1}\n"
+        "design: {kind: random, samples: 8}\n"
+        "parameters:\n"
+        "  scheme_values.events.spitting.points: {range: [-1, -0.2]}\n"
+        "  scheme_values.repair.monthly_probability: {range: [0.05, 0.2]}\n",
+        tmp_path,
+    )
+    assert [s.step for s in sweep.settings] == [0.1, 1]
+    points = [p[0] for p in sweep.points]
+    assert all(ScoreUnits(0.1).multiple(p) and -1 <= p <= -0.2 for p in points), points
+    assert len(set(points)) > 2 and any(not float(p).is_integer() for p in points)
+    assert any(not ScoreUnits(0.1).multiple(p[1]) for p in sweep.points)
+
+    scenario = Scenario.model_validate({"scheme": str(tmp_path / "tenths.yaml")})
+    factors = {f.name.split(": ")[1]: f for f in assumed_factors(scenario)}
+    for name in ("events.spitting.points", "events.theft.points", "decay.points_per_month"):
+        assert factors[name].varied, (name, factors[name].fixed)

@@ -132,7 +132,7 @@ def prepare(
     if need_fit and fit is not None:
         spec = SweepSpec(parameters=fit.parameters, design=Random(kind="random", samples=1))
         sub = _subdoc(file.doc, ("fit",))
-        settings = _settings(spec, sub)
+        settings = _settings(spec, sub, scenario)
         _check_domains(settings, scenario.model_dump(mode="json"), sub, Path("."))
         for s in settings:
             if s.path == "fitted" or s.path.startswith("fitted."):

@@ -23,6 +23,7 @@ from scslab.engine.scenario import Scenario
 from scslab.errors import ScenarioError, ScslabError
 from scslab.optional import need
 from scslab.rng import STREAM_DESIGN, step_key, uniforms
+from scslab.schemes.units import ScoreUnits
 from scslab.sweep.outputs import output_names
 from scslab.sweep.spec import (
     RESERVED,
@@ -35,6 +36,7 @@ from scslab.sweep.spec import (
     SweepSpec,
     base_scenario,
     read_spec,
+    score_setting,
     setting_kind,
     spec_from_text,
     with_values,
@@ -51,6 +53,8 @@ class Setting:
     path: str
     kind: Kind
     parameter: Parameter
+    #: an ``int`` setting's step: 1, or a score-valued number's scheme resolution (0.5, 0.1...)
+    step: int | float = 1
 
     @property
     def bounds(self) -> tuple[float, float]:
@@ -61,12 +65,16 @@ class Setting:
     def typed(self, value: Any) -> Any:
         """A number sampled within :attr:`bounds` as the setting's value: back from the
         logarithm on a log scale (kept within the range), and rounded to the nearest integer
-        for an integer setting."""
+        for an integer setting (to the nearest multiple of its :attr:`step`, a score-valued
+        number of a scheme with a finer resolution)."""
         if self.parameter.range is None:
             return value
         if self.parameter.scale == "log":
             lo, hi = self.parameter.range
             value = min(max(math.exp(value), lo), hi)
+        if self.kind == "int" and self.step != 1:
+            scale = ScoreUnits(self.step).scale
+            return int(np.rint(value * scale)) / scale
         return int(np.rint(value)) if self.kind == "int" else float(value)
 
 
@@ -125,7 +133,7 @@ def run_key(scenario_json: str) -> str:
 def plan(spec: SweepSpec, doc: Located, folder: Path) -> Sweep:
     """Check the spec against the scenario and the engine, and list its runs."""
     base = base_scenario(spec, doc, folder)
-    settings = _settings(spec, doc)
+    settings = _settings(spec, doc, base)
     data = base.model_dump(mode="json")
     available = _check_domains(settings, data, doc, folder)
     outputs = _outputs(spec, doc, available)
@@ -189,8 +197,9 @@ def _first_error(exc: ValidationError, path: str = "") -> str:
     return f"{where}: {err['msg']}" if where and where != path else str(err["msg"])
 
 
-def _settings(spec: SweepSpec, doc: Located) -> tuple[Setting, ...]:
+def _settings(spec: SweepSpec, doc: Located, base: Scenario) -> tuple[Setting, ...]:
     out = []
+    step: int | float | None = None  # the base scheme's resolution, read once if needed
     sobol = isinstance(spec.design, Sobol | Morris)
     for path, parameter in spec.parameters.items():
         where = doc.where(("parameters", path, "__key__"))
@@ -219,7 +228,12 @@ def _settings(spec: SweepSpec, doc: Located) -> tuple[Setting, ...]:
                 f"{doc.where(('parameters', path, 'range'))}: parameters.{path}: a grid needs "
                 "`steps` with a range (how many evenly spaced values), or listed `values`"
             )
-        out.append(Setting(path, kind, parameter))
+        score = score_setting(path)
+        if score and step is None and getattr(base, "scheme", None):
+            from scslab.schemes.loader import load_scheme
+
+            step = load_scheme(base.scheme).score.resolution
+        out.append(Setting(path, kind, parameter, step if score and step else 1))
     return tuple(out)
 
 

@@ -38,7 +38,9 @@ from scslab.behaviour.model import Act, Catalogue, Observation
 from scslab.engine.scenario import Scenario
 from scslab.errors import ScenarioError, ScslabError
 from scslab.files import write_text
+from scslab.schemes import units
 from scslab.schemes.model import Scheme, Score, Sourced
+from scslab.sweep.spec import score_setting
 
 #: The default range of an assumed number x: [x / SPREAD, x · SPREAD], even in log(x).
 SPREAD = 1.5
@@ -276,8 +278,14 @@ def _scheme_factors(scheme: Scheme, scenario: Scenario) -> Iterator[Factor]:
             rule.ranges.get(key),
             isinstance(value, int),
         )
+        # a score-valued number of a scheme with a finer resolution moves in steps of it
+        unit = units.of(scheme) if score_setting(path) else units.UNIT
+        if f.varied and unit.scale != 1:
+            assert f.low is not None and f.high is not None
+            if unit.round_units(f.low) == unit.round_units(f.high):
+                f = _fixed(f, f"its range [{f.low:g}, {f.high:g}] holds one step of the resolution")
         if f.varied:
-            f = _scheme_checked(f, scheme, loc)
+            f = _scheme_checked(f, scheme, loc, unit)
         yield f
 
 
@@ -295,13 +303,16 @@ def _rule_depth(loc: tuple[str, ...], rule: Sourced, scheme: Scheme) -> int:
     return k
 
 
-def _scheme_checked(f: Factor, scheme: Scheme, loc: tuple[str, ...]) -> Factor:
-    """The factor, or fixed if the scheme refuses either end of its range alone."""
+def _scheme_checked(
+    f: Factor, scheme: Scheme, loc: tuple[str, ...], unit: units.ScoreUnits = units.UNIT
+) -> Factor:
+    """The factor, or fixed if the scheme refuses either end of its range alone (rounded as a
+    sweep rounds it: to a whole number, or to ``unit``'s resolution for a score-valued one)."""
     from scslab.schemes.values import with_scheme_values
 
     for end in (f.low, f.high):
         assert end is not None
-        value: Any = round(end) if f.integer else end
+        value: Any = unit.round_units(end) if unit.scale != 1 else round(end) if f.integer else end
         nested: dict[str, Any] = {}
         node = nested
         for part in loc[:-1]:

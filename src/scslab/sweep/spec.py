@@ -231,6 +231,20 @@ def setting_kind(path: str) -> Kind:
     its rules are named by id, e.g. ``scheme_values.lists.judgment-defaulters.exit.after_months``;
     the engine checks that the scheme has the number and marks it assumed.
     """
+    return _resolve(path)[0]
+
+
+def score_setting(path: str) -> bool:
+    """Whether ``path`` is a score-valued number of the scheme (points, a threshold, a grade
+    bound...): swept in steps of the scheme's ``score.resolution`` (``int`` at resolution 1)."""
+    try:
+        return _resolve(path)[1]
+    except KeyError:
+        return False
+
+
+def _resolve(path: str) -> tuple[Kind, bool]:
+    """The kind of the setting at ``path`` and whether it is score-valued."""
     from scslab.schemes.model import Scheme, is_score_number
     from scslab.schemes.values import FIELD
 
@@ -252,8 +266,8 @@ def setting_kind(path: str) -> Kind:
             continue
         if i == len(parts) - 1:
             if is_score_number(field.metadata, field.annotation):
-                return "int"  # points, thresholds...: whole points, a multiple of any resolution
-            return _kind_of(field.annotation)
+                return "int", True  # points, thresholds...: whole steps of the resolution
+            return _kind_of(field.annotation), False
         rules = _rules_of(field.annotation)
         if rules is not None:  # a scheme's rules, by id
             if i + 1 == len(parts) - 1:
@@ -262,10 +276,10 @@ def setting_kind(path: str) -> Kind:
             continue
         keyed = _dict_values(field.annotation)
         if keyed is not None and i == len(parts) - 2:
-            return _kind_of(keyed)  # e.g. `rates.<act id>`: the engine checks the key
+            return _kind_of(keyed), False  # e.g. `rates.<act id>`: the engine checks the key
         if keyed is not None and i == len(parts) - 3 and _dict_values(keyed) is not None:
             # a dated piece, `rates.<act id>.<YYYY-MM>`: the scenario checks the month
-            return _kind_of(_dict_values(keyed))
+            return _kind_of(_dict_values(keyed)), False
         sub = _model_of(field.annotation)
         if sub is None:
             raise KeyError(
