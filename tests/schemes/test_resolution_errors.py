@@ -171,3 +171,14 @@ def test_a_sweep_and_the_ledger_vary_fractional_points_in_steps_of_the_resolutio
     factors = {f.name.split(": ")[1]: f for f in assumed_factors(scenario)}
     for name in ("events.spitting.points", "events.theft.points", "decay.points_per_month"):
         assert factors[name].varied, (name, factors[name].fixed)
+
+
+def test_calibration_rounds_a_fitted_score_valued_number_to_the_resolution() -> None:
+    from scslab.calibration.runs import Job
+    from scslab.engine.scenario import Scenario
+
+    kinds = {"a": "step:0.1", "b": "int", "c": "float"}
+    job = Job(Scenario().model_dump_json(), kinds, None, {}, 0)  # type: ignore[arg-type]
+    assert job.typed("a", -0.73) == -0.7 and job.typed("a", 2.05) in (2.0, 2.1)
+    assert job.typed("b", 2.6) == 3 and type(job.typed("b", 2.6)) is int
+    assert job.typed("c", 0.123) == 0.123

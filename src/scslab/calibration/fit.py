@@ -140,7 +140,8 @@ def prepare(
                     f"{sub.where(('parameters', s.path, '__key__'))}: fit.parameters.{s.path}: "
                     "this records a fit; it cannot be fitted"
                 )
-            kinds[s.path] = s.kind
+            # an int in steps of a fractional scheme's resolution: "step:0.1"
+            kinds[s.path] = f"step:{s.step}" if s.kind == "int" and s.step != 1 else s.kind
     sim = Simulation(scenario)
     windows = check_targets(file, scenario, sim)
     start = start_month(scenario)
@@ -318,7 +319,8 @@ def calibrate(
                 posterior[p] = (v.tolist(), weights.tolist())
             if job.kinds:
                 estimate = {
-                    p: int(np.rint(v)) if job.kinds[p] == "int" else v for p, v in estimate.items()
+                    p: v if job.kinds[p] == "float" else job.typed(p, v)
+                    for p, v in estimate.items()
                 }
             pops = history.get_all_populations()
             generations = [

@@ -19,6 +19,7 @@ from scslab.calibration.observe import Window, measure, trajectory
 from scslab.calibration.targets import TargetsFile
 from scslab.engine.cluster import use_kernel_threads
 from scslab.engine.scenario import Scenario
+from scslab.schemes.units import ScoreUnits
 from scslab.sweep.spec import with_values
 
 #: Called with (runs finished, runs planned).
@@ -30,18 +31,26 @@ class Job:
     """A base scenario and its checked targets, ready to be run with other values and seeds."""
 
     scenario: str  # JSON of the base scenario
-    kinds: dict[str, str]  # the free settings' types by dotted path ("int" or "float")
+    #: the free settings' types by dotted path: "int", "float", or "step:R" for a score-valued
+    #: number of a scheme at resolution R (rounded to a multiple of R)
+    kinds: dict[str, str]
     targets: TargetsFile
     windows: dict[str, Window]
     start: int  # the scenario's first month, months since year 0
     threads: int | None = None  # kernel threads per run on a worker
 
+    def typed(self, path: str, value: float) -> Any:
+        """A free setting's value as the scenario takes it: an integer rounded, a score-valued
+        number rounded to its scheme's resolution, else a float."""
+        kind = self.kinds.get(path, "float")
+        if kind.startswith("step:"):
+            scale = ScoreUnits(float(kind[5:])).scale
+            return int(np.rint(value * scale)) / scale
+        return int(np.rint(value)) if kind == "int" else float(value)
+
     def scenario_at(self, values: dict[str, float], seed: int | None = None) -> Scenario:
-        """The base scenario with ``values`` set (integers rounded) and, if given, the seed."""
-        typed: dict[str, Any] = {
-            p: int(np.rint(v)) if self.kinds.get(p) == "int" else float(v)
-            for p, v in values.items()
-        }
+        """The base scenario with ``values`` set (:meth:`typed`) and, if given, the seed."""
+        typed: dict[str, Any] = {p: self.typed(p, v) for p, v in values.items()}
         data = with_values(Scenario.model_validate_json(self.scenario).model_dump(), typed)
         if seed is not None:
             data["seed"] = seed
