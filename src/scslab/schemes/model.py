@@ -292,8 +292,8 @@ class Event(Sourced):
     points: Points = Field(
         description=(
             "points of a record; with points_by.channel, of a record no listed channel made; "
-            "with points_by.severity, left out: the mean over the levels, rounded (what "
-            "deterrence and the audit read)"
+            "with points_by.severity, left out: the mean over the levels, rounded to the "
+            "score's resolution (what deterrence and the audit read)"
         )
     )
     points_by: PointsBy | None = Field(
