@@ -316,3 +316,111 @@ def test_the_leaves_are_filled_from_the_other_layers_state() -> None:
     # nothing read: zero-width columns, as in a run without layers
     alone = Linker(spc_sim.layout, {})
     assert [c.shape for c in alone.columns(n)] == [(0,), (0,)]
+
+
+# --- two layers -------------------------------------------------------------------------------
+
+SPC_LAYER = """
+id: court
+name: A court list and two grades
+subject: individuals
+description: deductions, a list on a low score, two grades, decay
+sources: {paper: the seed paper}
+score: {base: 1000, min: 0, max: 1000, source: paper, history_months: 2}
+categories: [{id: finance}]
+events:
+  - {id: payment-arrears, category: finance, points: -100, domain: courts, source: paper}
+grades:
+  - {id: A, min: 900, max: 1000, source: paper}
+  - {id: C, min: 0, max: 899, source: paper}
+lists:
+  - id: arrears
+    kind: black
+    entry: {score_below: 850}
+    exit: {after_months: 2}
+    assumed: true
+decay: {points_per_month: 40, after_clean_months: 1, assumed: true}
+"""
+
+READER_LAYER = """
+id: reader
+name: Reads the court's list and grades
+subject: individuals
+description: sanctions on another layer's list and grades
+sources: {paper: the seed paper}
+score: {base: 1000, min: 0, max: 1000, source: paper}
+categories: [{id: finance}]
+events:
+  - {id: payment-arrears, category: finance, points: -5, domain: finance, source: paper}
+lists:
+  - id: copy
+    kind: black
+    entry: {layer: spc, list: arrears}
+    exit: {condition_ends: true}
+    assumed: true
+sanctions:
+  - {id: s0, trigger: {layer: spc, list: arrears}, domain: finance, effect: x, duration_months: 1,
+     assumed: true}
+  - {id: s1, trigger: {layer: spc, grades: [C]}, domain: housing, effect: x, duration_months: 1,
+     assumed: true}
+  - id: s2
+    trigger: {all: [{not: {layer: spc, list: arrears}}, {score_below: 1000}]}
+    domain: finance
+    effect: x
+    duration_months: 1
+    assumed: true
+"""
+
+
+def test_a_layer_reading_another_follows_it_person_by_person(tmp_path: Path) -> None:
+    """A reader over two regions, listed first, and the layer it reads everywhere until month 4
+    of 6: the reader steps after it; every month each of the reader's people is on its list and
+    under its sanctions exactly when the plain reading of the other layer's state of that month
+    says, with that layer's causes; once that layer is abandoned its list and grades hold for
+    nobody."""
+    from scslab.behaviour.rates import catalogue_text
+    from scslab.engine.layers import LayeredSimulation
+    from scslab.engine.scenario import Scenario
+
+    (tmp_path / "court.yaml").write_text(SPC_LAYER)
+    (tmp_path / "reader.yaml").write_text(READER_LAYER)
+    acts = tmp_path / "acts.yaml"
+    acts.write_text(catalogue_text(catalogue({"payment-arrears": 2.0}, detect=0.8)))
+    layered = Scenario.model_validate(
+        {
+            "acts": str(acts),
+            "population": {"agents": 1500},
+            "years": 0.5,
+            "seed": 5,
+            "panel": 20,
+            "layers": [
+                {"id": "reader", "scheme": str(tmp_path / "reader.yaml"), "where": ["suburbs"]},
+                {"id": "spc", "scheme": str(tmp_path / "court.yaml"), "until": 4},
+            ],
+        }
+    )
+    lsim = LayeredSimulation(layered)
+    assert lsim.order == (1, 0)
+    run = lsim.start()
+    reader, spc = run.runs
+    lo, hi = lsim.layers[0].lo, lsim.layers[0].hi
+    assert (lsim.layers[1].lo, lsim.layers[1].hi) == (0, lsim.agents) and 0 < lo < hi
+    groups = {members[0].id: q for q, members in enumerate(reader.sim.layout.groups)}
+    held = {"s0": 0, "s1": 0, "s2": 0}
+    for t in range(6):
+        before = reader.state.grp_until.copy()
+        run.advance(t)
+        rs, ss = reader.state, spc.state
+        for p in range(hi - lo):
+            r = lo + p  # the person's row in spc's state (spc holds everyone)
+            listed = t < 4 and ss.list_since[r, 0] >= 0
+            grade_c = t < 4 and ss.grade[r] == 1
+            want = {"s0": listed, "s1": grade_c, "s2": not listed and rs.score[p] < 1000}
+            assert (rs.list_since[p, 0] >= 0) == listed, (t, p)
+            for name, q in groups.items():
+                assert (rs.grp_until[p, q] >= 0) == want[name], (t, p, name)
+                held[name] += want[name]
+            q = groups["s0"]
+            if want["s0"] and before[p, q] < 0:  # started this month: the listing's cause
+                assert rs.grp_cause[p, q] == ss.list_cause[r, 0] != 0
+    assert min(held.values()) > 20

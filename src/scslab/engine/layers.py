@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from scslab.engine.compiled import State
+from scslab.engine.links import Linker, order_layers
 from scslab.engine.scenario import Layer, Scenario, month_index
 from scslab.engine.simulation import BASE_OVERHEAD, Progress, Record, Run, Simulation
 from scslab.errors import ResourceError, ScenarioError
@@ -99,7 +100,8 @@ class LayeredSimulation:
         self.layers: tuple[LayerSim, ...] = tuple(
             LayerSim(
                 layer.id,
-                Simulation(layer_scenario(scenario, layer, *months[layer.id])),
+                # a layer may read others (``layer:``): their names are checked below
+                Simulation(layer_scenario(scenario, layer, *months[layer.id]), linked=True),
                 *months[layer.id],
             )
             for layer in scenario.layers
@@ -110,8 +112,9 @@ class LayeredSimulation:
                     f"layers: layer '{ls.id}' scores {ls.sim.scheme.subject}; a layer of firms: "
                     "not supported yet"
                 )
-        #: the order the layers step in within a month (their order in the scenario)
-        self.order: tuple[int, ...] = tuple(range(len(self.layers)))
+        #: the order the layers step in within a month: a layer after those it reads
+        #: (``engine.links``), otherwise their order in the scenario
+        self.order: tuple[int, ...] = order_layers([(ls.id, ls.sim.scheme) for ls in self.layers])
         self._population: Population | None = None
         self.interrupted = False
 
@@ -204,6 +207,12 @@ class LayeredRun:
         self.lsim = lsim
         lsim.population()
         self.runs: tuple[Run, ...] = tuple(Run(ls.sim) for ls in lsim.layers)
+        #: each layer's conditions on other layers, filled into its Traits.ext before its step
+        layouts = {ls.id: ls.sim.layout for ls in lsim.layers}
+        self.linkers = tuple(Linker(ls.sim.layout, layouts) for ls in lsim.layers)
+        for linker, run in zip(self.linkers, self.runs, strict=True):
+            ext, why = linker.columns(run.state.score.shape[0])
+            run.traits = run.traits._replace(ext=ext, ext_why=why)
         #: months of history before month 0: the longest of the layers in force at the start
         self.history = max(run.history for run in self.runs)
         self.warmed = 0
@@ -224,7 +233,25 @@ class LayeredRun:
 
     def _before_step(self, i: int, k: int, t: int) -> None:
         """Before layer ``i``'s engine step ``k`` in month ``t`` of the run (negative: history):
-        the hook where what other layers' states say reaches this layer's (none yet)."""
+        its conditions on other layers read their lists and grades as those layers' steps of
+        this month left them (they step first: :func:`~scslab.engine.links.order_layers`).
+        A layer not in force (nor living its history) this month holds none of them."""
+        linker = self.linkers[i]
+        if not linker.by_layer:
+            return
+        layers, runs = self.lsim.layers, self.runs
+        states = {
+            ls.id: run.state
+            for ls, run in zip(layers, runs, strict=True)
+            if ls.in_force(t) or (t < 0 and ls.first == 0 and t >= -run.history)
+        }
+        linker.fill(
+            runs[i].traits.ext,
+            runs[i].traits.ext_why,
+            states,
+            {ls.id: (ls.lo, ls.hi) for ls in layers},
+            (layers[i].lo, layers[i].hi),
+        )
 
     def advance(self, t: int) -> None:
         """Month ``t`` of the run, for every layer in force."""
