@@ -424,3 +424,59 @@ def test_a_layer_reading_another_follows_it_person_by_person(tmp_path: Path) -> 
             if want["s0"] and before[p, q] < 0:  # started this month: the listing's cause
                 assert rs.grp_cause[p, q] == ss.list_cause[r, 0] != 0
     assert min(held.values()) > 20
+
+
+def test_patchwork_2018_links_sesame_and_rongcheng_to_the_court_list() -> None:
+    """The built-in composite: the court's layer steps first; Sesame's and Rongcheng's schemes are
+    their built-ins with the links added and nothing else changed; every link is marked."""
+    from scslab.engine.layers import LayeredSimulation
+    from scslab.engine.scenario import load_scenario
+    from scslab.schemes import load_scheme
+
+    scenario = load_scenario("patchwork-2018")
+    lsim = LayeredSimulation(scenario)
+    ids = [ls.id for ls in lsim.layers]
+    assert ids == ["spc", "sesame", "rongcheng"] and ids[lsim.order[0]] == "spc"
+    for ls, builtin in zip(lsim.layers[1:], ("sesame-credit", "rongcheng-2014"), strict=True):
+        linked, plain = ls.sim.scheme, load_scheme(builtin)
+        found = linked.links()
+        assert found and all(c.layer == "spc" and c.list == "judgment-defaulters" for _, c in found)
+        mine = linked.model_dump(mode="json", exclude={"id", "name", "description", "sources"})
+        theirs = plain.model_dump(mode="json", exclude={"id", "name", "description", "sources"})
+        if builtin == "sesame-credit":  # two sanctions added, both assumed
+            added = [s for s in mine["sanctions"] if s["id"].startswith("defaulter-")]
+            assert len(added) == 2 and all(s["assumed"] for s in added)
+            mine["sanctions"] = [s for s in mine["sanctions"] if s not in added]
+        else:  # the redlist's entry gains one condition
+            entry = mine["lists"][0]["entry"]["all"]
+            assert entry[-1]["not"]["layer"] == "spc" and mine["lists"][0]["assumed"]
+            mine["lists"][0]["entry"]["all"] = entry[:-1]
+        assert mine == theirs, builtin
+
+
+def test_layers_reading_each_other_are_refused_by_scslab_run(tmp_path: Path) -> None:
+    """A cycle of links in a layered scenario: one line with the place of a link in its scheme
+    file, status 2, before anything runs."""
+    a = text(doc("a", [SPC], [{"layer": "b", "list": "defaulters"}]))
+    b = text(doc("b", [SPC], [{"layer": "a", "grades": ["D"]}]))
+    (tmp_path / "a.yaml").write_text(a)
+    (tmp_path / "b.yaml").write_text(b)
+    from scslab.behaviour.rates import catalogue_text
+
+    acts = catalogue({"fine": 0.5, "theft": 0.1, "deed": 0.5})
+    (tmp_path / "acts.yaml").write_text(catalogue_text(acts))
+    (tmp_path / "s.yaml").write_text(
+        "acts: acts.yaml\npopulation: {agents: 500}\nyears: 0.5\nlayers:\n"
+        "  - {id: a, scheme: a.yaml}\n  - {id: b, scheme: b.yaml}\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "scslab", "run", str(tmp_path / "s.yaml"), "--out", "x"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in done.stderr, done.stderr
+    assert re.search(r"a\.yaml:\d+:\d+: sanctions\.0\.trigger\.layer: .*a -> b -> a", lines[0])
+    assert not (tmp_path / "x").exists()
