@@ -128,6 +128,10 @@ def test_a_scheme_reading_another_layer_is_refused_when_run_alone(tmp_path: Path
         Simulation(scenario(50, 2), scheme=scheme(reader_text()), catalogue=catalogue(rates))
     path = tmp_path / "reader.yaml"
     path.write_text(reader_text())
+    from scslab.behaviour.rates import catalogue_text
+
+    acts = tmp_path / "acts.yaml"
+    acts.write_text(catalogue_text(catalogue(rates)))
     done = subprocess.run(
         [sys.executable, "-m", "scslab", "run", "--scheme", str(path), "--agents", "100"],
         capture_output=True,
@@ -136,6 +140,13 @@ def test_a_scheme_reading_another_layer_is_refused_when_run_alone(tmp_path: Path
     assert done.returncode == 2
     assert f"{path}:" in done.stderr and "layered scenario" in done.stderr
     assert "Traceback" not in done.stderr and done.stderr.strip().count("\n") == 0
+    # as a file, the scheme is valid: the other layer's names are a scenario's to check
+    done = subprocess.run(
+        [sys.executable, "-m", "scslab", "schemes", "validate", str(path), "--acts", str(acts)],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0 and "ok:" in done.stdout, done.stderr
 
 
 # --- checks and order ---------------------------------------------------------------------------

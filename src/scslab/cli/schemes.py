@@ -337,7 +337,8 @@ def check_runs(scheme: Scheme, spec: str, acts: Path | None) -> None:
     """Refuse, with the message ``run`` gives, a scheme that cannot run against the act
     catalogue (``acts``, or the built-in one for its subjects): an event scoring an act the
     catalogue lacks, say. The check is the run's own: the scheme is set up as a run would set it
-    up (with a social network if it has network rules), but no population is drawn."""
+    up (with a social network if it has network rules), but no population is drawn. A scheme
+    that reads other layers is set up as a layer: those layers' names are a scenario's to check."""
     from scslab.behaviour.rates import load_catalogue
     from scslab.engine.scenario import Scenario
     from scslab.engine.simulation import Simulation
@@ -347,7 +348,7 @@ def check_runs(scheme: Scheme, spec: str, acts: Path | None) -> None:
     catalogue = load_catalogue(acts, builtin=builtin)
     scenario = Scenario(scheme=spec, network=NetworkSpec() if scheme.network else None)
     try:
-        Simulation(scenario, scheme=scheme, catalogue=catalogue)
+        Simulation(scenario, scheme=scheme, catalogue=catalogue, linked=bool(scheme.links()))
     except ScslabError as exc:
         against = str(acts) if acts is not None else f"the built-in {builtin}"
         raise SchemeError(
