@@ -491,3 +491,52 @@ def test_layers_reading_each_other_are_refused_by_scslab_run(tmp_path: Path) -> 
     assert len(lines) == 1 and "Traceback" not in done.stderr, done.stderr
     assert re.search(r"a\.yaml:\d+:\d+: sanctions\.0\.trigger\.layer: .*a -> b -> a", lines[0])
     assert not (tmp_path / "x").exists()
+
+
+def test_the_audit_counts_sanctions_through_another_layer_as_out_of_context(
+    tmp_path: Path,
+) -> None:
+    """The reader's sanctions on the court's list or grade carry the court's causes (its record's
+    domain, courts) and count wholly out of context, whatever their own domain; the one that
+    holds while the court does *not* list a person is judged by its own causes as ever. Replaying
+    a linked layer alone is refused (it ran with the other layer)."""
+    from scslab.analysis.audit import cross_context, through_layers
+    from scslab.analysis.replay import replay
+    from scslab.behaviour.rates import catalogue_text
+    from scslab.engine.layers import LayeredSimulation
+    from scslab.engine.scenario import Scenario
+    from scslab.errors import ScslabError
+    from scslab.layered import run_layered
+
+    (tmp_path / "court.yaml").write_text(SPC_LAYER)
+    (tmp_path / "reader.yaml").write_text(READER_LAYER)
+    acts = tmp_path / "acts.yaml"
+    acts.write_text(catalogue_text(catalogue({"payment-arrears": 2.0}, detect=0.8)))
+    layered = Scenario.model_validate(
+        {
+            "acts": str(acts),
+            "population": {"agents": 1000},
+            "years": 0.5,
+            "seed": 5,
+            "panel": 20,
+            "layers": [
+                {"id": "reader", "scheme": str(tmp_path / "reader.yaml")},
+                {"id": "spc", "scheme": str(tmp_path / "court.yaml")},
+            ],
+        }
+    )
+    results = run_layered(LayeredSimulation(layered), tmp_path / "run")["reader"]
+    reader = scheme(READER_LAYER)
+    assert [through_layers(c.trigger) for c in reader.sanctions] == [True, True, False]
+    cc = cross_context(results, reader)
+    rows = {r["sanction"]: r for r in cc["proportionality"]}
+    assert rows["s0"]["cause_domains"] == ["courts"] and rows["s0"]["life_domain"] == "finance"
+    assert rows["s0"]["cross_context_share"] == 1.0 and rows["s0"]["through_layers"]
+    assert rows["s1"]["cross_context_share"] == 1.0 and rows["s1"]["through_layers"]
+    assert not rows["s2"]["through_layers"]
+    months = {k: r["sanction_months"] for k, r in rows.items()}
+    assert min(months.values()) > 0
+    total = sum(months.values())
+    assert cc["cross_layer_share"] == pytest.approx((months["s0"] + months["s1"]) / total)
+    with pytest.raises(ScslabError, match="reads layer\\(s\\) spc"):
+        replay(results)

@@ -34,7 +34,7 @@ from scslab.engine.compiled import AP_DUE
 from scslab.engine.ever import EVER_BITS, EVER_LISTED, EVER_SANCTIONED, low_grades
 from scslab.engine.simulation import Run, Simulation
 from scslab.errors import ScslabError
-from scslab.schemes.model import Scheme
+from scslab.schemes.model import Condition, Scheme
 from scslab.store.results import Results
 
 __all__ = ["FOUR_FIFTHS", "audit", "low_grades"]
@@ -475,7 +475,12 @@ def offence_severity(scheme: Scheme, points: dict[str, float]) -> dict[str, floa
 
 def cross_context(results: Results, scheme: Scheme) -> dict[str, Any]:
     """Sanction-months outside the context of their causes, by any overlap and by points; and
-    each sanction's severity against the gravity of the offences behind it."""
+    each sanction's severity against the gravity of the offences behind it.
+
+    In a layered run, a sanction whose trigger needs another layer's list or grade
+    (:func:`through_layers`) was caused by a record another scheme acted on: all its months are
+    out of context, whatever the domains (``cross_layer_share`` of the sanction-months)."""
+    linked = {c.id for c in scheme.sanctions if through_layers(c.trigger)}
     points = points_per_record(scheme, recorded_counts(results))
     severity = offence_severity(scheme, points)
     rows = results.sql(
@@ -495,6 +500,7 @@ def cross_context(results: Results, scheme: Scheme) -> dict[str, Any]:
     by_item: dict[str, dict[str, int]] = {}
     for item, domain, months in causes:
         by_item.setdefault(item, {})[domain] = months
+    rows = [(i, d, m, 0 if i in linked else s) for i, d, m, s in rows]
     total = sum(r[2] for r in rows)
     same = sum(r[3] for r in rows)
     weighted_out = 0.0
@@ -506,7 +512,7 @@ def cross_context(results: Results, scheme: Scheme) -> dict[str, Any]:
             sum(severity[d] * m for d, m in known.items()) / sum(known.values()) if known else None
         )
         heavy = SANCTION_SEVERITY.get(domain, 3)
-        share_w = _weighted_out_share(domain, weights, points)
+        share_w = 1.0 if item in linked else _weighted_out_share(domain, weights, points)
         if share_w is not None:
             weighted_out += share_w * months
         table.append(
@@ -520,15 +526,31 @@ def cross_context(results: Results, scheme: Scheme) -> dict[str, Any]:
                 "sanction_severity": heavy,
                 "offence_severity": gravity,
                 "disproportionate": gravity is not None and heavy - gravity >= 2,
+                "through_layers": item in linked,
             }
         )
+    across = sum(r[2] for r in rows if r[0] in linked)
     return {
         "share": 1 - same / total if total else 0.0,
+        "cross_layer_share": across / total if total else 0.0,
         "share_weighted": weighted_out / total if total else 0.0,
         "points_per_record": points,
         "offence_severity": severity,
         "proportionality": table,
     }
+
+
+def through_layers(c: Condition) -> bool:
+    """Whether a trigger holds only through another layer's list or grade (``layer:``): such a
+    leaf alone, an ``all:`` with such a part, an ``any:`` whose every part is one. A ``not:`` is
+    not: another scheme's silence causes nothing."""
+    if c.layer is not None:
+        return True
+    if c.all_ is not None:
+        return any(through_layers(p) for p in c.all_)
+    if c.any_ is not None:
+        return all(through_layers(p) for p in c.any_)
+    return False
 
 
 def _weighted_out_share(

@@ -71,6 +71,13 @@ def replay_run(
     if changes:
         scenario = scenario.model_copy(update=changes)
     scheme = parse_scheme(run["scheme_yaml"], f"{where}:runs.scheme_yaml")
+    if scheme.links():  # a layer that reads others ran with them: alone it is another run
+        read = sorted({c.layer for _, c in scheme.links() if c.layer is not None})
+        raise ScslabError(
+            f"{where}: this layer reads layer(s) {', '.join(read)} of its layered run, so "
+            "replaying it alone would not reproduce it; replays of linked layers are not "
+            "supported yet"
+        )
     catalogue = parse_catalogue(run["acts_yaml"], f"{where}:runs.acts_yaml")
     return Simulation(
         scenario,

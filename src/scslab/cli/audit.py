@@ -203,6 +203,12 @@ def show(report: dict[str, Any]) -> None:
             "[red]yes[/]" if p["disproportionate"] else "",
         )
     console.print(t)
+    if cc.get("cross_layer_share"):
+        console.print(
+            f"Of them, {_pct(cc['cross_layer_share'])} of sanction-months are imposed through "
+            "another layer's list or grade: caused by records another scheme acted on, so out of "
+            "context whatever their domains."
+        )
 
     seg = report["segregation"]
     if seg is None:
