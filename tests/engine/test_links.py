@@ -418,6 +418,9 @@ def test_a_layer_reading_another_follows_it_person_by_person(tmp_path: Path) -> 
     assert (lsim.layers[1].lo, lsim.layers[1].hi) == (0, lsim.agents) and 0 < lo < hi
     groups = {members[0].id: q for q, members in enumerate(reader.sim.layout.groups)}
     held = {"s0": 0, "s1": 0, "s2": 0}
+    # in the months of history the reader reads the court living its two months of history
+    assert set(run.states(-2)) == {"spc"} and not run.states(-3)
+    assert set(run.states(3)) == {"reader", "spc"} and set(run.states(4)) == {"reader"}
     for t in range(6):
         before = reader.state.grp_until.copy()
         run.advance(t)

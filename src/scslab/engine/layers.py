@@ -223,12 +223,13 @@ class LayeredRun:
         return tuple(run.record for run in self.runs)
 
     def states(self, t: int) -> dict[str, State]:
-        """The state of each layer in force in month ``t`` (a layer not in force is absent:
-        its lists list nobody), by id."""
+        """The state of each layer in force in month ``t`` (negative: a month of history, where
+        the layers living their history are present), by id; a layer not in force is absent:
+        its lists list nobody."""
         return {
             ls.id: run.state
             for ls, run in zip(self.lsim.layers, self.runs, strict=True)
-            if ls.in_force(t)
+            if ls.in_force(t) or (t < 0 and ls.first == 0 and run.history >= -t)
         }
 
     def _before_step(self, i: int, k: int, t: int) -> None:
@@ -240,15 +241,10 @@ class LayeredRun:
         if not linker.by_layer:
             return
         layers, runs = self.lsim.layers, self.runs
-        states = {
-            ls.id: run.state
-            for ls, run in zip(layers, runs, strict=True)
-            if ls.in_force(t) or (t < 0 and ls.first == 0 and t >= -run.history)
-        }
         linker.fill(
             runs[i].traits.ext,
             runs[i].traits.ext_why,
-            states,
+            self.states(t),
             {ls.id: (ls.lo, ls.hi) for ls in layers},
             (layers[i].lo, layers[i].hi),
         )
