@@ -21,6 +21,13 @@ FULL := $(VENV)/.installed
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 export UV_PYTHON_DOWNLOADS := never
 
+# Python's bytecode is written at install, for the packages (uv's --compile-bytecode) and for
+# src/: every `scslab` command, Dask worker and test subprocess then reads it instead of compiling
+# some 700 modules from source each time (2 s of CPU per process where PYTHONDONTWRITEBYTECODE is
+# set, so that Python never writes it itself; benchmarks/RESULTS.md, "Test suite"). A stale .pyc
+# is never used: Python compares it with its source.
+COMPILE_SRC = $(BIN)/python -m compileall -q src >/dev/null
+
 # A tiny run that compiles the engine's kernels into numba's cache at install time, so that the
 # first real run does not wait for the compiler (see the README on the cold start).
 # A failed warm-up does not fail the install: the tests or the first run then show the error.
@@ -41,14 +48,16 @@ $(UV):
 
 # everything: the app, scale, sensitivity and calibrate extras, the test tools, the bench plot
 $(FULL): pyproject.toml uv.lock | $(UV)
-	$(UV) sync --locked --all-extras
+	$(UV) sync --locked --all-extras --compile-bytecode
+	@$(COMPILE_SRC)
 	@echo "compiling the engine's kernels into the cache: a tiny warm-up run"
 	@$(WARM_UP)
 	touch $(FULL) $(CORE)
 
 # the core alone: what `scslab run` and `scslab report` need (extras already there are kept)
 $(CORE): pyproject.toml uv.lock | $(UV)
-	$(UV) sync --locked --inexact
+	$(UV) sync --locked --inexact --compile-bytecode
+	@$(COMPILE_SRC)
 	@echo "compiling the engine's kernels into the cache: a tiny warm-up run"
 	@$(WARM_UP)
 	touch $(CORE)
