@@ -12,6 +12,7 @@ import hashlib
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import numpy as np
 import pytest
 from conftest import catalogue
@@ -137,10 +138,22 @@ def test_two_layers_without_links_each_give_exactly_what_they_give_alone(tmp_pat
         }
     )
     results = run_layered(LayeredSimulation(layered), tmp_path / "layered")
+    together = duckdb.connect(str(tmp_path / "layered" / "layers.duckdb"), read_only=True)
     for lid, scheme in (("city", "rongcheng-2014"), ("spc", "defaulter-blacklist")):
         alone = Simulation(Scenario.model_validate({**base, "scheme": scheme}))
         reference = alone.run(tmp_path / lid)
-        assert tables(results[lid]) == tables(reference), lid
+        got = tables(results[lid])
+        assert got == tables(reference), lid
+        # layers.duckdb: every layer's steps and flows, with the layer's id and the run's month
+        for table in ("steps", "flows"):
+            columns = [r[0] for r in results[lid].con.execute(f"DESCRIBE {table}").fetchall()]
+            listed = ", ".join(f'"{c}"' for c in columns)
+            rows = together.execute(
+                f"SELECT {listed} FROM {table} WHERE layer = ? AND month = step ORDER BY ALL",
+                [lid],
+            ).fetchall()
+            assert rows == got[table], (lid, table)
+    together.close()
 
 
 def test_a_layer_over_some_regions_scores_their_people_as_the_scheme_everywhere_does(
