@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 from conftest import catalogue, scenario, scheme
 
-from scslab.engine.compiled import AP_DUE
+from scslab.analysis.explain import explain
+from scslab.engine.compiled import AP_DUE, OPEN, REVERSAL
 from scslab.engine.kernels import APPEAL_COUNTS
 from scslab.engine.simulation import Simulation
+from scslab.store.results import Results
 
 BASE, DELAY, LIST_MONTHS, BAN_MONTHS, CAP = 100, 2, 6, 3, 50
 
@@ -65,7 +69,7 @@ def _reference(events: np.ndarray, people: int, months: int) -> tuple[np.ndarray
     for p in range(people):
         s, used, lst, ban = BASE, 0, -1, -1
         pending = None  # (due, applied, month, false)
-        mine = events[events[:, 1] == p]
+        mine = events[(events[:, 1] == p) & (events[:, 2] != REVERSAL)]
         for t in range(months):
             if pending is not None and t >= pending[0] and pending[3]:  # false: won
                 _, applied, month, _ = pending
@@ -163,3 +167,121 @@ def test_lost_appeals_change_nothing_and_a_scheme_without_appeals_keeps_no_slots
     assert rec_n.lflow.shape[-1] == 4 and rec_l.lflow.shape[-1] == 5
     lost = rec_l.appeals.sum(axis=(0, 1))[APPEAL_COUNTS.index("lost_false")]
     assert lost > 0
+
+
+COUNTED = """
+id: counted
+name: Appeals of records that a count and an event trigger read
+subject: individuals
+description: each record costs points, starts a ban, and counts towards a watch
+sources: {paper: the seed paper}
+score: {base: 1000, min: 0, max: 1200, source: paper}
+categories: [{id: judgments}]
+events:
+  - {id: unpaid-judgment, category: judgments, points: -10, domain: courts, source: paper}
+sanctions:
+  - id: rail-ban
+    name: Rail ban
+    trigger: {events: [unpaid-judgment]}
+    domain: transport
+    effect: no rail tickets
+    duration_months: 3
+    source: paper
+  - id: watch
+    name: Watched
+    trigger: {at_least: 2, of: unpaid-judgment, within_months: 6}
+    domain: public-office
+    effect: watched
+    source: paper
+appeals: {objection: 1.0, success_if_false: 1.0, success_if_true: 0.0, delay_months: 2, \
+assumed: true}
+"""
+
+
+def _counted_reference(
+    events: np.ndarray, people: int, months: int, reverse: bool = True
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[tuple[int, int, int]]]:
+    """The scheme above in plain Python: every record is objected to while none is pending,
+    false ones win; a won appeal gives back its 10 points, takes the record out of the count and
+    ends the ban it started (one that started in the record's month). Scores, ban ends and the
+    watch (OPEN while it holds) at the end of each month, and each reversal (step, person,
+    points given back). ``reverse=False``: the count and the ban as if appeals left them."""
+    score = np.zeros((months, people), np.int64)
+    ban_until = np.zeros((months, people), np.int64)
+    watch = np.zeros((months, people), np.int64)
+    reversals = []
+    for p in range(people):
+        s, ban, pending, kept = 1000, -1, None, []
+        mine = events[(events[:, 1] == p) & (events[:, 2] >= 0) & (events[:, 4] == 1)]
+        for t in range(months):
+            if pending is not None and t >= pending[0]:
+                _, month, false = pending
+                pending = None
+                if false:
+                    s += 10
+                    reversals.append((t, p, 10))
+                    if reverse:
+                        kept.remove(month)
+                        if ban >= 0 and ban - 3 == month:
+                            ban = -1
+            rows = mine[mine[:, 0] == t]
+            for row in rows:
+                s -= 10
+                kept.append(t)
+                if pending is None:
+                    pending = (t + 2, t, row[3] == 1)
+            if ban >= 0 and t >= ban:
+                ban = -1
+            if ban < 0 and len(rows):
+                ban = t + 3
+            score[t, p], ban_until[t, p] = s, ban
+            watch[t, p] = OPEN if sum(t - m < 6 for m in kept) >= 2 else -1
+    return score, ban_until, watch, sorted(reversals)
+
+
+def test_a_won_appeal_leaves_the_count_and_ends_the_ban_its_record_set_off() -> None:
+    """Person by person and month by month: a record reversed on appeal no longer counts towards
+    `at_least` (the watch follows the records that stand), the event-triggered ban it started
+    ends, and the reversal is a panel event (act REVERSAL, the record's event, the points given
+    back), exactly as a plain reference has them."""
+    months = 16
+    sc = scenario(300, months, seed=7)
+    cat = catalogue({"unpaid-judgment": 0.25}, detect=1.0, false_ratio=1.0)
+    record, _ = Simulation(sc, scheme=scheme(COUNTED), catalogue=cat).execute()
+    ev = np.concatenate(record.panel_events)  # step, person, act, false, recorded, points, ev
+    score, ban, watch, reversals = _counted_reference(ev, 300, months)
+    got = ev[ev[:, 2] == REVERSAL]
+    assert len(reversals) > 30
+    assert sorted(map(tuple, got[:, [0, 1, 5]].tolist())) == reversals
+    assert (got[:, 3] == 1).all() and (got[:, 6] == 0).all()
+    assert (record.panel_score == score).all()
+    assert (record.panel_until[:, :, 0] == ban).all()
+    assert (record.panel_until[:, :, 1] == watch).all()
+    # the cases exercised: counts that a reversal breaks, bans that it ends
+    _, ban_kept, watch_kept, _ = _counted_reference(ev, 300, months, reverse=False)
+    assert (watch_kept != watch).sum() > 10 and (ban_kept != ban).sum() > 10
+    ended = record.appeals.sum(axis=(0, 1))[APPEAL_COUNTS.index("consequences_ended")]
+    assert ended > 10
+
+
+def test_explain_shows_a_reversal_and_the_record_it_reversed(tmp_path: Path) -> None:
+    """`scslab explain` reads a won appeal from panel_events (act `appeal`): the reversal names
+    the record it reversed (the delay earlier), gives back its points, marks that record as
+    reversed, and the month's score change is fully explained by the records and the reversal."""
+    sc = scenario(300, 12, seed=7)
+    cat = catalogue({"unpaid-judgment": 0.25}, detect=1.0, false_ratio=1.0)
+    Simulation(sc, scheme=scheme(COUNTED), catalogue=cat).run(tmp_path / "run").close()
+    with Results(tmp_path / "run") as r:
+        person, step = r.sql(
+            "SELECT person, min(step) FROM panel_events WHERE act = 'appeal' GROUP BY person "
+            "ORDER BY person LIMIT 1"
+        ).fetchall()[0]
+        x = explain(r, int(person))
+    won = [e for e in x.events if e.appeal]
+    assert won and won[0].step == step and won[0].reverses == step - 2
+    assert won[0].points == 10 and won[0].false_record and won[0].event == "unpaid-judgment"
+    reversed_ = [e for e in x.events if e.reversed_in == step]
+    assert len(reversed_) == 1 and reversed_[0].step == step - 2 and reversed_[0].points == -10
+    assert all(x.other_change(m.step) == 0 for m in x.months)  # no decay: all explained
+    assert "appeal won: the unpaid-judgment record of month" in won[0].describe()
+    assert f"reversed on appeal in month {step}" in reversed_[0].describe()

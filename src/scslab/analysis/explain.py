@@ -18,7 +18,7 @@ household sanction, and the network-rule deductions behind a ``relationships`` c
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
@@ -69,19 +69,42 @@ class ActRecord:
     rights: tuple[str, ...] = ()
     #: the channel that recorded it: not kept by the run, always None
     channel: str | None = None
+    #: a won appeal (act ``appeal``): the month of the record of ``event`` it reversed; its
+    #: points are those given back
+    reverses: int | None = None
+    #: a record reversed on appeal: the month it was reversed in
+    reversed_in: int | None = None
 
     @property
     def missed(self) -> bool:
         return not self.recorded
 
+    @property
+    def appeal(self) -> bool:
+        """This is a won appeal, not a record."""
+        return self.reverses is not None
+
     def describe(self) -> str:
         """E.g. ``unpaid-judgment recorded (false record), 0 points, courts``."""
+        truth = "false record" if self.false_record else "true record"
+        if self.reverses is not None:
+            return (
+                f"appeal won: the {self.event} record of month {self.reverses} ({truth}) "
+                f"reversed, {_pts(self.points)} points back, its listing and the consequences "
+                "it set off ended"
+            )
         if not self.recorded:
             return f"{self.act} missed (not recorded)"
         name = self.act if self.event in (None, self.act) else f"{self.act} as {self.event}"
-        truth = "false record" if self.false_record else "true record"
         rights = f", rights: {', '.join(self.rights)}" if self.rights else ""
-        return f"{name} recorded ({truth}), {_pts(self.points)} points, {self.domain}{rights}"
+        later = (
+            f"; reversed on appeal in month {self.reversed_in}"
+            if self.reversed_in is not None
+            else ""
+        )
+        return (
+            f"{name} recorded ({truth}), {_pts(self.points)} points, {self.domain}{rights}{later}"
+        )
 
 
 @dataclass(frozen=True)
@@ -147,7 +170,12 @@ class Chain:
         if self.events:
             causes = "; ".join(
                 f"{e.domain}: {e.event or e.act} recorded in month {e.step} "
-                f"({'false' if e.false_record else 'true'} record, {_pts(e.points)} points)"
+                f"({'false' if e.false_record else 'true'} record, {_pts(e.points)} points"
+                + (
+                    f", reversed on appeal in month {e.reversed_in})"
+                    if e.reversed_in is not None
+                    else ")"
+                )
                 for e in self.events
             )
             text = f"{head}: {via}caused by {causes}"
@@ -300,7 +328,9 @@ class Explanation:
         """A list entered on events: the one record that put the person on it."""
         kinds = set(kinds)
         found = [
-            e for e in self.events if e.recorded and e.event in kinds and e.step <= spell.start
+            e
+            for e in self.events
+            if e.recorded and not e.appeal and e.event in kinds and e.step <= spell.start
         ]
         same = [e for e in found if e.step == spell.start]
         if not same:
@@ -519,11 +549,16 @@ class Explanation:
         by_step = {m.step: m.score for m in self.months}
         kinds = {
             "true record": (
-                [e for e in self.events if e.recorded and not e.false_record],
+                [e for e in self.events if e.recorded and not e.false_record and not e.appeal],
                 "circle",
                 "#1f77b4",
             ),
-            "false record": ([e for e in self.events if e.false_record], "x", "#d62728"),
+            "false record": (
+                [e for e in self.events if e.false_record and not e.appeal],
+                "x",
+                "#d62728",
+            ),
+            "appeal won": ([e for e in self.events if e.appeal], "triangle-up", "#2ca02c"),
             "missed act": ([e for e in self.events if not e.recorded], "circle-open", "#7f7f7f"),
         }
         for label, (chosen, symbol, color) in kinds.items():
@@ -687,13 +722,28 @@ def explain(results: Results, person: int) -> Explanation:
     traits = dict(zip(names, rows[0][3:], strict=True))
 
     events_by_id = {e.id: e for e in scheme.events}
-    events = []
+    events: list[ActRecord] = []
+    delay = scheme.appeals.delay_months if scheme.appeals else 0
     for step, act, false, recorded, ev, points in con.execute(
         "SELECT step, act, false_record, recorded, event, points FROM panel_events "
         "WHERE person = ? ORDER BY step, rowid",
         [person],
     ).fetchall():
         rule = events_by_id.get(ev) if ev is not None else None
+        reverses = int(step) - delay if act == "appeal" else None
+        if reverses is not None:  # the record it reverses: decided exactly `delay` months on
+            for k in range(len(events) - 1, -1, -1):
+                r = events[k]
+                if (
+                    r.step == reverses
+                    and r.recorded
+                    and r.event == ev
+                    and r.false_record == bool(false)
+                    and not r.appeal
+                    and r.reversed_in is None
+                ):
+                    events[k] = replace(r, reversed_in=int(step))
+                    break
         events.append(
             ActRecord(
                 step=int(step),
@@ -706,6 +756,7 @@ def explain(results: Results, person: int) -> Explanation:
                 else ("relationships" if act.startswith("network:") else None),
                 points=unit.value(points),
                 rights=tuple(rule.rights) if rule else (),
+                reverses=reverses,
             )
         )
 

@@ -100,6 +100,12 @@ def timeline_table(x: Explanation) -> Table:
             if not e.recorded:
                 rec.append(f"{e.act}: missed", style="dim")
                 continue
+            if e.reverses is not None:
+                rec.append(
+                    f"appeal won: {e.event} of month {e.reverses} reversed {_points(e.points)}",
+                    style="green",
+                )
+                continue
             name = e.act if e.event in (None, e.act) else f"{e.act} → {e.event}"
             rec.append(f"{name} {_points(e.points)} ({e.domain})")
             if e.false_record:
@@ -144,7 +150,9 @@ def print_explanation(x: Explanation) -> None:
     def grade(m: Month) -> str:
         return f", grade {m.grade}" if m.grade else ""
 
-    recorded = [e for e in x.events if e.recorded]
+    appeals = [e for e in x.events if e.appeal]
+    acts = [e for e in x.events if not e.appeal]
+    recorded = [e for e in acts if e.recorded]
     show = units.show
     start = (
         "the base"
@@ -153,11 +161,12 @@ def print_explanation(x: Explanation) -> None:
     )
     console.print(
         f"score {show(x.start)} at the start ({start}), {show(first.score)}{grade(first)} after "
-        f"month 0, {show(last.score)}{grade(last)} after month {last.step}; {len(x.events)} "
+        f"month 0, {show(last.score)}{grade(last)} after month {last.step}; {len(acts)} "
         "scored acts or false "
-        f"records: {len(recorded)} recorded, {sum(e.false_record for e in x.events)} false, "
-        f"{len(x.events) - len(recorded)} missed; {len(x.spells)} spells on lists or under "
-        "sanctions and rewards",
+        f"records: {len(recorded)} recorded, {sum(e.false_record for e in acts)} false, "
+        f"{len(acts) - len(recorded)} missed"
+        + (f", {len(appeals)} reversed on appeal" if appeals else "")
+        + f"; {len(x.spells)} spells on lists or under sanctions and rewards",
         highlight=False,
     )
     console.print(timeline_table(x))

@@ -49,6 +49,9 @@ MAX_ACT_EFFECTS = 8 - EFFECT_SHIFT  # distinct act effects of a scheme: 2**5 com
 AP_DUE, AP_EVENT, AP_POINTS, AP_MONTH, AP_PREV, AP_LISTS, AP_FALSE = range(7)
 APPEAL_FIELDS = 7
 APPEAL_LISTS = 15  # lists a scheme with appeals may have: AP_LISTS holds them in an int16
+#: the act of a panel event that is a record reversed on appeal (network rules are -1 - q and
+#: collective rules -9 - q): its points are those given back, its event the record's
+REVERSAL = -100
 
 
 class SchemeArrays(NamedTuple):
@@ -121,6 +124,9 @@ class SchemeArrays(NamedTuple):
     ev_leaves: np.ndarray  # int64[E]: leaf bits a recorded event sets this month
     ev_ring_off: np.ndarray  # int32[E]: first column of the event's records in ev_ring, -1 if none
     ev_ring_len: np.ndarray  # int32[E]: how many of its latest records are kept
+    #: int64[E]: bit q if group q's trigger needs event e's record (it holds with the record's
+    #: leaf bits and not without them): a won appeal of the record ends the group it started
+    ev_groups: np.ndarray
     cnt_col: np.ndarray  # int32[K]: ev_ring column of the record a count leaf k looks at
     cnt_window: np.ndarray  # int32[K]: months of its window
     cnt_bit: np.ndarray  # int64[K]: its leaf bit
@@ -587,6 +593,11 @@ def _compile_leaves(
             e = ev_ix[ids[0]]
             ring_len[e] = max(ring_len[e], value)
             counts.append((e, value, window, b))
+    if scheme.appeals is not None:
+        # one record more than the counts look at: a record reversed on appeal leaves the ring,
+        # and the one before it takes its place (one appeal is pending at a time, so one extra
+        # record is enough to keep every count exact)
+        ring_len[ring_len > 0] += 1
     ring_off = np.full(E, -1, np.int32)
     width = 0
     for e in range(E):
@@ -615,10 +626,18 @@ def _compile_leaves(
         return 2 if c.layer is not None else 1
 
     leafy = [0 if c is None else 2 if lone(c) == 2 else 1 for c in triggers]
+    ev_groups = np.zeros(E, np.int64)
+    if words:
+        without = np.arange(words, dtype=np.int64)
+        for e in range(E):
+            if ev_leaves[e]:
+                need = leaf_groups & ~leaf_groups[without & ~ev_leaves[e]]
+                ev_groups[e] = np.bitwise_or.reduce(need)
     return {
         "ev_leaves": ev_leaves,
         "ev_ring_off": ring_off,
         "ev_ring_len": ring_len,
+        "ev_groups": ev_groups,
         "cnt_col": np.array([ring_off[e] + n - 1 for e, n, _, _ in counts], np.int32),
         "cnt_window": np.array([w for _, _, w, _ in counts], np.int32),
         "cnt_bit": np.array([1 << b for _, _, _, b in counts], np.int64),

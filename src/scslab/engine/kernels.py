@@ -38,8 +38,10 @@ from scslab.engine.compiled import (
     HIST_BINS,
     MARKS,
     N_DOMAINS,
+    NEVER,
     NO_CAUSE,
     OPEN,
+    REVERSAL,
     RIGHTS,
     TAINT,
     SchemeArrays,
@@ -338,8 +340,9 @@ def allocate_tally(
         banned=np.zeros((B, cells, attempts), i32),
         appeals=np.zeros((B, cells, len(APPEAL_COUNTS) if appeals else 0), i32),
         lives=np.zeros((B, cells, LIVES_SLOTS) if lives else (B, 0, 0), i32),
-        # per panel person and month: acts, false records, network (8) and collective (4) rules
-        pev=np.zeros((B, panel_per_block * (2 * MAX_EVENTS + 12) + 1, PANEL_FIELDS), i32),
+        # per panel person and month: acts, false records, network (8) and collective (4)
+        # rules, and a record reversed on appeal
+        pev=np.zeros((B, panel_per_block * (2 * MAX_EVENTS + 13) + 1, PANEL_FIELDS), i32),
         pev_n=np.zeros(B, i32),
     )
 
@@ -679,6 +682,21 @@ def _rule_points(
         _log(A, b, gi, code, 0, 1, applied, -1)
 
 
+@njit(cache=True, inline="always")
+def _sets_off(S: SchemeArrays, st: State, i: int, e: int, t: int) -> bool:
+    """Whether a record of event ``e`` in month ``t`` starts a sanction that its event triggers
+    (one not running, or ending this month): such a record may be objected to."""
+    evq = S.ev_groups[e]
+    while evq:
+        low = evq & -evq
+        evq ^= low
+        q = _bit_index(low)
+        until = np.int64(st.grp_until[i, q])
+        if S.grp_sanction[q] == 1 and (until < 0 or (S.grp_duration[q] > 0 and t >= until)):
+            return True
+    return False
+
+
 @njit(cache=True)
 def _lodge_appeal(
     S: SchemeArrays,
@@ -721,7 +739,16 @@ def _lodge_appeal(
 
 @njit(cache=True)
 def _decide_appeal(
-    S: SchemeArrays, st: State, A: Tally, b: int, c: int, i: int, t: int, u: float
+    S: SchemeArrays,
+    st: State,
+    A: Tally,
+    b: int,
+    c: int,
+    i: int,
+    t: int,
+    u: float,
+    gi: int,
+    panel: bool,
 ) -> None:
     """Person ``i``'s pending appeal, due in month ``t``, decided before the month's records.
 
@@ -731,8 +758,11 @@ def _decide_appeal(
     to what it was before, unless a later one came; a listing the record entered that is still
     the same listing (entered in the record's month) ends, counted as an exit on appeal, with the
     consequence groups that it started and that have a duration (those that last while the listing
-    does end in this month's step, as the list no longer holds). Consequences triggered by grade or
-    score follow the corrected score by the normal rules."""
+    does end in this month's step, as the list no longer holds); the consequence groups that the
+    record's event set off (their trigger needs it) and that started in the record's month end; the
+    record leaves the latest records a count in a window keeps. Consequences triggered by grade,
+    score or a count follow the corrected state by the normal rules. A panel person's reversal is
+    logged as act :data:`REVERSAL` with the points given back."""
     ap = st.appeal
     false = ap[i, AP_FALSE] == 1
     ap[i, AP_DUE] = -1
@@ -742,8 +772,11 @@ def _decide_appeal(
     A.appeals[b, c, WON_FALSE if false else WON_TRUE] += 1
     month = np.int64(ap[i, AP_MONTH])
     applied = np.int64(ap[i, AP_POINTS])
+    e = np.int64(ap[i, AP_EVENT])
+    back = np.int64(0)  # the change of the score the reversal makes
     if applied != 0:
-        f = S.ev_factor[ap[i, AP_EVENT]]
+        before = np.int64(st.score[i])
+        f = S.ev_factor[e]
         if f >= 0:  # a weighted-factor score: the record's factor, then the score again
             had = np.int64(st.factor[i, f])
             st.factor[i, f] = min(max(had - applied, S.score_min), S.score_max)
@@ -757,10 +790,27 @@ def _decide_appeal(
             st.cat_used[i, cat] -= min(abs(applied), np.int64(st.cat_used[i, cat]))
         if score >= S.base:
             st.cause[i] = 0
+        back = score - before
     if st.last_neg[i] == month:
         st.last_neg[i] = ap[i, AP_PREV]
-    lm = np.int64(ap[i, AP_LISTS])
+    off = S.ev_ring_off[e]
+    if off >= 0:  # out of the latest records kept for counts: the older ones move up
+        _ring_drop(st.ev_ring, i, off, S.ev_ring_len[e], month)
     n_lists = st.list_since.shape[1]
+    evq = S.ev_groups[e]
+    while evq:  # consequences the record set off: those that started in its month end
+        low = evq & -evq
+        evq ^= low
+        q = _bit_index(low)
+        until = np.int64(st.grp_until[i, q])
+        dur = S.grp_duration[q]
+        if dur > 0 and until >= 0 and until - dur == month:
+            _count_causes(A.flow, b, 1, n_lists + q, st.grp_cause[i, q])
+            A.appeals[b, c, CONSEQUENCES_ENDED] += 1
+            st.grp_until[i, q] = -1
+    if panel:
+        _log(A, b, gi, REVERSAL, 1 if false else 0, 1, back, e)
+    lm = np.int64(ap[i, AP_LISTS])
     li = 0
     while lm:
         if lm & 1 and st.list_since[i, li] == month:
@@ -779,6 +829,19 @@ def _decide_appeal(
                     st.grp_until[i, q] = -1
         lm >>= 1
         li += 1
+
+
+@njit(cache=True, inline="always")
+def _ring_drop(ring: np.ndarray, i: int, off: int, n: int, month: int) -> None:
+    """Take one record of step ``month`` out of person ``i``'s latest ``n`` at
+    ``ring[i, off:off+n]`` (if still kept): the older ones move up, the last slot is empty."""
+    k = 0
+    while k < n and ring[i, off + k] != month:
+        k += 1
+    if k < n:
+        for m in range(k, n - 1):
+            ring[i, off + m] = ring[i, off + m + 1]
+        ring[i, off + n - 1] = NEVER
 
 
 @njit(cache=True, inline="always")
@@ -915,7 +978,7 @@ def _person(
 
     # 0. an appeal due this month is decided before the month's records (draw 0 of its stream)
     if appeals and st.appeal[i, AP_DUE] >= 0 and t >= st.appeal[i, AP_DUE]:
-        _decide_appeal(S, st, A, b, c, i, t, uniform(kapp, gi, 0))
+        _decide_appeal(S, st, A, b, c, i, t, uniform(kapp, gi, 0), gi, panel)
 
     # 1. scored acts and their records, then false records from their own stream
     # one mix gives both counts: its high half for true acts, its low half for false records
@@ -989,8 +1052,11 @@ def _person(
                     entered |= 1 << li
                 lm >>= 1
                 li += 1
-            # a negative record that changed something may be objected to (draw j of its stream)
-            if appeals and negative and (applied != 0 or entered != 0):
+            # a negative record that changed something, or one that sets off a sanction, may be
+            # objected to (draw j of its stream)
+            if appeals and (
+                (negative and (applied != 0 or entered != 0)) or _sets_off(S, st, i, e, t)
+            ):
                 _lodge_appeal(
                     S, st, A, b, c, i, t, e, moved, prev, entered, false, uniform(kapp, gi, j)
                 )

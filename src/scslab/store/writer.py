@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 import numpy as np
 
-from scslab.engine.compiled import ALL_CAUSES
+from scslab.engine.compiled import ALL_CAUSES, REVERSAL
 from scslab.errors import ResourceError
 from scslab.files import check_output, clean_leftovers, replacing
 from scslab.population.firms import Firms
@@ -447,21 +447,24 @@ def _write_panel(
 
     events = np.concatenate(rec.panel_events[:T]) if T else np.zeros((0, 7), np.int32)
     # rows with a negative act are rule deductions logged like records: network rule -1 - act,
-    # or collective rule -9 - act
+    # or collective rule -9 - act; or a record reversed on appeal (act REVERSAL, its event)
     rules = [r.id for r in sim.scheme.network] + [""] * (8 - len(sim.scheme.network))
     rules += [c.id for c in sim.scheme.collective]
     act_ids = np.array(sim.rates.act_ids, dtype=object)
     ev_ids = np.array([e.id for e in sim.scheme.events] + [None], dtype=object)
     acts = events[:, 2]
+    by_event = (acts >= 0) | (acts == REVERSAL)
     by_act = acts >= 0
+    by_rule = ~by_event
     names = np.empty(len(events), dtype=object)
     scored = np.empty(len(events), dtype=object)
     names[by_act] = act_ids[acts[by_act]]
-    scored[by_act] = ev_ids[events[by_act, 6]]
-    names[~by_act] = [
-        f"{'network' if a > -9 else 'collective'}:{rules[-1 - a]}" for a in acts[~by_act]
+    names[acts == REVERSAL] = "appeal"
+    scored[by_event] = ev_ids[events[by_event, 6]]
+    names[by_rule] = [
+        f"{'network' if a > -9 else 'collective'}:{rules[-1 - a]}" for a in acts[by_rule]
     ]
-    scored[~by_act] = [rules[-1 - a] for a in acts[~by_act]]
+    scored[by_rule] = [rules[-1 - a] for a in acts[by_rule]]
     _table(
         con,
         "panel_events",
