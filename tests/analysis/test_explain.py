@@ -72,6 +72,8 @@ def test_a_sanctioned_person_gets_a_chain_of_recorded_events_in_its_cause_domain
     for c in sanctions:
         if c.spell.item == "private-school-ban":  # household-triggered: the month after
             assert c.via is not None and c.via.start < c.spell.start
+        elif c.spell.item == "spending-restriction":  # set off by the record itself
+            assert c.via is None and [e.step for e in c.events] == [c.spell.start]
         else:
             assert c.via is not None and c.via.item == "judgment-defaulters"
             assert c.via.start == c.spell.start
