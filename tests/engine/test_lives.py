@@ -202,6 +202,28 @@ def test_the_audit_reports_what_each_effect_did(tmp_path: Path) -> None:
     assert {n for _, n in per_step} == {600}
 
 
+def test_the_audit_counts_distinct_people_whose_income_moved(tmp_path: Path) -> None:
+    """Besides moves (a person each month they move), the audit counts people who moved down a
+    band at least once: those of a plain recount from the panel's cells month by month."""
+    from scslab.analysis.audit import _groupings, life_effects
+
+    sim = Simulation(
+        scenario(600, 14), scheme=scheme(shamed(INCOME)), catalogue=catalogue({"jaywalking": 0.08})
+    )
+    results = sim.run(tmp_path / "run")
+    record = sim.last_run.record
+    band = record.panel_cell.astype(np.int64) % N_INCOME
+    start = sim.population().income.astype(np.int64)[record.panel_people]
+    before = np.vstack([start[None, :], band[:-1]])
+    people = int(((band < before).any(axis=0)).sum())
+    got = life_effects(results, sim, _groupings(sim, None)["hukou"])["income"]
+    assert got["people_moved_down"] == people > 20
+    assert got["moves_down"] > people  # some moved more than once
+    assert got["people_moved_up"] == 0
+    assert sum(v["people_moved_down"] for v in got["by_hukou"].values()) == people
+    assert "people_moved_down" not in life_effects(results)["income"]  # only with the replay
+
+
 def test_the_defaulter_lists_public_shaming_acts_only_where_a_run_has_ties_or_contracts() -> None:
     """The built-in rule (names on screens) cuts ties only with a network and refuses contracts
     only with the contract game; without either it costs nothing."""

@@ -31,7 +31,14 @@ from scslab.analysis.groups import FOUR_FIFTHS, compare_counts, group_codes
 from scslab.analysis.replay import replay, replay_run
 from scslab.engine.ageing import ADULT_LOW_GRADE, ADULT_SANCTIONED, CAME_OF_AGE, PARENT_SANCTIONED
 from scslab.engine.compiled import AP_DUE
-from scslab.engine.ever import EVER_BITS, EVER_LISTED, EVER_SANCTIONED, low_grades
+from scslab.engine.ever import (
+    EVER_BITS,
+    EVER_INCOME_DOWN,
+    EVER_INCOME_UP,
+    EVER_LISTED,
+    EVER_SANCTIONED,
+    low_grades,
+)
 from scslab.engine.simulation import Run, Simulation
 from scslab.errors import ScslabError
 from scslab.schemes.model import Condition, Scheme
@@ -121,7 +128,10 @@ def audit(
         "deterrence": deterrence(factual, rec_fact.ev_true, rec_base.ev_true),
         "appeals": appeals(results, factual.last_run),
         "intergenerational": intergenerational(factual, factual.last_run),
-        "effects": {"acts": act_effects(factual, rec_fact), **life_effects(results)},
+        "effects": {
+            "acts": act_effects(factual, rec_fact),
+            **life_effects(results, factual, groupings.get("hukou")),
+        },
     }
 
 
@@ -568,11 +578,18 @@ def _weighted_out_share(
     return 1 - w.get(domain, 0.0) / total if total > 0 else None
 
 
-def life_effects(results: Results) -> dict[str, Any]:
+def life_effects(
+    results: Results,
+    sim: Simulation | None = None,
+    hukou: tuple[np.ndarray, list[str]] | None = None,
+) -> dict[str, Any]:
     """What the consequences' effects on lives did (``effects:`` in a scheme): income bands
     lost and gained, ties cut by public shaming, contracts refused; by hukou, whose gap is the
     poverty-trap question. A kind is ``None`` where the run had no such effect acting (none in
-    the scheme, or ties without a network, contracts without the contract game)."""
+    the scheme, or ties without a network, contracts without the contract game).
+
+    With ``sim``, the replayed run, income also counts distinct people who moved down or up a
+    band at least once (``hukou``: its grouping, the group of each cell, for the split)."""
     have = set(results.columns)
 
     def sums(columns: dict[str, str]) -> dict[str, Any]:
@@ -598,6 +615,20 @@ def life_effects(results: Results) -> dict[str, Any]:
                 "bands_gained": "income_bands_gained",
             }
         )
+        run = sim.last_run if sim is not None else None
+        if sim is not None and run is not None and len(run.band):
+            income = out["income"]
+            down = (run.ever & EVER_INCOME_DOWN) != 0
+            up = (run.ever & EVER_INCOME_UP) != 0
+            income["people_moved_down"] = int(down.sum())
+            income["people_moved_up"] = int(up.sum())
+            if hukou is not None:
+                codes, names = hukou
+                g = codes[sim.population().cell]
+                for k, name in enumerate(names):
+                    if name in income["by_hukou"]:
+                        income["by_hukou"][name]["people_moved_down"] = int(down[g == k].sum())
+                        income["by_hukou"][name]["people_moved_up"] = int(up[g == k].sum())
     if "ties_cut_by_shaming" in have:
         out["ties"] = sums({"person_months_shamed": "shamed", "ties_cut": "ties_cut_by_shaming"})
     if "contracts_refused" in have:

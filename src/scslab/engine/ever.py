@@ -16,6 +16,9 @@ from scslab.engine.compiled import FLAG_ACTIVE, FLAG_SANCTIONED, SchemeLayout
 from scslab.schemes.model import Scheme
 
 EVER_SANCTIONED, EVER_LISTED, EVER_REWARDED, EVER_LOW_GRADE = 1, 2, 4, 8
+#: moved down, or up, an income band at least once (kept only where an effect moves incomes,
+#: :func:`mark_moves`; not an outcome of the risk ratios)
+EVER_INCOME_DOWN, EVER_INCOME_UP = 16, 32
 #: outcome name (as the audit calls it) -> its bit
 EVER_BITS = {
     "sanctioned": EVER_SANCTIONED,
@@ -84,3 +87,18 @@ def mark_ever(
             new |= EVER_LOW_GRADE
         if new != bits:
             ever[i] = new
+
+
+@njit(cache=True, parallel=True)
+def mark_moves(cell: np.ndarray, bands: int, band: np.ndarray, ever: np.ndarray) -> None:
+    """Who moved down or up an income band this month (income is the cell's last trait, of
+    ``bands`` levels): :data:`EVER_INCOME_DOWN` and :data:`EVER_INCOME_UP` against ``band``,
+    last month's band, which takes this month's. The run's counts of moves (``steps``) count a
+    person each month they move; these bits count people."""
+    for i in prange(len(ever)):
+        now = np.uint8(cell[i] % bands)
+        if now < band[i]:
+            ever[i] |= EVER_INCOME_DOWN
+        elif now > band[i]:
+            ever[i] |= EVER_INCOME_UP
+        band[i] = now

@@ -47,10 +47,11 @@ from scslab.engine.compiled import (
     state_bytes_per_person,
 )
 from scslab.engine.contracts import partners, play_month, refusals, strategies
-from scslab.engine.ever import ever_masks, mark_ever
+from scslab.engine.ever import ever_masks, mark_ever, mark_moves
 from scslab.engine.kernels import (
     BLOCK,
     LIVES_NAMES,
+    N_INCOME,
     NET,
     Draws,
     Tally,
@@ -929,6 +930,13 @@ class Run:
         self.ever = np.zeros(n, np.uint8)
         self.sanction_months = np.zeros(n, np.int16)
         self._ever_masks = ever_masks(sim.scheme, sim.layout)
+        #: where an effect moves incomes: each person's income band at the end of last month,
+        #: for who ever moved (ever bits EVER_INCOME_DOWN, EVER_INCOME_UP); else empty
+        self.band = (
+            (cell % N_INCOME).astype(np.uint8)
+            if arrays.grp_income_p.any()
+            else np.zeros(0, np.uint8)
+        )
         if self.cutting.enabled or self.shaming:
             assert isinstance(pop, Population)
             self.group = tie_group(pop)
@@ -1099,8 +1107,12 @@ class Run:
                 self.ever,
                 self.sanction_months,
             )
+            if len(self.band):
+                mark_moves(traits.cell, N_INCOME, self.band, self.ever)
             if len(self.lineage):
                 mark_lineage(self.lineage, state.flags, state.grade, low)
+        elif len(self.band):  # a month of the history before month 0: its moves are not counted
+            self.band[:] = traits.cell % N_INCOME
         if self.people_run is not None:
             self._firms_after(t)
 
