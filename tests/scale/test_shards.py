@@ -79,6 +79,32 @@ KIDS = scenario(
 )
 
 
+# network rules over friends on a list and in a grade: ghosts' listings and grades cross shards
+NETLIST_SCHEME = """
+id: netlist
+name: Jaywalkers' friends pay
+subject: individuals
+description: jaywalkers are listed for six months; their friends, and friends of grade C, pay
+sources: {paper: the seed paper}
+score: {base: 1000, min: 0, max: 1000, source: paper}
+categories: [{id: traffic}, {id: relationships}]
+events:
+  - {id: jaywalking, category: traffic, points: -200, domain: transport, source: paper}
+grades:
+  - {id: A, min: 900, max: 1000, source: paper}
+  - {id: C, min: 0, max: 899, source: paper}
+lists:
+  - {id: jaywalkers, kind: black, entry: {events: [jaywalking]}, exit: {after_months: 6},
+     source: paper}
+network:
+  - {id: listed-friends, kind: friends-listed, list: jaywalkers, share: 0.1, points: -5,
+     category: relationships, assumed: true}
+  - {id: graded-friends, kind: friends-in-grade, grades: [C], share: 0.2, points: -3,
+     category: relationships, assumed: true}
+"""
+NETLIST = scenario("rongcheng-2014", network=True, history_months=3)
+
+
 def jaywalking() -> Catalogue:
     return Catalogue.model_validate(
         {
@@ -104,6 +130,9 @@ def simulation(name: str) -> Simulation:
     if name == "baojia":
         scheme: Scheme = parse_scheme(BAOJIA_SCHEME, "baojia.yaml")
         return Simulation(BAOJIA, scheme=scheme, catalogue=jaywalking())
+    if name == "netlist":
+        scheme = parse_scheme(NETLIST_SCHEME, "netlist.yaml")
+        return Simulation(NETLIST, scheme=scheme, catalogue=jaywalking())
     runs = {"sesame": SESAME, "rongcheng": RONGCHENG, "cutting": CUTTING, "kids": KIDS}
     return Simulation(runs[name])
 
@@ -112,7 +141,7 @@ def simulation(name: str) -> Simulation:
 def reference(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """The unsharded results of each scenario, computed once."""
     out = {}
-    for name in ("sesame", "rongcheng", "cutting", "baojia", "kids"):
+    for name in ("sesame", "rongcheng", "cutting", "baojia", "kids", "netlist"):
         folder = tmp_path_factory.mktemp(name)
         simulation(name).run(folder / "run")
         out[name] = tables(folder / "run" / "results.duckdb")
@@ -164,6 +193,22 @@ def test_tie_cutting_and_straddling_neighbourhoods_shard_bit_for_bit(
         ).fetchone()
         con.close()
         assert moved is not None and moved[0] > 0
+
+
+def test_friends_on_a_list_and_in_a_grade_shard_bit_for_bit(
+    reference: dict[str, Any], cluster: Any, tmp_path: Path
+) -> None:
+    """Network rules over friends on a list and in a grade: a ghost's listing and grade come
+    with its score, so 3 shards give the unsharded results, and both rules fired."""
+    sim = simulation("netlist")
+    plans = plan_shards(sim, sim.population(), 3)
+    assert all(len(p.ghosts) for p in plans)  # friends live across shard boundaries
+    run_sharded(sim, tmp_path, 3, cluster=cluster.scheduler_address, every=4)
+    got = tables(tmp_path / "results.duckdb")
+    for table, rows in reference["netlist"].items():
+        assert got[table] == rows, table
+    fired = {str(row[2]) for row in reference["netlist"]["panel_events"]}
+    assert {"network:listed-friends", "network:graded-friends"} <= fired
 
 
 def _column(folder: Path, table: str, column: str) -> list[tuple[Any, ...]]:

@@ -291,8 +291,8 @@ class Explanation:
                 m.step for m in self.months if m.step <= upto and self.other_change(m.step) < 0
             ]
             notes.append(
-                "relationships: deductions under the scheme's network rule (low-scoring friends) "
-                "are not kept in panel_events"
+                "relationships: deductions under the scheme's network rules (friends below a "
+                "score, on a list or in a grade) are not kept in panel_events"
                 + (
                     f"; the score fell without a record in month(s) {_steps(falls)}"
                     if falls

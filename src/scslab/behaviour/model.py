@@ -156,7 +156,11 @@ class TieCutting(_Frozen):
     enabled: bool = False
     probability: Annotated[float, Field(ge=0, le=1)] = 0.05
     below: int | None = Field(
-        default=None, description="a friend below this score is 'low'; default: the network rule's"
+        default=None,
+        description=(
+            "a friend below this score is 'low'; default: the threshold of the first "
+            "friends-below network rule"
+        ),
     )
 
 

@@ -251,7 +251,13 @@ def render_scheme(s: Scheme, label: str) -> RenderableType:
     if s.network:
         net = _table("Network rules", "id", "rule", "points", "category", "source")
         for n in s.network:
-            rule = f"at least {n.share:.0%} of friends score below {n.threshold}"
+            rule = f"at least {n.share:.0%} of friends " + (
+                f"on the list {n.list}"
+                if n.kind == "friends-listed"
+                else f"in grade {' or '.join(n.grades or ())}"
+                if n.kind == "friends-in-grade"
+                else f"score below {n.threshold}"
+            )
             net.add_row(
                 Text(n.id), Text(rule), _signed(n.points), Text(n.category or ""), _source(n)
             )

@@ -251,6 +251,34 @@ def _condition(
     return COND_EVENTS, 0, 0, -1
 
 
+#: How a row of friend marks (:func:`scslab.engine.kernels.mark_rules`) is read from last
+#: month's state: a score below a threshold, a place on a list, a grade in a set.
+MARK_BELOW, MARK_LISTED, MARK_GRADES = 0, 1, 2
+
+
+def network_marks(scheme: Scheme) -> tuple[np.ndarray, np.ndarray]:
+    """Each network rule's mark: its kind (``MARK_*``) and what it reads, the threshold (in
+    engine integers), the list's index or the bit mask of its grades (indices as
+    :func:`compile_scheme` numbers them)."""
+    grade_ix = {g.id: k for k, g in enumerate(scheme.grades_high_to_low())}
+    list_ix = {x.id: k for k, x in enumerate(scheme.lists)}
+    n = units.of(scheme).engine  # thresholds in engine integers
+    kind, arg = [], []
+    for r in scheme.network:
+        if r.kind == "friends-listed":
+            assert r.list is not None
+            kind.append(MARK_LISTED)
+            arg.append(list_ix[r.list])
+        elif r.kind == "friends-in-grade":
+            kind.append(MARK_GRADES)
+            arg.append(sum(1 << grade_ix[g] for g in r.grades or ()))
+        else:
+            assert r.threshold is not None
+            kind.append(MARK_BELOW)
+            arg.append(n(r.threshold))
+    return np.array(kind, np.int64), np.array(arg, np.int64)
+
+
 def compile_scheme(
     scheme: Scheme, act_ids: tuple[str, ...], attempts: tuple[str, ...] = (), linked: bool = False
 ) -> tuple[SchemeArrays, SchemeLayout]:
@@ -403,7 +431,7 @@ def compile_scheme(
         repair_p=repair.monthly_probability if repair else 0.0,
         repair_restore=(n(repair.restore_to) if repair and repair.restore_to is not None else lo),
         repair_lists=int(np.int64(sum(1 << list_ix[x] for x in repair.lists) if repair else 0)),
-        net_threshold=arr([n(r.threshold) for r in rules], np.int32),
+        net_threshold=arr([n(r.threshold or 0) for r in rules], np.int32),  # friends-below's
         net_share=arr([r.share for r in rules], np.float64),
         net_points=arr([n(r.points) for r in rules], np.int32),
         net_cat=arr([cat_ix[r.category] if r.category else -1 for r in rules], np.int32),

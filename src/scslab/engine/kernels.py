@@ -36,6 +36,8 @@ from scslab.engine.compiled import (
     FLAG_PANEL,
     FLAG_SANCTIONED,
     HIST_BINS,
+    MARK_BELOW,
+    MARK_LISTED,
     MARKS,
     N_DOMAINS,
     NEVER,
@@ -251,7 +253,7 @@ class Traits(NamedTuple):
     region: np.ndarray  # uint8[N]
     indptr: np.ndarray  # int64[N+1] of the friendship network, or int64[0]
     friends: np.ndarray  # int32[edges]
-    low: np.ndarray  # uint8[thresholds, ceil(N/8)]: who scored below each threshold last month
+    low: np.ndarray  # uint8[rules, ceil(N/8)]: whom each rule marked last month (mark_rules)
     low_friends: np.ndarray  # uint16[rules, N]: low-scoring friends, kept up to date; or [0, 0]
     need: np.ndarray  # uint16[rules, N]: low friends that trigger rule r (friend_needs); or [0, 0]
     household: np.ndarray  # int32[N]
@@ -383,25 +385,75 @@ def _count_causes(flow: np.ndarray, b: int, way: int, item: int, cause: np.uint3
 
 @njit(cache=True, inline="always")
 def _is_low(bits: np.ndarray, j: int) -> int:
-    """Bit ``j`` of a packed row of :func:`mark_low`."""
+    """Bit ``j`` of a packed row of :func:`mark_rules`."""
     return (bits[j >> 3] >> (j & 7)) & 1
 
 
-@njit(cache=True, parallel=True)
-def mark_low(score: np.ndarray, thresholds: np.ndarray, out: np.ndarray) -> None:
-    """``out[r]``: bit ``j`` set if person ``j`` scores below ``thresholds[r]`` (8 people a byte).
+@njit(cache=True, inline="always")
+def _status_mark(kind: int, arg: int, grade: np.ndarray, list_since: np.ndarray, j: int) -> int:
+    """Person ``j``'s mark under a list rule (on list ``arg``) or a grade rule (in a grade of
+    the bit mask ``arg``), from their own state."""
+    if kind == MARK_LISTED:
+        return 1 if list_since[j, arg] >= 0 else 0
+    g = np.int64(grade[j])
+    return np.int64((arg >> g) & 1) if g < 63 else 0
 
-    Friends' scores are read through these bits: an eighth of a byte per person keeps a whole
-    county's, or a country's, low scorers in cache while the friends are scanned.
+
+@njit(cache=True, parallel=True)
+def mark_rules(
+    score: np.ndarray,
+    grade: np.ndarray,
+    list_since: np.ndarray,
+    kind: np.ndarray,
+    arg: np.ndarray,
+    ghost: np.ndarray,
+    base: int,
+    out: np.ndarray,
+) -> None:
+    """``out[r]``: bit ``j`` set if person ``j`` is marked by rule ``r`` (8 people a byte): scores
+    below ``arg[r]`` (``kind[r]`` :data:`MARK_BELOW`), is on list ``arg[r]`` (``MARK_LISTED``) or
+    in a grade of the mask ``arg[r]`` (``MARK_GRADES``), all as the state stands.
+
+    Rows below ``len(grade)`` are one's own people; from row ``base`` on come a shard's ghosts,
+    whose scores are in ``score`` and whose list and grade marks in ``ghost`` (bit ``r`` of a
+    byte each, made by their own shard with :func:`status_marks`). Friends are read through
+    these bits: an eighth of a byte per person keeps a whole county's, or a country's, marked
+    people in cache while the friends are scanned.
     """
     n = score.shape[0]
+    own = grade.shape[0]
     for k in prange((n + 7) // 8):
-        for r in range(thresholds.shape[0]):
+        for r in range(kind.shape[0]):
+            kr, ar = kind[r], arg[r]
             byte = 0
             for j in range(8 * k, min(n, 8 * k + 8)):
-                if score[j] < thresholds[r]:
-                    byte |= 1 << (j - 8 * k)
+                if kr == MARK_BELOW:
+                    hit = 1 if score[j] < ar else 0
+                elif j < own:
+                    hit = _status_mark(kr, ar, grade, list_since, j)
+                elif j >= base:
+                    hit = (np.int64(ghost[j - base]) >> r) & 1
+                else:
+                    hit = 0
+                byte |= hit << (j - 8 * k)
             out[r, k] = byte
+
+
+@njit(cache=True)
+def status_marks(
+    grade: np.ndarray, list_since: np.ndarray, kind: np.ndarray, arg: np.ndarray, rows: np.ndarray
+) -> np.ndarray:
+    """For each of ``rows``: bit ``r`` set if the person is marked by list or grade rule ``r``
+    (see :func:`mark_rules`): what a shard sends with its people's scores to the shards where
+    their friends live."""
+    out = np.zeros(rows.shape[0], np.uint8)
+    for k in range(rows.shape[0]):
+        byte = 0
+        for r in range(kind.shape[0]):
+            if kind[r] != MARK_BELOW:
+                byte |= _status_mark(kind[r], arg[r], grade, list_since, rows[k]) << r
+        out[k] = byte
+    return out
 
 
 @njit(cache=True, _nrt=False)
@@ -1548,7 +1600,7 @@ def cut_ties(
     t: int,
     offset: int = 0,
 ) -> int:
-    """Each tie to a friend marked in ``low`` (a row of :func:`mark_low`) is cut with probability
+    """Each tie to a friend marked in ``low`` (a row of :func:`mark_rules`) is cut with probability
     ``p`` and given to a random person of one's own group (``members[start[g]:start[g + 1]]``).
 
     Returns the number of ties cut. A draw that picks oneself keeps the old tie. Row ``i`` is

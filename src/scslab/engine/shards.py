@@ -6,7 +6,9 @@ contiguous range of rows holding whole regions, and with them whole households, 
 for the whole run: its state columns never move. What crosses shards, once a month:
 
 * the scores of the people whose friends live in another shard (int16 each; the receiving shard
-  keeps them as *ghost* rows after its own, and derives their low-score bits itself), and
+  keeps them as *ghost* rows after its own, and derives their low-score bits itself), with, for
+  network rules over friends on a list or in a grade, a byte of their marks under those rules
+  (:func:`scslab.engine.kernels.status_marks`), and
 * whether a neighbourhood group that straddles two shards had an offender last month.
 
 Draws are keyed by the person's index in the whole population (the kernels take the shard's
@@ -52,7 +54,7 @@ from scslab.engine.checkpoint import (
     write_manifest,
 )
 from scslab.engine.cluster import kernel_threads, use_kernel_threads
-from scslab.engine.compiled import FLAG_PANEL, allocate_state
+from scslab.engine.compiled import FLAG_PANEL, MARK_BELOW, allocate_state
 from scslab.engine.kernels import (
     BLOCK,
     Traits,
@@ -63,6 +65,7 @@ from scslab.engine.kernels import (
     mark_offenders,
     n_blocks,
     running_consequences,
+    status_marks,
 )
 from scslab.engine.simulation import (
     Record,
@@ -89,7 +92,9 @@ REPLACEMENT_TIMEOUT = 120
 #: Seconds between checks that the shards' workers are alive while waiting on them.
 POLL = 0.5
 
-Message = tuple[np.ndarray, np.ndarray]  # ghost scores (int16), straddling-neighbourhood flags
+#: ghost scores (int16), straddling-neighbourhood flags, ghost list and grade marks (uint8; empty
+#: when the scheme's network rules are all on scores)
+Message = tuple[np.ndarray, np.ndarray, np.ndarray]
 
 
 # --------------------------------------------------------------------------------------------
@@ -310,7 +315,17 @@ class Shard:
     followed by the ghosts' (``state.score`` is a view of its head).
     """
 
-    checkpoint_skip = ("sim", "plan", "draws", "tally", "score_ext", "received", "threads", "clock")
+    checkpoint_skip = (
+        "sim",
+        "plan",
+        "draws",
+        "tally",
+        "score_ext",
+        "ghost_marks",
+        "received",
+        "threads",
+        "clock",
+    )
     checkpoint_static = ("plan",)
 
     def __init__(self, sim: Simulation, plan: ShardPlan) -> None:
@@ -322,12 +337,15 @@ class Shard:
         self.cell_region = sim.cells.region_of()
         self.network = plan.network
         self.cutting = sc.adaptation.tie_cutting
-        self.thresholds = sim._low_thresholds() if self.network else np.zeros(0, np.int64)
+        self.mark_kind, self.mark_arg = sim._marks(ties=self.network)
+        #: whether friends are marked by a list or a grade: ghosts' marks then come with scores
+        self.status = bool((self.mark_kind != MARK_BELOW).any())
         self.counting = plan.counting
         self.households = plan.households if arrays.grp_household.any() else 0
         self.collective = bool(sim.scheme.collective)
         self.score_ext = np.full(plan.base + len(plan.ghosts), arrays.base, np.int16)
         self.state = allocate_state(n, arrays, layout)._replace(score=self.score_ext[:n])
+        self.ghost_marks = np.zeros(len(plan.ghosts) if self.status else 0, np.uint8)
         rows = len(plan.indptr) - 1 if self.network else 0
         minor = sim.cells.minor().astype(np.uint8)
         self.traits = Traits(
@@ -337,7 +355,7 @@ class Shard:
             region=plan.region,
             indptr=plan.indptr,
             friends=plan.friends.copy() if self.cutting.enabled else plan.friends,
-            low=np.zeros((len(self.thresholds), (len(self.score_ext) + 7) // 8), np.uint8),
+            low=np.zeros((len(self.mark_kind), (len(self.score_ext) + 7) // 8), np.uint8),
             low_friends=np.zeros(
                 (len(sim.scheme.network), rows) if self.counting else (0, 0), np.uint16
             ),
@@ -383,11 +401,14 @@ class Shard:
         self.clock = np.zeros((sc.steps, 4))
 
     def receive(self, inbox: dict[int, Message], t: int) -> None:
-        """Ghost scores and neighbourhood flags as of the end of month ``t - 1``."""
+        """Ghost scores, list and grade marks, and neighbourhood flags as of the end of month
+        ``t - 1``."""
         base = self.plan.base
-        for src, (scores, flags) in inbox.items():
+        for src, (scores, flags, marks) in inbox.items():
             a, b, _ = self.plan.imports[src]
             self.score_ext[base + a : base + b] = scores
+            if self.status:
+                self.ghost_marks[a:b] = marks
             self.received[src] = flags
 
     def measure(self, t: int) -> None:
@@ -413,8 +434,18 @@ class Shard:
         k = t + sim.history_months  # the engine step
         if t == 0:
             self.record.panel_start[:] = state.score[plan.panel]
-        if len(self.thresholds):
-            mark_friends(traits, self.score_ext, self.thresholds, self.counting, k)
+        if len(self.mark_kind):
+            mark_friends(
+                traits,
+                state,
+                self.mark_kind,
+                self.mark_arg,
+                self.counting,
+                k,
+                self.score_ext,
+                self.ghost_marks,
+                plan.base,
+            )
         if self.collective:
             mark_offenders(state.last_neg, plan.household, traits.neighbourhood, k, traits.offended)
             for src, flags in self.received.items():
@@ -456,13 +487,20 @@ class Shard:
             self.record.take(t, self.tally, state, self.people, traits.cell)
 
     def outbox(self, t: int) -> dict[int, Message]:
-        """What each other shard needs before month ``t``: scores and neighbourhood flags."""
+        """What each other shard needs before month ``t``: scores, list and grade marks, and
+        neighbourhood flags."""
         out: dict[int, Message] = {}
         last_neg = self.state.last_neg
         k = t + self.sim.history_months  # the engine step
+        kind, arg, none = self.mark_kind, self.mark_arg, np.zeros(0, np.uint8)
         for dst, (rows, spans) in self.plan.exports.items():
             flags = np.array([(last_neg[a:b] == k - 1).any() for _, a, b in spans], np.uint8)
-            out[dst] = (self.state.score[rows], flags)
+            marks = (
+                status_marks(self.state.grade, self.state.list_since, kind, arg, rows)
+                if self.status
+                else none
+            )
+            out[dst] = (self.state.score[rows], flags, marks)
         return out
 
 

@@ -33,6 +33,7 @@ from scslab.engine.ageing import age_month, mark_lineage
 from scslab.engine.compiled import (
     FLAG_PANEL,
     FLAG_SANCTIONED,
+    MARK_BELOW,
     MARKS,
     MAX_STEP,
     N_DOMAINS,
@@ -42,6 +43,7 @@ from scslab.engine.compiled import (
     allocate_state,
     compile_scheme,
     first_channel,
+    network_marks,
     refuse_links,
     ring_width,
     state_bytes_per_person,
@@ -66,8 +68,8 @@ from scslab.engine.kernels import (
     draws,
     friend_needs,
     mark_households,
-    mark_low,
     mark_offenders,
+    mark_rules,
     n_blocks,
     running_consequences,
     step,
@@ -521,10 +523,12 @@ class Simulation:
                 raise ScenarioError(
                     "adaptation.tie_cutting needs a social network; add `network:` to the scenario"
                 )
-            if cutting.below is None and not self.scheme.network:
+            below = [r for r in self.scheme.network if r.kind == "friends-below"]
+            if cutting.below is None and not below:
                 raise ScenarioError(
                     "adaptation.tie_cutting.below: give the score below which friends are cut "
-                    f"(scheme '{self.scheme.id}' has no network rule to take it from)"
+                    f"(scheme '{self.scheme.id}' has no friends-below network rule to take it "
+                    "from)"
                 )
         spec = self.scenario.network
         if spec is not None and spec.mean_degree >= self.agents:
@@ -533,15 +537,21 @@ class Simulation:
                 f"({self.agents:,})"
             )
 
-    def _low_thresholds(self) -> np.ndarray:
-        """Scores below which friends count as low: each network rule's, then tie-cutting's
-        (engine integers)."""
-        n = self.layout.score_units.engine
-        marks = [n(r.threshold) for r in self.scheme.network]
+    def _marks(self, ties: bool = True) -> tuple[np.ndarray, np.ndarray]:
+        """How friends are marked (:func:`scslab.engine.kernels.mark_rules`): each network
+        rule's mark, then tie-cutting's, a score below ``below`` (default: the threshold of the
+        first friends-below rule), in engine integers; none without ``ties``."""
+        if not ties:
+            return np.zeros(0, np.int64), np.zeros(0, np.int64)
+        kind, arg = network_marks(self.scheme)
         cutting = self.scenario.adaptation.tie_cutting
         if cutting.enabled:
-            marks.append(n(cutting.below) if cutting.below is not None else marks[0])
-        return np.array(marks, np.int64)
+            below: float | None = cutting.below
+            if below is None:
+                below = next(r.threshold for r in self.scheme.network if r.threshold is not None)
+            kind = np.append(kind, MARK_BELOW)
+            arg = np.append(arg, self.layout.score_units.engine(below))
+        return kind, arg
 
     @property
     def history_months(self) -> int:
@@ -609,7 +619,7 @@ class Simulation:
         generation = 4  # per person: household draw buffers, then cell index
         if spec is not None:
             csr = int(spec.mean_degree * 4) + 8  # int32 friends, int64 offsets
-            per_person += csr + len(self._low_thresholds())
+            per_person += csr + len(self._marks()[0])
             per_person += 4 * len(self.scheme.network)  # counts of low friends, and needs
             if self.scenario.adaptation.tie_cutting.enabled:
                 per_person += csr  # a copy to rewire
@@ -880,7 +890,8 @@ class Run:
         if network is not None and (self.cutting.enabled or self.shaming):
             network = Network(network.indptr, network.indices.copy())  # rewired by this run only
         self.network = network
-        self.thresholds = sim._low_thresholds() if network is not None else np.zeros(0, np.int64)
+        #: how friends are marked before each step: each rule's kind and what it reads
+        self.mark_kind, self.mark_arg = sim._marks(ties=network is not None)
         # on a fixed, symmetric network each person's count of low friends is kept up to date
         # from the few who cross a threshold, instead of scanning every tie every month
         self.counting = (
@@ -907,7 +918,7 @@ class Run:
             region=pop.region,
             indptr=network.indptr if network is not None else np.zeros(0, np.int64),
             friends=network.indices if network is not None else np.zeros(0, np.int32),
-            low=np.zeros((len(self.thresholds), (n + 7) // 8), np.uint8),
+            low=np.zeros((len(self.mark_kind), (n + 7) // 8), np.uint8),
             low_friends=np.zeros(
                 (len(sim.scheme.network), n) if self.counting else (0, 0), np.uint16
             ),
@@ -1031,8 +1042,8 @@ class Run:
         if self.people_run is not None:
             self._firms_before(k, t)
             self.people_run._month(k, t, assortativity=assortativity)
-        if len(self.thresholds):
-            mark_friends(traits, state.score, self.thresholds, self.counting, k)
+        if len(self.mark_kind):
+            mark_friends(traits, state, self.mark_kind, self.mark_arg, self.counting, k)
         if self.collective:
             mark_offenders(
                 state.last_neg,
@@ -1218,12 +1229,34 @@ class Run:
 
 
 def mark_friends(
-    traits: Traits, scores: np.ndarray, thresholds: np.ndarray, counting: bool, k: int
+    traits: Traits,
+    state: State,
+    kind: np.ndarray,
+    arg: np.ndarray,
+    counting: bool,
+    k: int,
+    scores: np.ndarray | None = None,
+    ghost: np.ndarray | None = None,
+    base: int = 0,
 ) -> None:
-    """Before step ``k``: who scored below each network rule's threshold last month (``scores``:
-    one's own people, then a shard's ghosts), and, where counts are kept, each one's low friends."""
+    """Before step ``k``: whom each network rule (and tie-cutting) marks as last month ended, a
+    score below a threshold, a place on a list, a grade in a set (:func:`mark_rules`), and,
+    where counts are kept, each one's marked friends. A shard gives ``scores``, its own people's
+    then its ghosts' from row ``base``, and the ghosts' list and grade marks in ``ghost``."""
     before = traits.low.copy()
-    mark_low(scores, thresholds, traits.low)
+    if scores is None:
+        scores, base = state.score, len(state.score)
+    none = np.zeros(0, np.uint8)
+    mark_rules(
+        scores,
+        state.grade,
+        state.list_since,
+        kind,
+        arg,
+        none if ghost is None else ghost,
+        base,
+        traits.low,
+    )
     if counting and k == 0:
         count_low_friends(traits.indptr, traits.friends, traits.low, traits.low_friends)
     elif counting:

@@ -690,12 +690,34 @@ class Consequence(Sourced):
         return out
 
 
+#: What makes a friend count for a network rule, each read from last month's state: a score
+#: below ``threshold``, a place on the scheme's list ``list``, a grade among ``grades``.
+NETWORK_KINDS: dict[str, str] = {
+    "friends-below": "threshold",
+    "friends-listed": "list",
+    "friends-in-grade": "grades",
+}
+
+
 class NetworkRule(Sourced):
+    """Points when at least ``share`` of one's friends were, last month, below a score
+    (``friends-below``), on one of the scheme's lists (``friends-listed``) or in one of its
+    grades (``friends-in-grade``). Each kind takes its own key: ``threshold``, ``list`` or
+    ``grades``."""
+
     id: Slug
-    kind: Literal["friends-below"] = "friends-below"
-    threshold: ScoreValue = Field(description="a friend counts as low-scoring below this score")
+    kind: Literal["friends-below", "friends-listed", "friends-in-grade"] = "friends-below"
+    threshold: ScoreValue | None = Field(
+        default=None, description="friends-below: a friend counts below this score"
+    )
+    list: Slug | None = Field(
+        default=None, description="friends-listed: a friend counts while on this list"
+    )
+    grades: tuple[GradeId, ...] | None = Field(
+        default=None, description="friends-in-grade: a friend counts while in one of these grades"
+    )
     share: Annotated[float, Field(gt=0, le=1)] = Field(
-        description="the rule applies when at least this share of one's friends is low-scoring"
+        description="the rule applies when at least this share of one's friends count"
     )
     points: Points
     category: Slug | None = None
@@ -1006,7 +1028,8 @@ def _score_numbers(s: Scheme) -> Iterator[tuple[Loc, int | float, tuple[int, int
         for i, co in enumerate(getattr(s, key)):
             yield from condition((key, i, "trigger"), co.trigger)
     for i, n in enumerate(s.network):
-        yield ("network", i, "threshold"), n.threshold, scores
+        if n.threshold is not None:
+            yield ("network", i, "threshold"), n.threshold, scores
         yield ("network", i, "points"), n.points, points
     for i, cl in enumerate(s.collective):
         yield ("collective", i, "points"), cl.points, points
@@ -1290,8 +1313,7 @@ def _check(s: Scheme) -> Iterator[tuple[Loc, str]]:  # one flat list of rules
     for i, net in enumerate(s.network):
         if net.category is not None and net.category not in categories:
             yield ("network", i, "category"), _unknown("category", net.category, categories)
-        if not lo < net.threshold <= hi:
-            yield ("network", i, "threshold"), f"threshold {net.threshold} lies outside {lo}..{hi}"
+        yield from _network_rule(i, net, s, lists, grades)
     if s.repair is not None:
         for j, list_id in enumerate(s.repair.lists):
             if list_id not in lists:
@@ -1302,6 +1324,40 @@ def _check(s: Scheme) -> Iterator[tuple[Loc, str]]:  # one flat list of rules
                 ("repair", "restore_to"),
                 (f"restore_to {r} lies outside the score range {lo}..{hi}"),
             )
+
+
+def _network_rule(
+    i: int, net: NetworkRule, s: Scheme, lists: set[str], grades: set[str]
+) -> Iterator[tuple[Loc, str]]:
+    """A network rule names what makes a friend count with its kind's own key, and only that."""
+    own = NETWORK_KINDS[net.kind]
+    for key, kind in ((k, kd) for kd, k in NETWORK_KINDS.items()):
+        if key != own and getattr(net, key) is not None:
+            yield (
+                ("network", i, key),
+                f"{key} is for kind {kind}; a {net.kind} rule takes {own}",
+            )
+    if getattr(net, own) is None:
+        at: Loc = ("network", i, "kind") if "kind" in net.model_fields_set else ("network", i)
+        yield at, f"a {net.kind} rule needs {own}"
+    lo, hi = s.score.min, s.score.max
+    if net.threshold is not None and net.kind == "friends-below" and not lo < net.threshold <= hi:
+        yield ("network", i, "threshold"), f"threshold {net.threshold} lies outside {lo}..{hi}"
+    if net.list is not None and net.kind == "friends-listed" and net.list not in lists:
+        yield ("network", i, "list"), _unknown("list", net.list, lists)
+    if net.grades is not None and net.kind == "friends-in-grade":
+        if not grades:
+            yield (
+                ("network", i, "grades"),
+                "this scheme has no grades; add grades: or use friends-below a score",
+            )
+        elif not net.grades:
+            yield ("network", i, "grades"), "give at least one grade"
+        for j, g in enumerate(net.grades if grades else ()):
+            if g not in grades:
+                yield ("network", i, "grades", j), _unknown("grade", g, grades)
+            elif g in net.grades[:j]:
+                yield ("network", i, "grades", j), f"the grade '{g}' is named twice"
 
 
 def _factors(s: Scheme) -> Iterator[tuple[Loc, str]]:
