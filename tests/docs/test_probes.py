@@ -123,12 +123,18 @@ PROBES: dict[str, Probe] = {
         _appeals_won,
         {"unpaid-judgment": 1.0},
     ),
+    "fractional-points": Probe(
+        "fractional points",
+        "examples/probes/fractional-points.yaml",
+        # the record keeps points in engine steps: -0.5 and -2.5 points at resolution 0.1
+        lambda s, r: _points("spitting", {-5})(s, r) and _points("traffic-violation", {-25})(s, r),
+        {"spitting": 2.0, "traffic-violation": 1.0},
+    ),
 }
 #: probes of the issue's list whose language is still being built: each is skipped until its
 #: entry moves to PROBES
 PENDING = {
     "friends-on-a-list": "a friend rule other than friends below a score: friends on a blacklist",
-    "fractional-points": "fractional points",
 }
 
 
