@@ -53,7 +53,7 @@ def child(case: str, agents: int, years: float, out: str) -> None:
     import time
 
     from scslab.engine.scenario import Scenario
-    from scslab.engine.simulation import Simulation
+    from scslab.runs import Simulation
 
     baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     sim = Simulation(Scenario.model_validate(scenario_for(case, agents, years)))

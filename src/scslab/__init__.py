@@ -13,7 +13,7 @@ __version__ = "0.1.0"
 #: The run API loads the compiled engine, so it is imported on first use: ``scslab.Simulation``.
 _LAZY = {
     "Scenario": "scslab.engine.scenario",
-    "Simulation": "scslab.engine.simulation",
+    "Simulation": "scslab.runs",
     "Results": "scslab.store.results",
     "PopulationSpec": "scslab.population",
 }

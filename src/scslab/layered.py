@@ -14,8 +14,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from scslab.engine.layers import LAYERS_DIR, LAYERS_FILE, LayeredSimulation
-from scslab.engine.simulation import Progress, RunInterrupted, StopOnce, default_out
+from scslab.engine.simulation import Progress, RunInterrupted, StopOnce
 from scslab.files import replacing, write_text
+from scslab.runs import default_out
 from scslab.store.results import Results
 from scslab.store.writer import RESULTS, RUN_FILES, prepare_out, write_results
 

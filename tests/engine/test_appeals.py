@@ -10,7 +10,7 @@ from conftest import catalogue, scenario, scheme
 from scslab.analysis.explain import explain
 from scslab.engine.compiled import AP_DUE, OPEN, REVERSAL
 from scslab.engine.kernels import APPEAL_COUNTS
-from scslab.engine.simulation import Simulation
+from scslab.runs import Simulation
 from scslab.store.results import Results
 
 BASE, DELAY, LIST_MONTHS, BAN_MONTHS, CAP = 100, 2, 6, 3, 50

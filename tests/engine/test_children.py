@@ -14,9 +14,9 @@ from conftest import NO_ADAPTATION, catalogue, scheme
 from scslab.engine.ageing import CAME_OF_AGE, age_month
 from scslab.engine.checkpoint import columns, restore
 from scslab.engine.scenario import Scenario
-from scslab.engine.simulation import Simulation
 from scslab.population import AGE_BANDS, Children, PopulationSpec, generate
 from scslab.population.individuals import BAND_START_MONTHS
+from scslab.runs import Simulation
 
 LISTED = """
 id: defaulters

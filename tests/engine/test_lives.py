@@ -12,8 +12,8 @@ from conftest import catalogue, scenario, scheme
 
 from scslab.engine.contracts import Contracts, partners
 from scslab.engine.kernels import N_INCOME
-from scslab.engine.simulation import Simulation
 from scslab.population.network import NetworkSpec
+from scslab.runs import Simulation
 
 SHAMED = """
 id: shamed

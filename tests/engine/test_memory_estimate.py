@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 
 from scslab.engine.scenario import Scenario
-from scslab.engine.simulation import Simulation
 from scslab.population import NetworkSpec, PopulationSpec
+from scslab.runs import Simulation
 
 
 def estimate(**settings: object) -> int:

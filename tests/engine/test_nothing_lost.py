@@ -17,9 +17,9 @@ import pytest
 
 from scslab.engine.checkpoint import MANIFEST
 from scslab.engine.scenario import Scenario
-from scslab.engine.simulation import Simulation
 from scslab.errors import ResourceError
 from scslab.population import PopulationSpec
+from scslab.runs import Simulation
 from scslab.store import writer
 from scslab.store.writer import PARTIAL, RESULTS
 

@@ -12,13 +12,13 @@ import pytest
 
 from scslab.behaviour.model import Catalogue
 from scslab.behaviour.rates import load_catalogue
-from scslab.engine.checkpoint import resume_run, run_checkpointed
 from scslab.engine.compiled import ALL_CAUSES
 from scslab.engine.kernels import APPEAL, ENTRY, EXPIRY, FULFILMENT, REPAIR
 from scslab.engine.scenario import Scenario
-from scslab.engine.simulation import Record, RunInterrupted, Simulation
+from scslab.engine.simulation import Record, RunInterrupted
 from scslab.errors import ScenarioError, SchemeError
 from scslab.population import PopulationSpec
+from scslab.runs import Simulation, resume_run, run_checkpointed
 from scslab.schemes import load_scheme, parse_scheme
 from scslab.schemes.model import Scheme
 

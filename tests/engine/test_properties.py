@@ -16,9 +16,9 @@ from hypothesis import strategies as st
 from scslab.engine.compiled import ALL_CAUSES
 from scslab.engine.kernels import running_consequences
 from scslab.engine.scenario import Scenario
-from scslab.engine.simulation import Simulation
 from scslab.population import PopulationSpec
 from scslab.population.network import NetworkSpec
+from scslab.runs import Simulation
 from scslab.schemes import load_scheme
 
 INDIVIDUAL_SCHEMES = [
@@ -33,7 +33,7 @@ INDIVIDUAL_SCHEMES = [
 DIGEST = """
 import hashlib, sys
 from scslab.engine.scenario import Scenario
-from scslab.engine.simulation import Simulation
+from scslab.runs import Simulation
 from scslab.population import PopulationSpec
 sc = Scenario(population=PopulationSpec(agents=140_000), years=0.5, seed=7, scheme="suining-2010")
 r = Simulation(sc).run(sys.argv[1])

@@ -12,9 +12,9 @@ from conftest import catalogue, scheme
 from scslab.behaviour.model import Adaptation
 from scslab.engine.compiled import compile_scheme
 from scslab.engine.scenario import Scenario
-from scslab.engine.simulation import Simulation
 from scslab.population import PopulationSpec
 from scslab.population.network import NetworkSpec
+from scslab.runs import Simulation
 
 #: Every score-valued number of the scheme, by name: written as is at resolution 0.1, x 10 in
 #: whole points. Deterrence is on, so the rates people act on are read from the points too.

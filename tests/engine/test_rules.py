@@ -9,10 +9,11 @@ import numpy as np
 import pytest
 from conftest import catalogue, scenario, scheme
 
-from scslab.engine.simulation import RunInterrupted, Simulation
+from scslab.engine.simulation import RunInterrupted
 from scslab.errors import ResourceError, ScenarioError
 from scslab.population import PopulationSpec
 from scslab.population.firms import FirmSpec
+from scslab.runs import Simulation
 from scslab.store.results import Results
 
 JAYWALK = """

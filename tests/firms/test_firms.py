@@ -16,10 +16,11 @@ from pydantic import ValidationError
 from scslab.calibration.targets import load_targets
 from scslab.engine.compiled import OPEN
 from scslab.engine.scenario import Scenario
-from scslab.engine.simulation import Run, Simulation
+from scslab.engine.simulation import Run
 from scslab.errors import ScenarioError, SchemeError
 from scslab.population.firms import CONDUCT, SECTORS, SIZES, Firms, FirmSpec, generate_firms
 from scslab.population.individuals import Population, PopulationSpec, generate
+from scslab.runs import Simulation
 from scslab.schemes.loader import load_scheme, parse_scheme
 from scslab.store.results import Results
 

@@ -10,11 +10,11 @@ import pytest
 from scale_helpers import tables
 
 from scslab.behaviour.model import Catalogue
-from scslab.engine.checkpoint import read_manifest, resume_run, run_checkpointed
+from scslab.engine.checkpoint import read_manifest
 from scslab.engine.scenario import Scenario
-from scslab.engine.shards import run_sharded
-from scslab.engine.simulation import RunInterrupted, Simulation
+from scslab.engine.simulation import RunInterrupted
 from scslab.population import PopulationSpec
+from scslab.runs import Simulation, resume_run, run_checkpointed, run_sharded
 from scslab.schemes import parse_scheme
 from scslab.store.writer import RESULTS
 

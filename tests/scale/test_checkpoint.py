@@ -19,14 +19,13 @@ from scslab.engine.checkpoint import (
     read_file,
     read_manifest,
     restore,
-    resume_run,
-    run_checkpointed,
     write_file,
 )
 from scslab.engine.scenario import Scenario
-from scslab.engine.simulation import RunInterrupted, Simulation
+from scslab.engine.simulation import RunInterrupted
 from scslab.errors import CheckpointError
 from scslab.population import NetworkSpec, PopulationSpec
+from scslab.runs import Simulation, resume_run, run_checkpointed
 from scslab.store.writer import PARTIAL, RESULTS
 
 SMALL = Scenario(

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 from scale_helpers import tables
 
-from scslab.engine.checkpoint import resume_run, run_checkpointed
 from scslab.engine.scenario import Scenario
-from scslab.engine.simulation import RunInterrupted, Simulation
+from scslab.engine.simulation import RunInterrupted
 from scslab.population import PopulationSpec
+from scslab.runs import Simulation, resume_run, run_checkpointed
 from scslab.store.writer import RESULTS
 
 # rongcheng-2014's redlist: two records of volunteer work within 24 months, not in grade C or D

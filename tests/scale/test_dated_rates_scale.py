@@ -9,10 +9,9 @@ from typing import Any
 import pytest
 from scale_helpers import tables
 
-from scslab.engine.checkpoint import resume_run, run_checkpointed
 from scslab.engine.scenario import Scenario
-from scslab.engine.shards import run_sharded
-from scslab.engine.simulation import RunInterrupted, Simulation
+from scslab.engine.simulation import RunInterrupted
+from scslab.runs import Simulation, resume_run, run_checkpointed, run_sharded
 from scslab.store.writer import RESULTS
 
 DATED = Scenario.model_validate(

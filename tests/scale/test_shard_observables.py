@@ -9,9 +9,8 @@ from typing import Any
 from scale_helpers import tables
 
 from scslab.engine.scenario import Scenario
-from scslab.engine.shards import run_sharded
-from scslab.engine.simulation import Simulation
 from scslab.population import PopulationSpec
+from scslab.runs import Simulation, run_sharded
 from scslab.store.results import Results
 
 DEFAULTERS = Scenario(

@@ -12,10 +12,10 @@ from scale_helpers import scslab, tables
 
 from scslab.behaviour.model import Catalogue
 from scslab.engine.scenario import Scenario
-from scslab.engine.shards import plan_shards, run_sharded, shard_bounds
-from scslab.engine.simulation import Simulation
+from scslab.engine.shards import plan_shards, shard_bounds
 from scslab.errors import ScenarioError
 from scslab.population import NetworkSpec, PopulationSpec, generate
+from scslab.runs import Simulation, run_sharded
 from scslab.schemes import parse_scheme
 from scslab.schemes.model import Scheme
 

@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 from scale_helpers import tables
 
-from scslab.engine.checkpoint import read_manifest, resume_run
+from scslab.engine.checkpoint import read_manifest
 from scslab.engine.scenario import Scenario
-from scslab.engine.shards import run_sharded
-from scslab.engine.simulation import RunInterrupted, Simulation
+from scslab.engine.simulation import RunInterrupted
 from scslab.population import NetworkSpec, PopulationSpec
+from scslab.runs import Simulation, resume_run, run_sharded
 from scslab.store.writer import RESULTS
 
 SCENARIO = Scenario(

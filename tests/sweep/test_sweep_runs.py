@@ -11,10 +11,10 @@ import pytest
 from sweep_helpers import TINY_BASE
 
 from scslab.engine.scenario import Scenario
-from scslab.engine.simulation import Simulation
 from scslab.errors import ResourceError
 from scslab.population import PopulationSpec
 from scslab.population.network import NetworkSpec
+from scslab.runs import Simulation
 from scslab.sweep import Sweep, run_sweep
 from scslab.sweep.outputs import flatten, output_names, run_outputs
 from scslab.sweep.sobol import sobol_indices

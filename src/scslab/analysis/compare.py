@@ -13,9 +13,9 @@ from typing import Any
 
 from scslab.analysis.audit import audit
 from scslab.engine.scenario import Scenario
-from scslab.engine.simulation import Simulation
 from scslab.errors import ScenarioError
 from scslab.population.network import NetworkSpec
+from scslab.runs import Simulation
 from scslab.schemes.loader import load_scheme
 from scslab.store.results import Results
 

@@ -350,7 +350,7 @@ class Dashboard:
         self.progress.value = min(done, total)
 
     def _run(self, progress: Callable[[int, int], None]) -> Path:
-        from scslab.engine.simulation import Simulation
+        from scslab.runs import Simulation
 
         label = self.scheme.value if self.source.value != UPLOADED else "uploaded"
         folder = self._new_folder(str(label))

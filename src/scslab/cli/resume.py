@@ -26,8 +26,7 @@ def resume(
     The results are those the run would have had without stopping; a corrupted or truncated
     checkpoint is refused.
     """
-    from scslab.engine.checkpoint import resumable, resume_run
-    from scslab.engine.simulation import RunInterrupted
+    from scslab.runs import RunInterrupted, resumable, resume_run
 
     manifest = resumable(run_folder)
     first = manifest.step

@@ -68,11 +68,9 @@ def run(
 ) -> None:
     """Run a scenario: monthly steps, then a summary and results.duckdb in the output folder."""
     # the engine (numba) loads here, so that other commands start fast
-    from scslab.engine.checkpoint import run_checkpointed
     from scslab.engine.scenario import Scenario, load_scenario
-    from scslab.engine.shards import run_sharded
-    from scslab.engine.simulation import RunInterrupted, Simulation
     from scslab.population.network import NetworkSpec
+    from scslab.runs import RunInterrupted, Simulation, run_checkpointed, run_sharded
 
     scenario = load_scenario(scenario_file) if scenario_file else Scenario()
     updates: dict[str, Any] = {}

@@ -31,21 +31,19 @@ import os
 import re
 import secrets
 import struct
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, BinaryIO
 
 import numpy as np
 
-from scslab.errors import CheckpointError, ScenarioError
+from scslab.errors import CheckpointError
 from scslab.files import clean_leftovers, replacing
 
 if TYPE_CHECKING:
-    from scslab.engine.simulation import Progress, Simulation
-    from scslab.store.results import Results
+    from scslab.engine.simulation import Simulation
 
 MANIFEST = "checkpoint.ckpt"
 MAGIC = b"SCSLABCK"
@@ -53,12 +51,6 @@ FORMAT = 1
 #: magic, format, payload bytes, SHA-256 of the payload
 _HEADER = struct.Struct("<8sIQ32s")
 _CHUNK = 1 << 24
-
-#: Attributes of a :class:`~scslab.engine.simulation.Run` that a checkpoint leaves out: the
-#: simulation and population (rebuilt from the manifest), rate tables, and per-month scratch.
-RUN_SKIP = ("sim", "pop", "draws", "tally", "network", "cutting")
-#: Attributes whose arrays are the population's own: arrays shared with them are left out too.
-RUN_STATIC = ("pop",)
 
 
 # --------------------------------------------------------------------------------------------
@@ -181,7 +173,7 @@ def _is_namedtuple(x: Any) -> bool:
 def _static_ids(obj: Any) -> set[int]:
     """Arrays of the population (and its network, firms...): drawn again, never saved."""
     ids: set[int] = set()
-    for name in getattr(type(obj), "checkpoint_static", RUN_STATIC):
+    for name in getattr(type(obj), "checkpoint_static", ()):
         holder: Any = getattr(obj, name, None)
         inside = list(vars(holder).values()) if hasattr(holder, "__dict__") else []
         for x in [holder, *inside]:
@@ -197,8 +189,10 @@ def _static_ids(obj: Any) -> set[int]:
 def _slots(obj: Any, prefix: str = "", static: set[int] | None = None) -> Iterator[_Slot]:
     """Every array, list of arrays and number a run holds, by dotted key.
 
-    Objects with a ``checkpoint_skip`` class attribute (or runs, by :data:`RUN_SKIP`) are walked
-    through their attributes; NamedTuples, dataclasses and dicts through their fields and items.
+    Objects with a ``checkpoint_skip`` class attribute (a run, a shard: what it leaves out; a
+    ``checkpoint_static`` one names attributes whose arrays are the population's, drawn again) are
+    walked through their attributes; NamedTuples, dataclasses and dicts through their fields and
+    items.
     """
     if static is None:
         static = _static_ids(obj)
@@ -212,7 +206,7 @@ def _slots(obj: Any, prefix: str = "", static: set[int] | None = None) -> Iterat
         items = [(str(k), obj, None) for k in obj]
         values = {str(k): v for k, v in obj.items()}
     else:
-        skip = set(getattr(type(obj), "checkpoint_skip", RUN_SKIP))
+        skip = set(getattr(type(obj), "checkpoint_skip", ()))
         values = {k: v for k, v in vars(obj).items() if k not in skip and not k.startswith("__")}
         items = [(k, obj, k) for k in values]
     for field, owner, name in items:
@@ -232,10 +226,9 @@ def _slots(obj: Any, prefix: str = "", static: set[int] | None = None) -> Iterat
 
 
 def _walked(value: Any) -> bool:
-    """Objects walked attribute by attribute: runs (nested ones too) and shards."""
-    from scslab.engine.simulation import Run
-
-    return isinstance(value, Run) or hasattr(type(value), "checkpoint_skip")
+    """Objects walked attribute by attribute: those that say what they leave out (a ``Run``, a
+    firm run's people's run inside it, a ``Shard``)."""
+    return hasattr(type(value), "checkpoint_skip")
 
 
 def columns(obj: Any) -> dict[str, np.ndarray]:
@@ -364,20 +357,6 @@ class Manifest:
     #: the id in its parts' names ("" for a checkpoint written before ids)
     run: str = ""
 
-    def simulation(self) -> Simulation:
-        """The simulation this checkpoint belongs to, rebuilt from its own texts."""
-        from scslab.behaviour.rates import parse_catalogue
-        from scslab.engine.scenario import Scenario
-        from scslab.engine.simulation import Simulation
-        from scslab.schemes.loader import parse_scheme
-
-        return Simulation(
-            Scenario.from_text(self.scenario, f"{self.folder / MANIFEST}:scenario"),
-            scheme=parse_scheme(self.scheme, f"{self.folder / MANIFEST}:scheme"),
-            catalogue=parse_catalogue(self.catalogue, f"{self.folder / MANIFEST}:catalogue"),
-            also_personal=self.also_personal,
-        )
-
     def part(self, k: int) -> dict[str, np.ndarray]:
         name, sha = self.parts[k]
         _, arrays = read_file(self.folder / name, sha)
@@ -474,74 +453,3 @@ def discard(folder: Path) -> None:
     for old in _parts(folder):
         old.unlink(missing_ok=True)
     clean_leftovers(folder, ("checkpoint",))
-
-
-# --------------------------------------------------------------------------------------------
-# unsharded runs
-
-
-def run_checkpointed(
-    sim: Simulation,
-    folder: Path,
-    every: int,
-    progress: Progress | None = None,
-    *,
-    resume: Manifest | None = None,
-) -> Results:
-    """Run ``sim`` into ``folder`` (prepared by :meth:`Simulation.prepare`), checkpointing every
-    ``every`` months; with ``resume``, continue from that checkpoint instead of starting.
-
-    The finished run's ``results.duckdb`` is what an uninterrupted run writes; the checkpoint is
-    then removed. On Ctrl-C the partial results are written and the checkpoint is kept.
-    """
-    if every < 1:
-        raise ScenarioError(f"--checkpoint-every {every}: give a number of months of 1 or more")
-    folder = sim.prepare(folder, overwrite=True)
-    run = sim.start()
-    if resume is not None:
-        restore(run, resume.part(0), resume.folder / resume.parts[0][0])
-        started, before, run_id = resume.started, resume.seconds, resume.run or new_run_id()
-    else:  # an earlier checkpoint here stays until this run's first one replaces it
-        started, before, run_id = datetime.now(UTC), 0.0, new_run_id()
-    clock = time.perf_counter()
-
-    def step_done(done: int, total: int) -> None:
-        if done % every == 0 and done < total:
-            name = part_name(done, 0, run_id)
-            digest, _ = write_file(folder / name, {"kind": "part", "step": done}, columns(run))
-            seconds = before + time.perf_counter() - clock
-            write_manifest(folder, sim, done, every, [(name, digest)], started, seconds, run=run_id)
-        if progress is not None:
-            progress(done, total)
-
-    return sim.run(folder, progress=step_done, resume=run)  # which removes the checkpoint
-
-
-def resumable(folder: Path) -> Manifest:
-    """The checkpoint of an unfinished run in ``folder``; CheckpointError if there is none.
-
-    A checkpoint beside ``results.duckdb`` is an ``--overwrite`` run's (the results are an
-    earlier run's, replaced when this one completes) or one a completed run had no time to
-    remove (resuming it writes the same results again): either way it is resumed.
-    """
-    from scslab.store.writer import RESULTS
-
-    if (folder / RESULTS).exists() and not (folder / MANIFEST).exists():
-        raise CheckpointError(f"{folder}: this run is complete ({RESULTS} is there)")
-    return read_manifest(folder)
-
-
-def resume_run(folder: Path, progress: Progress | None = None, **sharding: Any) -> Results:
-    """Continue the run in ``folder`` from its checkpoint to the end; write ``results.duckdb``.
-
-    ``sharding`` (e.g. ``cluster=``) goes to a sharded run's coordinator.
-    """
-    manifest = resumable(folder)
-    sim = manifest.simulation()
-    if manifest.shards > 1 or manifest.extra.get("sharded"):
-        from scslab.engine.shards import run_sharded
-
-        return run_sharded(
-            sim, folder, manifest.shards, progress=progress, resume=manifest, **sharding
-        )
-    return run_checkpointed(sim, folder, manifest.every, progress, resume=manifest)

@@ -44,7 +44,6 @@ from scslab.engine.checkpoint import (
     MANIFEST,
     Manifest,
     columns,
-    discard,
     new_run_id,
     part_name,
     read_file,
@@ -53,7 +52,7 @@ from scslab.engine.checkpoint import (
     write_file,
     write_manifest,
 )
-from scslab.engine.cluster import kernel_threads, use_kernel_threads
+from scslab.engine.cluster import dask_client, kernel_threads, quiet_dask, use_kernel_threads
 from scslab.engine.compiled import FLAG_PANEL, MARK_BELOW, allocate_state
 from scslab.engine.kernels import (
     BLOCK,
@@ -81,7 +80,6 @@ from scslab.population.network import moments_correlation, tie_group, tie_moment
 
 if TYPE_CHECKING:
     from scslab.engine.simulation import Progress
-    from scslab.store.results import Results
 
 #: Months between checkpoints of a sharded run unless told otherwise.
 DEFAULT_EVERY = 12
@@ -902,28 +900,16 @@ class Coordinator:
         raise exc
 
 
-def run_sharded(
+def shard_plans(
     sim: Simulation,
     folder: Path,
     shards: int,
-    *,
-    cluster: str | None = None,
     every: int | None = None,
-    progress: Progress | None = None,
     resume: Manifest | None = None,
-    log: Callable[[str], None] | None = None,
-) -> Results:
-    """Run ``sim`` split into ``shards`` by region on Dask workers; write ``results.duckdb``.
-
-    ``folder`` is prepared (:meth:`Simulation.prepare`) and must be visible to the workers, who
-    write their checkpoint parts there every ``every`` months (default 12). Without ``cluster``
-    (a scheduler address) ``shards`` local worker processes are started and closed at the end.
-    ``resume`` continues from a checkpoint of the same run. ``log`` hears of lost workers.
-    """
-    from scslab.engine.cluster import dask_client, quiet_dask
-    from scslab.store.results import Results
-    from scslab.store.writer import write_results
-
+) -> tuple[list[ShardPlan], int]:
+    """Check that ``sim`` can run in ``shards`` shards (resuming ``resume``, a checkpoint in
+    ``folder``); return each shard's plan and the months between checkpoints (``every``, the
+    checkpoint's, or :data:`DEFAULT_EVERY`). Nothing is allocated but the population."""
     if sim.people is not None:
         raise ScenarioError(
             f"--shards: scheme '{sim.scheme.id}' scores firms; sharded runs are for schemes that "
@@ -954,30 +940,48 @@ def run_sharded(
                 f"{folder}: the checkpoint's shards ({resume.extra.get('bounds')}) are not this "
                 f"population's ({bounds})"
             )
-    # an earlier checkpoint here stays until this run's first manifest replaces it
-    folder = sim.prepare(folder, overwrite=True)
-    # Ctrl-C is raised only where the coordinator looks for it, never inside the Dask client's
-    # own code (a future's __del__ would print it as "Exception ignored" and drop it)
-    with StopOnce(defer=True) as stop:
-        try:
-            with dask_client(cluster, shards) as client:
-                coordinator = Coordinator(
-                    client, sim, folder, plans, every, progress, log, stop=stop
-                )
-                try:
-                    record = coordinator.run(resume)
-                except KeyboardInterrupt:
-                    quiet_dask()  # the workers' ends, as the cluster closes, are no news
-                    raise
-            stop.begin_saving()  # a Ctrl-C that came since the coordinator last looked
-        except KeyboardInterrupt:
-            raise RunInterrupted(folder / MANIFEST) from None
-        meta = {
-            "started": coordinator.started,
-            "finished": datetime.now(UTC),
-            "seconds": coordinator.seconds,
-            "status": "complete",
-        }
-        path = write_results(folder, sim, record, meta)
-        discard(folder)
-    return Results(path)
+    return plans, every
+
+
+def run_shards(
+    sim: Simulation,
+    folder: Path,
+    plans: list[ShardPlan],
+    every: int,
+    stop: StopOnce,
+    *,
+    cluster: str | None = None,
+    progress: Progress | None = None,
+    resume: Manifest | None = None,
+    log: Callable[[str], None] | None = None,
+) -> tuple[Record, dict[str, Any]]:
+    """Run ``sim``'s months in the shards of ``plans`` on Dask workers; return the whole run's
+    record and what the results say of the run (started, finished, seconds, status).
+
+    ``folder`` (prepared, see :func:`scslab.runs.run_sharded`) must be visible to the workers,
+    who write their checkpoint parts there every ``every`` months. Without ``cluster`` (a
+    scheduler address) one local worker process per shard is started and closed at the end.
+    ``resume`` continues from a checkpoint of the same run; ``log`` hears of lost workers.
+    ``stop`` (``StopOnce(defer=True)``) holds Ctrl-C until the coordinator looks for it, never
+    inside the Dask client's own code (a future's ``__del__`` would print it as "Exception
+    ignored" and drop it); on return it only says to wait while the results are written. On
+    Ctrl-C, :class:`RunInterrupted` names the checkpoint to resume from.
+    """
+    try:
+        with dask_client(cluster, len(plans)) as client:
+            coordinator = Coordinator(client, sim, folder, plans, every, progress, log, stop=stop)
+            try:
+                record = coordinator.run(resume)
+            except KeyboardInterrupt:
+                quiet_dask()  # the workers' ends, as the cluster closes, are no news
+                raise
+        stop.begin_saving()  # a Ctrl-C that came since the coordinator last looked
+    except KeyboardInterrupt:
+        raise RunInterrupted(folder / MANIFEST) from None
+    meta = {
+        "started": coordinator.started,
+        "finished": datetime.now(UTC),
+        "seconds": coordinator.seconds,
+        "status": "complete",
+    }
+    return record, meta

@@ -2,19 +2,18 @@
 
 :class:`Simulation` puts the pieces together: it loads the scheme and the act catalogue, draws the
 population, compiles rate tables and scheme arrays, estimates the memory the run needs (and refuses
-a run the machine cannot hold), then runs monthly steps and hands the tallies to the store.
+a run the machine cannot hold), then runs monthly steps in memory (:meth:`Simulation.execute`) and
+returns the record. This module knows nothing of files: :mod:`scslab.runs` writes a run to its
+results folder (and checkpoints it, shards it, resumes it).
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
 import threading
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -257,10 +256,13 @@ def _lives_record(steps: int, tally: Tally, panel: int) -> dict[str, Any]:
 
 
 class Simulation:
-    """One scenario, ready to run.
+    """One scenario, ready to run in memory: :meth:`execute` returns the record and final state.
 
     >>> sim = Simulation(Scenario(population=PopulationSpec(agents=10_000), years=1))
-    >>> results = sim.run("runs/example", overwrite=True)
+    >>> record, state = sim.execute()
+
+    :class:`scslab.Simulation` (:mod:`scslab.runs`) adds :meth:`~scslab.runs.Simulation.run`,
+    which writes the results folder.
     """
 
     def __init__(
@@ -374,8 +376,6 @@ class Simulation:
         self.household_offset = 0
         if population is not None and self.regions is not None:
             population = self._rows_of(population)
-        #: the output folder :meth:`prepare` made ready, and whether it created it
-        self._out: tuple[Path, bool] | None = None
         self._population: Population | Firms | None = population
         if population is not None and population.n == 0:
             raise ScenarioError("the population is empty")
@@ -731,76 +731,6 @@ class Simulation:
         u = uniforms(step_key(self.scenario.seed, STREAM_PANEL, 0), n, 0)
         return np.sort(np.argpartition(u, k - 1)[:k]).astype(np.int64)
 
-    def prepare(self, out: str | Path | None = None, *, overwrite: bool = False) -> Path:
-        """Check memory and the output folder before any work; return the folder to write.
-
-        Done once: :meth:`run` and the checkpointed and sharded runs reuse the folder prepared
-        here. Nothing in an existing folder is removed (see
-        :func:`~scslab.store.writer.prepare_out`).
-        """
-        from scslab.store.writer import prepare_out
-
-        folder = Path(out) if out is not None else default_out(self.scheme.id)
-        if self._out is not None and self._out[0] == folder:
-            return folder
-        self.check_memory()
-        created = prepare_out(folder, overwrite)
-        self._out = (folder, created)
-        return folder
-
-    def abandon(self) -> None:
-        """After a run that failed or was refused: remove the output folder :meth:`prepare` made,
-        if nothing was written into it, so that no empty ``runs/TIME-SCHEME`` is left behind."""
-        if self._out is not None and self._out[1]:
-            with contextlib.suppress(OSError):  # not empty, or gone: leave it
-                self._out[0].rmdir()
-        self._out = None
-
-    def run(
-        self,
-        out: str | Path | None = None,
-        *,
-        overwrite: bool = False,
-        progress: Progress | None = None,
-        resume: Run | None = None,
-    ) -> Results:
-        """Run and write ``results.duckdb`` in ``out`` (default: a new folder under ``runs/``).
-
-        With ``overwrite`` the results already there are replaced only once the new ones are
-        complete. On Ctrl-C the steps done so far are written to ``results.partial.duckdb`` and
-        :class:`RunInterrupted` is raised with its path; further Ctrl-Cs wait until it is written.
-        """
-        from scslab.engine.checkpoint import discard
-        from scslab.store.writer import write_results
-
-        folder = self.prepare(out if out is not None else self._folder(), overwrite=overwrite)
-        try:
-            with StopOnce() as stop:
-                started = datetime.now(UTC)
-                clock = time.perf_counter()
-                record, _ = self.execute(progress, resume=resume)
-                stop.saving = True
-                meta = {
-                    "started": started,
-                    "finished": datetime.now(UTC),
-                    "seconds": time.perf_counter() - clock,
-                    "status": "interrupted" if self.interrupted else "complete",
-                }
-                path = write_results(folder, self, record, meta)
-                if not self.interrupted:
-                    discard(folder)  # a checkpoint, this run's or an earlier one's, is done with
-        except BaseException:
-            if not self.interrupted:
-                self.abandon()
-            raise
-        if self.interrupted:
-            raise RunInterrupted(path)
-        return Results(path)
-
-    def _folder(self) -> Path | None:
-        """The folder :meth:`prepare` made ready, if any."""
-        return self._out[0] if self._out is not None else None
-
 
 class StopOnce:
     """Ctrl-C during a run, in the main thread: the first stops the months (KeyboardInterrupt);
@@ -862,6 +792,12 @@ class Run:
 
     :meth:`Simulation.execute` drives it; benchmarks drive it too, to time the month itself.
     """
+
+    #: What a checkpoint (:func:`scslab.engine.checkpoint.columns`) leaves out: the simulation and
+    #: population (rebuilt from the manifest), rate tables, and per-month scratch.
+    checkpoint_skip = ("sim", "pop", "draws", "tally", "network", "cutting")
+    #: Attributes whose arrays are the population's own: arrays shared with them are left out too.
+    checkpoint_static = ("pop",)
 
     def __init__(self, sim: Simulation) -> None:
         self.sim = sim
@@ -1336,18 +1272,9 @@ def with_rates(catalogue: Catalogue, rates: Mapping[str, float]) -> Catalogue:
     return catalogue.model_copy(update={"acts": acts})
 
 
-def default_out(scheme_id: str) -> Path:
-    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-    base = Path(os.environ.get("SCSLAB_RUNS", "runs"))
-    return base / f"{stamp}-{scheme_id}"
-
-
 class RunInterrupted(KeyboardInterrupt):
     """A run stopped by Ctrl-C; ``path`` holds the steps done before it."""
 
     def __init__(self, path: Path) -> None:
         super().__init__(str(path))
         self.path = path
-
-
-from scslab.store.results import Results  # noqa: E402  (results reads what the store writes)

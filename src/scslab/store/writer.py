@@ -9,7 +9,7 @@ called ``results.duckdb`` is always a finished run. A run stopped by Ctrl-C is w
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import duckdb
 import numpy as np
@@ -21,7 +21,13 @@ from scslab.population.firms import Firms
 from scslab.schemes.model import DOMAINS
 
 if TYPE_CHECKING:
-    from scslab.engine.simulation import Record, Simulation
+    from scslab.behaviour.model import Catalogue
+    from scslab.behaviour.rates import RateTables
+    from scslab.engine.compiled import SchemeLayout
+    from scslab.engine.scenario import Scenario
+    from scslab.engine.simulation import Record
+    from scslab.population.individuals import Cells, Population
+    from scslab.schemes.model import Scheme
 
 RESULTS = "results.duckdb"
 PARTIAL = "results.partial.duckdb"
@@ -32,6 +38,32 @@ DERIVED = ("report.html", "summary.json")
 #: Names whose hidden ``.writing`` files a killed run may leave in its folder.
 LEFTOVERS = (*RUN_FILES, "checkpoint")
 CAUSES = (*DOMAINS, "none")
+
+
+class Written(Protocol):
+    """What the writer reads of the run it writes, besides its :class:`Record`: the scenario, the
+    scheme and acts as run, the cells and the population. An engine
+    :class:`~scslab.engine.simulation.Simulation` is one; the store needs nothing else of it."""
+
+    scenario: Scenario
+    scheme: Scheme
+    catalogue: Catalogue
+    also_personal: tuple[str, ...]
+    cells: Cells
+    layout: SchemeLayout
+    rates: RateTables
+    #: the population row of the run's row 0 and the household number of its household 0 (a
+    #: layer over some regions: its panel names people and households as the population does)
+    row_offset: int
+    household_offset: int
+
+    @property
+    def agents(self) -> int: ...
+
+    @property
+    def subjects(self) -> str: ...
+
+    def population(self) -> Population | Firms: ...
 
 
 def prepare_out(folder: Path, overwrite: bool) -> bool:
@@ -69,7 +101,7 @@ def prepare_out(folder: Path, overwrite: bool) -> bool:
     return True
 
 
-def write_results(folder: Path, sim: Simulation, record: Record, meta: dict[str, Any]) -> Path:
+def write_results(folder: Path, sim: Written, record: Record, meta: dict[str, Any]) -> Path:
     """Write every table beside its final name, then rename it into place; return the path.
 
     A complete run replaces ``results.duckdb`` and removes what described the results before it
@@ -109,7 +141,7 @@ def _table(con: duckdb.DuckDBPyConnection, name: str, columns: dict[str, Any]) -
     con.unregister("_frame")
 
 
-def flow_columns(sim: Simulation, rec: Record) -> dict[str, np.ndarray]:
+def flow_columns(sim: Written, rec: Record) -> dict[str, np.ndarray]:
     """The ``steps`` columns of list flows and blocked attempts, as int64[steps done, cells]:
     ``entries__<list>``, ``exits__<list>__<reason>`` (expiry, repair, fulfilment, and appeal
     where the scheme has appeals), ``blocked__<act>`` for each act a sanction of the scheme
@@ -131,9 +163,7 @@ def flow_columns(sim: Simulation, rec: Record) -> dict[str, np.ndarray]:
     return out
 
 
-def _write(
-    con: duckdb.DuckDBPyConnection, sim: Simulation, rec: Record, meta: dict[str, Any]
-) -> None:
+def _write(con: duckdb.DuckDBPyConnection, sim: Written, rec: Record, meta: dict[str, Any]) -> None:
     from scslab import __version__
     from scslab.behaviour.rates import catalogue_text
     from scslab.schemes.loader import dump_scheme
@@ -295,7 +325,7 @@ def _write(
     _write_panel(con, sim, rec, items)
 
 
-def _write_cell_flows(con: duckdb.DuckDBPyConnection, sim: Simulation, rec: Record) -> None:
+def _write_cell_flows(con: duckdb.DuckDBPyConnection, sim: Written, rec: Record) -> None:
     """A firm run's flows by cell: who entered and left lists and sanctions, by sector and size."""
     T = rec.done
     layout = sim.layout
@@ -360,7 +390,7 @@ def _typed(rows: dict[str, list[Any]], dtypes: dict[str, Any]) -> dict[str, np.n
 
 def _write_panel(
     con: duckdb.DuckDBPyConnection,
-    sim: Simulation,
+    sim: Written,
     rec: Record,
     items: list[tuple[str, str, str | None, int]],
 ) -> None:
