@@ -224,7 +224,7 @@ def test_the_step_reads_the_leaves_filled_from_outside_exactly_as_a_plain_readin
         ("spc", "grades", ("C", "D")),
     }
     run = Run(sim)
-    ext, why = np.zeros(n, np.int64), np.zeros(n, np.uint32)
+    ext, why = np.zeros(n, np.uint16), np.zeros(n, np.uint32)
     run.traits = run.traits._replace(ext=ext, ext_why=why)
     rng = np.random.default_rng(5)
     spc_grades = [g for g, _, _ in GRADES]

@@ -37,6 +37,7 @@ BY_POINTS, BY_CHANNEL, BY_SEVERITY = 0, 1, 2  # how an event's points are set (e
 COND_EVENTS, COND_GRADES, COND_BELOW, COND_AT_LEAST, COND_LIST, COND_MANAGER = 0, 1, 2, 3, 4, 5
 COND_LEAF = 6  # composed, or a leaf read from the leaf word (events as a trigger, a count)
 MAX_LEAVES = 12  # distinct leaves of a scheme's composed conditions: truth tables of 2**12 words
+assert MAX_LEAVES <= 16  # the leaves on other layers are filled into a uint16 column (Traits.ext)
 FLAG_SANCTIONED, FLAG_PANEL, FLAG_ACTIVE = np.uint8(1), np.uint8(2), np.uint8(4)
 #: The flags' top bits hold which act effects run (bit j: the j-th distinct act effect of the
 #: scheme's groups); with the sanctioned bit they pick a person's rate class:

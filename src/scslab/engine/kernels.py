@@ -270,9 +270,9 @@ class Traits(NamedTuple):
     #: int64[H]: household groups that two or more members set off (for ``reaches: spouse``)
     hh_two: np.ndarray = np.zeros(0, np.int64)
     #: leaves on other layers' lists and grades (``layer:``), filled before the step by
-    #: scslab.engine.links: int64[N] the leaf bits that hold (SchemeLayout.external), and
-    #: uint32[N] the causes behind them; int64[0] and uint32[0] in a run without them
-    ext: np.ndarray = np.zeros(0, np.int64)
+    #: scslab.engine.links: uint16[N] the leaf bits that hold (SchemeLayout.external; a scheme
+    #: has at most MAX_LEAVES), and uint32[N] the causes behind them; [0] in a run without them
+    ext: np.ndarray = np.zeros(0, np.uint16)
     ext_why: np.ndarray = np.zeros(0, np.uint32)
 
 

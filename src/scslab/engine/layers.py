@@ -132,7 +132,10 @@ class LayeredSimulation:
     def estimate_memory(self) -> int:
         """Bytes at the peak: each layer's run as it would need alone, less the overhead they
         share (a layer's own estimate counts its rows of the population, drawn here once)."""
-        return BASE_OVERHEAD + sum(ls.sim.estimate_memory() - BASE_OVERHEAD for ls in self.layers)
+        alone = sum(ls.sim.estimate_memory() - BASE_OVERHEAD for ls in self.layers)
+        # a layer that reads others: its column of their leaves and their causes (engine.links)
+        links = sum(6 * ls.sim.agents for ls in self.layers if ls.sim.layout.external)
+        return BASE_OVERHEAD + alone + links
 
     def check_memory(self) -> None:
         import psutil

@@ -143,11 +143,11 @@ class Linker:
         return tuple(self.by_layer)
 
     def columns(self, n: int) -> tuple[np.ndarray, np.ndarray]:
-        """``(Traits.ext, Traits.ext_why)`` for ``n`` rows: zero-width when nothing is read, so a
-        layer without links steps exactly as a scheme run alone."""
+        """``(Traits.ext, Traits.ext_why)`` for ``n`` rows, 6 bytes a person: zero-width when
+        nothing is read, so a layer without links steps exactly as a scheme run alone."""
         if not self.by_layer:
-            return np.zeros(0, np.int64), np.zeros(0, np.uint32)
-        return np.zeros(n, np.int64), np.zeros(n, np.uint32)
+            return np.zeros(0, np.uint16), np.zeros(0, np.uint32)
+        return np.zeros(n, np.uint16), np.zeros(n, np.uint32)
 
     def fill(
         self,
@@ -214,7 +214,7 @@ def fill_external(
     layer's row ``i + shift``, if within its ``rows``."""
     n = ext.shape[0]
     for i in prange(n):
-        w = np.int64(0) if first else ext[i]
+        w = np.int64(0) if first else np.int64(ext[i])
         y = np.uint32(0) if first else why[i]
         r = np.int64(i) + shift
         if 0 <= r < rows:
