@@ -201,6 +201,8 @@ class ShardPlan:
 
 def plan_shards(sim: Simulation, pop: Population, shards: int) -> list[ShardPlan]:
     """Split ``pop`` (with its network) into ``shards`` plans by region."""
+    if sim.regions is not None:  # its draws are keyed by rows of the whole population
+        raise ScenarioError("layers.0.where: sharded runs of a layer: not supported yet")
     bounds = shard_bounds(pop.region, len(sim.scenario.population.regions), shards)
     net = pop.network
     cutting = sim.scenario.adaptation.tie_cutting.enabled
