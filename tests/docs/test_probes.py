@@ -21,6 +21,7 @@ import pytest
 from scslab import PopulationSpec, Scenario, Simulation
 from scslab.engine.kernels import APPEAL_COUNTS
 from scslab.engine.simulation import Record
+from scslab.population.network import NetworkSpec
 from scslab.schemes import load_scheme
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -53,6 +54,18 @@ def _points(event: str, want: set[int]) -> Check:
     return check
 
 
+def _friends(*rules: str) -> Check:
+    """Each network rule of ``rules`` moved someone's score (the panel logs rule q as act
+    -1 - q)."""
+
+    def check(sim: Simulation, rec: Record) -> bool:
+        acts = set(np.concatenate(rec.panel_events)[:, 2].tolist())
+        ids = [r.id for r in sim.scheme.network]
+        return all(-1 - ids.index(r) in acts for r in rules)
+
+    return check
+
+
 def _appeals_won(sim: Simulation, rec: Record) -> bool:
     counts = dict(zip(APPEAL_COUNTS, rec.appeals.sum(axis=(0, 1)), strict=True))
     return bool(counts["won_false"] > 0 and counts["corrected_false"] > 0)
@@ -68,6 +81,7 @@ class Probe:
     file: str  # the example scheme that holds the snippet docs/schemes.md shows
     check: Check  # what a short run must show
     rates: dict[str, float] = field(default_factory=dict)  # acts per person-year, to see it
+    network: bool = False  # whether its rules read a friendship network
 
 
 PROBES: dict[str, Probe] = {
@@ -130,11 +144,13 @@ PROBES: dict[str, Probe] = {
         lambda s, r: _points("spitting", {-5})(s, r) and _points("traffic-violation", {-25})(s, r),
         {"spitting": 2.0, "traffic-violation": 1.0},
     ),
-}
-#: probes of the issue's list whose language is still being built: each is skipped until its
-#: entry moves to PROBES
-PENDING = {
-    "friends-on-a-list": "a friend rule other than friends below a score: friends on a blacklist",
+    "friends-on-a-list": Probe(
+        "a friend rule other than friends below a score: friends on a blacklist, in a grade",
+        "examples/probes/friends-on-a-list.yaml",
+        _friends("blacklisted-friends", "grade-d-friends"),
+        {"payment-arrears": 0.5},
+        network=True,
+    ),
 }
 
 
@@ -170,22 +186,25 @@ def test_every_probe_of_the_issue_is_shown_in_the_docs() -> None:
     """Each probe is marked once in docs/schemes.md; nothing else is marked."""
     shown = _shown()
     assert set(PROBES) <= set(shown), sorted(set(PROBES) - set(shown))
-    assert set(shown) <= set(PROBES) | set(PENDING), sorted(set(shown) - set(PROBES))
+    assert set(shown) <= set(PROBES), sorted(set(shown) - set(PROBES))
 
 
-@pytest.mark.parametrize("name", [*PROBES, *PENDING])
+@pytest.mark.parametrize("name", PROBES)
 def test_the_snippet_shown_validates_and_runs(name: str) -> None:
     """The snippet is part of its example scheme, which validates, and a short run of it shows
     the rule acting."""
-    if name in PENDING:
-        pytest.skip(f"not written yet: {PENDING[name]}")
     probe = PROBES[name]
     path = ROOT / probe.file
     assert _holds(path.read_text(encoding="utf-8"), _shown()[name]), (
         f"the snippet docs/schemes.md shows for {name} is not in {probe.file}"
     )
     scenario = Scenario(
-        population=PopulationSpec(agents=2000), years=1, seed=1, panel=2000, rates=probe.rates
+        population=PopulationSpec(agents=2000),
+        years=1,
+        seed=1,
+        panel=2000,
+        rates=probe.rates,
+        network=NetworkSpec(mean_degree=6) if probe.network else None,
     )
     sim = Simulation(scenario, scheme=load_scheme(path))
     record, _ = sim.execute()
