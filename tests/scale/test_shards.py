@@ -11,6 +11,7 @@ import pytest
 from scale_helpers import scslab, tables
 
 from scslab.behaviour.model import Catalogue
+from scslab.engine.cluster import CONNECT_TIMEOUT
 from scslab.engine.scenario import Scenario
 from scslab.engine.shards import plan_shards, shard_bounds
 from scslab.errors import ScenarioError
@@ -266,9 +267,10 @@ def test_the_contract_game_is_refused_with_status_two(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_an_unreachable_cluster_is_a_clear_error_within_thirty_seconds(tmp_path: Path) -> None:
-    """--cluster naming an address where no scheduler listens: status 2 and a message, well
-    before the 30 s this test waits."""
+def test_an_unreachable_cluster_is_a_clear_error_after_the_connect_timeout(tmp_path: Path) -> None:
+    """--cluster naming an address where no scheduler listens: status 2 and a message saying that
+    the scheduler was not reached within CONNECT_TIMEOUT, so the command gave up by itself (the
+    helper's time limit only guards against a hang: how long it takes depends on the load)."""
     done = scslab(
         "run",
         "--agents",
@@ -281,7 +283,7 @@ def test_an_unreachable_cluster_is_a_clear_error_within_thirty_seconds(tmp_path:
         "tcp://127.0.0.1:9",
         "--out",
         str(tmp_path / "run"),
-        timeout=30,
     )
     assert done.returncode == 2
-    assert "cannot reach a Dask scheduler" in done.stderr and "Traceback" not in done.stderr
+    assert f"cannot reach a Dask scheduler there within {CONNECT_TIMEOUT} s" in done.stderr
+    assert "Traceback" not in done.stderr
