@@ -27,6 +27,7 @@ from scslab.optional import need
 from scslab.schemes import units
 from scslab.schemes.loader import parse_scheme
 from scslab.schemes.model import Condition, Consequence, ListRule, Scheme
+from scslab.schemes.words import condition_words
 from scslab.store.results import GROUPS
 
 if TYPE_CHECKING:
@@ -251,7 +252,7 @@ class Explanation:
         if cond.layer is not None:  # the records behind it are that layer's
             events = []
             notes.append(
-                f"triggered by {_condition_words(cond)}, which that layer's own records set; "
+                f"triggered {condition_words(cond)}, which that layer's own records set; "
                 f"follow the person in layer {cond.layer} for them"
             )
         elif cond.list is not None:
@@ -280,8 +281,7 @@ class Explanation:
             events = self._negative_records(spell, upto, notes)
             if household:
                 notes.append(
-                    f"triggered when anyone in the person's household is in "
-                    f"{_condition_words(cond.model_copy(update={'of': 'self'}))}; the records "
+                    f"triggered when: {condition_words(cond)}; the records "
                     "shown are the person's own; the results do not identify household members"
                 )
         shown = {e.domain for e in events}
@@ -401,7 +401,7 @@ class Explanation:
             return [
                 f"{p} was never {_under(kind)} {item} in months 0 to {self.steps - 1} "
                 "(spells that begin and end within one month are not seen by the panel).",
-                f"{scheme.id} puts people {_under(kind)} it when: {_rule_words(scheme, item)}.",
+                f"{scheme.id} puts people {_under(kind)} it when: {_rule_words(rules[item])}.",
             ]
         lines: list[str] = []
         for s in spells:
@@ -620,52 +620,13 @@ def _under(kind: str) -> str:
     return "on list" if kind == "list" else f"under {kind}"
 
 
-def _condition_words(c: Condition) -> str:
-    if c.all_ is not None or c.any_ is not None:
-        join = " and " if c.all_ is not None else " or "
-        return "(" + join.join(_condition_words(p) for p in c.parts) + ")"
-    if c.not_ is not None:
-        return "not " + _condition_words(c.not_)
-    if c.at_least is not None:
-        return f"{c.at_least} or more records of {c.of} within {c.within_months} months"
-    if c.events:
-        return "a record of " + ", ".join(c.events)
-    if c.layer is not None:
-        return f"layer {c.layer}'s " + _condition_words(c.model_copy(update={"layer": None}))
-    if c.grades:
-        return ("grade " if len(c.grades) == 1 else "grades ") + ", ".join(c.grades)
-    if c.list is not None:
-        return f"list {c.list}"
-    if c.score_below is not None:
-        return f"a score below {c.score_below}"
-    return f"a score of at least {c.score_at_least}"
-
-
-def _trigger_words(c: Condition) -> str:
-    words = _condition_words(c)
-    if c.composed or c.at_least is not None:
-        words = f"when {words}"
-    elif c.events:
-        words = f"entered on {words}"
-    elif c.list is not None:
-        words = f"on {words}"
-    else:
-        words = f"in {words}"
-    if c.of == "household":
-        words = f"anyone in the household {words}"
-    return words
-
-
-def _rule_words(scheme: Scheme, item: str) -> str:
-    for r in scheme.lists:
-        if r.id == item:
-            return _trigger_words(r.entry)
-    for c in (*scheme.sanctions, *scheme.rewards):
-        if c.id == item:
-            return _trigger_words(c.trigger) + (
-                f", for {c.duration_months} months" if c.duration_months else ", while it holds"
-            )
-    raise AssertionError(item)
+def _rule_words(rule: ListRule | Consequence) -> str:
+    """A list's entry, or a sanction's or reward's trigger and how long it lasts, in words."""
+    if isinstance(rule, ListRule):
+        return condition_words(rule.entry)
+    return condition_words(rule.trigger) + (
+        f", for {rule.duration_months} months" if rule.duration_months else ", while it holds"
+    )
 
 
 def _read_scheme(results: Results, run: dict[str, Any]) -> Scheme:
@@ -761,16 +722,9 @@ def explain(results: Results, person: int) -> Explanation:
         )
 
     rules = {
-        **{("list", r.id): (r.name, None, _trigger_words(r.entry)) for r in scheme.lists},
+        **{("list", r.id): (r.name, None, _rule_words(r)) for r in scheme.lists},
         **{
-            (kind, c.id): (
-                c.name,
-                c.effect,
-                _trigger_words(c.trigger)
-                + (
-                    f", for {c.duration_months} months" if c.duration_months else ", while it holds"
-                ),
-            )
+            (kind, c.id): (c.name, c.effect, _rule_words(c))
             for kind, group in (("sanction", scheme.sanctions), ("reward", scheme.rewards))
             for c in group
         },

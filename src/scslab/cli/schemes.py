@@ -22,7 +22,8 @@ from scslab.cli import console
 from scslab.errors import SchemeError, ScslabError
 from scslab.schemes import units
 from scslab.schemes.loader import builtin_names, load_scheme, parse_scheme, resolve, scheme_to_data
-from scslab.schemes.model import Condition, Consequence, ListExit, Scheme, Sourced
+from scslab.schemes.model import Consequence, ListExit, Scheme, Sourced
+from scslab.schemes.words import condition_words
 
 app = typer.Typer(help="List, show and validate scoring schemes.", no_args_is_help=True)
 
@@ -78,32 +79,6 @@ def _signed(points: int | float) -> Text:
     return Text(units.signed(points), style=style)
 
 
-def describe_condition(c: Condition) -> str:
-    """A condition in words, e.g. ``grade D`` or ``score below 600``."""
-    if c.of == "household":
-        return "in the household, " + describe_condition(c.model_copy(update={"of": "self"}))
-    if c.all_ is not None or c.any_ is not None:
-        join = " and " if c.all_ is not None else " or "
-        return "(" + join.join(describe_condition(p) for p in c.parts) + ")"
-    if c.not_ is not None:
-        return "not " + describe_condition(c.not_)
-    if c.at_least is not None:
-        return f"{c.at_least}+ records of {c.of} within {c.within_months} months"
-    if c.events:
-        return "recorded: " + ", ".join(c.events)
-    if c.layer is not None:
-        return f"layer {c.layer}: " + describe_condition(c.model_copy(update={"layer": None}))
-    if c.grades:
-        return ("grade " if len(c.grades) == 1 else "grades ") + ", ".join(c.grades)
-    if c.list is not None:
-        return f"on list {c.list}"
-    if c.representative_listed:
-        return "legal representative blacklisted"
-    if c.score_below is not None:
-        return f"score below {c.score_below}"
-    return f"score at least {c.score_at_least}"
-
-
 def describe_exit(x: ListExit) -> str:
     """A list's exit rule in words."""
     parts = []
@@ -142,7 +117,7 @@ _CONSEQUENCE_COLUMNS = ("trigger", "id", "domain", "effect", "duration", "source
 
 
 def _consequence_table(title: str, rules: tuple[Consequence, ...]) -> Table:
-    triggers = {describe_condition(c.trigger) for c in rules}
+    triggers = {condition_words(c.trigger) for c in rules}
     if len(triggers) == 1:  # one shared trigger goes in the title, leaving room for the effects
         table = _table(f"{title}, all when {triggers.pop()}", *_CONSEQUENCE_COLUMNS[1:])
     else:
@@ -150,7 +125,7 @@ def _consequence_table(title: str, rules: tuple[Consequence, ...]) -> Table:
     shared = len(table.columns) < len(_CONSEQUENCE_COLUMNS)
     for c in rules:
         cells = [
-            Text(describe_condition(c.trigger)),
+            Text(condition_words(c.trigger)),
             Text(c.id),
             Text(c.domain),
             Text(c.effect),
@@ -237,7 +212,7 @@ def render_scheme(s: Scheme, label: str) -> RenderableType:
                 Text(x.id),
                 Text(x.name),
                 Text(x.kind),
-                Text(describe_condition(x.entry)),
+                Text(condition_words(x.entry)),
                 Text(describe_exit(x.exit)),
                 _source(x),
             )
