@@ -9,49 +9,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import ONE_DOMAIN, one_act
 
 from scslab import PopulationSpec, Results, Scenario, Simulation
 from scslab.analysis.audit import audit
-from scslab.behaviour.model import Catalogue
-
-ONE_DOMAIN = """
-id: one-domain
-name: One event, one sanction, one domain
-subject: individuals
-description: arrears cost points; a low score bars loans
-sources: {paper: the seed paper}
-score: {base: 1000, min: 0, max: 1000, source: paper}
-categories: [{id: finance}]
-events:
-  - {id: payment-arrears, category: finance, points: -100, domain: finance, source: paper}
-sanctions:
-  - id: no-loans
-    trigger: {score_below: 900}
-    domain: finance
-    effect: no bank loans
-    source: paper
-"""
-
-
-def one_act(false_ratio: float) -> Catalogue:
-    return Catalogue.model_validate(
-        {
-            "acts": [
-                {
-                    "id": "payment-arrears",
-                    "name": "arrears",
-                    "domain": "finance",
-                    "lawful": False,
-                    "rate": 0.5,
-                    "channels": {"bank": 1.0},
-                    "assumed": True,
-                }
-            ],
-            "channels": [
-                {"id": "bank", "name": "bank", "false_record_ratio": false_ratio, "assumed": True}
-            ],
-        }
-    )
 
 
 def run_one_domain(tmp_path: Path, false_ratio: float) -> Results:

@@ -5,53 +5,19 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from conftest import ONE_DOMAIN, one_act
 
 from scslab import PopulationSpec, Scenario, Simulation
 from scslab.analysis.audit import act_effects, audit
-from scslab.behaviour.model import Adaptation, Catalogue, Deterrence
+from scslab.behaviour.model import Adaptation, Deterrence
 from scslab.schemes import parse_scheme
 
-ONE_DOMAIN = """
-id: one-domain
-name: One event, one sanction, one domain
-subject: individuals
-description: arrears cost points; a low score bars loans
-sources: {paper: the seed paper}
-score: {base: 1000, min: 0, max: 1000, source: paper}
-categories: [{id: finance}]
-events:
-  - {id: payment-arrears, category: finance, points: -100, domain: finance, source: paper}
-sanctions:
-  - id: no-loans
-    trigger: {score_below: 900}
-    domain: finance
-    effect: no bank loans
-    effects:
-      - acts: {payment-arrears: 0.5}
-        assumed: true
-    source: paper
-"""
-
-
-def one_act(false_ratio: float) -> Catalogue:
-    return Catalogue.model_validate(
-        {
-            "acts": [
-                {
-                    "id": "payment-arrears",
-                    "name": "arrears",
-                    "domain": "finance",
-                    "lawful": False,
-                    "rate": 0.5,
-                    "channels": {"bank": 1.0},
-                    "assumed": True,
-                }
-            ],
-            "channels": [
-                {"id": "bank", "name": "bank", "false_record_ratio": false_ratio, "assumed": True}
-            ],
-        }
-    )
+#: the one-domain scheme whose sanction halves arrears for the people under it
+HALVING = ONE_DOMAIN.replace(
+    "    effect: no bank loans\n",
+    "    effect: no bank loans\n    effects:\n      - acts: {payment-arrears: 0.5}\n"
+    "        assumed: true\n",
+)
 
 
 def test_the_audit_counts_what_an_act_effect_took_away(tmp_path: Path) -> None:
@@ -59,7 +25,7 @@ def test_the_audit_counts_what_an_act_effect_took_away(tmp_path: Path) -> None:
     person-months as the run counted them, and the arrears it took away, expected."""
     still = Adaptation(deterrence=Deterrence(enabled=False))
     sc = Scenario(population=PopulationSpec(agents=10_000), years=1, seed=2, adaptation=still)
-    sim = Simulation(sc, scheme=parse_scheme(ONE_DOMAIN), catalogue=one_act(0.0))
+    sim = Simulation(sc, scheme=parse_scheme(HALVING), catalogue=one_act(0.0))
     results = sim.run(tmp_path / "run")
     (entry,) = audit(results)["effects"]["acts"]
     assert entry["consequences"] == ["no-loans"]

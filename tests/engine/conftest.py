@@ -9,7 +9,7 @@ import pytest
 from scslab.behaviour.model import Adaptation, Catalogue, Chilling, Deterrence
 from scslab.behaviour.rates import load_catalogue
 from scslab.engine.scenario import Scenario
-from scslab.population import PopulationSpec
+from scslab.population import Children, PopulationSpec
 from scslab.schemes import parse_scheme
 from scslab.schemes.model import Scheme
 
@@ -44,13 +44,24 @@ def scheme(text: str) -> Scheme:
 
 
 def scenario(
-    agents: int, months: int, seed: int = 1, panel: int | None = None, **kw: Any
+    agents: int,
+    months: int,
+    seed: int = 1,
+    panel: int | None = None,
+    children: Children | None = None,
+    **kw: Any,
 ) -> Scenario:
+    """``agents`` adults (with ``children``, their children too) over ``months``, without
+    adaptation; the panel holds everyone (children are rows too) unless ``panel`` says."""
+    if children is None:
+        population, everyone = PopulationSpec(agents=agents), agents
+    else:
+        population, everyone = PopulationSpec(agents=agents, children=children), 10 * agents
     return Scenario(
-        population=PopulationSpec(agents=agents),
+        population=population,
         years=months / 12,
         seed=seed,
-        panel=agents if panel is None else panel,
+        panel=everyone if panel is None else panel,
         adaptation=NO_ADAPTATION,
         **kw,
     )

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import NO_ADAPTATION, catalogue, scheme
+from conftest import catalogue, scenario, scheme
 
 from scslab.engine.ageing import CAME_OF_AGE, age_month
 from scslab.engine.checkpoint import columns, restore
@@ -48,16 +48,6 @@ sanctions:
     effect: the other adults of the household may not leave the country
     assumed: true
 """
-
-
-def kids_scenario(agents: int, months: int, seed: int = 1, **children: Any) -> Scenario:
-    return Scenario(
-        population=PopulationSpec(agents=agents, children=Children(**children)),
-        years=months / 12,
-        seed=seed,
-        panel=10 * agents,  # everyone, in row order
-        adaptation=NO_ADAPTATION,
-    )
 
 
 def test_children_join_their_households_and_leave_the_adults_as_they_were() -> None:
@@ -100,7 +90,7 @@ def test_household_consequences_reach_children_or_spouses_person_by_person() -> 
     """A listing bars exactly the household's children (reaches: children) and exactly its
     other adults (reaches: spouse) the month after; children are never listed themselves."""
     sim = Simulation(
-        kids_scenario(1500, 10, seed=2),
+        scenario(1500, 10, seed=2, children=Children()),
         scheme=scheme(LISTED),
         catalogue=catalogue({"unpaid-judgment": 0.15}),
     )
@@ -127,7 +117,7 @@ def test_ageing_moves_exactly_those_who_reach_a_band_edge() -> None:
     """Month by month, each person's cell holds the age band of their age that month, and the
     counts per cell follow; children reaching 18 leave the children's cells."""
     sim = Simulation(
-        kids_scenario(2000, 14, seed=4),
+        scenario(2000, 14, seed=4, children=Children()),
         scheme=scheme(LISTED),
         catalogue=catalogue({"unpaid-judgment": 0.0}),
     )
@@ -158,7 +148,7 @@ def test_a_child_who_comes_of_age_starts_at_base_or_with_the_parents_score(inher
     and last negative record of the household's lowest-scoring adult; the lineage says whether a
     household adult had been sanctioned."""
     sim = Simulation(
-        kids_scenario(2000, 3, seed=6, inherit_record=inherit),
+        scenario(2000, 3, seed=6, children=Children(inherit_record=inherit)),
         scheme=scheme(LISTED.replace("max: 1", "max: 100")),
         catalogue=catalogue({"unpaid-judgment": 0.0}),
     )
@@ -206,14 +196,14 @@ def test_a_run_with_children_resumes_from_a_checkpoint_as_if_never_stopped() -> 
         "scheme": scheme(LISTED),
         "catalogue": catalogue({"unpaid-judgment": 0.1}),
     }
-    whole = Simulation(kids_scenario(1000, 12, seed=8), **kw)
+    whole = Simulation(scenario(1000, 12, seed=8, children=Children()), **kw)
     record, state = whole.execute()
-    first = Simulation(kids_scenario(1000, 12, seed=8), **kw).start()
+    first = Simulation(scenario(1000, 12, seed=8, children=Children()), **kw).start()
     for t in range(7):
         first.advance(t)
     saved = columns(first)
     assert "traits.cell" in saved and "lineage" in saved
-    again = Simulation(kids_scenario(1000, 12, seed=8), **kw)
+    again = Simulation(scenario(1000, 12, seed=8, children=Children()), **kw)
     run = again.start()
     restore(run, saved, "memory")
     rec2, state2 = again.execute(resume=run)
@@ -254,7 +244,7 @@ def test_the_intergenerational_figure_counts_children_of_sanctioned_parents(inhe
 
     months = 24
     sim = Simulation(
-        kids_scenario(1500, months, seed=9, inherit_record=inherit),
+        scenario(1500, months, seed=9, children=Children(inherit_record=inherit)),
         scheme=scheme(GRADED),
         catalogue=catalogue({"payment-arrears": 0.3}),
     )
@@ -299,7 +289,7 @@ def test_scslab_audit_reports_the_intergenerational_section(tmp_path: Path) -> N
     from scslab.analysis.audit import intergenerational
 
     sim = Simulation(
-        kids_scenario(1000, 24, seed=9, inherit_record=True),
+        scenario(1000, 24, seed=9, children=Children(inherit_record=True)),
         scheme=scheme(GRADED),
         catalogue=catalogue({"payment-arrears": 0.3}),
     )
@@ -331,7 +321,7 @@ def test_children_with_a_network_or_contracts_and_bad_counts_are_refused() -> No
     from scslab.errors import ScenarioError
     from scslab.population import NetworkSpec
 
-    base = kids_scenario(500, 2)
+    base = scenario(500, 2, children=Children())
     for extra in ({"network": NetworkSpec(mean_degree=4)}, {"contracts": {"enabled": True}}):
         bad = Scenario.model_validate({**base.model_dump(), **extra})
         with pytest.raises(ScenarioError, match="a run with children takes no"):
