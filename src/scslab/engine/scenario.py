@@ -28,14 +28,15 @@ from pydantic import (
     model_validator,
 )
 
-from scslab._yaml import Located, load_located, located_errors, looks_like_path, read_located
+from scslab._yaml import Located, load_located, looks_like_path, read_located
 from scslab.behaviour.model import Adaptation, Observation
 from scslab.engine.contracts import Contracts
 from scslab.errors import ScenarioError
 from scslab.population.firms import FirmSpec
 from scslab.population.individuals import PopulationSpec
 from scslab.population.network import NetworkSpec
-from scslab.schemes.model import Slug, _Problems, problems_of
+from scslab.schemes.loader import problem_lines
+from scslab.schemes.model import Slug, _Problems
 
 #: The package that holds the built-in scenarios, each ``NAME.yaml``, most with their targets.
 BUILTIN = "scslab.scenarios"
@@ -499,17 +500,7 @@ class Scenario(_Spec):
         try:
             return cls.model_validate(doc.data)
         except ValidationError as exc:
-            lines: list[str] = []
-            plain = []
-            for err in exc.errors():
-                found = problems_of(err.get("ctx"))
-                if found is None:
-                    plain.append(err)
-                    continue
-                lines += [f"{doc.where(loc)}: {'.'.join(map(str, loc))}: {m}" for loc, m in found]
-            if plain:
-                lines.insert(0, located_errors(plain, doc))
-            raise ScenarioError("\n".join(lines)) from None
+            raise ScenarioError(problem_lines(exc, doc)) from None
 
     def to_yaml(self) -> str:
         data = self.model_dump(mode="json")

@@ -10,6 +10,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from scslab._yaml import (
+    KeysAt,
     Loc,
     Located,
     load_located,
@@ -90,19 +91,23 @@ def validate_located(doc: Located) -> Scheme:
         scheme.remember_origin(doc.where)
         return scheme
     except ValidationError as exc:
-        lines: list[str] = []
-        plain = []
-        for err in exc.errors():
-            found = problems_of(err.get("ctx"))
-            if found is None:
-                plain.append(err)
-                continue
-            for loc, msg in found:
-                where = doc.where(loc)
-                lines.append(f"{where}: {'.'.join(map(str, loc))}: {msg}")
-        if plain:
-            lines.insert(0, located_errors(plain, doc, keys_at=keys_at))
-        raise SchemeError("\n".join(lines)) from None
+        raise SchemeError(problem_lines(exc, doc, keys_at=keys_at)) from None
+
+
+def problem_lines(exc: ValidationError, doc: Located, keys_at: KeysAt | None = None) -> str:
+    """A scheme's or scenario's validation errors as ``path:line:column: ...`` lines: pydantic's
+    own first, then the problems that validators found at places of their own (``problems_of``)."""
+    lines: list[str] = []
+    plain = []
+    for err in exc.errors():
+        found = problems_of(err.get("ctx"))
+        if found is None:
+            plain.append(err)
+            continue
+        lines += [f"{doc.where(loc)}: {'.'.join(map(str, loc))}: {m}" for loc, m in found]
+    if plain:
+        lines.insert(0, located_errors(plain, doc, keys_at=keys_at))
+    return "\n".join(lines)
 
 
 def parse_scheme(text: str | bytes, source: str = "<scheme>") -> Scheme:
