@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import ONE_DOMAIN, one_act
+from audit_helpers import ONE_DOMAIN, one_act
 
 from scslab import PopulationSpec, Results, Scenario, Simulation
 from scslab.analysis.audit import audit

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import ONE_DOMAIN, one_act
+from audit_helpers import ONE_DOMAIN, one_act
 
 from scslab import PopulationSpec, Scenario, Simulation
 from scslab.analysis.audit import act_effects, audit

@@ -1,4 +1,5 @@
-"""The one-domain scheme and the one-act catalogue that the audit's tests run."""
+"""The one-domain scheme and the one-act catalogue that the audit's tests run (a module of its
+own, not conftest.py: `from conftest import` finds whichever conftest pytest loaded last)."""
 
 from __future__ import annotations
 
