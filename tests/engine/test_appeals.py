@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from conftest import catalogue, scenario, scheme
 
+from conftest import catalogue, scenario, scheme
 from scslab.analysis.explain import explain
 from scslab.engine.compiled import AP_DUE, OPEN, REVERSAL
 from scslab.engine.kernels import APPEAL_COUNTS

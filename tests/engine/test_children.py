@@ -9,8 +9,8 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import catalogue, scenario, scheme
 
+from conftest import catalogue, scenario, scheme
 from scslab.engine.ageing import CAME_OF_AGE, age_month
 from scslab.engine.checkpoint import columns, restore
 from scslab.engine.scenario import Scenario

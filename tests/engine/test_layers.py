@@ -15,8 +15,8 @@ from typing import Any
 import duckdb
 import numpy as np
 import pytest
-from conftest import catalogue
 
+from conftest import catalogue
 from helpers import Tables, assert_same_tables
 from helpers import tables as stored_tables
 from scslab import Simulation

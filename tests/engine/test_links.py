@@ -13,8 +13,8 @@ from typing import Any
 import numpy as np
 import pytest
 import yaml
-from conftest import catalogue, scenario, scheme
 
+from conftest import catalogue, scenario, scheme
 from scslab.engine.links import Linker, order_layers
 from scslab.engine.simulation import Run, Simulation
 from scslab.errors import ScenarioError, SchemeError

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import catalogue, scenario, scheme
 
+from conftest import catalogue, scenario, scheme
 from scslab.engine.contracts import Contracts, partners
 from scslab.engine.kernels import N_INCOME
 from scslab.population.network import NetworkSpec

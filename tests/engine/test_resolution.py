@@ -7,8 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from conftest import catalogue, scheme
 
+from conftest import catalogue, scheme
 from scslab.behaviour.model import Adaptation
 from scslab.engine.compiled import compile_scheme
 from scslab.engine.scenario import Scenario

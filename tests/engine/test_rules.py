@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import catalogue, scenario, scheme
 
+from conftest import catalogue, scenario, scheme
 from scslab.engine.simulation import RunInterrupted
 from scslab.errors import ResourceError, ScenarioError
 from scslab.population import PopulationSpec
