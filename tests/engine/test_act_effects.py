@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import scenario, scheme
 
+from conftest import scenario, scheme
 from scslab.behaviour.model import Catalogue
 from scslab.engine.simulation import Simulation
 from scslab.errors import SchemeError

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import scenario, scheme
 
+from conftest import scenario, scheme
 from scslab.behaviour.model import Adaptation, Avoidance, Catalogue, Gaming, RewardSeeking
 from scslab.engine.simulation import Simulation
 

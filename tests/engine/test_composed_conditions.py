@@ -7,10 +7,10 @@ from typing import Any
 
 import numpy as np
 import yaml
-from conftest import catalogue, scenario, scheme
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from conftest import catalogue, scenario, scheme
 from scslab.engine.simulation import Simulation
 from scslab.schemes.model import DOMAINS
 

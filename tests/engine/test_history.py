@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import catalogue, scenario, scheme
 
+from conftest import catalogue, scenario, scheme
 from scslab.engine.scenario import Scenario
 from scslab.engine.simulation import Simulation
 from scslab.errors import ScenarioError

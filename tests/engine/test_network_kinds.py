@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from conftest import NO_ADAPTATION, catalogue, scenario, scheme
 
+from conftest import NO_ADAPTATION, catalogue, scenario, scheme
 from scslab.behaviour.model import TieCutting
 from scslab.engine.simulation import Simulation
 from scslab.errors import ScenarioError

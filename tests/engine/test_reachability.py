@@ -7,8 +7,8 @@ Two tiny runs per scheme, with all scored acts always recorded: one where people
 from __future__ import annotations
 
 import pytest
-from conftest import NO_ADAPTATION
 
+from conftest import NO_ADAPTATION
 from scslab.behaviour.model import Catalogue
 from scslab.behaviour.rates import load_catalogue
 from scslab.engine.scenario import Scenario

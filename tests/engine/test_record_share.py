@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
-from conftest import catalogue, scenario, scheme
 
+from conftest import catalogue, scenario, scheme
 from scslab.behaviour.model import Observation
 from scslab.engine.simulation import Simulation
 

@@ -10,8 +10,8 @@ import math
 
 import numpy as np
 import pytest
-from conftest import catalogue, scenario, scheme
 
+from conftest import catalogue, scenario, scheme
 from scslab.behaviour.model import Catalogue
 from scslab.engine.simulation import Simulation
 from scslab.errors import SchemeError
