@@ -3,17 +3,11 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import duckdb
 
-
-def scslab(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "scslab", *args], capture_output=True, text=True, cwd=cwd
-    )
+from helpers import scslab
 
 
 def test_run_writes_results_and_json_prints_only_the_summary(tmp_path: Path) -> None:

@@ -15,6 +15,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from helpers import scslab
 from scslab.engine.checkpoint import MANIFEST
 from scslab.engine.scenario import Scenario
 from scslab.errors import ResourceError
@@ -24,16 +25,6 @@ from scslab.store import writer
 from scslab.store.writer import PARTIAL, RESULTS
 
 TINY = ["--agents", "2000", "--years", "0.5"]
-
-
-def scslab(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "scslab", *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, **(env or {})},
-    )
 
 
 def seed_of(path: Path) -> int:

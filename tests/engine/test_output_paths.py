@@ -5,20 +5,14 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from helpers import scslab
 from scslab.errors import ResourceError
 from scslab.files import check_output, write_text
 from scslab.store.writer import RESULTS
-
-
-def scslab(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "scslab", *args], capture_output=True, text=True, timeout=300
-    )
 
 
 def refused(done: subprocess.CompletedProcess[str], word: str) -> None:

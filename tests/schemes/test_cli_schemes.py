@@ -6,14 +6,13 @@ A user's mistake exits with status 2 and a located message on stderr, never a tr
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from helpers import scslab
 from scslab.schemes import builtin_names, builtin_text, load_scheme, parse_scheme
 
 DATA = Path(__file__).parent / "data"
@@ -28,20 +27,6 @@ BUILT_INS = [
     "financial-only",
     "hangzhou-2018",
 ]
-
-
-def scslab(*args: str | Path) -> subprocess.CompletedProcess[str]:
-    """Run ``python -m scslab ARGS`` with a wide terminal, capturing text output."""
-    env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1", "TERM": "dumb"}
-    return subprocess.run(
-        [sys.executable, "-m", "scslab", *map(str, args)],
-        capture_output=True,
-        text=True,
-        encoding="utf-8",
-        env=env,
-        timeout=60,
-        check=False,
-    )
 
 
 def assert_user_error(result: subprocess.CompletedProcess[str]) -> None:

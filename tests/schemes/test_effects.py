@@ -2,30 +2,17 @@
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from helpers import scslab
 from scslab.errors import SchemeError
 from scslab.schemes import parse_scheme
 
 TINY = Path(__file__).parent / "data" / "tiny.yaml"
-
-
-def scslab(*args: str | Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "COLUMNS": "200", "NO_COLOR": "1", "TERM": "dumb"}
-    return subprocess.run(
-        [sys.executable, "-m", "scslab", *map(str, args)],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-        check=False,
-    )
 
 
 def assert_user_error(result: subprocess.CompletedProcess[str]) -> None:

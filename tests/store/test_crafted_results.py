@@ -9,13 +9,12 @@ nothing; and that ``Results.sql`` reaches only the file's own tables.
 from __future__ import annotations
 
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import duckdb
 import pytest
 
+from helpers import scslab
 from scslab import PopulationSpec, Results, Scenario, Simulation
 from scslab.analysis.replay import replay
 from scslab.errors import ResourceError, ScslabError
@@ -69,16 +68,6 @@ def leaking_view(made: Path, tmp_path: Path, secret: Path) -> Path:
         "ALTER TABLE runs RENAME TO runs_data",
         "CREATE VIEW runs AS SELECT * REPLACE "
         f"((SELECT content FROM read_text('{secret}')) AS scheme) FROM runs_data",
-    )
-
-
-def scslab(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "scslab", *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        timeout=120,
     )
 
 
