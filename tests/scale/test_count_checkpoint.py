@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from scale_helpers import tables
+from scale_helpers import assert_same_tables, tables
 
 from scslab.engine.scenario import Scenario
 from scslab.engine.simulation import RunInterrupted
@@ -59,4 +59,4 @@ def test_a_run_with_a_count_stopped_and_resumed_gives_the_whole_runs_results(
     with pytest.raises(RunInterrupted):
         run_checkpointed(sim, folder, 4, stop)
     resume_run(folder)
-    assert tables(folder / RESULTS) == whole
+    assert_same_tables(tables(folder / RESULTS), whole)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from scale_helpers import tables
+from scale_helpers import assert_same_tables, tables
 
 from scslab.engine.scenario import Scenario
 from scslab.population import PopulationSpec
@@ -33,8 +33,7 @@ def test_a_sharded_defaulter_run_counts_flows_and_blocked_purchases_bit_for_bit(
         Simulation(DEFAULTERS), tmp_path / "sharded", 2, cluster=cluster.scheduler_address, every=5
     )
     whole = tables(tmp_path / "whole" / "results.duckdb")
-    sharded = tables(tmp_path / "sharded" / "results.duckdb")
-    assert whole == sharded
+    assert_same_tables(tables(tmp_path / "sharded" / "results.duckdb"), whole)
     s = Results(tmp_path / "sharded").summary()
     assert s["blocked"]["buy-flight-ticket"] > 0 and s["blocked"]["buy-rail-ticket"] > 0
     assert s["list_exits"]["judgment-defaulters"]["fulfilment"] > 0

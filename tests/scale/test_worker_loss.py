@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from scale_helpers import tables
+from scale_helpers import assert_same_tables, tables
 
 from scslab.engine.checkpoint import read_manifest
 from scslab.engine.scenario import Scenario
@@ -71,7 +71,7 @@ def test_a_killed_worker_is_replaced_and_the_run_ends_as_if_nothing_happened(
     # tasks cancelled, then as the scheduler's notice that the worker is gone, which restarts a
     # second time from a later checkpoint (a known race, wasteful but not wrong)
     assert 1 <= len(restarts) <= 2 and all(r >= 4 for r in restarts), log
-    assert tables(tmp_path / RESULTS) == undisturbed
+    assert_same_tables(tables(tmp_path / RESULTS), undisturbed)
 
 
 def test_a_stopped_sharded_run_resumes_on_the_cluster(
@@ -96,4 +96,4 @@ def test_a_stopped_sharded_run_resumes_on_the_cluster(
     manifest = read_manifest(tmp_path)
     assert manifest.step == 4 and manifest.shards == 2
     resume_run(tmp_path, cluster=cluster.scheduler_address)
-    assert tables(tmp_path / RESULTS) == undisturbed
+    assert_same_tables(tables(tmp_path / RESULTS), undisturbed)
