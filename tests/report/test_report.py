@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 from pathlib import Path
 
+from helpers import scslab
 from scslab import PopulationSpec, Results, Scenario, Simulation
 
 
@@ -14,11 +13,7 @@ def test_the_report_is_self_contained_and_holds_every_part(tmp_path: Path) -> No
     """Plotly's JavaScript is embedded once, no script is fetched, and every figure is there."""
     sc = Scenario(scheme="defaulter-blacklist", population=PopulationSpec(agents=5000), years=2)
     Simulation(sc).run(tmp_path / "run")
-    done = subprocess.run(
-        [sys.executable, "-m", "scslab", "report", str(tmp_path / "run")],
-        capture_output=True,
-        text=True,
-    )
+    done = scslab("report", tmp_path / "run")  # a wide terminal: the path is not wrapped
     assert done.returncode == 0, done.stderr
     page = (tmp_path / "run" / "report.html").read_text()
     assert page.count("plotly.js v") == 1  # the library, once
