@@ -11,10 +11,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 
+from scslab.engine.compiled import allocate_state, ring_width, state_bytes_per_person
 from scslab.engine.scenario import Scenario
 from scslab.population import NetworkSpec, PopulationSpec
 from scslab.runs import Simulation
+from scslab.schemes import builtin_names, load_scheme
 
 
 def estimate(**settings: object) -> int:
@@ -77,3 +80,17 @@ def test_a_firm_run_counts_its_people_and_its_firms() -> None:
         firms={"per_thousand_people": 60},
     )
     assert Simulation(more).estimate_memory() > sim.estimate_memory()
+
+
+@pytest.mark.parametrize("scheme", builtin_names())
+def test_the_state_per_person_is_what_the_engine_allocates(scheme: str) -> None:
+    """The estimate's bytes of state per person are the bytes of every state column a run of the
+    scheme allocates (a weighted-factor score's factors and appeals' slots included)."""
+    network = NetworkSpec(mean_degree=4) if load_scheme(scheme).network else None
+    sim = Simulation(
+        Scenario(scheme=scheme, population=PopulationSpec(agents=1000), years=1, network=network)
+    )
+    n = 100
+    state = allocate_state(n, sim.arrays, sim.layout)
+    held = sum(column.nbytes for column in state) // n
+    assert held == state_bytes_per_person(sim.layout, ring_width(sim.arrays), sim.arrays)

@@ -801,9 +801,8 @@ def state_bytes_per_person(
     C, L, Q = len(layout.categories), len(layout.lists), len(layout.groups)
     appeal = 2 * APPEAL_FIELDS if layout.appeals else 0
     lives = 4 * sum(_uses(arrays)) if arrays is not None else 0
-    return 2 + 1 + 1 + 2 + 4 + 2 * C + 6 * L + 6 * Q + appeal + 2 * ring + lives
-    return 2 + 1 + 1 + 2 + 4 + 2 * C + 6 * L + 6 * Q + appeal + 2 * ring
-    return 2 + 1 + 1 + 2 + 4 + 2 * C + 6 * L + 6 * Q + appeal + 2 * len(layout.factors)
+    factors = 2 * len(layout.factors)
+    return 2 + 1 + 1 + 2 + 4 + 2 * C + 6 * L + 6 * Q + appeal + 2 * ring + lives + factors
 
 
 def allocate_state(n: int, arrays: SchemeArrays, layout: SchemeLayout) -> State:
