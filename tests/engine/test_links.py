@@ -16,6 +16,7 @@ import yaml
 
 from conftest import catalogue, scenario, scheme
 from scslab.engine.links import Linker, order_layers
+from scslab.engine.scenario import Scenario
 from scslab.engine.simulation import Run, Simulation
 from scslab.errors import ScenarioError, SchemeError
 from scslab.schemes.model import DOMAINS, Scheme
@@ -383,33 +384,45 @@ sanctions:
 """
 
 
+def _reader_and_court(
+    tmp_path: Path,
+    agents: int,
+    reader: dict[str, object] | None = None,
+    court: dict[str, object] | None = None,
+) -> Scenario:
+    """Half a year of a layer ``reader`` (READER_LAYER) listed before the layer ``spc``
+    (SPC_LAYER) it reads, with frequent, well-detected arrears; ``reader`` and ``court`` add to
+    each layer's entry (its regions, its months)."""
+    from scslab.behaviour.rates import catalogue_text
+
+    (tmp_path / "court.yaml").write_text(SPC_LAYER)
+    (tmp_path / "reader.yaml").write_text(READER_LAYER)
+    acts = tmp_path / "acts.yaml"
+    acts.write_text(catalogue_text(catalogue({"payment-arrears": 2.0}, detect=0.8)))
+    return Scenario.model_validate(
+        {
+            "acts": str(acts),
+            "population": {"agents": agents},
+            "years": 0.5,
+            "seed": 5,
+            "panel": 20,
+            "layers": [
+                {"id": "reader", "scheme": str(tmp_path / "reader.yaml"), **(reader or {})},
+                {"id": "spc", "scheme": str(tmp_path / "court.yaml"), **(court or {})},
+            ],
+        }
+    )
+
+
 def test_a_layer_reading_another_follows_it_person_by_person(tmp_path: Path) -> None:
     """A reader over two regions, listed first, and the layer it reads everywhere until month 4
     of 6: the reader steps after it; every month each of the reader's people is on its list and
     under its sanctions exactly when the plain reading of the other layer's state of that month
     says, with that layer's causes; once that layer is abandoned its list and grades hold for
     nobody."""
-    from scslab.behaviour.rates import catalogue_text
     from scslab.engine.layers import LayeredSimulation
-    from scslab.engine.scenario import Scenario
 
-    (tmp_path / "court.yaml").write_text(SPC_LAYER)
-    (tmp_path / "reader.yaml").write_text(READER_LAYER)
-    acts = tmp_path / "acts.yaml"
-    acts.write_text(catalogue_text(catalogue({"payment-arrears": 2.0}, detect=0.8)))
-    layered = Scenario.model_validate(
-        {
-            "acts": str(acts),
-            "population": {"agents": 1500},
-            "years": 0.5,
-            "seed": 5,
-            "panel": 20,
-            "layers": [
-                {"id": "reader", "scheme": str(tmp_path / "reader.yaml"), "where": ["suburbs"]},
-                {"id": "spc", "scheme": str(tmp_path / "court.yaml"), "until": 4},
-            ],
-        }
-    )
+    layered = _reader_and_court(tmp_path, 1500, reader={"where": ["suburbs"]}, court={"until": 4})
     lsim = LayeredSimulation(layered)
     assert lsim.order == (1, 0)
     run = lsim.start()
@@ -505,29 +518,11 @@ def test_the_audit_counts_sanctions_through_another_layer_as_out_of_context(
     a linked layer alone is refused (it ran with the other layer)."""
     from scslab.analysis.audit import cross_context, through_layers
     from scslab.analysis.replay import replay
-    from scslab.behaviour.rates import catalogue_text
     from scslab.engine.layers import LayeredSimulation
-    from scslab.engine.scenario import Scenario
     from scslab.errors import ScslabError
     from scslab.layered import run_layered
 
-    (tmp_path / "court.yaml").write_text(SPC_LAYER)
-    (tmp_path / "reader.yaml").write_text(READER_LAYER)
-    acts = tmp_path / "acts.yaml"
-    acts.write_text(catalogue_text(catalogue({"payment-arrears": 2.0}, detect=0.8)))
-    layered = Scenario.model_validate(
-        {
-            "acts": str(acts),
-            "population": {"agents": 1000},
-            "years": 0.5,
-            "seed": 5,
-            "panel": 20,
-            "layers": [
-                {"id": "reader", "scheme": str(tmp_path / "reader.yaml")},
-                {"id": "spc", "scheme": str(tmp_path / "court.yaml")},
-            ],
-        }
-    )
+    layered = _reader_and_court(tmp_path, 1000)
     results = run_layered(LayeredSimulation(layered), tmp_path / "run")["reader"]
     reader = scheme(READER_LAYER)
     assert [through_layers(c.trigger) for c in reader.sanctions] == [True, True, False]
