@@ -514,12 +514,9 @@ def test_the_audit_counts_sanctions_through_another_layer_as_out_of_context(
 ) -> None:
     """The reader's sanctions on the court's list or grade carry the court's causes (its record's
     domain, courts) and count wholly out of context, whatever their own domain; the one that
-    holds while the court does *not* list a person is judged by its own causes as ever. Replaying
-    a linked layer alone is refused (it ran with the other layer)."""
+    holds while the court does *not* list a person is judged by its own causes as ever."""
     from scslab.analysis.audit import cross_context, through_layers
-    from scslab.analysis.replay import replay
     from scslab.engine.layers import LayeredSimulation
-    from scslab.errors import ScslabError
     from scslab.layered import run_layered
 
     layered = _reader_and_court(tmp_path, 1000)
@@ -536,5 +533,58 @@ def test_the_audit_counts_sanctions_through_another_layer_as_out_of_context(
     assert min(months.values()) > 0
     total = sum(months.values())
     assert cc["cross_layer_share"] == pytest.approx((months["s0"] + months["s1"]) / total)
-    with pytest.raises(ScslabError, match="reads layer\\(s\\) spc"):
-        replay(results)
+
+
+def test_a_linked_layer_is_audited_by_replaying_its_whole_layered_run(tmp_path: Path) -> None:
+    """Replaying the reader replays the court with it and reproduces the reader's stored tables
+    month by month; the layered folder's audit gives each layer what auditing it alone gives;
+    the CLI shows the cross-layer share. A linked layer's folder away from its layered run, a
+    missing layer and an interrupted layer are refused in one line."""
+    import json
+    import shutil
+
+    import duckdb
+    from helpers import scslab
+
+    from scslab.analysis.audit import audit, audit_layered
+    from scslab.analysis.replay import replay
+    from scslab.engine.layers import LayeredSimulation
+    from scslab.errors import ScslabError
+    from scslab.layered import run_layered
+    from scslab.store.results import Results
+
+    folder = tmp_path / "run"
+    got = run_layered(LayeredSimulation(_reader_and_court(tmp_path, 800)), folder)
+    reader, court = got["reader"], got["spc"]
+    sim, record = replay(reader)
+    assert sim.scheme.links() and sim.last_run.record is record
+    stored = reader.sql("SELECT sum(mean_score * agents) FROM steps GROUP BY step ORDER BY step")
+    assert [r[0] for r in stored.fetchall()] == record.score_sum.sum(axis=1).tolist()
+    whole = audit_layered(folder)  # each audit checks its replay reproduces the stored run
+    assert set(whole) == {"reader", "spc"}
+    alone = audit(reader)
+    assert whole["reader"] == alone and alone["cross_context"]["cross_layer_share"] > 0
+    assert whole["spc"] == audit(court)  # the court reads nobody: replayed alone, the same
+    for r in got.values():
+        r.close()
+
+    done = scslab("audit", str(folder), "--json")
+    assert done.returncode == 0, done.stderr
+    doc = json.loads(done.stdout)
+    assert doc["layered"] and doc["layers"]["reader"]["cross_context"] == alone["cross_context"]
+    refused = scslab("audit", str(folder), "--ledger", str(tmp_path / "l.json"))
+    assert refused.returncode == 2 and refused.stderr.strip().count("\n") == 0
+    assert "--ledger" in refused.stderr
+
+    away = tmp_path / "away"
+    shutil.copytree(folder / "layers" / "reader", away)
+    with Results(away) as r, pytest.raises(ScslabError, match="needs that run's folder"):
+        replay(r)
+    court_file = folder / "layers" / "spc" / "results.duckdb"
+    with duckdb.connect(str(court_file)) as con:
+        con.execute("UPDATE runs SET status = 'interrupted'")
+    with Results(folder / "layers" / "reader") as r, pytest.raises(ScslabError, match="interr"):
+        replay(r)
+    court_file.rename(tmp_path / "spc.duckdb")
+    with Results(folder / "layers" / "reader") as r, pytest.raises(ScslabError, match="missing"):
+        replay(r)

@@ -23,12 +23,14 @@ world with one thing switched off, come from replays of the run with the same ra
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from contextlib import ExitStack
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from scslab.analysis.groups import FOUR_FIFTHS, compare_counts, group_codes
-from scslab.analysis.replay import replay, replay_run
+from scslab.analysis.replay import key_of, layered_source, replay_source, source
 from scslab.engine.ageing import ADULT_LOW_GRADE, ADULT_SANCTIONED, CAME_OF_AGE, PARENT_SANCTIONED
 from scslab.engine.compiled import AP_DUE
 from scslab.engine.ever import (
@@ -44,7 +46,10 @@ from scslab.errors import ScslabError
 from scslab.schemes.model import Condition, Scheme
 from scslab.store.results import Results
 
-__all__ = ["FOUR_FIFTHS", "audit", "low_grades"]
+__all__ = ["FOUR_FIFTHS", "audit", "audit_layered", "low_grades"]
+
+#: grouping -> outcome -> (people per group, people ever affected per group)
+Counts = dict[str, dict[str, tuple[np.ndarray, np.ndarray]]]
 
 #: How heavy a sanction in each life domain is, from 1 (an inconvenience) to 5 (a livelihood or
 #: a basic service). scslab's own scale, documented in docs/audit.md; assumed.
@@ -86,53 +91,117 @@ def audit(
     ``intersections``: traits compared jointly (default :data:`INTERSECTIONS`, where present).
     The replicates run one after another in this process, or, with ``workers`` (a LocalCluster
     of that many processes) or ``cluster`` (a Dask scheduler's address), as Dask tasks (the
-    ``scale`` extra).
+    ``scale`` extra). A layer that reads other layers is replayed with its whole layered run
+    (:func:`~scslab.analysis.replay.replay`).
     """
+    run = source(results)
+    key = key_of(run)
+    return _audit(
+        run,
+        str(results.path),
+        {key: results},
+        replicates=replicates,
+        intersections=intersections,
+        progress=progress,
+        workers=workers,
+        cluster=cluster,
+    )[key]
+
+
+def audit_layered(
+    folder: Path,
+    *,
+    replicates: int = 1,
+    intersections: Sequence[Sequence[str]] | None = None,
+    progress: Callable[[str], None] | None = None,
+    workers: int | None = None,
+    cluster: str | None = None,
+) -> dict[str, dict[str, Any]]:
+    """:func:`audit` of every layer of the layered run in ``folder``, by layer id, from one
+    replay of the whole run per counterfactual (and per replicate)."""
+    run = layered_source(folder)
+    with ExitStack() as stack:
+        layers = {
+            lid: stack.enter_context(Results(folder / rel))
+            for lid, rel in run["layered"]["results"].items()
+        }
+        return _audit(
+            run,
+            str(folder),
+            layers,
+            replicates=replicates,
+            intersections=intersections,
+            progress=progress,
+            workers=workers,
+            cluster=cluster,
+        )
+
+
+def _audit(
+    run: dict[str, Any],
+    where: str,
+    stored: dict[str, Results],
+    *,
+    replicates: int,
+    intersections: Sequence[Sequence[str]] | None,
+    progress: Callable[[str], None] | None,
+    workers: int | None,
+    cluster: str | None,
+) -> dict[str, dict[str, Any]]:
+    """The audit of each run in ``stored`` (by its key among the replays of ``run``)."""
     if replicates < 1:
         raise ScslabError(f"replicates: {replicates}; give 1 (the run alone) or more")
-    run = results.run()
-    if run["status"] != "complete":
-        raise ScslabError(f"{results.path}: the run was interrupted; audit a complete run")
+    for results in stored.values():
+        if results.run()["status"] != "complete":
+            raise ScslabError(f"{results.path}: the run was interrupted; audit a complete run")
     say = progress or (lambda _: None)
     say("replaying the run")
-    factual = replay(results)
-    scheme = factual.scheme
-    rec_fact, _ = factual.execute()
-    _check_reproduced(results, factual, rec_fact)
-    groupings = _groupings(factual, intersections)
-    counts = [ever_counts(factual, factual.last_run, groupings)]
+    factual = replay_source(run, where)
+    for key, results in stored.items():
+        _check_reproduced(results, *factual[key])
+    groupings = {key: _groupings(factual[key][0], intersections) for key in stored}
+    counts = {
+        key: [ever_counts(factual[key][0], factual[key][0].last_run, groupings[key])]
+        for key in stored
+    }
     say("replaying it without false records")
-    clean = replay(results, false_records=False)
-    clean.execute()
+    clean = replay_source(run, where, false_records=False)
     say("replaying it without adaptation")
-    rec_base, _ = replay(results, adaptation=False).execute()
-    seed = int(factual.scenario.seed)
+    base = replay_source(run, where, adaptation=False)
+    seed = int(next(iter(factual.values()))[0].scenario.seed)
     seeds = [seed + k for k in range(1, replicates)]
     if seeds and (workers is not None or cluster is not None):
-        counts += _replicates_on_dask(
-            run, str(results.path), seeds, intersections, cluster, workers, say
-        )
+        done = _replicates_on_dask(run, where, seeds, intersections, cluster, workers, say)
     else:
+        done = []
         for k, s in enumerate(seeds, start=2):
             say(f"replicate {k} of {replicates} (seed {s})")
-            counts.append(replicate_counts(run, str(results.path), s, intersections))
-    return {
-        "replicates": {"runs": replicates, "seeds": [seed + k for k in range(replicates)]},
-        "risk_ratio": risk_ratios(counts, groupings, scheme),
-        "wrongful": wrongful(results),
-        "counterfactual": counterfactual(factual.last_run, clean.last_run),
-        "rights": rights(results, factual, rec_fact.ev_true, rec_base.ev_true),
-        "suppression": suppression(factual, rec_fact.ev_true, rec_base.ev_true),
-        "cross_context": cross_context(results, scheme),
-        "segregation": segregation(results),
-        "deterrence": deterrence(factual, rec_fact.ev_true, rec_base.ev_true),
-        "appeals": appeals(results, factual.last_run),
-        "intergenerational": intergenerational(factual, factual.last_run),
-        "effects": {
-            "acts": act_effects(factual, rec_fact),
-            **life_effects(results, factual, groupings.get("hukou")),
-        },
-    }
+            done.append(replicate_counts(run, where, s, intersections))
+    for each in done:
+        for key in stored:
+            counts[key].append(each[key])
+    out = {}
+    for key, results in stored.items():
+        sim, rec_fact = factual[key]
+        rec_base = base[key][1]
+        out[key] = {
+            "replicates": {"runs": replicates, "seeds": [seed + k for k in range(replicates)]},
+            "risk_ratio": risk_ratios(counts[key], groupings[key], sim.scheme),
+            "wrongful": wrongful(results),
+            "counterfactual": counterfactual(sim.last_run, clean[key][0].last_run),
+            "rights": rights(results, sim, rec_fact.ev_true, rec_base.ev_true),
+            "suppression": suppression(sim, rec_fact.ev_true, rec_base.ev_true),
+            "cross_context": cross_context(results, sim.scheme),
+            "segregation": segregation(results),
+            "deterrence": deterrence(sim, rec_fact.ev_true, rec_base.ev_true),
+            "appeals": appeals(results, sim.last_run),
+            "intergenerational": intergenerational(sim, sim.last_run),
+            "effects": {
+                "acts": act_effects(sim, rec_fact),
+                **life_effects(results, sim, groupings[key].get("hukou")),
+            },
+        }
+    return out
 
 
 def intergenerational(sim: Simulation, run: Run) -> dict[str, Any] | None:
@@ -214,17 +283,19 @@ def replicate_counts(
     seed: int,
     intersections: Sequence[Sequence[str]] | None,
     threads: int | None = None,
-) -> dict[str, dict[str, tuple[np.ndarray, np.ndarray]]]:
-    """One replicate: the run's scenario with ``seed``, its people ever affected by group.
-    Needs only the ``runs`` row, so a Dask worker that cannot see the file can run it;
-    ``threads`` caps the compiled kernels' threads there."""
+) -> dict[str, Counts]:
+    """One replicate: the run's scenario with ``seed``, its people ever affected by group, by
+    the key of each replayed run (:func:`~scslab.analysis.replay.replay_source`). Needs only
+    what :func:`~scslab.analysis.replay.source` gives, so a Dask worker that cannot see the
+    file can run it; ``threads`` caps the compiled kernels' threads there."""
     if threads is not None:
         from scslab.engine.cluster import use_kernel_threads
 
         use_kernel_threads(threads)
-    sim = replay_run(run, where, seed=seed)
-    sim.execute()
-    return ever_counts(sim, sim.last_run, _groupings(sim, intersections))
+    return {
+        key: ever_counts(sim, sim.last_run, _groupings(sim, intersections))
+        for key, (sim, _) in replay_source(run, where, seed=seed).items()
+    }
 
 
 def _replicates_on_dask(
@@ -235,7 +306,7 @@ def _replicates_on_dask(
     cluster: str | None,
     workers: int | None,
     say: Callable[[str], None],
-) -> list[dict[str, dict[str, tuple[np.ndarray, np.ndarray]]]]:
+) -> list[dict[str, Counts]]:
     from scslab.engine.cluster import dask_client, kernel_threads
 
     say(f"{len(seeds)} replicates on Dask")
@@ -246,16 +317,16 @@ def _replicates_on_dask(
             client.submit(replicate_counts, run, where, s, intersections, each, pure=False)
             for s in seeds
         ]
-        done: list[dict[str, dict[str, tuple[np.ndarray, np.ndarray]]]] = client.gather(futures)
+        done: list[dict[str, Counts]] = client.gather(futures)
     return done
 
 
 def ever_counts(
     sim: Simulation, run: Run, groupings: dict[str, tuple[np.ndarray, list[str]]]
-) -> dict[str, dict[str, tuple[np.ndarray, np.ndarray]]]:
+) -> Counts:
     """grouping -> outcome -> (people per group, people ever affected per group)."""
     cell = sim.population().cell
-    out: dict[str, dict[str, tuple[np.ndarray, np.ndarray]]] = {}
+    out: Counts = {}
     for name, (codes, groups) in groupings.items():
         g = codes[cell]
         people = np.bincount(g, minlength=len(groups))
@@ -267,7 +338,7 @@ def ever_counts(
 
 
 def risk_ratios(
-    counts: list[dict[str, dict[str, tuple[np.ndarray, np.ndarray]]]],
+    counts: list[Counts],
     groupings: dict[str, tuple[np.ndarray, list[str]]],
     scheme: Scheme,
 ) -> dict[str, Any]:

@@ -13,7 +13,12 @@ from scslab.cli import console, err_console
 
 
 def audit(
-    run: Annotated[Path, typer.Argument(help="a run folder or its results.duckdb")],
+    run: Annotated[
+        Path,
+        typer.Argument(
+            help="a run folder or its results.duckdb; a layered run's folder audits each layer"
+        ),
+    ],
     as_json: Annotated[
         bool, typer.Option("--json", help="print the audit as JSON on stdout, nothing else")
     ] = False,
@@ -65,6 +70,16 @@ def audit(
     if workers is not None and cluster is not None:
         raise ScslabError("--workers starts a LocalCluster; leave it out with --cluster")
     joint = [tuple(x.split(",")) for x in intersect] if intersect else None
+    from scslab.engine.layers import layers_of
+
+    if run.is_dir() and layers_of(run) is not None:
+        if ledger is not None:
+            raise ScslabError(
+                "--ledger: a layered run's layers have a scheme each; audit one layer "
+                f"({run}/layers/<id>) with its ledger"
+            )
+        audit_layers(run, as_json, replicates, joint, workers, cluster)
+        return
     from scslab.sweep.ledger import find_ledger, ledger_notes, note_line
 
     results = Results(run)
@@ -91,6 +106,34 @@ def audit(
         console.print("\n[bold]What the headline figures rest on[/] (assumption ledger):")
         for note in report["assumptions"]:
             console.print(f"  {note_line(note)}", markup=False)
+
+
+def audit_layers(
+    folder: Path,
+    as_json: bool,
+    replicates: int,
+    joint: list[tuple[str, ...]] | None,
+    workers: int | None,
+    cluster: str | None,
+) -> None:
+    """Every layer of a layered run, from one replay of the whole run per counterfactual."""
+    from scslab.analysis.audit import audit_layered
+
+    with err_console.status("replaying the layered run for its counterfactuals") as status:
+        reports = audit_layered(
+            folder,
+            replicates=replicates,
+            intersections=joint,
+            progress=lambda what: status.update(what),
+            workers=workers,
+            cluster=cluster,
+        )
+    if as_json:
+        typer.echo(json.dumps({"layered": True, "layers": reports}, indent=2, default=float))
+        return
+    for lid, report in reports.items():
+        console.rule(f"[bold]layer {lid}[/]")
+        show(report)
 
 
 def _pct(x: float | None) -> str:

@@ -24,10 +24,12 @@ nothing; its lists and consequences end with it (a layer that reads it sees nobo
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from scslab.behaviour.model import Catalogue
 from scslab.engine.compiled import State
 from scslab.engine.links import Linker, order_layers
 from scslab.engine.scenario import Layer, Scenario, month_index
@@ -35,6 +37,7 @@ from scslab.engine.simulation import BASE_OVERHEAD, Progress, Record, Run, Simul
 from scslab.errors import ResourceError, ScenarioError
 from scslab.population.individuals import Population, generate
 from scslab.population.network import generate_network
+from scslab.schemes.model import Scheme
 
 #: The file at the top of a layered run's folder that says it is layered and lists its layers.
 LAYERS_FILE = "layers.json"
@@ -92,7 +95,15 @@ class LayeredSimulation:
     >>> run = lsim.execute()    # run.records: each layer's Record (scslab.layered writes them)
     """
 
-    def __init__(self, scenario: Scenario) -> None:
+    def __init__(
+        self,
+        scenario: Scenario,
+        *,
+        schemes: Mapping[str, Scheme] | None = None,
+        catalogue: Catalogue | None = None,
+    ) -> None:
+        """``schemes``: each layer's scheme by id, instead of the one its entry names (a replay
+        runs the schemes a run stored); ``catalogue``: the acts, instead of the scenario's."""
         if not scenario.layers:
             raise ScenarioError("the scenario has no `layers:`; run it with Simulation")
         self.scenario = scenario
@@ -101,7 +112,12 @@ class LayeredSimulation:
             LayerSim(
                 layer.id,
                 # a layer may read others (``layer:``): their names are checked below
-                Simulation(layer_scenario(scenario, layer, *months[layer.id]), linked=True),
+                Simulation(
+                    layer_scenario(scenario, layer, *months[layer.id]),
+                    scheme=None if schemes is None else schemes[layer.id],
+                    catalogue=catalogue,
+                    linked=True,
+                ),
                 *months[layer.id],
             )
             for layer in scenario.layers
@@ -168,8 +184,11 @@ class LayeredSimulation:
     def execute(
         self, progress: Progress | None = None, *, resume: LayeredRun | None = None
     ) -> LayeredRun:
-        """Run every month in memory; on Ctrl-C stop where it is and set :attr:`interrupted`."""
+        """Run every month in memory; on Ctrl-C stop where it is and set :attr:`interrupted`.
+        Each layer's simulation's ``last_run`` is its run, as if it had been executed alone."""
         run = self.start() if resume is None else resume
+        for ls, layer_run in zip(self.layers, run.runs, strict=True):
+            ls.sim.last_run = layer_run
         self.interrupted = False
         try:
             for t in range(run.done, self.steps):
