@@ -544,8 +544,8 @@ def test_a_linked_layer_is_audited_by_replaying_its_whole_layered_run(tmp_path: 
     import shutil
 
     import duckdb
-    from helpers import scslab
 
+    from helpers import scslab
     from scslab.analysis.audit import audit, audit_layered
     from scslab.analysis.replay import replay
     from scslab.engine.layers import LayeredSimulation
