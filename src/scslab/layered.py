@@ -12,11 +12,28 @@ import contextlib
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
-from scslab.engine.layers import LAYERS_DIR, LAYERS_FILE, LayeredSimulation
+from scslab.behaviour.rates import catalogue_text, parse_catalogue
+from scslab.engine.checkpoint import (
+    MANIFEST,
+    Made,
+    Manifest,
+    columns,
+    discard,
+    new_run_id,
+    part_name,
+    restore,
+    write_file,
+    write_manifest,
+)
+from scslab.engine.layers import LAYERS_DIR, LAYERS_FILE, LayeredRun, LayeredSimulation
+from scslab.engine.scenario import Scenario
 from scslab.engine.simulation import Progress, RunInterrupted, StopOnce
+from scslab.errors import ScenarioError
 from scslab.files import replacing, write_text
 from scslab.runs import default_out
+from scslab.schemes.loader import dump_scheme, parse_scheme
 from scslab.store.results import Results
 from scslab.store.writer import RESULTS, RUN_FILES, prepare_out, write_results
 
@@ -61,22 +78,32 @@ def run_layered(
     *,
     overwrite: bool = False,
     progress: Progress | None = None,
+    every: int | None = None,
+    resume: Manifest | None = None,
 ) -> dict[str, Results]:
     """Run and write each layer's results in ``out/layers/<id>/``, then ``out/layers.json``;
     return each layer's :class:`Results` by id (default folder: ``runs/TIME-layers``).
 
     The folder is checked before any work, as for a one-layer run (``overwrite`` to replace what
-    is there). On Ctrl-C the months done so far are written as each layer's
-    ``results.partial.duckdb`` and :class:`RunInterrupted` is raised with the folder."""
+    is there). ``every``: write a checkpoint of every layer every so many months, which
+    :func:`scslab.runs.resume_run` continues from; ``resume``: continue from that checkpoint.
+    On Ctrl-C the months done so far are written as each layer's ``results.partial.duckdb``
+    (and a checkpoint, if any, is kept) and :class:`RunInterrupted` is raised with the folder."""
+    if every is not None and every < 1:
+        raise ScenarioError(f"--checkpoint-every {every}: give a number of months of 1 or more")
     folder = Path(out) if out is not None else default_out("layers")
     lsim.check_memory()
-    created = prepare_out(folder, overwrite)
+    created = prepare_out(folder, overwrite or resume is not None)
     interrupted = False
     try:
         with StopOnce() as stop:
             started = datetime.now(UTC)
             clock = time.perf_counter()
-            run = lsim.execute(progress)
+            run = lsim.start()
+            if resume is not None:
+                restore(run, resume.part(0), resume.folder / resume.parts[0][0])
+            saving = _checkpoints(lsim, run, folder, every, resume, progress)
+            run = lsim.execute(saving, resume=run)
             interrupted = lsim.interrupted
             stop.saving = True
             meta = {
@@ -99,6 +126,7 @@ def run_layered(
             if not interrupted:  # what an earlier run left at the top described that run
                 for name in RUN_FILES:
                     (folder / name).unlink(missing_ok=True)
+                discard(folder)  # a checkpoint, this run's or an earlier one's, is done with
     except BaseException:
         if created and not interrupted:
             with contextlib.suppress(OSError):  # not empty, or gone: leave it
@@ -107,3 +135,68 @@ def run_layered(
     if interrupted:
         raise RunInterrupted(folder)
     return {lid: Results(p) for lid, p in paths.items() if p.name == RESULTS}
+
+
+def made_of(lsim: LayeredSimulation) -> tuple[Made, dict[str, Any]]:
+    """What a checkpoint of a layered run keeps to rebuild it: the layered scenario and the
+    acts, and (the manifest's ``extra``) each layer's scheme as it ran."""
+    first = lsim.layers[0].sim
+    made = Made(
+        lsim.scenario.to_yaml(), "", catalogue_text(first.catalogue), (), lsim.scenario.steps
+    )
+    schemes = {ls.id: dump_scheme(ls.sim.scheme) for ls in lsim.layers}
+    return made, {"layered": {"schemes": schemes}}
+
+
+def from_checkpoint(manifest: Manifest) -> LayeredSimulation:
+    """The layered simulation a checkpoint belongs to, rebuilt from its own texts."""
+    where = manifest.folder / MANIFEST
+    schemes = manifest.extra["layered"]["schemes"]
+    return LayeredSimulation(
+        Scenario.from_text(manifest.scenario, f"{where}:scenario"),
+        schemes={lid: parse_scheme(text, f"{where}:{lid}") for lid, text in schemes.items()},
+        catalogue=parse_catalogue(manifest.catalogue, f"{where}:catalogue"),
+    )
+
+
+def resume_layered(
+    manifest: Manifest, progress: Progress | None = None
+) -> tuple[LayeredSimulation, dict[str, Results]]:
+    """Continue the layered run whose checkpoint ``manifest`` is, in its folder, to the end."""
+    lsim = from_checkpoint(manifest)
+    done = run_layered(
+        lsim, manifest.folder, progress=progress, every=manifest.every, resume=manifest
+    )
+    return lsim, done
+
+
+def _checkpoints(
+    lsim: LayeredSimulation,
+    run: LayeredRun,
+    folder: Path,
+    every: int | None,
+    resume: Manifest | None,
+    progress: Progress | None,
+) -> Progress | None:
+    """The progress callback that also writes a checkpoint every ``every`` months (one part:
+    every layer's run, :attr:`LayeredRun.by_layer`)."""
+    if every is None:
+        return progress
+    made, extra = made_of(lsim)
+    if resume is not None:
+        started, before, run_id = resume.started, resume.seconds, resume.run or new_run_id()
+    else:  # an earlier checkpoint here stays until this run's first one replaces it
+        started, before, run_id = datetime.now(UTC), 0.0, new_run_id()
+    clock = time.perf_counter()
+
+    def step_done(done: int, total: int) -> None:
+        if done % every == 0 and done < total:
+            name = part_name(done, 0, run_id)
+            digest, _ = write_file(folder / name, {"kind": "part", "step": done}, columns(run))
+            seconds = before + time.perf_counter() - clock
+            parts = [(name, digest)]
+            write_manifest(folder, made, done, every, parts, started, seconds, extra, run=run_id)
+        if progress is not None:
+            progress(done, total)
+
+    return step_done

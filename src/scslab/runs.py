@@ -28,6 +28,7 @@ from scslab.behaviour.rates import parse_catalogue
 from scslab.engine import simulation as engine
 from scslab.engine.checkpoint import (
     MANIFEST,
+    Made,
     Manifest,
     columns,
     discard,
@@ -38,6 +39,7 @@ from scslab.engine.checkpoint import (
     write_file,
     write_manifest,
 )
+from scslab.engine.layers import LAYERS_FILE
 from scslab.engine.scenario import Scenario
 from scslab.engine.shards import run_shards, shard_plans
 from scslab.engine.simulation import Progress, Run, RunInterrupted, StopOnce
@@ -185,7 +187,9 @@ def run_checkpointed(
             name = part_name(done, 0, run_id)
             digest, _ = write_file(folder / name, {"kind": "part", "step": done}, columns(run))
             seconds = before + time.perf_counter() - clock
-            write_manifest(folder, sim, done, every, [(name, digest)], started, seconds, run=run_id)
+            write_manifest(
+                folder, Made.of(sim), done, every, [(name, digest)], started, seconds, run=run_id
+            )
         if progress is not None:
             progress(done, total)
 
@@ -201,6 +205,11 @@ def resumable(folder: Path) -> Manifest:
     """
     if (folder / RESULTS).exists() and not (folder / MANIFEST).exists():
         raise CheckpointError(f"{folder}: this run is complete ({RESULTS} is there)")
+    if (folder / LAYERS_FILE).exists() and not (folder / MANIFEST).exists():
+        raise CheckpointError(
+            f"{folder}: this layered run has no checkpoint (it is complete, or ran without "
+            "--checkpoint-every)"
+        )
     return read_manifest(folder)
 
 
@@ -210,6 +219,10 @@ def resume_run(folder: Path, progress: Progress | None = None, **sharding: Any) 
     ``sharding`` (e.g. ``cluster=``) goes to a sharded run's coordinator.
     """
     manifest = resumable(folder)
+    if manifest.extra.get("layered"):
+        raise CheckpointError(
+            f"{folder}: a layered run's checkpoint; scslab.layered.resume_layered continues it"
+        )
     sim = Simulation.from_checkpoint(manifest)
     if manifest.shards > 1 or manifest.extra.get("sharded"):
         return run_sharded(

@@ -335,7 +335,7 @@ def test_run_json_has_each_layer_s_summary_and_refuses_what_layers_lack(tmp_path
         Results(tmp_path / "out")  # what every command opens
     for flags, said in (
         (("--shards", "2"), "--shards 2: not supported yet for layered runs"),
-        (("--checkpoint-every", "2"), "--checkpoint-every: not supported yet for layered runs"),
+        (("--checkpoint-every", "0"), "--checkpoint-every 0: give 1 month or more"),
         (("--scheme", "suining-2010"), "--scheme suining-2010: the scenario has layers"),
     ):
         refused = scslab("--out", str(tmp_path / "no"), *flags)

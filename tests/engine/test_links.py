@@ -588,3 +588,66 @@ def test_a_linked_layer_is_audited_by_replaying_its_whole_layered_run(tmp_path: 
     court_file.rename(tmp_path / "spc.duckdb")
     with Results(folder / "layers" / "reader") as r, pytest.raises(ScslabError, match="missing"):
         replay(r)
+
+
+def test_a_layered_run_stopped_and_resumed_from_its_checkpoint_is_the_run_straight(
+    tmp_path: Path,
+) -> None:
+    """Checkpoints every 2 months of two linked layers, stopped after month 3: the checkpoint of
+    month 2 is kept beside the partial results; resuming does months 3 to 6 only, and every
+    layer's tables, and the layers' tables together, are the straight run's. A finished layered
+    run has nothing to resume (status 2)."""
+    from helpers import assert_same_tables, scslab, tables
+    from scslab.engine.checkpoint import MANIFEST, read_manifest
+    from scslab.engine.layers import LayeredSimulation
+    from scslab.engine.simulation import RunInterrupted
+    from scslab.layered import TOGETHER, resume_layered, run_layered
+
+    layered = _reader_and_court(tmp_path, 600, court={"until": 5})
+    straight = run_layered(LayeredSimulation(layered), tmp_path / "straight")
+
+    def stop_after_3(done: int, total: int) -> None:
+        if done == 3:
+            raise KeyboardInterrupt
+
+    folder = tmp_path / "stopped"
+    with pytest.raises(RunInterrupted):
+        run_layered(LayeredSimulation(layered), folder, progress=stop_after_3, every=2)
+    manifest = read_manifest(folder)
+    assert manifest.step == 2 and set(manifest.extra["layered"]["schemes"]) == {"reader", "spc"}
+    assert (folder / "layers" / "reader" / "results.partial.duckdb").is_file()
+    months: list[int] = []
+    _, resumed = resume_layered(manifest, progress=lambda done, total: months.append(done))
+    assert months == [3, 4, 5, 6]  # from the checkpoint, not from the start
+    assert not (folder / MANIFEST).exists()
+    for lid, r in straight.items():
+        assert_same_tables(tables(resumed[lid]), tables(r), lid)
+        r.close()
+        resumed[lid].close()
+    assert_same_tables(tables(folder / TOGETHER), tables(tmp_path / "straight" / TOGETHER))
+    again = scslab("resume", str(folder))
+    assert again.returncode == 2 and "no checkpoint" in again.stderr
+
+
+def test_scslab_resume_continues_a_layered_run(tmp_path: Path) -> None:
+    """`scslab run --checkpoint-every` on a layered scenario writes a checkpoint that a run
+    stopped on its way keeps; `scslab resume --json` finishes it with every layer's summary."""
+    import json
+
+    from helpers import scslab
+    from scslab.engine.layers import LayeredSimulation
+    from scslab.engine.simulation import RunInterrupted
+    from scslab.layered import run_layered
+
+    def stop_after_2(done: int, total: int) -> None:
+        if done == 2:
+            raise KeyboardInterrupt
+
+    folder = tmp_path / "run"
+    with pytest.raises(RunInterrupted):
+        lsim = LayeredSimulation(_reader_and_court(tmp_path, 300))
+        run_layered(lsim, folder, progress=stop_after_2, every=1)
+    done = scslab("resume", str(folder), "--json")
+    assert done.returncode == 0, done.stderr
+    doc = json.loads(done.stdout)
+    assert doc["layered"] and doc["steps"] == 6 and set(doc["layers"]) == {"reader", "spc"}

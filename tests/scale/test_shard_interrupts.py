@@ -15,7 +15,14 @@ from pathlib import Path
 import pytest
 from scale_helpers import assert_same_tables, scslab, tables
 
-from scslab.engine.checkpoint import MANIFEST, part_name, read_manifest, write_file, write_manifest
+from scslab.engine.checkpoint import (
+    MANIFEST,
+    Made,
+    part_name,
+    read_manifest,
+    write_file,
+    write_manifest,
+)
 from scslab.engine.scenario import Scenario
 from scslab.engine.simulation import Simulation
 from scslab.population import PopulationSpec
@@ -49,7 +56,7 @@ def test_a_manifest_keeps_the_parts_of_shards_ahead_and_drops_only_what_it_made_
     ahead = part(3, 0, "aaaa0001")
     other = part(4, 0, "bbbb0002")  # an earlier run's, in an --overwrite folder
     (tmp_path / "checkpoint.s000001.p0.ckpt").write_bytes(b"a part from before run ids")
-    write_manifest(tmp_path, sim, 2, 1, named, datetime.now(UTC), 1.0, run="aaaa0001")
+    write_manifest(tmp_path, Made.of(sim), 2, 1, named, datetime.now(UTC), 1.0, run="aaaa0001")
     left = sorted(p.name for p in tmp_path.iterdir())
     assert left == sorted([MANIFEST, *(n for n, _ in named), ahead[0]])
     assert all(n not in left for n, _ in [*older, other])

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from scslab.cli import err_console, months_bar
-from scslab.cli.run import show_summary, stopped
+from scslab.cli.run import show_layers, show_summary, stopped
 
 
 def resume(
@@ -26,6 +26,7 @@ def resume(
     The results are those the run would have had without stopping; a corrupted or truncated
     checkpoint is refused.
     """
+    from scslab.layered import resume_layered
     from scslab.runs import RunInterrupted, resumable, resume_run
 
     manifest = resumable(run_folder)
@@ -37,9 +38,15 @@ def resume(
             bar.update(task, completed=done)
 
         try:
-            results = resume_run(
-                run_folder, progress=advance, cluster=cluster, log=err_console.print
-            )
+            if manifest.extra.get("layered"):
+                lsim, layers = resume_layered(manifest, progress=advance)
+            else:
+                results = resume_run(
+                    run_folder, progress=advance, cluster=cluster, log=err_console.print
+                )
         except RunInterrupted as stop:
             stopped(stop)
-    show_summary(results, as_json=as_json)
+    if manifest.extra.get("layered"):
+        show_layers(lsim, layers, as_json=as_json)
+    else:
+        show_summary(results, as_json=as_json)

@@ -14,6 +14,7 @@ from scslab.cli import console, err_console, months_bar, with_flags
 from scslab.errors import ScenarioError
 
 if TYPE_CHECKING:  # the engine is imported when a run starts, not when the CLI does
+    from scslab.engine.layers import LayeredSimulation
     from scslab.engine.scenario import Scenario
     from scslab.engine.simulation import RunInterrupted
     from scslab.store.results import Results
@@ -120,11 +121,10 @@ def run(
         for given, flag in (
             (shards != 1, f"--shards {shards}"),
             (cluster is not None, "--cluster"),
-            (checkpoint_every is not None, "--checkpoint-every"),
         ):
             if given:
                 raise ScenarioError(f"{flag}: not supported yet for layered runs")
-        run_layers(scenario, out, overwrite=overwrite, as_json=as_json)
+        run_layers(scenario, out, overwrite=overwrite, as_json=as_json, every=checkpoint_every)
         return
 
     sim = Simulation(scenario)
@@ -162,8 +162,16 @@ def run(
     show_summary(results, as_json=as_json)
 
 
-def run_layers(scenario: Scenario, out: Path | None, *, overwrite: bool, as_json: bool) -> None:
-    """A scenario with ``layers:``: run them together, then each layer's summary."""
+def run_layers(
+    scenario: Scenario,
+    out: Path | None,
+    *,
+    overwrite: bool,
+    as_json: bool,
+    every: int | None = None,
+) -> None:
+    """A scenario with ``layers:``: run them together (checkpointing every ``every`` months),
+    then each layer's summary."""
     from scslab.engine.layers import LayeredSimulation
     from scslab.engine.simulation import RunInterrupted
     from scslab.layered import run_layered
@@ -177,9 +185,14 @@ def run_layers(scenario: Scenario, out: Path | None, *, overwrite: bool, as_json
             bar.update(task, completed=done)
 
         try:
-            results = run_layered(lsim, out, overwrite=overwrite, progress=advance)
+            results = run_layered(lsim, out, overwrite=overwrite, progress=advance, every=every)
         except RunInterrupted as stop:
             stopped(stop)
+    show_layers(lsim, results, as_json=as_json)
+
+
+def show_layers(lsim: LayeredSimulation, results: dict[str, Results], *, as_json: bool) -> None:
+    """Each layer's summary, as a one-layer run reports it (``--json``: by layer id)."""
     summaries = {}
     for lid, r in results.items():
         summaries[lid] = r.summary()
@@ -189,13 +202,13 @@ def run_layers(scenario: Scenario, out: Path | None, *, overwrite: bool, as_json
         doc = {
             "layered": True,
             "agents": lsim.agents,
-            "steps": scenario.steps,
+            "steps": lsim.steps,
             "path": str(folder),
             "layers": summaries,
         }
         typer.echo(json.dumps(doc, indent=2, ensure_ascii=False))
         return
-    for layer, ls in zip(scenario.layers or (), lsim.layers, strict=True):
+    for layer, ls in zip(lsim.scenario.layers or (), lsim.layers, strict=True):
         where = ", ".join(layer.where or ()) or "everywhere"
         console.print(
             f"\n[bold]layer {ls.id}[/] ({where}; months {ls.first} to {ls.end - 1} of the run)"

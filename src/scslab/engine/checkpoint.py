@@ -363,9 +363,35 @@ class Manifest:
         return arrays
 
 
+@dataclass(frozen=True)
+class Made:
+    """What a run is made from, as the texts a checkpoint keeps to rebuild it. A layered run's
+    layers' schemes are in the manifest's ``extra`` (``layered.schemes``), its ``scheme``
+    empty."""
+
+    scenario: str
+    scheme: str
+    catalogue: str
+    also_personal: tuple[str, ...]
+    steps: int
+
+    @classmethod
+    def of(cls, sim: Simulation) -> Made:
+        from scslab.behaviour.rates import catalogue_text
+        from scslab.schemes.loader import dump_scheme
+
+        return cls(
+            sim.scenario.to_yaml(),
+            dump_scheme(sim.scheme),
+            catalogue_text(sim.catalogue),
+            tuple(sim.also_personal),
+            sim.scenario.steps,
+        )
+
+
 def write_manifest(
     folder: Path,
-    sim: Simulation,
+    made: Made,
     step: int,
     every: int,
     parts: list[tuple[str, str]],
@@ -380,20 +406,18 @@ def write_manifest(
     before ``step``, and other runs' parts. Parts of this run after ``step`` (a shard ahead of
     the others) are kept."""
     from scslab import __version__
-    from scslab.behaviour.rates import catalogue_text
-    from scslab.schemes.loader import dump_scheme
 
     meta = {
         "kind": "manifest",
         "step": step,
-        "steps": sim.scenario.steps,
+        "steps": made.steps,
         "every": every,
         "shards": len(parts),
         "parts": [list(p) for p in parts],
-        "scenario": sim.scenario.to_yaml(),
-        "scheme": dump_scheme(sim.scheme),
-        "catalogue": catalogue_text(sim.catalogue),
-        "also_personal": list(sim.also_personal),
+        "scenario": made.scenario,
+        "scheme": made.scheme,
+        "catalogue": made.catalogue,
+        "also_personal": list(made.also_personal),
         "started": started.isoformat(),
         "seconds": seconds,
         "version": __version__,

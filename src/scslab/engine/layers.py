@@ -225,10 +225,18 @@ class LayeredRun:
     :meth:`advance` does month ``t`` of the run: first, once, the months of history (each
     layer's last ``h`` before month 0), then each layer in force does its month."""
 
+    #: what a checkpoint leaves out (:func:`scslab.engine.checkpoint.columns`): the layers'
+    #: runs are saved through :attr:`by_layer`, and the links are refilled before every step
+    checkpoint_skip = ("lsim", "runs", "linkers")
+
     def __init__(self, lsim: LayeredSimulation) -> None:
         self.lsim = lsim
         lsim.population()
         self.runs: tuple[Run, ...] = tuple(Run(ls.sim) for ls in lsim.layers)
+        #: each layer's run by id: what a checkpoint of the layered run holds, as ``ID.``
+        self.by_layer: dict[str, Run] = {
+            ls.id: run for ls, run in zip(lsim.layers, self.runs, strict=True)
+        }
         #: each layer's conditions on other layers, filled into its Traits.ext before its step
         layouts = {ls.id: ls.sim.layout for ls in lsim.layers}
         self.linkers = tuple(Linker(ls.sim.layout, layouts) for ls in lsim.layers)

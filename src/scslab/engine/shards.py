@@ -42,6 +42,7 @@ from numba import njit
 from scslab.engine.ageing import age_month
 from scslab.engine.checkpoint import (
     MANIFEST,
+    Made,
     Manifest,
     columns,
     new_run_id,
@@ -861,7 +862,7 @@ class Coordinator:
                         if t > self.manifested:
                             write_manifest(
                                 self.folder,
-                                sim,
+                                Made.of(sim),
                                 t,
                                 self.every,
                                 parts,
