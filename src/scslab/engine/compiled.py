@@ -18,7 +18,14 @@ import numpy as np
 
 from scslab.errors import SchemeError
 from scslab.schemes import units
-from scslab.schemes.model import CHANNELS, DOMAINS, LIFE_EFFECTS, Condition, Consequence, Scheme
+from scslab.schemes.model import (
+    CHANNELS,
+    DOMAINS,
+    LIFE_EFFECTS,
+    Condition,
+    Consequence,
+    Scheme,
+)
 
 N_DOMAINS = len(DOMAINS)
 NO_CAUSE = N_DOMAINS  # the cause index used when a cause mask is empty
@@ -158,6 +165,15 @@ class SchemeArrays(NamedTuple):
     ev_factor: np.ndarray  # int32[E]: the factor each event moves, -1 without factors
     net_factor: np.ndarray  # int32[R]
     coll_factor: np.ndarray  # int32[R]
+    #: rules out of force this month (a scheme's ``in_force:``, :mod:`scslab.engine.schedule`),
+    #: as bits: lists (admit nobody; their entries end, as expiries), consequence groups (start
+    #: for nobody; running ones end), network and collective rules (charge nobody). 0 in a scheme
+    #: without a schedule and in a month with everything in force; an event out of force is
+    #: taken out of ``act_event`` instead (its act is recorded, and scored by nothing)
+    lists_off: int
+    groups_off: int
+    net_off: int
+    coll_off: int
 
 
 @dataclass(frozen=True)
@@ -315,8 +331,16 @@ def compile_scheme(
     lists = [_condition(x.entry, grade_ix, list_ix, unit) for x in scheme.lists]
 
     # group sanctions and rewards by (sanction-or-reward, trigger, duration, whose condition,
-    # effects on lives): the members of a group start, end and act together
-    Key = tuple[int, tuple[int, int, int, int] | str, int, bool, str, tuple[Any, ...]]
+    # effects on lives, months in force): the members of a group start, end and act together
+    Key = tuple[
+        int,
+        tuple[int, int, int, int] | str,
+        int,
+        bool,
+        str,
+        tuple[Any, ...],
+        tuple[Any, ...] | None,
+    ]
     keyed: dict[Key, list[Consequence]] = {}
     for is_sanction, items in ((1, scheme.sanctions), (0, scheme.rewards)):
         for c in items:
@@ -326,7 +350,16 @@ def compile_scheme(
             # a firm's managers' listings arrive like a household member's: through the
             # per-household trigger slot, set from outside the step (engine.simulation)
             shared = c.trigger.of == "household" or bool(c.trigger.representative_listed)
-            key = (is_sanction, cond, c.duration_months or 0, shared, c.reaches, _lives(c))
+            key = (
+                is_sanction,
+                cond,
+                c.duration_months or 0,
+                shared,
+                c.reaches,
+                _lives(c),
+                # a group comes into and goes out of force as one
+                None if c.in_force is None else (c.in_force.start_at, c.in_force.until),
+            )
             keyed.setdefault(key, []).append(c)
     keys = list(keyed)
     for what, count in (("lists", len(scheme.lists)), ("groups of consequences", len(keys))):
@@ -470,6 +503,10 @@ def compile_scheme(
         grp_income_bands=np.zeros(0, np.int32),
         grp_ties_p=np.zeros(0),
         grp_refused=np.zeros(0),
+        lists_off=0,  # every rule in force (engine.schedule switches some off by the month)
+        groups_off=0,
+        net_off=0,
+        coll_off=0,
     )
     lives = [dict(k[5]) for k in keys]
     income = [x.get("income", (0.0, 0)) for x in lives]

@@ -1081,7 +1081,7 @@ def _person(
                 why |= TAINT
             if S.ev_rights[e] == 1:
                 why |= RIGHTS
-            lm = S.ev_lists[e]
+            lm = S.ev_lists[e] & ~S.lists_off  # lists in force only
             negative = pts < 0 or lm != 0  # a deduction or a listing: a negative record
             prev = np.int64(st.last_neg[i])
             if negative:
@@ -1121,6 +1121,8 @@ def _person(
     # the counts kept up to date, or else by scanning, stopping as soon as the answer is known
     if T.low_friends.shape[1] > 0:
         for q in range(S.net_points.shape[0]):
+            if (S.net_off >> q) & 1 == 1:  # out of force this month
+                continue
             if T.low_friends[q, i] >= T.need[q, i]:  # logged as act -1 - q: network rule q
                 _rule_points(
                     S,
@@ -1140,6 +1142,8 @@ def _person(
         hi_f = T.indptr[i + np.uint64(1)]  # i is unsigned: an int64 1 would make a float
         if hi_f > lo_f:
             for q in range(S.net_points.shape[0]):
+                if (S.net_off >> q) & 1 == 1:  # out of force this month
+                    continue
                 # stop as soon as the answer is known: enough low friends, or too few left
                 need = S.net_share[q] * (hi_f - lo_f)
                 low = 0
@@ -1165,7 +1169,7 @@ def _person(
     for q in range(0 if minor else S.coll_points.shape[0]):
         by = np.int64(S.coll_neighbourhood[q])
         g = T.household[i] // T.neighbourhood if by == 1 else T.household[i]
-        if T.offended[by, g] == 1:  # logged as act -9 - q: collective rule q
+        if T.offended[by, g] == 1 and (S.coll_off >> q) & 1 == 0:  # logged as act -9 - q
             _rule_points(
                 S, st, A, b, i, gi, S.coll_points[q], S.coll_cat[q], -9 - q, panel, S.coll_factor[q]
             )
@@ -1194,6 +1198,7 @@ def _person(
         for li in range(st.list_since.shape[1]):
             if (S.repair_lists >> li) & 1 and st.list_since[i, li] >= 0:
                 listed_mask |= 1 << li
+        listed_mask &= ~S.lists_off  # a list out of force ends its entries in step 6
         if (score < S.repair_restore or listed_mask) and uniform(krep, gi, 0) < S.repair_p:
             if score < S.repair_restore and S.fac_weight.shape[0] > 0:
                 for f in range(S.fac_weight.shape[0]):  # every factor restored, then the score
@@ -1251,6 +1256,7 @@ def _person(
         if own_due != 0:  # set off by oneself alone: it reaches the others only
             hh &= ~(own_due & ~T.hh_two[h])
         triggered |= hh
+    on_score &= ~S.lists_off  # a list out of force admits nobody
     for li in range(st.list_since.shape[1]):
         cond = (on_score >> li) & 1 == 1
         since = np.int64(st.list_since[i, li])
@@ -1262,6 +1268,8 @@ def _person(
                 ok = False
             if S.list_ends[li] == 1 and cond:
                 ok = False
+            if (S.lists_off >> li) & 1 == 1:  # gone out of force: its entries end now
+                ok = True
             if ok:
                 _count_causes(A.flow, b, 1, li, st.list_cause[i, li])
                 A.lflow[bu, cu, li, EXPIRY] += 1
@@ -1292,6 +1300,7 @@ def _person(
                 lwhy |= st.list_cause[i, li]
     if S.leaf_groups.shape[0] > 0 and not minor:  # children: household consequences only
         triggered |= S.leaf_groups[word]
+    triggered &= ~S.groups_off  # groups out of force start for nobody, and end below
 
     # 7. sanctions and rewards, by group; skipped for people with none running and none due
     n_lists = st.list_since.shape[1]
@@ -1315,7 +1324,7 @@ def _person(
             until = np.int64(st.grp_until[i, q])
             dur = S.grp_duration[q]
             # a household consequence that no longer reaches one (a child come of age) ends
-            gone = S.grp_household[q] == 1 and (reach & bit) == 0
+            gone = (S.grp_household[q] == 1 and (reach & bit) == 0) or (S.groups_off & bit) != 0
             if until >= 0 and ((dur > 0 and t >= until) or (dur == 0 and not cond) or gone):
                 _count_causes(A.flow, b, 1, n_lists + q, st.grp_cause[i, q])
                 until = -1

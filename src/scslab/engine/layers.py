@@ -32,9 +32,10 @@ from typing import Any
 from scslab.behaviour.model import Catalogue
 from scslab.engine.compiled import State
 from scslab.engine.links import Linker, order_layers
-from scslab.engine.scenario import Layer, Scenario, month_index
+from scslab.engine.scenario import Layer, Scenario
 from scslab.engine.simulation import BASE_OVERHEAD, Progress, Record, Run, Simulation
 from scslab.errors import ResourceError, ScenarioError
+from scslab.months import month_index
 from scslab.population.individuals import Population, generate
 from scslab.population.network import generate_network
 from scslab.schemes.model import Scheme

@@ -6,7 +6,6 @@ Every default names its source or is marked assumed in its field description.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from datetime import date
 from importlib import resources
@@ -32,6 +31,8 @@ from scslab._yaml import Located, load_located, looks_like_path, read_located
 from scslab.behaviour.model import Adaptation, Observation
 from scslab.engine.contracts import Contracts
 from scslab.errors import ScenarioError
+from scslab.months import calendar_month as _calendar_month
+from scslab.months import month_index
 from scslab.population.firms import FirmSpec
 from scslab.population.individuals import PopulationSpec
 from scslab.population.network import NetworkSpec
@@ -70,23 +71,8 @@ class _Spec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-def _calendar_month(value: Any) -> str:
-    """``YYYY-MM`` from text or a date; a ``ValueError`` that says how to write it otherwise."""
-    text = value.isoformat() if isinstance(value, date) else str(value)
-    m = re.fullmatch(r"(\d{4})-(\d{2})", text) if isinstance(value, str) else None
-    if m is None or not 1 <= int(m.group(2)) <= 12 or int(m.group(1)) < 1:
-        raise ValueError(f"'{text}' is not a calendar month; write YYYY-MM, e.g. 2013-10")
-    return text
-
-
 def _shown(value: int | str | None) -> str:
     return f"'{value}'" if isinstance(value, str) else f"month {value}"
-
-
-def month_index(text: str) -> int:
-    """Months since year 0 of a ``YYYY-MM`` month."""
-    year, month = text.split("-")
-    return int(year) * 12 + int(month) - 1
 
 
 #: A rate: acts per agent-year.

@@ -75,6 +75,7 @@ from scslab.engine.kernels import (
     update_low_friends,
 )
 from scslab.engine.scenario import Scenario
+from scslab.engine.schedule import Schedule, schedule_of
 from scslab.errors import ResourceError, ScenarioError
 from scslab.population.firms import Firms, FirmSpec, generate_firms
 from scslab.population.individuals import Cells, Population, generate
@@ -429,6 +430,16 @@ class Simulation:
             or (self._population is not None and self._population.network is not None),
             contracts=self.contract_act is not None,
         )
+        #: the scheme's rules in force for some months only (``in_force:``), on this run's
+        #: months; ``None`` when every rule is always in force
+        self.schedule: Schedule | None = schedule_of(
+            self.scheme, self.layout, scenario.start, where=self.base_scheme.where
+        )
+
+    def arrays_at(self, t: int) -> SchemeArrays:
+        """The scheme's arrays as the step reads them in month ``t`` of the record (months of
+        history: ``t < 0``): the rules out of force switched off (:mod:`scslab.engine.schedule`)."""
+        return self.arrays if self.schedule is None else self.schedule.arrays_at(self.arrays, t)
 
     def share_population(self, pop: Population) -> None:
         """Run over ``pop``, drawn once for several layers (each takes its regions' rows), in
@@ -1219,7 +1230,8 @@ def step_month(run: Stepped, k: int, offset: int) -> None:
     # dated rates: the month's piece of the rate tables (one piece: the run's own, as ever)
     draws = run.draws if len(sim.pieces) == 1 else sim.draws_at(k - sim.history_months)
     clear_tally(run.tally)
-    step(sim.arrays, draws, run.traits, run.state, run.tally, seed, k, offset)
+    arrays = sim.arrays_at(k - sim.history_months)  # the rules in force this month
+    step(arrays, draws, run.traits, run.state, run.tally, seed, k, offset)
     carry_running(run.tally, run.running, len(sim.layout.lists))
     count_unscored(draws, run.people, run.cell_region, run.tally, seed, k)
     if run.tally.lives.shape[1] > 0:  # income moves: next month's people per cell

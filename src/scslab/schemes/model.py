@@ -24,13 +24,16 @@ from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
+    Discriminator,
     Field,
     StringConstraints,
+    Tag,
     ValidatorFunctionWrapHandler,
     field_validator,
     model_validator,
 )
 
+from scslab.months import calendar_month, month_index
 from scslab.schemes import units
 
 Loc = tuple[str | int, ...]
@@ -182,6 +185,79 @@ def range_problems(rule: BaseModel, ranges: dict[str, tuple[float, float]]) -> I
                 )
 
 
+#: A month a scheduled rule comes into or goes out of force (:class:`InForce`): a month of the
+#: run (0: the first recorded month; a layer counts from its own first month) or a calendar
+#: month, ``YYYY-MM``, placed on the run by the scenario's ``start``.
+RuleMonth = Annotated[
+    Annotated[int, Field(ge=0, le=1200), Tag("month[]")]
+    | Annotated[str, BeforeValidator(calendar_month), Tag("calendar[]")],
+    Discriminator(lambda v: "month[]" if isinstance(v, int) else "calendar[]"),
+]
+
+
+class InForce(Sourced):
+    """When a rule is in force: from ``from`` (included) until ``until`` (excluded); either may
+    be left out (from the scheme's start, to the run's end). Outside its months the rule does
+    nothing: an event scores nothing, a list admits nobody, a sanction or reward starts for
+    nobody, a network or collective rule charges nobody; what runs when it goes out of force
+    ends then (``docs/schemes.md``, "Scheduled changes"). ``from`` is written ``start_at`` in
+    Python."""
+
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, populate_by_name=True, serialize_by_alias=True
+    )
+
+    start_at: RuleMonth | None = Field(
+        default=None,
+        alias="from",
+        description="the month the rule comes into force: YYYY-MM (with the scenario's "
+        "`start`), or a month of the run (0 the first)",
+    )
+    until: RuleMonth | None = Field(
+        default=None,
+        description="the month the rule goes out of force (it is not in force in it)",
+    )
+
+    @model_validator(mode="after")
+    def _some_month(self) -> InForce:
+        if self.start_at is None and self.until is None:
+            raise ValueError("give from, until or both (or leave in_force out: always in force)")
+        return self
+
+    @property
+    def calendar(self) -> bool:
+        """Whether its months are calendar months (placed on a run by its ``start``)."""
+        return isinstance(self.start_at, str) or isinstance(self.until, str)
+
+    def months(self, start: str | None) -> tuple[int | None, int | None]:
+        """``(from, until)`` as months of a run starting at ``start`` (``YYYY-MM``; calendar
+        months need it), ``None`` where not given; a month before the start is negative."""
+
+        def run_month(value: int | str | None) -> int | None:
+            if value is None or isinstance(value, int):
+                return value
+            assert start is not None, "a calendar month needs the run's start"
+            return month_index(value) - month_index(start)
+
+        return run_month(self.start_at), run_month(self.until)
+
+    def words(self) -> str:
+        """When it is in force, in words: ``from 2015-07``, ``until month 12``, both."""
+        given = (("from", self.start_at), ("until", self.until))
+        return " ".join(
+            f"{key} {value if isinstance(value, str) else f'month {value}'}"
+            for key, value in given
+            if value is not None
+        )
+
+
+#: Where a rule says when it is in force (:class:`InForce`); default: always.
+IN_FORCE_DOC = (
+    "when the rule is in force, {from: YYYY-MM or month, until: ...}, with its source or "
+    "assumed: true (default: always)"
+)
+
+
 class Factor(_Strict):
     """One factor of a weighted-factor score: its own score on the scheme's range, from base."""
 
@@ -304,6 +380,7 @@ class Event(Sourced):
     )
     domain: Domain
     rights: tuple[Right, ...] = ()
+    in_force: InForce | None = Field(default=None, description=IN_FORCE_DOC)
 
     @model_validator(mode="before")
     @classmethod
@@ -550,6 +627,7 @@ class ListRule(Sourced):
     kind: Literal["black", "red"]
     entry: Condition
     exit: ListExit
+    in_force: InForce | None = Field(default=None, description=IN_FORCE_DOC)
 
     @model_validator(mode="after")
     def _entry_kind(self) -> ListRule:
@@ -671,6 +749,7 @@ class Consequence(Sourced):
             "(`spouse`)"
         ),
     )
+    in_force: InForce | None = Field(default=None, description=IN_FORCE_DOC)
 
     @model_validator(mode="after")
     def _trigger_kind(self) -> Consequence:
@@ -722,6 +801,7 @@ class NetworkRule(Sourced):
     points: Points
     category: Slug | None = None
     factor: Slug | None = None
+    in_force: InForce | None = Field(default=None, description=IN_FORCE_DOC)
 
 
 class Collective(Sourced):
@@ -733,6 +813,7 @@ class Collective(Sourced):
     points: Points
     category: Slug | None = None
     factor: Slug | None = None
+    in_force: InForce | None = Field(default=None, description=IN_FORCE_DOC)
 
 
 class Decay(Sourced):
@@ -891,6 +972,17 @@ class Scheme(_Strict):
         """The behaviours this scheme scores, in first-seen order."""
         return tuple(dict.fromkeys(e.act_id for e in self.events))
 
+    def scheduled(self) -> tuple[tuple[Loc, InForce], ...]:
+        """The rules with an ``in_force``, each with its location (of the rule, for
+        :meth:`where`): events, lists, sanctions, rewards, network and collective rules, in
+        file order."""
+        return tuple(
+            ((key, i), rule.in_force)
+            for key in SCHEDULED
+            for i, rule in enumerate(getattr(self, key))
+            if rule.in_force is not None
+        )
+
     def links(self) -> tuple[tuple[Loc, Condition], ...]:
         """The conditions on other layers (``layer:``) in list entries and triggers, each with
         its location (for :meth:`where`), in file order."""
@@ -914,6 +1006,8 @@ class Scheme(_Strict):
 
 
 _ORIGINS: dict[int, tuple[weakref.ref[Scheme], Callable[[Loc], str]]] = {}
+#: The sections whose rules may say when they are in force (``in_force:``).
+SCHEDULED = ("events", "lists", "sanctions", "rewards", "network", "collective")
 
 
 def _rules(s: Scheme) -> Iterator[tuple[Loc, Sourced]]:
@@ -932,6 +1026,8 @@ def _rules(s: Scheme) -> Iterator[tuple[Loc, Sourced]]:
     for i, x in enumerate(s.lists):
         if x.exit.fulfilment is not None:
             yield ("lists", i, "exit", "fulfilment"), x.exit.fulfilment
+    for loc, in_force in s.scheduled():
+        yield (*loc, "in_force"), in_force
     if s.tax_rating is not None:
         for i, g in enumerate(s.tax_rating.grades):
             yield ("tax_rating", "grades", i), g
@@ -1082,6 +1178,8 @@ def _check(s: Scheme) -> Iterator[tuple[Loc, str]]:  # one flat list of rules
             yield loc, "this rule carries a number: add source: KEY from sources, or assumed: true"
         for problem in range_problems(rule, rule.ranges):
             yield (*loc, "ranges"), problem
+
+    yield from _schedule(s)
 
     # unique ids
     yield from _duplicates("categories", (c.id for c in s.categories))
@@ -1324,6 +1422,29 @@ def _check(s: Scheme) -> Iterator[tuple[Loc, str]]:  # one flat list of rules
                 ("repair", "restore_to"),
                 (f"restore_to {r} lies outside the score range {lo}..{hi}"),
             )
+
+
+def _schedule(s: Scheme) -> Iterator[tuple[Loc, str]]:
+    """A rule's months in force: both of one kind (calendar or of the run), ``until`` after
+    ``from``."""
+    for loc, f in s.scheduled():
+        if f.start_at is None or f.until is None:
+            continue
+        if isinstance(f.start_at, str) != isinstance(f.until, str):
+            yield (
+                (*loc, "in_force", "until"),
+                "write from and until alike: both calendar months (YYYY-MM) or both months of "
+                "the run",
+            )
+        else:
+            first, until = f.months("0001-01" if f.calendar else None)
+            assert first is not None and until is not None
+            if until <= first:
+                yield (
+                    (*loc, "in_force", "until"),
+                    f"until {f.until} is not after from {f.start_at}: the rule would never "
+                    "be in force",
+                )
 
 
 def _network_rule(
