@@ -136,6 +136,26 @@ def _consequence_table(title: str, rules: tuple[Consequence, ...]) -> Table:
     return table
 
 
+#: What a rule of each section is called where its months in force are shown.
+_RULE_NAMES = {
+    "events": "event",
+    "lists": "list",
+    "sanctions": "sanction",
+    "rewards": "reward",
+    "network": "network rule",
+    "collective": "collective rule",
+}
+
+
+def _schedule_table(s: Scheme) -> Table:
+    """The rules in force for some months only (``in_force``): when, and the date's source."""
+    table = _table("In force for some months only", "rule", "id", "in force", "source")
+    for (key, i), f in s.scheduled():
+        rule = getattr(s, str(key))[int(i)]
+        table.add_row(Text(_RULE_NAMES[str(key)]), Text(rule.id), Text(f.words()), _source(f))
+    return table
+
+
 def render_scheme(s: Scheme, label: str) -> RenderableType:
     """The rules of a scheme as Rich tables, each rule with its source or ``assumed``."""
     parts: list[RenderableType] = []
@@ -222,6 +242,9 @@ def render_scheme(s: Scheme, label: str) -> RenderableType:
         parts.append(_consequence_table("Sanctions", s.sanctions))
     if s.rewards:
         parts.append(_consequence_table("Rewards", s.rewards))
+
+    if s.scheduled():
+        parts.append(_schedule_table(s))
 
     if s.network:
         net = _table("Network rules", "id", "rule", "points", "category", "source")
@@ -327,7 +350,13 @@ def check_runs(scheme: Scheme, spec: str, acts: Path | None) -> None:
 
     builtin = "firm_acts.yaml" if scheme.subject == "enterprises" else "acts.yaml"
     catalogue = load_catalogue(acts, builtin=builtin)
-    scenario = Scenario(scheme=spec, network=NetworkSpec() if scheme.network else None)
+    # a scheme with calendar months (``in_force``) is checked on a calendar: its first month
+    dated = [m for _, f in scheme.scheduled() for m in (f.start_at, f.until) if isinstance(m, str)]
+    scenario = Scenario(
+        scheme=spec,
+        network=NetworkSpec() if scheme.network else None,
+        start=min(dated) if dated else None,
+    )
     try:
         Simulation(scenario, scheme=scheme, catalogue=catalogue, linked=bool(scheme.links()))
     except ScslabError as exc:
