@@ -10,6 +10,7 @@ import pytest
 
 from conftest import catalogue, scenario, scheme
 from helpers import assert_same_tables, tables
+from scslab.behaviour.model import Adaptation
 from scslab.engine.simulation import Record
 from scslab.errors import SchemeError
 from scslab.runs import Simulation
@@ -231,3 +232,30 @@ def test_history_months_before_from_are_out_of_force() -> None:
     recorded[ev[(ev[:, 4] == 1) & (ev[:, 6] == 0), 1]] = True
     assert (now[0] == recorded).all()
     assert then[0].sum() > now[0].sum() and (then[0] >= now[0]).all()
+
+
+def test_an_event_or_list_out_of_force_deters_nobody_until_it_comes_into_force() -> None:
+    """With deterrence on, the act of an event in force from month 5 is drawn at its undeterred
+    rate in months 0-4 and at the always-on scheme's deterred rate from month 5; a sanction's
+    dates change no rate (sanctions do not deter). History months draw as month 0."""
+
+    def sim(text: str) -> Simulation:
+        return Simulation(
+            scenario(100, 12, history_months=2).model_copy(update={"adaptation": Adaptation()}),
+            scheme=scheme(text),
+            catalogue=catalogue({"unpaid": 0.6}),
+        )
+
+    always, dated = sim(LISTED), sim(scheduled(LISTED, "unpaid", "from: 5"))
+    assert dated.pieces == (0, 5) and always.pieces == (0,)
+    deterred = always.piece_rates[0].deterrence[..., 0]
+    assert (deterred < 1).all()
+    assert (dated.piece_rates[0].deterrence[..., 0] == 1).all()
+    assert (dated.piece_rates[1].deterrence[..., 0] == deterred).all()
+    assert dated.draws_at(4) is dated.draws_at(0) is dated.draws_at(-2)
+    assert (dated.draws_at(5).cdf == always.draws_at(0).cdf).all()
+    assert (dated.draws_at(0).cdf != always.draws_at(0).cdf).any()
+    listed = sim(scheduled(LISTED, "defaulters", "until: 7"))  # the listing deters too
+    assert listed.pieces == (0, 7)
+    assert (listed.piece_rates[1].deterrence[..., 0] > deterred).all()
+    assert sim(scheduled(LISTED, "no-flights", "from: 5")).pieces == (0,)

@@ -189,11 +189,15 @@ def check_catalogue(catalogue: Catalogue, scheme: Scheme, cells: Cells) -> None:
 
 
 def penalties(
-    catalogue: Catalogue, scheme: Scheme, adaptation: Adaptation
+    catalogue: Catalogue,
+    scheme: Scheme,
+    adaptation: Adaptation,
+    off: tuple[frozenset[str], frozenset[str]] = (frozenset(), frozenset()),
 ) -> tuple[np.ndarray, np.ndarray]:
     """What each act costs under ``scheme`` as people feel it, and how strongly they respond:
     ``(penalty, elasticity)`` per act, catalogue order (see :class:`Deterrence`). The elasticity
-    is the scenario's whether or not deterrence and chilling are enabled."""
+    is the scenario's whether or not deterrence and chilling are enabled. ``off``: the ids of the
+    events and of the lists out of force (``in_force:``), which cost nothing."""
     acts = catalogue.acts
     n = units.of(scheme).engine  # in engine integers: a scheme at resolution 0.1 deters as
     scale = (n(scheme.score.max) - n(scheme.score.min)) / 10.0  # the same one written x 10
@@ -201,8 +205,14 @@ def penalties(
     elasticity = np.zeros(len(acts))
     det, chill = adaptation.deterrence, adaptation.chilling
     # a blacklist entry is felt as a penalty; a redlist entry is not
-    entering = {ev for x in scheme.lists if x.kind == "black" for ev in x.entry.events}
-    by_act = {e.act_id: e for e in scheme.events}
+    events_off, lists_off = off
+    entering = {
+        ev
+        for x in scheme.lists
+        if x.kind == "black" and x.id not in lists_off
+        for ev in x.entry.events
+    }
+    by_act = {e.act_id: e for e in scheme.events if e.id not in events_off}
     # a weighted-factor score moves by the factor's weight times a record's points
     weight = {f.id: f.weight for f in scheme.score.factors}
     for a_i, act in enumerate(acts):
@@ -288,8 +298,13 @@ def rate_tables(
     also_personal: Iterable[str] = (),
     rate_scale: np.ndarray | None = None,
     weights: np.ndarray | None = None,
+    off: tuple[frozenset[str], frozenset[str]] = (frozenset(), frozenset()),
 ) -> RateTables:
     """Compute the tables. ``scheme=None`` gives the unscored baseline (no adaptation).
+
+    ``off``: the ids of the scheme's events and lists out of force (``in_force:``) while the
+    tables hold: they deter nobody and reward nobody. A rate ``measured_under`` the scheme is
+    still solved for with every rule (:func:`latent_rates`).
 
     ``also_personal`` names acts to draw person by person although the scheme does not score
     them (see :class:`RateTables`). ``rate_scale`` multiplies each act's base rate (catalogue
@@ -353,12 +368,12 @@ def rate_tables(
     salience = np.ones(CLASSES)
     if scheme is not None:
         det, chill = adaptation.deterrence, adaptation.chilling
-        penalty, elasticity = penalties(catalogue, scheme, adaptation)
+        penalty, elasticity = penalties(catalogue, scheme, adaptation, off)
         on = np.array([chill.enabled if a.rights else det.enabled for a in acts])
         elasticity = np.where(on, elasticity, 0.0)
         salience = np.array([1.0, 1.0 + det.sanctioned_salience])
 
-    seeking = reward_factors(catalogue, scheme, adaptation, p_detect)
+    seeking = reward_factors(catalogue, scheme, adaptation, p_detect, off)
     traits = cells.traits()
     names = list(cells.levels.items())
     n_cells = traits.shape[0]
@@ -426,20 +441,31 @@ def rate_tables(
 
 
 def reward_factors(
-    catalogue: Catalogue, scheme: Scheme | None, adaptation: Adaptation, p_detect: np.ndarray
+    catalogue: Catalogue,
+    scheme: Scheme | None,
+    adaptation: Adaptation,
+    p_detect: np.ndarray,
+    off: tuple[frozenset[str], frozenset[str]] = (frozenset(), frozenset()),
 ) -> np.ndarray:
     """``float64[acts, regions]``: how much reward seeking and gaming raise each act (1: not).
 
     Only lawful acts the scheme rewards: with points above 0, or (reward seeking) an entry on a
-    redlist. Every other act keeps its rate exactly."""
+    redlist; of events and lists in force (``off``: the ids of those out of force). Every other
+    act keeps its rate exactly."""
     out = np.ones_like(p_detect)
     seek, game = adaptation.reward_seeking, adaptation.gaming
     if scheme is None or not (seek.enabled or game.enabled):
         return out
     n = units.of(scheme).engine
     scale = (n(scheme.score.max) - n(scheme.score.min)) / 10.0
-    red = {ev for x in scheme.lists if x.kind == "red" for ev in x.entry.events}
-    by_act = {e.act_id: e for e in scheme.events}
+    events_off, lists_off = off
+    red = {
+        ev
+        for x in scheme.lists
+        if x.kind == "red" and x.id not in lists_off
+        for ev in x.entry.events
+    }
+    by_act = {e.act_id: e for e in scheme.events if e.id not in events_off}
     for a_i, act in enumerate(catalogue.acts):
         ev = by_act.get(act.id)
         if ev is None or not act.lawful:

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 from scslab.engine.compiled import SchemeArrays, SchemeLayout
 from scslab.errors import SchemeError
-from scslab.schemes.model import InForce, Loc, Scheme
+from scslab.schemes.model import Loc, Scheme
 
 #: The kinds of scheduled rule, in the order of :attr:`Schedule.windows`' bits.
 KINDS = ("events", "lists", "groups", "network", "collective")
@@ -89,25 +89,24 @@ class Schedule:
         return found
 
 
-def schedule_of(
-    scheme: Scheme,
-    layout: SchemeLayout,
-    start: str | None,
-    where: Callable[[Loc], str] | None = None,
-) -> Schedule | None:
-    """The schedule of ``scheme`` (compiled as ``layout``) on a run starting at ``start``
-    (``YYYY-MM``, or ``None`` without a calendar), or ``None`` if no rule has ``in_force``.
+#: A scheduled rule placed on a run: its section, index, and first and end month (``None``: no
+#: bound), as months of the run.
+Placed = tuple[str, int, int | None, int | None]
+
+
+def place(
+    scheme: Scheme, start: str | None, where: Callable[[Loc], str] | None = None
+) -> tuple[Placed, ...]:
+    """The months of ``scheme``'s scheduled rules on a run starting at ``start`` (``YYYY-MM``, or
+    ``None`` without a calendar), in :meth:`~scslab.schemes.model.Scheme.scheduled` order.
 
     A calendar month without ``start`` is refused, at ``where(loc)`` (the scheme file's
     ``path:line:column``; default: the scheme's own :meth:`~scslab.schemes.model.Scheme.where`).
     """
-    scheduled = scheme.scheduled()
-    if not scheduled:
-        return None
     at = where if where is not None else scheme.where
-    windows = []
-    for (key, i), in_force in scheduled:
-        assert isinstance(i, int) and isinstance(in_force, InForce)
+    out: list[Placed] = []
+    for (key, i), in_force in scheme.scheduled():
+        assert isinstance(i, int)
         if in_force.calendar and start is None:
             month = in_force.start_at if isinstance(in_force.start_at, str) else in_force.until
             name = "from" if month == in_force.start_at else "until"
@@ -116,13 +115,53 @@ def schedule_of(
                 "scenario has no `start: YYYY-MM` to place it on the run; give the scenario a "
                 "start, or write months of the run (0 the first)"
             )
-        first, end = in_force.months(start)
+        out.append((str(key), i, *in_force.months(start)))
+    return tuple(out)
+
+
+def deterring_cuts(placed: tuple[Placed, ...], steps: int) -> tuple[int, ...]:
+    """The months of the run (after 0, before ``steps``) where an event or a list comes into
+    or goes out of force: what people's rates feel (:func:`deterring_off`) changes there."""
+    return tuple(
+        sorted(
+            {
+                m
+                for key, _, first, end in placed
+                if key in ("events", "lists")
+                for m in (first, end)
+                if m is not None and 0 < m < steps
+            }
+        )
+    )
+
+
+def deterring_off(
+    scheme: Scheme, placed: tuple[Placed, ...], t: int
+) -> tuple[frozenset[str], frozenset[str]]:
+    """The ids of the events and of the lists out of force in month ``t``: they deter and
+    reward nobody (:func:`scslab.behaviour.rates.rate_tables`' ``off``)."""
+    off: dict[str, set[str]] = {"events": set(), "lists": set()}
+    for key, i, first, end in placed:
+        if key in off and not Window(key, i, first, end).holds(t):
+            off[key].add(getattr(scheme, key)[i].id)
+    return frozenset(off["events"]), frozenset(off["lists"])
+
+
+def schedule_of(
+    scheme: Scheme, layout: SchemeLayout, placed: tuple[Placed, ...]
+) -> Schedule | None:
+    """The schedule of ``scheme`` (compiled as ``layout``) from its rules' months on the run
+    (:func:`place`), or ``None`` if no rule has ``in_force``."""
+    if not placed:
+        return None
+    windows = []
+    for key, i, first, end in placed:
         if key in ("sanctions", "rewards"):
-            rule = getattr(scheme, str(key))[i]
+            rule = getattr(scheme, key)[i]
             groups = enumerate(layout.groups)
             kind, index = "groups", next(q for q, g in groups if any(c.id == rule.id for c in g))
         else:
-            kind, index = str(key), i
+            kind, index = key, i
         windows.append(Window(kind, index, first, end))
     unique = tuple(dict.fromkeys(windows))
     cuts = sorted({m for w in unique for m in (w.first, w.end) if m is not None})

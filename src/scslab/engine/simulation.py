@@ -75,7 +75,13 @@ from scslab.engine.kernels import (
     update_low_friends,
 )
 from scslab.engine.scenario import Scenario
-from scslab.engine.schedule import Schedule, schedule_of
+from scslab.engine.schedule import (
+    Schedule,
+    deterring_cuts,
+    deterring_off,
+    place,
+    schedule_of,
+)
 from scslab.errors import ResourceError, ScenarioError
 from scslab.population.firms import Firms, FirmSpec, generate_firms
 from scslab.population.individuals import Cells, Population, generate
@@ -285,8 +291,26 @@ class Simulation:
         self.scheme = with_scheme_values(self.base_scheme, scenario.scheme_values)
         if not linked:
             refuse_links(self.scheme)
-        #: the rates in force from each month where one changes (``Scenario.rate_pieces``)
+        #: the months of the scheme's scheduled rules (``in_force:``) on this run: refused
+        #: here, before anything is allocated, if they are calendar months without a start
+        self.placed = place(self.scheme, scenario.start, where=self.base_scheme.where)
+        #: the rates in force from each month where one changes (``Scenario.rate_pieces``), and
+        #: where an event or list comes into or goes out of force (it deters only in force)
         pieces = scenario.rate_pieces()
+        extra = set(deterring_cuts(self.placed, scenario.steps)) - {cut for cut, _ in pieces}
+        if extra:
+            pieces = tuple(
+                sorted(
+                    (
+                        *pieces,
+                        *(
+                            (cut, max((p for p in pieces if p[0] <= cut), key=lambda p: p[0])[1])
+                            for cut in extra
+                        ),
+                    ),
+                    key=lambda p: p[0],
+                )
+            )
         #: the months where each piece of the rates begins, the first 0
         self.pieces: tuple[int, ...] = tuple(cut for cut, _ in pieces)
         #: a firm run's people, scored by their own scheme: their blacklists reach the firms
@@ -398,7 +422,7 @@ class Simulation:
         self._check_network()
         #: each piece's rate tables, one per distinct piece (not per month); the first is ``rates``
         self.piece_rates: tuple[RateTables, ...] = ()
-        for _, rates in pieces:
+        for cut, rates in pieces:
             tables = rate_tables(
                 with_rates(self.catalogue, rates),
                 self.scheme,
@@ -412,6 +436,7 @@ class Simulation:
                     if self.firm_spec is not None
                     else scenario.population.cell_shares()
                 ),
+                off=deterring_off(self.scheme, self.placed, cut),
             )
             self.piece_rates += (tables,)
         self.rates: RateTables = self.piece_rates[0]
@@ -432,9 +457,7 @@ class Simulation:
         )
         #: the scheme's rules in force for some months only (``in_force:``), on this run's
         #: months; ``None`` when every rule is always in force
-        self.schedule: Schedule | None = schedule_of(
-            self.scheme, self.layout, scenario.start, where=self.base_scheme.where
-        )
+        self.schedule: Schedule | None = schedule_of(self.scheme, self.layout, self.placed)
 
     def arrays_at(self, t: int) -> SchemeArrays:
         """The scheme's arrays as the step reads them in month ``t`` of the record (months of
