@@ -78,3 +78,28 @@ def test_a_run_with_a_start_month_dates_the_time_axes(tmp_path: Path) -> None:
     assert "entries: judgment-defaulters" in names and "blocked: buy-flight-ticket" in names
     assert all(trace.x[-1] == "2014-04" for trace in flows.data)
     assert "<td>first month</td><td>2013-11</td>" in build(r).replace("\n", "")
+
+
+def test_a_layered_run_has_one_report_with_every_layer(tmp_path: Path) -> None:
+    """`scslab report` on a layered run's folder writes one self-contained page at its top: the
+    layers, their sanctions and lists together by month, then each layer's figures, audit and
+    panel people; the page of one layer's folder is that layer's own report."""
+    from scslab.engine.layers import LayeredSimulation
+    from scslab.engine.scenario import load_scenario
+    from scslab.layered import run_layered
+
+    scenario = load_scenario("patchwork-2018").model_copy(
+        update={"population": PopulationSpec(agents=1500), "years": 0.5}
+    )
+    run_layered(LayeredSimulation(scenario), tmp_path / "run")
+    done = scslab("report", tmp_path / "run")
+    assert done.returncode == 0, done.stderr
+    page = (tmp_path / "run" / "report.html").read_text()
+    assert page.count("plotly.js v") == 1 and not re.search(r"<script[^>]+src=", page)
+    assert "People under sanctions and list places, by layer and month" in page
+    for lid in ("spc", "sesame", "rongcheng"):
+        assert f"<h2>Layer {lid}: " in page, lid
+    assert page.count("Cross-context punishment") == 3
+    assert page.count("Three panel people") == 3
+    refused = scslab("report", tmp_path / "run", "--ledger", tmp_path / "x.json")
+    assert refused.returncode == 2 and "--ledger" in refused.stderr

@@ -11,7 +11,12 @@ from scslab.cli import console, err_console
 
 
 def report(
-    run: Annotated[Path, typer.Argument(help="a run folder or its results.duckdb")],
+    run: Annotated[
+        Path,
+        typer.Argument(
+            help="a run folder or its results.duckdb; a layered run's folder: its layers"
+        ),
+    ],
     audit: Annotated[
         bool, typer.Option("--audit/--no-audit", help="include the audit (replays the run)")
     ] = True,
@@ -25,9 +30,25 @@ def report(
 ) -> None:
     """Write report.html beside the run's results: figures, the audit and three timelines."""
     from scslab.analysis.audit import audit as compute_audit
+    from scslab.engine.layers import layers_of
+    from scslab.errors import ScslabError
     from scslab.report.html import write_report
     from scslab.store.results import Results
 
+    if run.is_dir() and layers_of(run) is not None:
+        if ledger is not None:
+            raise ScslabError(
+                "--ledger: a layered run's layers have a scheme each; report on one layer "
+                f"({run}/layers/<id>) with its ledger"
+            )
+        from scslab.analysis.audit import audit_layered
+        from scslab.report.html import write_layered_report
+
+        with err_console.status("building the report") as status:
+            audits = audit_layered(run, progress=status.update) if audit else None
+            path = write_layered_report(run, audits)
+        console.print(f"report: {path}")
+        return
     results = Results(run)
     with err_console.status("building the report"):
         audited = compute_audit(results) if audit else None

@@ -16,6 +16,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from scslab.analysis.explain import explain
+from scslab.errors import ScslabError
 from scslab.files import check_output, write_text
 from scslab.schemes.units import show
 from scslab.store.results import APPEAL_WORDS, Results
@@ -356,8 +357,11 @@ th { background: #f4f4f4; }
 """
 
 
-def build(results: Results, audit: dict[str, Any] | None = None) -> str:
-    """The report page as HTML text."""
+def _section(
+    results: Results, audit: dict[str, Any] | None, *, plotly: bool, level: int = 2
+) -> str:
+    """A run's summary, scenario, figures, audit and three panel people's timelines, with
+    Plotly's JavaScript embedded at the first figure when ``plotly``; headings from ``level``."""
     run = results.run()
     figures: list[go.Figure] = [
         f
@@ -380,12 +384,14 @@ def build(results: Results, audit: dict[str, Any] | None = None) -> str:
     blocks = []
     for k, fig in enumerate([*figures, *timelines]):
         blocks.append(
-            fig.to_html(full_html=False, include_plotlyjs=(k == 0), config={"responsive": True})
+            fig.to_html(
+                full_html=False, include_plotlyjs=plotly and k == 0, config={"responsive": True}
+            )
         )
         if k == len(figures) - 1:
             if audit is not None:
                 blocks.append(audit_section(audit))
-            blocks.append("<h2>Three panel people</h2>")
+            blocks.append(f"<h{level}>Three panel people</h{level}>")
     summary = _table(
         ["", ""],
         [
@@ -401,17 +407,26 @@ def build(results: Results, audit: dict[str, Any] | None = None) -> str:
     )
     summary += appeals_table(results)
     scenario = html.escape(run["scenario"])
+    return f"""{summary}
+<details><summary>The whole scenario</summary><pre>{scenario}</pre></details>
+{"".join(blocks)}"""
+
+
+def _page(title: str, body: str) -> str:
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
-<title>scslab report: {html.escape(run["scheme"])}</title><style>{STYLE}</style></head>
+<title>{html.escape(title)}</title><style>{STYLE}</style></head>
 <body>
-<h1>scslab report: {html.escape(run["scheme"])}</h1>
+<h1>{html.escape(title)}</h1>
 <p class="note">Synthetic people only. Every person here is a row of a generated population.</p>
-{summary}
-<details><summary>The whole scenario</summary><pre>{scenario}</pre></details>
-{"".join(blocks)}
+{body}
 </body></html>
 """
+
+
+def build(results: Results, audit: dict[str, Any] | None = None) -> str:
+    """The report page as HTML text."""
+    return _page(f"scslab report: {results.run()['scheme']}", _section(results, audit, plotly=True))
 
 
 def write_report(results: Results, audit: dict[str, Any] | None = None) -> Path:
@@ -419,6 +434,99 @@ def write_report(results: Results, audit: dict[str, Any] | None = None) -> Path:
     path = results.path.parent / "report.html"
     check_output(path)  # a link, a folder or a device there: refused before the audit is built
     return write_text(path, build(results, audit), what="the report")
+
+
+def layers_over_time(together: Path) -> go.Figure:
+    """People under sanctions, and on any list, month by month, one line per layer (from the
+    layered run's ``layers.duckdb``)."""
+    import duckdb
+
+    con = duckdb.connect(str(together), read_only=True)
+    try:
+        names = [row[0] for row in con.execute("DESCRIBE steps").fetchall()]
+        listed = [c for c in names if c.startswith("list__")]
+        on_lists = " + ".join(f'coalesce("{c}", 0)' for c in listed) or "0"
+        rows = con.execute(
+            f"SELECT layer, month, sum(sanctioned)::BIGINT, sum({on_lists})::BIGINT FROM steps "
+            "GROUP BY layer, month ORDER BY layer, month"
+        ).fetchall()
+    finally:
+        con.close()
+    fig = go.Figure()
+    for layer in dict.fromkeys(r[0] for r in rows):
+        mine = [r for r in rows if r[0] == layer]
+        months = [r[1] for r in mine]
+        fig.add_scatter(x=months, y=[r[2] for r in mine], name=f"{layer}: under sanctions")
+        fig.add_scatter(
+            x=months, y=[r[3] for r in mine], name=f"{layer}: list places", line={"dash": "dot"}
+        )
+    return _layout(
+        fig,
+        "People under sanctions and list places, by layer and month",
+        "month of the run",
+        "people (list places: a person on two lists counts twice)",
+    )
+
+
+def build_layered(
+    folder: Path,
+    doc: dict[str, Any],
+    layers: dict[str, Results],
+    audits: dict[str, dict[str, Any]] | None = None,
+) -> str:
+    """The report page of a layered run: its layers, one figure of them together, then each
+    layer's report (``doc``: its ``layers.json``; ``layers``: each layer's results by id)."""
+    from scslab.layered import TOGETHER
+
+    table = _table(
+        ["layer", "scheme", "where", "months of the run", "people"],
+        [
+            [
+                html.escape(str(x["id"])),
+                html.escape(str(x["scheme"])),
+                html.escape(", ".join(x["where"] or ()) or "everywhere"),
+                f"{x['from']} to {x['until'] - 1}",
+                f"{x['people']:,}",
+            ]
+            for x in doc["layers"]
+        ],
+    )
+    scenario = html.escape(doc["scenario"])
+    parts = [
+        table,
+        f"<details><summary>The whole scenario</summary><pre>{scenario}</pre></details>",
+    ]
+    together = folder / TOGETHER
+    first = True
+    if together.is_file():
+        parts.append(layers_over_time(together).to_html(full_html=False, include_plotlyjs=True))
+        first = False
+    for k, (lid, results) in enumerate(layers.items()):
+        parts.append(f"<h2>Layer {html.escape(lid)}: {html.escape(results.run()['scheme'])}</h2>")
+        audit = audits[lid] if audits is not None else None
+        parts.append(_section(results, audit, plotly=first and k == 0, level=3))
+    ids = ", ".join(layers)
+    return _page(f"scslab report: layered run ({ids})", "\n".join(parts))
+
+
+def write_layered_report(folder: Path, audits: dict[str, dict[str, Any]] | None = None) -> Path:
+    """Write ``report.html`` at the top of a layered run's folder, atomically; return its path
+    (``audits``: :func:`~scslab.analysis.audit.audit_layered`'s, or none)."""
+    from contextlib import ExitStack
+
+    from scslab.engine.layers import layers_of
+
+    doc = layers_of(folder)
+    if doc is None:
+        raise ScslabError(f"{folder}: no layers.json there; not a layered run's folder")
+    path = folder / "report.html"
+    check_output(path)
+    with ExitStack() as stack:
+        layers = {
+            x["id"]: stack.enter_context(Results(folder / x["results"])) for x in doc["layers"]
+        }
+        page = build_layered(folder, doc, layers, audits)
+    return write_text(path, page, what="the report")
 
 
 def comparison_page(report: dict[str, Any], figures: tuple[tuple[str, str, str], ...]) -> str:
