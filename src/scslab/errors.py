@@ -22,6 +22,11 @@ class ScenarioError(ScslabError):
     """A scenario file or scenario setting that cannot be used."""
 
 
+class PersonError(ScslabError):
+    """A person (``--agent``) a run cannot explain: not in the population, outside a layer's
+    regions, or not in the panel of people whose histories the run kept."""
+
+
 class ResourceError(ScslabError):
     """A run that this machine cannot hold, or an output folder that may not be written."""
 

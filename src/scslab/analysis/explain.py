@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass, field, replace
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from scslab.errors import ScslabError
+from scslab.errors import PersonError, ScslabError
 from scslab.optional import need
 from scslab.schemes import units
 from scslab.schemes.loader import parse_scheme
@@ -85,12 +85,13 @@ class ActRecord:
         """This is a won appeal, not a record."""
         return self.reverses is not None
 
-    def describe(self) -> str:
-        """E.g. ``unpaid-judgment recorded (false record), 0 points, courts``."""
+    def describe(self, shift: int = 0) -> str:
+        """E.g. ``unpaid-judgment recorded (false record), 0 points, courts``; months are
+        counted from the run's month ``shift`` (a layer's ``from`` in a layered run)."""
         truth = "false record" if self.false_record else "true record"
         if self.reverses is not None:
             return (
-                f"appeal won: the {self.event} record of month {self.reverses} ({truth}) "
+                f"appeal won: the {self.event} record of month {self.reverses + shift} ({truth}) "
                 f"reversed, {_pts(self.points)} points back, its listing and the consequences "
                 "it set off ended"
             )
@@ -99,7 +100,7 @@ class ActRecord:
         name = self.act if self.event in (None, self.act) else f"{self.act} as {self.event}"
         rights = f", rights: {', '.join(self.rights)}" if self.rights else ""
         later = (
-            f"; reversed on appeal in month {self.reversed_in}"
+            f"; reversed on appeal in month {self.reversed_in + shift}"
             if self.reversed_in is not None
             else ""
         )
@@ -136,11 +137,12 @@ class Spell:
         where = f" ({self.domain})" if self.domain else ""
         return f"{self.kind} {self.item}{where}"
 
-    def period(self) -> str:
-        """E.g. ``from month 12 to month 35`` or ``from month 12, still running``."""
+    def period(self, shift: int = 0) -> str:
+        """E.g. ``from month 12 to month 35`` or ``from month 12, still running``; months are
+        counted from the run's month ``shift`` (a layer's ``from`` in a layered run)."""
         if self.end is None:
-            return f"from month {self.start}, still running at the end of the run"
-        return f"from month {self.start} to month {self.end - 1}"
+            return f"from month {self.start + shift}, still running at the end of the run"
+        return f"from month {self.start + shift} to month {self.end - 1 + shift}"
 
 
 @dataclass(frozen=True)
@@ -163,17 +165,18 @@ class Chain:
         """A false record is among the records shown."""
         return any(e.false_record for e in self.events)
 
-    def describe(self) -> str:
-        """One line: ``sanction X (domain) from month N: via list L from month M ← causes``."""
+    def describe(self, shift: int = 0) -> str:
+        """One line: ``sanction X (domain) from month N: via list L from month M ← causes``;
+        months are counted from the run's month ``shift`` (a layer's ``from``)."""
         s = self.spell
-        head = f"{s.label()} {s.period()}"
-        via = f"via list {self.via.item} from month {self.via.start}; " if self.via else ""
+        head = f"{s.label()} {s.period(shift)}"
+        via = f"via list {self.via.item} from month {self.via.start + shift}; " if self.via else ""
         if self.events:
             causes = "; ".join(
-                f"{e.domain}: {e.event or e.act} recorded in month {e.step} "
+                f"{e.domain}: {e.event or e.act} recorded in month {e.step + shift} "
                 f"({'false' if e.false_record else 'true'} record, {_pts(e.points)} points"
                 + (
-                    f", reversed on appeal in month {e.reversed_in})"
+                    f", reversed on appeal in month {e.reversed_in + shift})"
                     if e.reversed_in is not None
                     else ")"
                 )
@@ -242,7 +245,7 @@ class Explanation:
 
     def chain(self, spell: Spell) -> Chain:
         """The records behind one spell (any kind, rewards included)."""
-        cond = self._condition(spell)
+        cond = self.condition(spell)
         notes: list[str] = []
         via: Spell | None = None
         household = cond.of == "household"
@@ -278,7 +281,7 @@ class Explanation:
         elif cond.events:
             events = self._entry_records(spell, cond.events, notes)
         else:
-            events = self._negative_records(spell, upto, notes)
+            events = self._negative_records(spell.cause_domains, upto, notes)
             if household:
                 notes.append(
                     f"triggered when: {condition_words(cond)}; the records "
@@ -362,12 +365,23 @@ class Explanation:
                 out.append(m.step)
         return out
 
-    def _negative_records(self, spell: Spell, upto: int, notes: list[str]) -> list[ActRecord]:
+    def records_behind(
+        self, step: int, domains: Iterable[str]
+    ) -> tuple[list[ActRecord], list[str]]:
+        """The records behind the score (so the grade) at the end of month ``step`` in the cause
+        ``domains``: the deductions the run still counted; and notes on what they are. Another
+        layer's condition on this layer's grades carries these causes."""
+        notes: list[str] = []
+        return self._negative_records(domains, step, notes), notes
+
+    def _negative_records(
+        self, domains: Iterable[str], upto: int, notes: list[str]
+    ) -> list[ActRecord]:
         """A grade or score trigger: deductions in the cause domains since the last reset."""
         negative = [e for e in self.events if e.recorded and e.points < 0 and e.step <= upto]
         resets = [s for s in self._reset_steps() if s <= upto]
         since = resets[-1] if resets else -1
-        causes = set(spell.cause_domains)
+        causes = set(domains)
         chain = [e for e in negative if e.step > since and e.domain in causes]
         if since >= 0:
             notes.append(f"records since the score returned to the base in month {since}")
@@ -462,7 +476,8 @@ class Explanation:
             return "list"
         return "sanction" if any(r.id == item for r in s.sanctions) else "reward"
 
-    def _condition(self, spell: Spell) -> Condition:
+    def condition(self, spell: Spell) -> Condition:
+        """The scheme's entry rule (a list) or trigger (a sanction or reward) of a spell."""
         rule = self._named().get(spell.item)
         if rule is None:
             raise ScslabError(
@@ -500,11 +515,8 @@ class Explanation:
 
         Raises :class:`~scslab.errors.LibraryMissing` if plotly is not installed.
         """
-        go = need("plotly.graph_objects", feature="the timeline plot")
+        need("plotly.graph_objects", feature="the timeline plot")
         make_subplots = need("plotly.subplots", feature="the timeline plot").make_subplots
-        steps = [m.step for m in self.months]
-        scores = [m.score for m in self.months]
-        rows = max(1, len(self.spells))
         fig = make_subplots(
             rows=2,
             cols=1,
@@ -513,6 +525,36 @@ class Explanation:
             vertical_spacing=0.06,
             subplot_titles=("score and grade", "lists, sanctions and rewards"),
         )
+        self.add_traces(fig, score_row=1, spell_row=2)
+        fig.update_layout(
+            title=f"Person {self.person} under {self.scheme}",
+            height=420 + 22 * max(1, len(self.spells)),
+            barmode="overlay",
+            template="plotly_white",
+        )
+        fig.update_xaxes(title_text="month", row=2, col=1)
+        return fig
+
+    def add_traces(
+        self,
+        fig: Any,
+        score_row: int,
+        spell_row: int,
+        *,
+        shift: int = 0,
+        layer: str | None = None,
+        notes: dict[tuple[str, str, int], str] | None = None,
+    ) -> None:
+        """Add the person's score with grade bands and record markers to row ``score_row`` of a
+        Plotly subplot figure, and their spells as bars to row ``spell_row``; months counted from
+        the run's month ``shift``. ``layer`` names the traces and bars after a layer (one
+        figure for several layers); ``notes`` adds a line to a spell's hover text, by its
+        ``(kind, item, start)``."""
+        go = need("plotly.graph_objects", feature="the timeline plot")
+        steps = [m.step + shift for m in self.months]
+        scores = [m.score for m in self.months]
+        tag = f"{layer}: " if layer else ""
+        group = {"legendgroup": layer, "legendgrouptitle_text": f"layer {layer}"} if layer else {}
         lo = min([*scores, self.base]) if scores else self.base
         hi = max([*scores, self.base]) if scores else self.base
         pad = max(10, (hi - lo) // 10)
@@ -521,11 +563,12 @@ class Explanation:
                 x=steps,
                 y=scores,
                 mode="lines+markers",
-                name="score",
+                name=f"{tag}score",
                 line={"shape": "hv", "color": "#333"},
                 hovertext=[f"grade {m.grade}" if m.grade else "" for m in self.months],
+                **group,
             ),
-            row=1,
+            row=score_row,
             col=1,
         )
         # grade bands behind the score (plotly skips shapes on a subplot without data)
@@ -543,7 +586,7 @@ class Explanation:
                 layer="below",
                 annotation_text=f"grade {gid}",
                 annotation_position="top left",
-                row=1,
+                row=score_row,
                 col=1,
             )
         by_step = {m.step: m.score for m in self.months}
@@ -566,46 +609,46 @@ class Explanation:
                 continue
             fig.add_trace(
                 go.Scatter(
-                    x=[e.step for e in chosen],
+                    x=[e.step + shift for e in chosen],
                     y=[by_step.get(e.step, self.base) for e in chosen],
                     mode="markers",
-                    name=label,
+                    name=f"{tag}{label}",
                     marker={"symbol": symbol, "size": 11, "color": color},
-                    hovertext=[e.describe() for e in chosen],
+                    hovertext=[e.describe(shift) for e in chosen],
+                    **group,
                 ),
-                row=1,
+                row=score_row,
                 col=1,
             )
         colours = {"list": "#444", "sanction": "#d62728", "reward": "#2ca02c"}
+        end = self.steps  # a spell still running at the end: to the end of the run
         for kind in ("list", "sanction", "reward"):
             spells = [s for s in self.spells if s.kind == kind]
             if not spells:
                 continue
             fig.add_trace(
                 go.Bar(
-                    y=[s.label() for s in spells],
-                    x=[(self.steps if s.end is None else s.end) - s.start for s in spells],
-                    base=[s.start for s in spells],
+                    y=[f"{tag}{s.label()}" for s in spells],
+                    x=[(end if s.end is None else s.end) - s.start for s in spells],
+                    base=[s.start + shift for s in spells],
                     orientation="h",
-                    name=kind,
+                    name=f"{tag}{kind}",
                     marker_color=colours[kind],
                     hovertext=[
-                        f"{s.period()}; caused by {', '.join(s.cause_domains) or 'nothing'}"
+                        f"{s.period(shift)}; caused by {', '.join(s.cause_domains) or 'nothing'}"
                         + ("; a false record contributed" if s.false_record else "")
+                        + (
+                            f"; {notes[(s.kind, s.item, s.start)]}"
+                            if notes and notes.get((s.kind, s.item, s.start))
+                            else ""
+                        )
                         for s in spells
                     ],
+                    **group,
                 ),
-                row=2,
+                row=spell_row,
                 col=1,
             )
-        fig.update_layout(
-            title=f"Person {self.person} under {self.scheme}",
-            height=420 + 22 * rows,
-            barmode="overlay",
-            template="plotly_white",
-        )
-        fig.update_xaxes(title_text="month", row=2, col=1)
-        return fig
 
 
 def _pts(n: int | float) -> str:
@@ -671,7 +714,7 @@ def explain(results: Results, person: int) -> Explanation:
         [person],
     ).fetchall()
     if not rows:
-        raise ScslabError(_not_in_panel(results, person, int(run["agents"])))
+        raise PersonError(_not_in_panel(results, person, int(run["agents"])))
     unit = units.of(scheme)  # the tables hold scores and points in the scheme's units
     months = tuple(Month(int(r[0]), unit.value(r[1]), r[2]) for r in rows)
     start = scheme.score.base  # files from before `score_before` was kept: people's runs only
@@ -770,6 +813,11 @@ def explain(results: Results, person: int) -> Explanation:
 
 
 def _not_in_panel(results: Results, person: int, agents: int) -> str:
+    """Why a person is not in the panel, truly: not in the population, outside a layer's
+    regions (a layer's results hold only its regions' people, numbered as in the population),
+    or one of its people outside the panel; and how to find people who are in it."""
+    from scslab.store.layered import layer_of
+
     con = results.con
     count = con.execute("SELECT count(DISTINCT person) FROM panel").fetchall()[0][0]
     if not count:
@@ -783,14 +831,59 @@ def _not_in_panel(results: Results, person: int, agents: int) -> str:
             f"SELECT DISTINCT person FROM panel ORDER BY person LIMIT {_SHOW_IDS}"
         ).fetchall()
     ]
-    if not 0 <= person < agents:
-        what = f"person {person} is not in the population of {agents:,} (people 0 to {agents - 1})"
+    subjects = results.run().get("subjects") or "people"
+    found = layer_of(results.path)
+    population: int | None = agents
+    where: tuple[str, ...] | None = None
+    rows: tuple[int, int] | None = None
+    follow = ""
+    if found is not None:  # a layer of a layered run: its people are some of the population
+        layered, layer = found
+        population, where, rows = layered.agents, layer.where, layer.rows
+        follow = f"; follow them across the run's layers with `scslab explain {layered.path} "
+        follow += f"--agent {person}`"
+    else:
+        where = _layer_regions(results)
+        if where is not None:  # a layer's file out of its folder: the population is not known
+            population = None
+    whose = f"the run's {agents:,}" if where is None else f"the layer's {agents:,}"
+    if population is not None and not 0 <= person < population:
+        what = (
+            f"person {person} is not in the population of {population:,} "
+            f"(people 0 to {population - 1})"
+        )
+    elif where is not None and rows is not None and not rows[0] <= person < rows[1]:
+        what = (
+            f"person {person} lives outside this layer's regions ({', '.join(where)}: people "
+            f"{rows[0]} to {rows[1] - 1}), so this layer never scored them{follow}"
+        )
+    elif where is not None and rows is None:
+        what = (
+            f"person {person} is not in the panel of {results.path}, a layer over "
+            f"{', '.join(where)} only: they live elsewhere, or are one of its people outside "
+            "its panel (this file does not say which rows live there)"
+        )
     else:
         what = f"person {person} is not in the panel of {results.path}"
     more = " (the first 10)" if count > _SHOW_IDS else ""
     return (
-        f"{what}; the panel holds {count:,} of the run's {agents:,} "
-        f"{results.run().get('subjects') or 'people'}, e.g. "
+        f"{what}; the panel holds {count:,} of {whose} {subjects}, e.g. "
         f"{', '.join(map(str, ids))}{more}; list them all with the SQL query "
         "`SELECT DISTINCT person FROM panel ORDER BY person`"
     )
+
+
+def _layer_regions(results: Results) -> tuple[str, ...] | None:
+    """The regions of the layer a results file holds (its kept scenario's one layer's
+    ``where``), or ``None``: a run everywhere."""
+    import yaml
+
+    try:
+        data = yaml.safe_load(results.run().get("scenario") or "")
+    except yaml.YAMLError:
+        return None
+    layers = data.get("layers") if isinstance(data, dict) else None
+    if not isinstance(layers, list) or len(layers) != 1 or not isinstance(layers[0], dict):
+        return None
+    where = layers[0].get("where")
+    return tuple(map(str, where)) if isinstance(where, list) else None

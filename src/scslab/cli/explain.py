@@ -4,13 +4,19 @@ Prints the person's traits, a timeline (score, grade, records with their points,
 ends of lists, sanctions and rewards) and the chain behind each list and sanction. ``--json``
 prints the whole explanation as one JSON object on stdout; ``--plot FILE.html`` writes a Plotly
 timeline (plotly must be installed).
+
+On a layered run's folder (``docs/layers.md``) it follows the person across the layers: which
+layers cover them and keep their history, one timeline in the run's months with each line's
+layer, and for what a layer did through another layer's list or grades, the record there behind
+it (:mod:`scslab.analysis.explain_layers`).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
@@ -21,11 +27,18 @@ from scslab.files import write_text
 from scslab.schemes import units
 
 if TYPE_CHECKING:
-    from scslab.analysis.explain import Explanation, Month
+    from scslab.analysis.explain import Explanation, Month, Spell
+    from scslab.analysis.explain_layers import LayeredExplanation
 
 
 def explain(
-    run: Annotated[Path, typer.Argument(help="a run's output folder or its .duckdb file")],
+    run: Annotated[
+        Path,
+        typer.Argument(
+            help="a run's output folder or its .duckdb file; a layered run's folder follows "
+            "the person across its layers"
+        ),
+    ],
     agent: Annotated[int, typer.Option("--agent", help="the panel person to explain")],
     as_json: Annotated[
         bool, typer.Option("--json", help="print the explanation as JSON on stdout, nothing else")
@@ -37,8 +50,12 @@ def explain(
 ) -> None:
     """Explain one panel person: acts, records, points, grades, lists, sanctions and why."""
     from scslab.analysis.explain import explain as explain_person
+    from scslab.store.layered import is_layered
     from scslab.store.results import Results
 
+    if is_layered(run):
+        _explain_layers(run, agent, as_json, plot)
+        return
     results = Results(run)
     try:
         x = explain_person(results, agent)
@@ -54,7 +71,23 @@ def explain(
         console.print(f"plot: {plot}")
 
 
-def _write_plot(x: Explanation, path: Path) -> None:
+def _explain_layers(run: Path, agent: int, as_json: bool, plot: Path | None) -> None:
+    from scslab.analysis.explain_layers import explain_layers
+    from scslab.store.layered import open_layered
+
+    with open_layered(run) as layered:
+        x = explain_layers(layered, agent)
+        if plot is not None:
+            _write_plot(x, plot)
+        if as_json:
+            typer.echo(json.dumps(x.to_dict(), indent=2, ensure_ascii=False))
+            return
+        print_layered(x)
+    if plot is not None:
+        console.print(f"plot: {plot}")
+
+
+def _write_plot(x: Explanation | LayeredExplanation, path: Path) -> None:
     fig = x.figure()  # LibraryMissing, before anything is written, if plotly is absent
     # a new name or a regular file only: never a link, a folder or a device
     write_text(path, fig.to_html(include_plotlyjs=True, full_html=True), what="the plot")
@@ -70,19 +103,34 @@ def timeline_table(x: Explanation) -> Table:
         title=f"Timeline (months from 0; {x.steps} months in the run)",
         title_justify="left",
         show_edge=False,
-        caption="months with no record, no change of score or grade and no start or end are "
-        "left out; 'other' is a score change no record explains (decay, repair, network rule)",
+        caption=_CAPTION,
         caption_justify="left",
     )
     t.add_column("month", justify="right")
-    t.add_column("score", justify="right")
-    t.add_column("grade")
-    t.add_column("records (points)")
-    t.add_column("lists, sanctions, rewards")
-    starts: dict[int, list[str]] = {}
+    for name in _COLUMNS:
+        t.add_column(name, justify="right" if name == "score" else "left")
+    for month, cells in _rows(x):
+        t.add_row(str(month), *cells)
+    return t
+
+
+_COLUMNS = ("score", "grade", "records (points)", "lists, sanctions, rewards")
+_CAPTION = (
+    "months with no record, no change of score or grade and no start or end are left out; "
+    "'other' is a score change no record explains (decay, repair, network rule)"
+)
+
+
+def _rows(
+    x: Explanation, shift: int = 0, why: Callable[[Spell], str] | None = None
+) -> Iterator[tuple[int, list[Any]]]:
+    """The timeline's rows: ``(month, [score, grade, records, spells])`` for each month in
+    which something happened, months counted from the run's month ``shift``; ``why`` adds to a
+    starting spell's label (another layer it was started through)."""
+    starts: dict[int, list[tuple[str, str]]] = {}
     ends: dict[int, list[str]] = {}
     for s in x.spells:
-        starts.setdefault(s.start, []).append(s.label())
+        starts.setdefault(s.start, []).append((s.label(), why(s) if why else ""))
         if s.end is not None:
             ends.setdefault(s.end, []).append(s.label())
     for m in x.months:
@@ -102,7 +150,8 @@ def timeline_table(x: Explanation) -> Table:
                 continue
             if e.reverses is not None:
                 rec.append(
-                    f"appeal won: {e.event} of month {e.reverses} reversed {_points(e.points)}",
+                    f"appeal won: {e.event} of month {e.reverses + shift} reversed "
+                    f"{_points(e.points)}",
                     style="green",
                 )
                 continue
@@ -119,19 +168,22 @@ def timeline_table(x: Explanation) -> Table:
             if moves:
                 moves.append("\n")
             moves.append(f"− ends: {label}", style="green")
-        for label in starts.get(m.step, []):
+        for label, through in starts.get(m.step, []):
             if moves:
                 moves.append("\n")
             moves.append(f"+ {label}", style="red" if not label.startswith("reward") else "cyan")
+            if through:
+                moves.append(f" ← {through}", style="magenta")
         grade_changed = prev is not None and prev.grade != m.grade
-        t.add_row(
-            str(m.step),
-            units.show(m.score),
-            Text(m.grade or "—", style="bold" if grade_changed else ""),
-            rec,
-            moves,
+        yield (
+            m.step + shift,
+            [
+                units.show(m.score),
+                Text(m.grade or "—", style="bold" if grade_changed else ""),
+                rec,
+                moves,
+            ],
         )
-    return t
 
 
 def print_explanation(x: Explanation) -> None:
@@ -187,4 +239,61 @@ def print_explanation(x: Explanation) -> None:
     if not x.spells:
         console.print("Never on a list nor under a sanction or reward (at the end of any month).")
     for caveat in x.not_stored:
+        console.print(Text(f"not kept by the run: {caveat}", style="dim"))
+
+
+def layered_timeline_table(x: LayeredExplanation) -> Table:
+    """The months in which something happened to the person in any layer, each row one layer's
+    month: the run's month, the layer, its score, grade, records and spells."""
+    when = f", month 0 is {x.start}" if x.start else ""
+    t = Table(
+        title=f"Timeline across layers (months of the run from 0{when}; {x.months} months)",
+        title_justify="left",
+        show_edge=False,
+        caption=_CAPTION + "; each layer's score is on its own scheme's scale",
+        caption_justify="left",
+    )
+    t.add_column("month", justify="right")
+    t.add_column("layer")
+    for name in _COLUMNS:
+        t.add_column(name, justify="right" if name == "score" else "left")
+    rows: list[tuple[int, int, str, list[Any]]] = []
+    for k, p in enumerate(x.parts):
+        e = p.explanation
+        if e is None:
+            continue
+
+        def why(s: Spell, lid: str = p.id) -> str:
+            return "; ".join(
+                f"layer {link.layer} {link.kind} {link.item}"
+                + (f" (month {link.month})" if link.month is not None else "")
+                for link in x.links(lid, s)
+            )
+
+        rows += [(month, k, p.id, cells) for month, cells in _rows(e, p.first, why)]
+    for month, _, lid, cells in sorted(rows, key=lambda r: (r[0], r[1])):
+        t.add_row(str(month), lid, *cells)
+    return t
+
+
+def print_layered(x: LayeredExplanation) -> None:
+    """Who, each layer and what it keeps of the person, the timeline across layers, and why."""
+    console.print(Text(x.header(), style="bold"), highlight=False)
+    for p in x.parts:
+        style = "" if p.explanation is not None else "dim"
+        console.print(Text(f"  {p.status()}", style=style), highlight=False)
+    console.print(layered_timeline_table(x))
+    why = x.why()
+    if why:
+        console.print(
+            Text("Why, month by month: records → points → grade → list → sanction", style="bold")
+        )
+        for w in why:
+            console.print(Text(f"• {w.describe()}"), highlight=False)
+            for note in w.notes:
+                console.print(Text(f"    note: {note}", style="dim"), highlight=False)
+    if not any(x.layers[lid].spells for lid in x.layers):
+        console.print("Never on a list nor under a sanction or reward in any layer keeping them.")
+    caveats = dict.fromkeys(c for e in x.layers.values() for c in e.not_stored)
+    for caveat in caveats:
         console.print(Text(f"not kept by the run: {caveat}", style="dim"))

@@ -213,10 +213,17 @@ class LayeredSimulation:
                     "from": ls.first,
                     "until": ls.end,
                     "people": ls.sim.agents,
+                    # the population rows of its people: `person` in its results
+                    "rows": [ls.lo, ls.hi],
                     "results": files[ls.id],
                 }
             )
-        doc = {"layered": True, "scenario": self.scenario.to_yaml(), "layers": layers}
+        doc = {
+            "layered": True,
+            "scenario": self.scenario.to_yaml(),
+            "agents": self.agents,
+            "layers": layers,
+        }
         return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
 
 
