@@ -97,6 +97,10 @@ def test_a_layered_run_has_one_report_with_every_layer(tmp_path: Path) -> None:
     page = (tmp_path / "run" / "report.html").read_text()
     assert page.count("plotly.js v") == 1 and not re.search(r"<script[^>]+src=", page)
     assert "People under sanctions and list places, by layer and month" in page
+    assert "Sanction-months per 1,000 people over the run" in page
+    # the villages are outside Sesame's and Rongcheng's regions: they bear the court's alone
+    villages = re.search(r"<tr><td>villages</td>(.*?)</tr>", page)
+    assert villages is not None and villages.group(1).count("not covered") == 2
     for lid in ("spc", "sesame", "rongcheng"):
         assert f"<h2>Layer {lid}: " in page, lid
     assert page.count("Cross-context punishment") == 3

@@ -468,6 +468,45 @@ def layers_over_time(together: Path) -> go.Figure:
     )
 
 
+def burden_by_region(together: Path, layers: list[str]) -> str:
+    """A table: for each region, the sanction-months its people bore over the run in each layer
+    and in all of them, per 1,000 people: what living there costs across the patchwork (a
+    person under sanctions of two layers in a month counts in both)."""
+    import duckdb
+
+    con = duckdb.connect(str(together), read_only=True)
+    try:
+        months = int(con.execute("SELECT max(month) + 1 FROM steps").fetchall()[0][0])
+        people = dict(
+            con.execute(
+                "SELECT region, max(n)::BIGINT FROM (SELECT region, layer, month, "
+                "sum(agents) AS n FROM steps GROUP BY ALL) GROUP BY region"
+            ).fetchall()
+        )
+        borne = con.execute(
+            "SELECT region, layer, sum(sanctioned)::BIGINT FROM steps GROUP BY ALL"
+        ).fetchall()
+    finally:
+        con.close()
+    by = {(r, lid): n for r, lid, n in borne}
+    rows = []
+    for region in sorted(people):
+        per = 1000 / people[region] if people[region] else 0.0
+        cells = [
+            f"{by[(region, lid)] * per:,.1f}" if (region, lid) in by else "not covered"
+            for lid in layers
+        ]
+        total = sum(by.get((region, lid), 0) for lid in layers) * per
+        rows.append([region, f"{people[region]:,}", *cells, f"{total:,.1f}"])
+    title = (
+        f"<h2>Sanction-months per 1,000 people over the run's {months} months, by region</h2>"
+        '<p class="note">What living in each region costs across the layers (each layer\'s '
+        "sanctions only while it is in force); a person under two layers' sanctions in a month "
+        "counts in both.</p>"
+    )
+    return title + _table(["region", "people", *layers, "all layers"], rows)
+
+
 def build_layered(
     folder: Path,
     doc: dict[str, Any],
@@ -482,9 +521,9 @@ def build_layered(
         ["layer", "scheme", "where", "months of the run", "people"],
         [
             [
-                html.escape(str(x["id"])),
-                html.escape(str(x["scheme"])),
-                html.escape(", ".join(x["where"] or ()) or "everywhere"),
+                x["id"],
+                x["scheme"],
+                ", ".join(x["where"] or ()) or "everywhere",
                 f"{x['from']} to {x['until'] - 1}",
                 f"{x['people']:,}",
             ]
@@ -500,6 +539,7 @@ def build_layered(
     first = True
     if together.is_file():
         parts.append(layers_over_time(together).to_html(full_html=False, include_plotlyjs=True))
+        parts.append(burden_by_region(together, [x["id"] for x in doc["layers"]]))
         first = False
     for k, (lid, results) in enumerate(layers.items()):
         parts.append(f"<h2>Layer {html.escape(lid)}: {html.escape(results.run()['scheme'])}</h2>")
