@@ -471,3 +471,50 @@ def test_the_person_in_no_panel_is_refused_with_people_who_are(run: LayeredResul
     assert f"person {nobody} is in no layer's panel" in text
     assert "reader: " in text and "court: " in text and "people in a panel are e.g." in text
     assert "\n" not in text
+
+
+def test_patchwork_2018_names_the_court_behind_sesames_bans(tmp_path: Path) -> None:
+    """The built-in composite: everyone Sesame bars from car rental for being on the court's
+    list is followed to layer spc, the month its listing began and the court's record, as the
+    court's own tables have them; Rongcheng (the towns) does not cover people elsewhere."""
+    from scslab.engine.layers import LayeredSimulation
+    from scslab.engine.scenario import load_scenario
+    from scslab.layered import run_layered
+
+    scenario = load_scenario("patchwork-2018")
+    scenario = scenario.model_copy(
+        update={"population": scenario.population.model_copy(update={"agents": 1000})}
+    )
+    for r in run_layered(LayeredSimulation(scenario), tmp_path / "run").values():
+        r.close()
+    with open_layered(tmp_path / "run") as run:
+        spc = run.results("spc")
+        barred = run.results("sesame").sql(
+            "SELECT person, start_step FROM panel_spells WHERE item = 'defaulter-no-car-rental'"
+        )
+        found = barred.fetchall()
+        assert found, "a year of 1,000 people should put someone on the court's list"
+        lo, hi = run.layer("rongcheng").rows or (0, 0)
+        for person, start in found:
+            story = explain_layers(run, int(person))
+            s = next(
+                s
+                for s in story.layers["sesame"].spells
+                if s.item == "defaulter-no-car-rental" and s.start == start
+            )
+            (link,) = story.links("sesame", s)
+            listed = spc.con.execute(
+                "SELECT start_step FROM panel_spells WHERE person = ? AND item = "
+                "'judgment-defaulters' AND start_step <= ? AND (end_step IS NULL OR end_step > ?)",
+                [person, start, start],
+            ).fetchall()
+            assert (link.layer, link.item, link.month) == (
+                "spc",
+                "judgment-defaulters",
+                listed[0][0],
+            )
+            assert [r.event for _, r in link.records] == ["unpaid-judgment"]
+            text = next(w.text for w in story.why() if w.spell == s)
+            said = "by layer sesame, because layer spc listed them on judgment-defaulters in month"
+            assert f"{said} {link.month}" in text
+            assert story.part("rongcheng").covers == (lo <= person < hi)
