@@ -13,6 +13,7 @@ from helpers import assert_same_tables, tables
 from scslab.behaviour.model import Adaptation
 from scslab.engine.simulation import Record
 from scslab.errors import SchemeError
+from scslab.population.network import NetworkSpec
 from scslab.runs import Simulation
 from scslab.store.writer import RESULTS
 
@@ -259,3 +260,45 @@ def test_an_event_or_list_out_of_force_deters_nobody_until_it_comes_into_force()
     assert listed.pieces == (0, 7)
     assert (listed.piece_rates[1].deterrence[..., 0] > deterred).all()
     assert sim(scheduled(LISTED, "no-flights", "from: 5")).pieces == (0,)
+
+
+FRIENDS = """
+id: friends-and-households
+name: Friends and households
+subject: individuals
+description: a deduction, a friend rule and a household rule
+sources: {paper: the seed paper}
+score: {base: 1000, min: 0, max: 1000, source: paper}
+categories: [{id: traffic}]
+events:
+  - {id: jaywalking, category: traffic, points: -20, domain: transport, source: paper}
+network:
+  - id: low-friends
+    threshold: 1000
+    share: 0.2
+    points: -1
+    in_force: {from: 2, assumed: true}
+    assumed: true
+collective:
+  - id: household-pays
+    group: household
+    points: -5
+    in_force: {until: 3, assumed: true}
+    assumed: true
+"""
+
+
+def test_network_and_collective_rules_charge_nobody_out_of_force() -> None:
+    """A friend rule in force from month 2 charges nobody in months 0-1 and someone after; a
+    household rule until month 3 charges someone before and nobody from month 3 on (the panel
+    logs network rule q as act -1 - q and collective rule q as act -9 - q)."""
+    sim = Simulation(
+        scenario(2000, 6, network=NetworkSpec(mean_degree=6)),
+        scheme=scheme(FRIENDS),
+        catalogue=catalogue({"jaywalking": 0.5}),
+    )
+    record, _ = sim.execute()
+    ev = np.concatenate(record.panel_events)  # step, person, act, ...
+    friends, households = ev[ev[:, 2] == -1, 0], ev[ev[:, 2] == -9, 0]
+    assert (friends >= 2).all() and len(friends) > 0
+    assert (households < 3).all() and len(households) > 0
