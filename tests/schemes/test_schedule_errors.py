@@ -3,9 +3,11 @@ line and column, as the loader refuses others."""
 
 from __future__ import annotations
 
+import pytest
 from test_loader_errors import SOURCE, at, column_of, edit, line_of, refuse
 
 from scslab.schemes import parse_scheme
+from scslab.schemes.values import RefusedValue, with_scheme_values
 
 RULE = "    effect: barred from flights\n"
 
@@ -84,3 +86,15 @@ def test_a_date_without_a_source_is_refused() -> None:
     msg = refuse(text)
     assert at(msg, line_of(text, "in_force")), msg
     assert "add source: KEY from sources, or assumed: true" in msg
+
+
+def test_a_scenario_may_move_an_assumed_month_of_the_run_but_not_a_sourced_one() -> None:
+    """``scheme_values`` reaches an assumed rule's month by its field name (``start_at``, as
+    ``from`` is called in Python), as it reaches any assumed number; a sourced one is refused."""
+    s = parse_scheme(with_in_force("{from: 3, assumed: true}"), SOURCE)
+    moved = with_scheme_values(s, {"sanctions": {"no-flights": {"in_force": {"start_at": 5}}}})
+    assert moved.sanctions[0].in_force is not None
+    assert moved.sanctions[0].in_force.start_at == 5
+    sourced = parse_scheme(with_in_force("{from: 3, source: paper}"), SOURCE)
+    with pytest.raises(RefusedValue, match="does not mark"):
+        with_scheme_values(sourced, {"sanctions": {"no-flights": {"in_force": {"start_at": 5}}}})

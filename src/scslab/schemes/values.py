@@ -121,7 +121,7 @@ def with_scheme_values(scheme: Scheme, values: Mapping[str, Any]) -> Scheme:
     assumed number at its path. Each is checked; the scheme is then validated as a whole."""
     if not values:
         return scheme
-    data = scheme.model_dump()
+    data = scheme.model_dump(by_alias=False)  # keys as `_find` names them (fields, not aliases)
     placed: list[tuple[tuple[str | int, ...], tuple[str, ...]]] = []
     for loc, value in leaves(values):
         where = check(scheme, loc, value)
