@@ -11,6 +11,8 @@ import pytest
 from conftest import catalogue, scenario, scheme
 from helpers import assert_same_tables, tables
 from scslab.behaviour.model import Adaptation
+from scslab.engine.layers import LayeredSimulation
+from scslab.engine.scenario import Scenario
 from scslab.engine.simulation import Record
 from scslab.errors import SchemeError
 from scslab.population.network import NetworkSpec
@@ -302,3 +304,38 @@ def test_network_and_collective_rules_charge_nobody_out_of_force() -> None:
     friends, households = ev[ev[:, 2] == -1, 0], ev[ev[:, 2] == -9, 0]
     assert (friends >= 2).all() and len(friends) > 0
     assert (households < 3).all() and len(households) > 0
+
+
+def test_a_late_layers_dated_rule_keeps_the_calendar_and_its_run_months_count_from_the_layer(
+    tmp_path: Path,
+) -> None:
+    """A layer from 2014-04 in a run from 2014-01: a rule ``from: 2014-07`` comes into force in
+    the layer's month 3 (the calendar's July), a rule ``from: 2`` in the layer's own month 2."""
+    text = scheduled(scheduled(LISTED, "no-flights", "from: 2014-07"), "no-spending", "from: 2")
+    path = tmp_path / "dated.yaml"
+    path.write_text(text, encoding="utf-8")
+    acts = tmp_path / "acts.yaml"
+    acts.write_text(
+        "acts:\n  - {id: unpaid, name: unpaid, domain: public-order, lawful: false, rate: 0.6,\n"
+        "     channels: {court: 1.0}, assumed: true}\n"
+        "channels:\n  - {id: court, name: court, false_record_ratio: 0, assumed: true}\n",
+        encoding="utf-8",
+    )
+    layered = Scenario.model_validate(
+        {
+            "population": {"agents": 1000},
+            "start": "2014-01",
+            "years": 1,
+            "seed": 3,
+            "panel": 1000,
+            "acts": str(acts),
+            "layers": [{"id": "late", "scheme": str(path), "from": "2014-04"}],
+        }
+    )
+    run = LayeredSimulation(layered).execute()
+    (layer,) = run.runs
+    record, sim = layer.record, layer.sim
+    flights, spending = running(record, sim, "no-flights"), running(record, sim, "no-spending")
+    # in force from exactly those months: the calendar's July is the layer's month 3
+    assert not flights[:3].any() and flights[3].any()
+    assert not spending[:2].any() and spending[2].any()
