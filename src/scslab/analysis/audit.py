@@ -23,7 +23,6 @@ world with one thing switched off, come from replays of the run with the same ra
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +43,7 @@ from scslab.engine.ever import (
 from scslab.engine.simulation import Run, Simulation
 from scslab.errors import ScslabError
 from scslab.schemes.model import Condition, Scheme
+from scslab.store.layered import open_layered
 from scslab.store.results import Results
 
 __all__ = ["FOUR_FIFTHS", "audit", "audit_layered", "low_grades"]
@@ -120,15 +120,11 @@ def audit_layered(
     """:func:`audit` of every layer of the layered run in ``folder``, by layer id, from one
     replay of the whole run per counterfactual (and per replicate)."""
     run = layered_source(folder)
-    with ExitStack() as stack:
-        layers = {
-            lid: stack.enter_context(Results(folder / rel))
-            for lid, rel in run["layered"]["results"].items()
-        }
+    with open_layered(folder) as layered:
         return _audit(
             run,
             str(folder),
-            layers,
+            {x.id: layered.results(x.id) for x in layered.layers},
             replicates=replicates,
             intersections=intersections,
             progress=progress,

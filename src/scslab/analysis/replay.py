@@ -17,11 +17,12 @@ from typing import Any
 from scslab import __version__
 from scslab.behaviour.model import Chilling, Deterrence
 from scslab.behaviour.rates import parse_catalogue
-from scslab.engine.layers import LAYERS_DIR, LayeredSimulation, layers_of
+from scslab.engine.layers import LayeredSimulation
 from scslab.engine.scenario import Scenario
 from scslab.engine.simulation import Record, Simulation
 from scslab.errors import ScslabError
 from scslab.schemes.loader import parse_scheme
+from scslab.store.layered import LayeredResults, layer_of, open_layered
 from scslab.store.results import Results
 
 #: A replayed run, executed: the simulation (its ``last_run`` the run) and its record.
@@ -62,7 +63,7 @@ def source(results: Results) -> dict[str, Any]:
     scheme = parse_scheme(run["scheme_yaml"], f"{results.path}:runs.scheme_yaml")
     if not scheme.links():
         return run
-    return {**run, "layered": _layered_source(results.path, scheme.links())}
+    return _layered_source(results.path, scheme.links())
 
 
 def key_of(run: dict[str, Any]) -> str:
@@ -74,13 +75,8 @@ def key_of(run: dict[str, Any]) -> str:
 def layered_source(folder: Path) -> dict[str, Any]:
     """What a replay of a whole layered run (its folder) is made from: as :func:`source` gives
     for one of its layers, with ``layered.layer`` unset."""
-    doc = _layers_doc(folder)
-    runs = {}
-    for layer in doc["layers"]:
-        with Results(folder / layer["results"]) as r:
-            runs[layer["id"]] = _checked(r)
-    first = next(iter(runs.values()))
-    return {**first, "layered": _payload(folder, doc, runs, None)}
+    with open_layered(folder) as run:
+        return _layered(run, None)
 
 
 def replay_source(
@@ -147,55 +143,34 @@ def _switched(scenario: Scenario, switches: dict[str, Any]) -> Scenario:
     return scenario.model_copy(update=changes) if changes else scenario
 
 
-def _layers_doc(folder: Path) -> dict[str, Any]:
-    doc = layers_of(folder)
-    if doc is None:
-        raise ScslabError(f"{folder}: no layers.json there; not a layered run's folder")
-    return doc
-
-
 def _layered_source(path: Path, links: Any) -> dict[str, Any]:
-    """For the layer whose results file is ``path``: its layered run's scenario and schemes."""
-    read = sorted({c.layer for _, c in links if c.layer is not None})
-    # a layer's results file is FOLDER/layers/<id>/results.duckdb
-    folder = path.parent.parent.parent
-    doc = layers_of(folder) if path.parent.parent.name == LAYERS_DIR else None
-    mine = [
-        layer
-        for layer in (doc or {}).get("layers", ())
-        if (folder / layer["results"]).resolve() == path.resolve()
-    ]
-    if doc is None or not mine:
+    """:func:`source` of the layer whose results file is ``path``, which reads other layers."""
+    found = layer_of(path)
+    if found is None:
+        read = sorted({c.layer for _, c in links if c.layer is not None})
         raise ScslabError(
             f"{path}: this layer reads layer(s) {', '.join(read)} of its layered run, so "
-            "replaying it needs that run's folder (layers.json and every layer's results), "
-            f"and {folder} is not it"
+            "replaying it needs that run's folder (layers.json and every layer's results) "
+            "around it, and it is not there"
         )
-    runs = {}
-    for layer in doc["layers"]:
-        other = folder / layer["results"]
-        if not other.is_file():
-            raise ScslabError(
-                f"{path}: replaying this layer needs layer {layer['id']}'s results, and "
-                f"{other} is missing"
-            )
-        with Results(other) as r:
-            runs[layer["id"]] = _checked(r)
-    return _payload(folder, doc, runs, mine[0]["id"])
+    folder, entry = found[0].path, found[1]
+    with open_layered(folder) as run:  # every layer's results there, and the run finished
+        return _layered(run, entry.id)
 
 
-def _payload(
-    folder: Path, doc: dict[str, Any], runs: dict[str, dict[str, Any]], layer: str | None
-) -> dict[str, Any]:
-    for lid, run in runs.items():
-        if run["status"] != "complete":
+def _layered(run: LayeredResults, layer: str | None) -> dict[str, Any]:
+    """The ``runs`` row of ``layer`` (or of the first layer) with the layered run's payload."""
+    rows = {x.id: _checked(run.results(x.id)) for x in run.layers}
+    for lid, r in rows.items():
+        if r["status"] != "complete":
             raise ScslabError(
-                f"{folder}: layer {lid}'s run was interrupted; replay a complete layered run"
+                f"{run.path}: layer {lid}'s run was interrupted; replay a complete layered run"
             )
-    return {
+    row = rows[layer] if layer is not None else next(iter(rows.values()))
+    payload = {
         "layer": layer,
-        "folder": str(folder),
-        "scenario": doc["scenario"],
-        "schemes": {lid: run["scheme_yaml"] for lid, run in runs.items()},
-        "results": {layer["id"]: layer["results"] for layer in doc["layers"]},
+        "folder": str(run.path),
+        "scenario": run.scenario,
+        "schemes": {lid: r["scheme_yaml"] for lid, r in rows.items()},
     }
+    return {**row, "layered": payload}

@@ -70,9 +70,9 @@ def audit(
     if workers is not None and cluster is not None:
         raise ScslabError("--workers starts a LocalCluster; leave it out with --cluster")
     joint = [tuple(x.split(",")) for x in intersect] if intersect else None
-    from scslab.engine.layers import layers_of
+    from scslab.store.layered import is_layered
 
-    if run.is_dir() and layers_of(run) is not None:
+    if is_layered(run):
         if ledger is not None:
             raise ScslabError(
                 "--ledger: a layered run's layers have a scheme each; audit one layer "

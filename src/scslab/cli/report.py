@@ -30,12 +30,12 @@ def report(
 ) -> None:
     """Write report.html beside the run's results: figures, the audit and three timelines."""
     from scslab.analysis.audit import audit as compute_audit
-    from scslab.engine.layers import layers_of
     from scslab.errors import ScslabError
     from scslab.report.html import write_report
+    from scslab.store.layered import is_layered
     from scslab.store.results import Results
 
-    if run.is_dir() and layers_of(run) is not None:
+    if is_layered(run):
         if ledger is not None:
             raise ScslabError(
                 "--ledger: a layered run's layers have a scheme each; report on one layer "

@@ -762,7 +762,10 @@ class Simulation:
         k = min(self.scenario.panel, n)
         if k == 0:
             return np.zeros(0, np.int64)
-        u = uniforms(step_key(self.scenario.seed, STREAM_PANEL, 0), n, 0)
+        # by the person's row in the population: a layer over some regions has in its panel
+        # every person of theirs in an everywhere layer's panel
+        lo = self.row_offset
+        u = uniforms(step_key(self.scenario.seed, STREAM_PANEL, 0), lo + n, 0)[lo:]
         return np.sort(np.argpartition(u, k - 1)[:k]).astype(np.int64)
 
 

@@ -16,9 +16,9 @@ import numpy as np
 import plotly.graph_objects as go
 
 from scslab.analysis.explain import explain
-from scslab.errors import ScslabError
 from scslab.files import check_output, write_text
 from scslab.schemes.units import show
+from scslab.store.layered import LayeredResults, open_layered
 from scslab.store.results import APPEAL_WORDS, Results
 
 #: Grades from best to worst run from green to red; lists, sanctions and rewards use Plotly's
@@ -507,65 +507,51 @@ def burden_by_region(together: Path, layers: list[str]) -> str:
     return title + _table(["region", "people", *layers, "all layers"], rows)
 
 
-def build_layered(
-    folder: Path,
-    doc: dict[str, Any],
-    layers: dict[str, Results],
-    audits: dict[str, dict[str, Any]] | None = None,
-) -> str:
-    """The report page of a layered run: its layers, one figure of them together, then each
-    layer's report (``doc``: its ``layers.json``; ``layers``: each layer's results by id)."""
+def build_layered(run: LayeredResults, audits: dict[str, dict[str, Any]] | None = None) -> str:
+    """The report page of a layered run: its layers, its figures and table of them together,
+    then each layer's report (``audits``: each layer's audit by id, or none)."""
     from scslab.layered import TOGETHER
 
     table = _table(
         ["layer", "scheme", "where", "months of the run", "people"],
         [
             [
-                x["id"],
-                x["scheme"],
-                ", ".join(x["where"] or ()) or "everywhere",
-                f"{x['from']} to {x['until'] - 1}",
-                f"{x['people']:,}",
+                x.id,
+                x.scheme,
+                x.place().removeprefix("in "),
+                f"{x.first} to {x.end - 1}",
+                f"{x.people:,}",
             ]
-            for x in doc["layers"]
+            for x in run.layers
         ],
     )
-    scenario = html.escape(doc["scenario"])
+    scenario = html.escape(run.scenario)
     parts = [
         table,
         f"<details><summary>The whole scenario</summary><pre>{scenario}</pre></details>",
     ]
-    together = folder / TOGETHER
+    together = run.path / TOGETHER
     first = True
     if together.is_file():
         parts.append(layers_over_time(together).to_html(full_html=False, include_plotlyjs=True))
-        parts.append(burden_by_region(together, [x["id"] for x in doc["layers"]]))
+        parts.append(burden_by_region(together, [x.id for x in run.layers]))
         first = False
-    for k, (lid, results) in enumerate(layers.items()):
-        parts.append(f"<h2>Layer {html.escape(lid)}: {html.escape(results.run()['scheme'])}</h2>")
-        audit = audits[lid] if audits is not None else None
+    for k, x in enumerate(run.layers):
+        results = run.results(x.id)
+        parts.append(f"<h2>Layer {html.escape(x.id)}: {html.escape(results.run()['scheme'])}</h2>")
+        audit = audits[x.id] if audits is not None else None
         parts.append(_section(results, audit, plotly=first and k == 0, level=3))
-    ids = ", ".join(layers)
+    ids = ", ".join(x.id for x in run.layers)
     return _page(f"scslab report: layered run ({ids})", "\n".join(parts))
 
 
 def write_layered_report(folder: Path, audits: dict[str, dict[str, Any]] | None = None) -> Path:
     """Write ``report.html`` at the top of a layered run's folder, atomically; return its path
     (``audits``: :func:`~scslab.analysis.audit.audit_layered`'s, or none)."""
-    from contextlib import ExitStack
-
-    from scslab.engine.layers import layers_of
-
-    doc = layers_of(folder)
-    if doc is None:
-        raise ScslabError(f"{folder}: no layers.json there; not a layered run's folder")
     path = folder / "report.html"
     check_output(path)
-    with ExitStack() as stack:
-        layers = {
-            x["id"]: stack.enter_context(Results(folder / x["results"])) for x in doc["layers"]
-        }
-        page = build_layered(folder, doc, layers, audits)
+    with open_layered(folder) as run:
+        page = build_layered(run, audits)
     return write_text(path, page, what="the report")
 
 

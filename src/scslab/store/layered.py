@@ -75,6 +75,8 @@ class LayeredResults:
     agents: int | None
     #: the run's first calendar month (``YYYY-MM``), if the scenario has one
     start: str | None
+    #: the layered scenario as the run stored it (YAML)
+    scenario: str = ""
     _open: dict[str, Results] = field(default_factory=dict, repr=False)
 
     @property
@@ -123,8 +125,8 @@ def open_layered(path: str | Path) -> LayeredResults:
     if partial:
         raise LayeredRunError(
             f"{run.path}: an interrupted layered run (its layers were written as partial "
-            f"results, e.g. {partial[0]}): it cannot be followed across layers; read one "
-            "layer's partial file alone (scslab explain FILE --agent N), or rerun it to the end"
+            f"results, e.g. {partial[0]}): it cannot be read across layers; read one layer's "
+            "partial file alone (scslab explain FILE --agent N), or rerun it to the end"
         )
     for layer in run.layers:
         if not layer.file.is_file():
@@ -162,7 +164,14 @@ def _parse(folder: Path) -> LayeredResults:
     agents = doc.get("agents")
     if agents is None:  # an everywhere layer holds everyone
         agents = next((x.people for x in layers if x.where is None), None)
-    return LayeredResults(folder, layers, agents, _start(doc.get("scenario")))
+    scenario = doc.get("scenario")
+    return LayeredResults(
+        folder,
+        layers,
+        agents,
+        _start(scenario),
+        scenario=scenario if isinstance(scenario, str) else "",
+    )
 
 
 def _entry(folder: Path, x: dict[str, Any]) -> LayerEntry:
