@@ -34,13 +34,9 @@ from scslab.errors import ScenarioError
 from scslab.files import replacing, write_text
 from scslab.runs import default_out
 from scslab.schemes.loader import dump_scheme, parse_scheme
+from scslab.store.layered import TOGETHER, TOGETHER_TABLES
 from scslab.store.results import Results
 from scslab.store.writer import RESULTS, RUN_FILES, prepare_out, write_results
-
-#: The file at the top of a layered run's folder with every layer's ``steps`` and ``flows``.
-TOGETHER = "layers.duckdb"
-#: The tables :data:`TOGETHER` holds, each every layer's rows with ``layer`` and ``month`` first.
-TOGETHER_TABLES = ("steps", "flows")
 
 
 def write_together(path: Path, lsim: LayeredSimulation, paths: dict[str, Path]) -> Path:

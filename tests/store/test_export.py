@@ -130,3 +130,44 @@ def test_a_file_holding_a_view_is_refused(run: Path, tmp_path: Path) -> None:
     with pytest.raises(ScslabError, match="view 'sneaky'"):
         export(path, out=tmp_path / "out")
     assert not (tmp_path / "out").exists()
+
+
+def test_a_layered_run_exports_its_layers_tables_together(tmp_path: Path) -> None:
+    """A layered run's folder exports `layers.duckdb`: `steps` and `flows` of every layer, each
+    row with its layer, as many rows as that file holds; without it (a run stopped before its
+    end) the export is refused in one line and points to the layers' own folders."""
+    from scslab.engine.layers import LayeredSimulation
+    from scslab.layered import run_layered
+    from scslab.store.layered import TOGETHER
+
+    sc = Scenario.model_validate(
+        {
+            "population": {"agents": 1000},
+            "years": 0.25,
+            "panel": 20,
+            "layers": [
+                {"id": "spc", "scheme": "defaulter-blacklist"},
+                {"id": "city", "scheme": "suining-2010", "where": ["city-centre"]},
+            ],
+        }
+    )
+    folder = tmp_path / "run"
+    run_layered(LayeredSimulation(sc), folder)
+    written = export(folder, fmt="csv")
+    assert [p.name for p in written] == ["flows.csv", "steps.csv"]
+    con = duckdb.connect(str(folder / TOGETHER), read_only=True)
+    try:
+        for name in ("steps", "flows"):
+            rows = con.execute(f"SELECT layer, count(*) FROM {name} GROUP BY layer").fetchall()
+            got = duckdb.sql(
+                f"SELECT layer, count(*) FROM read_csv('{folder / 'export' / name}.csv') "
+                "GROUP BY layer"
+            ).fetchall()
+            assert sorted(got) == sorted(rows)
+            if name == "steps":
+                assert {r[0] for r in rows} == {"spc", "city"}
+    finally:
+        con.close()
+    (folder / TOGETHER).unlink()
+    with pytest.raises(ScslabError, match=r"without layers\.duckdb .* export one layer"):
+        export(folder)

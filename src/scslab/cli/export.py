@@ -11,7 +11,12 @@ from scslab.cli import console
 
 
 def export(
-    run: Annotated[Path, typer.Argument(help="a run folder or its results.duckdb")],
+    run: Annotated[
+        Path,
+        typer.Argument(
+            help="a run folder or its results.duckdb; a layered run's folder: its layers' tables"
+        ),
+    ],
     fmt: Annotated[str, typer.Option("--format", help="parquet or csv")] = "parquet",
     tables: Annotated[
         list[str] | None,

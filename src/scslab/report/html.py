@@ -18,7 +18,7 @@ import plotly.graph_objects as go
 from scslab.analysis.explain import explain
 from scslab.files import check_output, write_text
 from scslab.schemes.units import show
-from scslab.store.layered import LayeredResults, open_layered
+from scslab.store.layered import TOGETHER, LayeredResults, open_layered
 from scslab.store.results import APPEAL_WORDS, Results
 
 #: Grades from best to worst run from green to red; lists, sanctions and rewards use Plotly's
@@ -510,8 +510,6 @@ def burden_by_region(together: Path, layers: list[str]) -> str:
 def build_layered(run: LayeredResults, audits: dict[str, dict[str, Any]] | None = None) -> str:
     """The report page of a layered run: its layers, its figures and table of them together,
     then each layer's report (``audits``: each layer's audit by id, or none)."""
-    from scslab.layered import TOGETHER
-
     table = _table(
         ["layer", "scheme", "where", "months of the run", "people"],
         [

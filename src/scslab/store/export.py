@@ -1,7 +1,9 @@
 """A run's tables as Parquet or CSV files, for pandas, R, Stata and the rest.
 
 ``export("runs/x", fmt="csv")`` writes one file per table (``steps.csv``, ``panel.csv``, ...) into
-``runs/x/export/``. DuckDB's ``COPY`` writes them from the results file, opened as every shared
+``runs/x/export/``; of a layered run's folder, the tables of its layers together (``steps`` and
+``flows``, with a ``layer`` column; each layer's own folder exports as any run's). DuckDB's
+``COPY`` writes them from the results file, opened as every shared
 file is (:func:`scslab.store.database.open_database`: read-only, no views or macros, no network,
 settings locked), with the files being written as the only paths it may reach. Each file is
 written beside its name and renamed into place once complete (:func:`scslab.files.replacing`):
@@ -12,7 +14,7 @@ touched.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import duckdb
@@ -20,6 +22,7 @@ import duckdb
 from scslab.errors import ResourceError, ScslabError
 from scslab.files import replacing
 from scslab.store.database import open_database
+from scslab.store.layered import TOGETHER, TOGETHER_TABLES, is_layered
 from scslab.store.results import TABLES
 from scslab.store.writer import RESULTS
 
@@ -30,13 +33,23 @@ FORMATS = {"parquet": "FORMAT parquet", "csv": "FORMAT csv, HEADER"}
 EXPORT_DIR = "export"
 
 
-def _results_file(run: str | Path) -> Path:
+def _results_file(run: str | Path) -> tuple[Path, Mapping[str, Sequence[str]]]:
+    """The results file of a run folder, and the tables it must hold; of a layered run's
+    folder, its layers' tables together (``layers.duckdb``: ``steps`` and ``flows`` with a
+    ``layer`` column)."""
     p = Path(run)
+    if is_layered(p):
+        if not (p / TOGETHER).is_file():
+            raise ScslabError(
+                f"{p}: a layered run without {TOGETHER} (it was interrupted before its end); "
+                f"export one layer's results ({p}/layers/<id>)"
+            )
+        return p / TOGETHER, TOGETHER_TABLES
     if p.is_dir():
         p = p / RESULTS
     if not p.is_file():
         raise ScslabError(f"{p}: no results file here; run `scslab run --out DIR` first")
-    return p
+    return p, TABLES
 
 
 def _quoted(text: str, quote: str) -> str:
@@ -45,8 +58,8 @@ def _quoted(text: str, quote: str) -> str:
 
 def tables_of(run: str | Path) -> list[str]:
     """The tables in a run's results file, in name order."""
-    path = _results_file(run)
-    con = open_database(path, TABLES, threads=1)
+    path, spec = _results_file(run)
+    con = open_database(path, spec, threads=1)
     try:
         rows = con.execute(
             "SELECT table_name FROM duckdb_tables() "
@@ -73,8 +86,8 @@ def export(
     """
     if fmt not in FORMATS:
         raise ScslabError(f"--format {fmt}: give one of {', '.join(FORMATS)}")
-    path = _results_file(run)
-    present = tables_of(path)
+    path, spec = _results_file(run)
+    present = tables_of(run)
     wanted = list(dict.fromkeys(tables)) if tables else present
     if not wanted:
         raise ScslabError("--tables: name at least one table")
@@ -96,7 +109,7 @@ def export(
             stack.enter_context(replacing(f, create=False, what=f"the {t} table"))
             for f, t in zip(finals, wanted, strict=True)
         ]
-        con = open_database(path, TABLES, threads=1, writable=[a.path for a in asides])
+        con = open_database(path, spec, threads=1, writable=[a.path for a in asides])
         stack.callback(con.close)
         for table, aside in zip(wanted, asides, strict=True):
             source, target = _quoted(table, '"'), _quoted(str(aside.path), "'")

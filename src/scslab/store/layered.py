@@ -26,6 +26,15 @@ from scslab.errors import ScslabError
 from scslab.store.results import Results
 from scslab.store.writer import RESULTS
 
+#: The file at the top of a layered run's folder with every layer's ``steps`` and ``flows``, each
+#: one table with the columns ``layer`` and ``month`` first (written by :mod:`scslab.layered`).
+TOGETHER = "layers.duckdb"
+#: The tables :data:`TOGETHER` holds, and the columns each must have (what it is opened with).
+TOGETHER_TABLES: dict[str, tuple[str, ...]] = {
+    "steps": ("layer", "month", "step"),
+    "flows": ("layer", "month", "step"),
+}
+
 
 class LayeredRunError(ScslabError):
     """A layered run's folder that cannot be read whole: its list of layers unreadable, a layer's
