@@ -373,3 +373,28 @@ def test_a_sharded_run_of_a_layer_over_some_regions_is_refused(tmp_path: Path) -
     sim = Simulation(Scenario.model_validate(one))
     with pytest.raises(ScenarioError, match="sharded runs of a layer: not supported yet"):
         plan_shards(sim, sim.population(), 2)
+
+
+@pytest.mark.parametrize("command", ["assumptions", "sweep"])
+def test_commands_of_one_scheme_refuse_a_layered_scenario_in_one_line(
+    tmp_path: Path, command: str
+) -> None:
+    """A command that runs one scheme (a ledger, a sweep) given a layered scenario says in one
+    line, status 2, that it takes one scheme and `scslab run` runs layers."""
+    from helpers import scslab as cli
+
+    (tmp_path / "layered.yaml").write_text(
+        "population: {agents: 2000}\nyears: 0.5\nlayers:\n"
+        "  - {id: spc, scheme: defaulter-blacklist}\n"
+        "  - {id: city, scheme: suining-2010, where: [city-centre]}\n"
+    )
+    (tmp_path / "spec.yaml").write_text(
+        "base: layered.yaml\nparameters:\n  adaptation.deterrence.elasticity: {range: [0, 3]}\n"
+        "design: {kind: sobol, samples: 4, seed: 1}\noutputs: [events.recorded]\n"
+    )
+    args = ("layered.yaml", "--years", "1") if command == "assumptions" else ("spec.yaml",)
+    done = cli(command, *args, "--out", "out", cwd=tmp_path)
+    assert done.returncode == 2, done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr
+    assert "layered run: `scslab run` runs it" in done.stderr
+    assert "not supported yet for a layered scenario" in done.stderr

@@ -477,14 +477,16 @@ class Simulation:
             return None
         if len(layers) > 1:
             raise ScenarioError(
-                f"layers: {len(layers)} layers run as one layered run "
-                "(scslab.engine.layers.LayeredSimulation, as `scslab run` does)"
+                f"layers: {len(layers)} layers make a layered run: `scslab run` runs it (in "
+                "Python, scslab.engine.layers.LayeredSimulation), and this takes one scheme: "
+                "not supported yet for a layered scenario"
             )
         layer = layers[0]
         if layer.start_at is not None or layer.until is not None:
             raise ScenarioError(
-                f"layers.0: layer '{layer.id}' has months (from/until), which a layered run "
-                "keeps (scslab.engine.layers.LayeredSimulation, as `scslab run` does)"
+                f"layers.0: layer '{layer.id}' has months (from/until), which only a layered "
+                "run keeps: `scslab run` runs it (in Python, "
+                "scslab.engine.layers.LayeredSimulation); not supported yet here"
             )
         if layer.where is None:
             return None
