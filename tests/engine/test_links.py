@@ -572,6 +572,14 @@ def test_a_linked_layer_is_audited_by_replaying_its_whole_layered_run(tmp_path: 
     assert done.returncode == 0, done.stderr
     doc = json.loads(done.stdout)
     assert doc["layered"] and doc["layers"]["reader"]["cross_context"] == alone["cross_context"]
+    burden = doc["regions"]
+    assert burden["layers"] == ["reader", "spc"] and burden["months"] == 6
+    with duckdb.connect(str(folder / "layers" / "reader" / "results.duckdb")) as con:
+        own = dict(con.execute("SELECT region, sum(sanctioned) FROM steps GROUP BY ALL").fetchall())
+    for r in burden["regions"]:
+        assert r["by_layer"]["reader"] == pytest.approx(own[r["region"]] * 1000 / r["people"])
+        assert r["all_layers"] == pytest.approx(sum(r["by_layer"].values()))
+    assert sum(r["people"] for r in burden["regions"]) == 800
     refused = scslab("audit", str(folder), "--ledger", str(tmp_path / "l.json"))
     assert refused.returncode == 2 and refused.stderr.strip().count("\n") == 0
     assert "--ledger" in refused.stderr

@@ -43,7 +43,7 @@ from scslab.engine.ever import (
 from scslab.engine.simulation import Run, Simulation
 from scslab.errors import ScslabError
 from scslab.schemes.model import Condition, Scheme
-from scslab.store.layered import open_layered
+from scslab.store.layered import TOGETHER, LayeredResults, open_layered
 from scslab.store.results import Results
 
 __all__ = ["FOUR_FIFTHS", "audit", "audit_layered", "low_grades"]
@@ -131,6 +131,45 @@ def audit_layered(
             workers=workers,
             cluster=cluster,
         )
+
+
+def region_burden(run: LayeredResults) -> dict[str, Any]:
+    """What living in each region costs across a layered run's layers: for each region, its
+    people and the sanction-months they bore over the run per 1,000 people, in each layer
+    (``None`` where the layer does not cover the region) and in all of them (a person under
+    sanctions of two layers in a month counts in both). From ``layers.duckdb``."""
+    import duckdb
+
+    con = duckdb.connect(str(run.path / TOGETHER), read_only=True)
+    try:
+        months = int(con.execute("SELECT max(month) + 1 FROM steps").fetchall()[0][0])
+        people = dict(
+            con.execute(
+                "SELECT region, max(n)::BIGINT FROM (SELECT region, layer, month, "
+                "sum(agents) AS n FROM steps GROUP BY ALL) GROUP BY region"
+            ).fetchall()
+        )
+        borne = con.execute(
+            "SELECT region, layer, sum(sanctioned)::BIGINT FROM steps GROUP BY ALL"
+        ).fetchall()
+    finally:
+        con.close()
+    layers = [x.id for x in run.layers]
+    by = {(r, lid): int(n) for r, lid, n in borne}
+    regions = []
+    for region in sorted(people):
+        per = 1000 / people[region] if people[region] else 0.0
+        regions.append(
+            {
+                "region": region,
+                "people": int(people[region]),
+                "by_layer": {
+                    lid: by[(region, lid)] * per if (region, lid) in by else None for lid in layers
+                },
+                "all_layers": sum(by.get((region, lid), 0) for lid in layers) * per,
+            }
+        )
+    return {"months": months, "layers": layers, "regions": regions}
 
 
 def _audit(

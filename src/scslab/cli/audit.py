@@ -117,7 +117,8 @@ def audit_layers(
     cluster: str | None,
 ) -> None:
     """Every layer of a layered run, from one replay of the whole run per counterfactual."""
-    from scslab.analysis.audit import audit_layered
+    from scslab.analysis.audit import audit_layered, region_burden
+    from scslab.store.layered import open_layered
 
     with err_console.status("replaying the layered run for its counterfactuals") as status:
         reports = audit_layered(
@@ -128,12 +129,32 @@ def audit_layers(
             workers=workers,
             cluster=cluster,
         )
+    with open_layered(folder) as run:
+        burden = region_burden(run)
     if as_json:
-        typer.echo(json.dumps({"layered": True, "layers": reports}, indent=2, default=float))
+        doc = {"layered": True, "layers": reports, "regions": burden}
+        typer.echo(json.dumps(doc, indent=2, default=float))
         return
     for lid, report in reports.items():
         console.rule(f"[bold]layer {lid}[/]")
         show(report)
+    console.rule("[bold]all layers[/]")
+    t = Table(
+        title=f"Sanction-months per 1,000 people over the run's {burden['months']} months, by "
+        "region: what living there costs across the layers",
+        show_edge=False,
+    )
+    for col in ("region", "people", *burden["layers"], "all layers"):
+        t.add_column(col, justify="left" if col == "region" else "right")
+    for r in burden["regions"]:
+        per = [r["by_layer"][lid] for lid in burden["layers"]]
+        t.add_row(
+            r["region"],
+            f"{r['people']:,}",
+            *("not covered" if x is None else f"{x:,.1f}" for x in per),
+            f"{r['all_layers']:,.1f}",
+        )
+    console.print(t)
 
 
 def _pct(x: float | None) -> str:

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import plotly.graph_objects as go
 
+from scslab.analysis.audit import region_burden
 from scslab.analysis.explain import explain
 from scslab.files import check_output, write_text
 from scslab.schemes.units import show
@@ -468,38 +469,26 @@ def layers_over_time(together: Path) -> go.Figure:
     )
 
 
-def burden_by_region(together: Path, layers: list[str]) -> str:
-    """A table: for each region, the sanction-months its people bore over the run in each layer
-    and in all of them, per 1,000 people: what living there costs across the patchwork (a
-    person under sanctions of two layers in a month counts in both)."""
-    import duckdb
+def burden_by_region(burden: dict[str, Any]) -> str:
+    """The table of :func:`~scslab.analysis.audit.region_burden`: for each region, the
+    sanction-months its people bore in each layer and in all of them, per 1,000 people."""
+    layers = burden["layers"]
 
-    con = duckdb.connect(str(together), read_only=True)
-    try:
-        months = int(con.execute("SELECT max(month) + 1 FROM steps").fetchall()[0][0])
-        people = dict(
-            con.execute(
-                "SELECT region, max(n)::BIGINT FROM (SELECT region, layer, month, "
-                "sum(agents) AS n FROM steps GROUP BY ALL) GROUP BY region"
-            ).fetchall()
-        )
-        borne = con.execute(
-            "SELECT region, layer, sum(sanctioned)::BIGINT FROM steps GROUP BY ALL"
-        ).fetchall()
-    finally:
-        con.close()
-    by = {(r, lid): n for r, lid, n in borne}
-    rows = []
-    for region in sorted(people):
-        per = 1000 / people[region] if people[region] else 0.0
-        cells = [
-            f"{by[(region, lid)] * per:,.1f}" if (region, lid) in by else "not covered"
-            for lid in layers
+    def per(x: float | None) -> str:
+        return "not covered" if x is None else f"{x:,.1f}"
+
+    rows = [
+        [
+            r["region"],
+            f"{r['people']:,}",
+            *(per(r["by_layer"][lid]) for lid in layers),
+            per(r["all_layers"]),
         ]
-        total = sum(by.get((region, lid), 0) for lid in layers) * per
-        rows.append([region, f"{people[region]:,}", *cells, f"{total:,.1f}"])
+        for r in burden["regions"]
+    ]
     title = (
-        f"<h2>Sanction-months per 1,000 people over the run's {months} months, by region</h2>"
+        "<h2>Sanction-months per 1,000 people over the run's "
+        f"{burden['months']} months, by region</h2>"
         '<p class="note">What living in each region costs across the layers (each layer\'s '
         "sanctions only while it is in force); a person under two layers' sanctions in a month "
         "counts in both.</p>"
@@ -532,7 +521,7 @@ def build_layered(run: LayeredResults, audits: dict[str, dict[str, Any]] | None 
     first = True
     if together.is_file():
         parts.append(layers_over_time(together).to_html(full_html=False, include_plotlyjs=True))
-        parts.append(burden_by_region(together, [x.id for x in run.layers]))
+        parts.append(burden_by_region(region_burden(run)))
         first = False
     for k, x in enumerate(run.layers):
         results = run.results(x.id)
