@@ -66,6 +66,16 @@ def _friends(*rules: str) -> Check:
     return check
 
 
+def _listing_points(sim: Simulation, rec: Record) -> bool:
+    """The listing's points effect moved scores by -50 as listings started, and by less where
+    the category's cap of 100 a year was nearly spent (a third listing within the year)."""
+    from scslab.engine.compiled import EFFECT_POINTS
+
+    ev = np.concatenate(rec.panel_events)
+    moved = set(ev[ev[:, 2] <= EFFECT_POINTS, 5].tolist())
+    return -50 in moved and moved <= set(range(-50, 0)) and rec.effect_points.sum() < 0
+
+
 def _appeals_won(sim: Simulation, rec: Record) -> bool:
     counts = dict(zip(APPEAL_COUNTS, rec.appeals.sum(axis=(0, 1)), strict=True))
     return bool(counts["won_false"] > 0 and counts["corrected_false"] > 0)
@@ -136,6 +146,12 @@ PROBES: dict[str, Probe] = {
         "examples/probes/appeals.yaml",
         _appeals_won,
         {"unpaid-judgment": 1.0},
+    ),
+    "listed-points": Probe(
+        "points off for a place on a list, once as the listing starts",
+        "examples/probes/listed-points.yaml",
+        _listing_points,
+        {"unpaid-judgment": 0.5},
     ),
     "fractional-points": Probe(
         "fractional points",

@@ -470,9 +470,13 @@ def test_patchwork_2018_links_sesame_and_rongcheng_to_the_court_list() -> None:
         assert found and all(c.layer == "spc" and c.list == "judgment-defaulters" for _, c in found)
         mine = linked.model_dump(mode="json", exclude={"id", "name", "description", "sources"})
         theirs = plain.model_dump(mode="json", exclude={"id", "name", "description", "sources"})
-        if builtin == "sesame-credit":  # two sanctions added, both assumed
+        if builtin == "sesame-credit":  # three sanctions added, all assumed, one moves points
             added = [s for s in mine["sanctions"] if s["id"].startswith("defaulter-")]
-            assert len(added) == 2 and all(s["assumed"] for s in added)
+            assert len(added) == 3 and all(s["assumed"] for s in added)
+            moves = [e for s in added for e in s["effects"] if e["points"] is not None]
+            assert [(e["points"], e["factor"], e["assumed"]) for e in moves] == [
+                (-143, "credit-history", True)
+            ]
             mine["sanctions"] = [s for s in mine["sanctions"] if s not in added]
         else:  # the redlist's entry gains one condition
             entry = mine["lists"][0]["entry"]["all"]

@@ -27,7 +27,7 @@ from scslab.optional import need
 from scslab.schemes import units
 from scslab.schemes.loader import parse_scheme
 from scslab.schemes.model import Condition, Consequence, ListRule, Scheme
-from scslab.schemes.words import condition_words
+from scslab.schemes.words import condition_words, points_started_words
 from scslab.store.results import GROUPS
 
 if TYPE_CHECKING:
@@ -97,6 +97,8 @@ class ActRecord:
             )
         if not self.recorded:
             return f"{self.act} missed (not recorded)"
+        if self.act.startswith(("sanction:", "reward:")):  # a consequence's points effect
+            return points_started_words(self.act, self.points)
         name = self.act if self.event in (None, self.act) else f"{self.act} as {self.event}"
         rights = f", rights: {', '.join(self.rights)}" if self.rights else ""
         later = (
@@ -733,7 +735,8 @@ def explain(results: Results, person: int) -> Explanation:
         "WHERE person = ? ORDER BY step, rowid",
         [person],
     ).fetchall():
-        rule = events_by_id.get(ev) if ev is not None else None
+        started = act.startswith(("sanction:", "reward:"))  # a consequence's points effect
+        rule = events_by_id.get(ev) if ev is not None and not started else None
         reverses = int(step) - delay if act == "appeal" else None
         if reverses is not None:  # the record it reverses: decided exactly `delay` months on
             for k in range(len(events) - 1, -1, -1):

@@ -155,6 +155,9 @@ def _rows(
                     style="green",
                 )
                 continue
+            if e.act.startswith(("sanction:", "reward:")):  # a consequence's points effect
+                rec.append(e.describe())
+                continue
             name = e.act if e.event in (None, e.act) else f"{e.act} → {e.event}"
             rec.append(f"{name} {_points(e.points)} ({e.domain})")
             if e.false_record:

@@ -23,7 +23,7 @@ from scslab.errors import SchemeError, ScslabError
 from scslab.schemes import units
 from scslab.schemes.loader import builtin_names, load_scheme, parse_scheme, resolve, scheme_to_data
 from scslab.schemes.model import Consequence, ListExit, Scheme, Sourced
-from scslab.schemes.words import condition_words
+from scslab.schemes.words import condition_words, points_words
 
 app = typer.Typer(help="List, show and validate scoring schemes.", no_args_is_help=True)
 
@@ -128,7 +128,10 @@ def _consequence_table(title: str, rules: tuple[Consequence, ...]) -> Table:
             Text(condition_words(c.trigger)),
             Text(c.id),
             Text(c.domain),
-            Text(c.effect),
+            Text(
+                c.effect
+                + "".join(f"; {points_words(e)}" for e in c.effects if e.points is not None)
+            ),
             Text(_duration(c)),
             _source(c),
         ]

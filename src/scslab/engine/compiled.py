@@ -60,6 +60,9 @@ APPEAL_LISTS = 15  # lists a scheme with appeals may have: AP_LISTS holds them i
 #: the act of a panel event that is a record reversed on appeal (network rules are -1 - q and
 #: collective rules -9 - q): its points are those given back, its event the record's
 REVERSAL = -100
+#: the act of a panel event that is a consequence's points effect starting: ``EFFECT_POINTS - q``
+#: for group ``q`` (whose one consequence with points it is); its points are those it moved
+EFFECT_POINTS = -200
 
 
 class SchemeArrays(NamedTuple):
@@ -154,6 +157,13 @@ class SchemeArrays(NamedTuple):
     grp_income_bands: np.ndarray  # int32[Q]: bands moved (negative: down)
     grp_ties_p: np.ndarray  # float64[Q]: monthly chance that each friend cuts the tie
     grp_refused: np.ndarray  # float64[Q]: share of partners who refuse a contract
+    #: a consequence's ``points:`` effect, applied once as its group starts: bit q if group q
+    #: has one (a group with one has that consequence alone), its points in engine integers,
+    #: the category whose cap they count against (-1: none) and the factor they move (-1: none)
+    points_groups: int
+    grp_points: np.ndarray  # int32[Q]
+    grp_points_cat: np.ndarray  # int32[Q]
+    grp_points_fac: np.ndarray  # int32[Q]
     #: points by channel or severity: event e's alternatives are alt_* [ev_alt[e], ev_alt[e + 1])
     ev_by: np.ndarray  # uint8[E]: BY_POINTS (plain), BY_CHANNEL or BY_SEVERITY
     ev_alt: np.ndarray  # int32[E + 1]
@@ -340,6 +350,7 @@ def compile_scheme(
         str,
         tuple[Any, ...],
         tuple[Any, ...] | None,
+        str | None,
     ]
     keyed: dict[Key, list[Consequence]] = {}
     for is_sanction, items in ((1, scheme.sanctions), (0, scheme.rewards)):
@@ -359,6 +370,8 @@ def compile_scheme(
                 _lives(c),
                 # a group comes into and goes out of force as one
                 None if c.in_force is None else (c.in_force.start_at, c.in_force.until),
+                # points moved as it starts: its own group, so that each moves them once
+                None if c.points_effect() is None else c.id,
             )
             keyed.setdefault(key, []).append(c)
     keys = list(keyed)
@@ -503,6 +516,10 @@ def compile_scheme(
         grp_income_bands=np.zeros(0, np.int32),
         grp_ties_p=np.zeros(0),
         grp_refused=np.zeros(0),
+        points_groups=0,
+        grp_points=np.zeros(0, np.int32),
+        grp_points_cat=np.zeros(0, np.int32),
+        grp_points_fac=np.zeros(0, np.int32),
         lists_off=0,  # every rule in force (engine.schedule switches some off by the month)
         groups_off=0,
         net_off=0,
@@ -510,7 +527,12 @@ def compile_scheme(
     )
     lives = [dict(k[5]) for k in keys]
     income = [x.get("income", (0.0, 0)) for x in lives]
+    pts, pcat, pfac = _points_effects(groups, unit, cat_ix, [f.id for f in scheme.score.factors])
     arrays = arrays._replace(
+        points_groups=sum(1 << q for q, p in enumerate(pts) if p != 0),
+        grp_points=arr(pts, np.int32),
+        grp_points_cat=arr(pcat, np.int32),
+        grp_points_fac=arr(pfac, np.int32),
         life_groups=sum(1 << q for q, x in enumerate(lives) if x),
         grp_income_p=arr([p for p, _ in income], np.float64),
         grp_income_bands=arr([d for _, d in income], np.int32),
@@ -730,6 +752,23 @@ def _lives(c: Consequence) -> tuple[tuple[str, tuple[Any, ...]], ...]:
             if e.kind == kind:
                 out.append((kind, tuple(getattr(e, kind).model_dump().values())))
     return tuple(out)
+
+
+def _points_effects(
+    groups: tuple[tuple[Consequence, ...], ...],
+    unit: units.ScoreUnits,
+    cat_ix: dict[str, int],
+    factors: list[str],
+) -> tuple[list[int], list[int], list[int]]:
+    """Each group's ``points:`` effect (see SchemeArrays): its points in engine integers (0:
+    none), its category and its factor (-1: none)."""
+    pts, cat, fac = [], [], []
+    for members in groups:
+        e = next((x for c in members if (x := c.points_effect()) is not None), None)
+        pts.append(0 if e is None or e.points is None else unit.engine(e.points))
+        cat.append(cat_ix[e.category] if e is not None and e.category else -1)
+        fac.append(factors.index(e.factor) if e is not None and e.factor else -1)
+    return pts, cat, fac
 
 
 def _points_by(scheme: Scheme, unit: units.ScoreUnits) -> dict[str, np.ndarray]:

@@ -31,6 +31,7 @@ from scslab.engine.compiled import (
     AP_POINTS,
     AP_PREV,
     BY_SEVERITY,
+    EFFECT_POINTS,
     EFFECT_SHIFT,
     FLAG_ACTIVE,
     FLAG_PANEL,
@@ -299,6 +300,9 @@ class Tally(NamedTuple):
     banned: np.ndarray  # int32[B, cells, V]: people refused each attempt act this month
     appeals: np.ndarray  # int32[B, cells, APPEAL_COUNTS], or [B, cells, 0] without appeals
     lives: np.ndarray  # int32[B, cells, LIVES_SLOTS] (or [B, 0, 0]): effects on lives
+    #: int64[B, cells, Q] (or [B, 0, 0] where no consequence has one): the points that groups'
+    #: ``points:`` effects moved scores by as they started, in engine integers
+    effpts: np.ndarray
     pev: np.ndarray  # int32[B, cap, PANEL_FIELDS]: events of panel members
     pev_n: np.ndarray  # int32[B]
 
@@ -319,8 +323,10 @@ def allocate_tally(
     attempts: int = 0,
     appeals: bool = False,
     lives: bool = False,
+    points: int = 0,
 ) -> Tally:
-    """Zeroed tallies; with ``appeals``, list exits on appeal and the appeal counts too."""
+    """Zeroed tallies; with ``appeals``, list exits on appeal and the appeal counts too;
+    ``points``: how many groups have a ``points:`` effect (their starts are counted and logged)."""
     B = n_blocks(n)
     D = N_DOMAINS
     i32 = np.int32
@@ -342,9 +348,10 @@ def allocate_tally(
         banned=np.zeros((B, cells, attempts), i32),
         appeals=np.zeros((B, cells, len(APPEAL_COUNTS) if appeals else 0), i32),
         lives=np.zeros((B, cells, LIVES_SLOTS) if lives else (B, 0, 0), i32),
+        effpts=np.zeros((B, cells, groups) if points else (B, 0, 0), np.int64),
         # per panel person and month: acts, false records, network (8) and collective (4)
-        # rules, and a record reversed on appeal
-        pev=np.zeros((B, panel_per_block * (2 * MAX_EVENTS + 13) + 1, PANEL_FIELDS), i32),
+        # rules, a record reversed on appeal, and the points effects of consequences started
+        pev=np.zeros((B, panel_per_block * (2 * MAX_EVENTS + 13 + points) + 1, PANEL_FIELDS), i32),
         pev_n=np.zeros(B, i32),
     )
 
@@ -732,6 +739,53 @@ def _rule_points(
         st.cause[i] |= np.uint32(1 << RELATIONSHIPS)
     if panel and applied != 0:
         _log(A, b, gi, code, 0, 1, applied, -1)
+
+
+@njit(cache=True)
+def _start_points(
+    S: SchemeArrays,
+    st: State,
+    A: Tally,
+    b: int,
+    c: int,
+    i: int,
+    gi: int,
+    q: int,
+    why: np.uint32,
+    panel: bool,
+) -> None:
+    """Group ``q``'s ``points:`` effect as it starts for person ``i``: the score (a factor's, in
+    a weighted-factor score) moves once, within the category's cap and the range; a deduction
+    carries the consequence's causes ``why`` into the score's. Counted by group and cell, and
+    logged for a panel person as act ``EFFECT_POINTS - q`` with the points it moved."""
+    pts = np.int64(S.grp_points[q])
+    if S.grp_points_fac[q] < 0:
+        applied = _apply_points(S, st, i, pts, S.grp_points_cat[q])
+    else:
+        applied = _apply_factor(S, st, i, pts, S.grp_points_cat[q], S.grp_points_fac[q])
+    if applied != 0:
+        A.effpts[b, c, q] += applied
+        if pts < 0:
+            st.cause[i] |= why
+        if panel:
+            _log(A, b, gi, EFFECT_POINTS - q, 0, 1, applied, -1)
+
+
+@njit(cache=True)
+def _regrade(
+    S: SchemeArrays, st: State, A: Tally, b: int, c: int, i: int, grade: int, was: int, now: int
+) -> None:
+    """Person ``i``'s score moved from ``was`` (in grade ``grade``) to ``now`` after the month's
+    grade was taken, by points effects starting: their grade, and the month's grade counts, score
+    sum and histogram, follow it. Lists and triggers read the new score from the next month."""
+    A.score_sum[b, c] += now - was
+    A.hist[b, S.hist_of[was - S.score_min]] -= 1
+    A.hist[b, S.hist_of[now - S.score_min]] += 1
+    if S.grade_of.shape[0] > 0:
+        g = np.int64(S.grade_of[now - S.score_min])
+        A.grade[b, c, grade] -= 1
+        A.grade[b, c, g] += 1
+        st.grade[i] = g
 
 
 @njit(cache=True, inline="always")
@@ -1344,6 +1398,8 @@ def _person(
                 st.grp_cause[i, q] = why
                 _count_causes(A.flow, b, 0, n_lists + q, why)
                 fresh |= bit
+                if (S.points_groups & bit) != 0 and not minor:  # points, once, as it starts
+                    _start_points(S, st, A, b, c, i, gi, q, why, panel)
             st.grp_until[i, q] = until
             if until >= 0:
                 running |= bit
@@ -1355,6 +1411,10 @@ def _person(
                     dom_s |= S.grp_domains[q]
                 else:
                     dom_r |= S.grp_domains[q]
+    if S.points_groups != 0 and fresh != 0 and not minor:
+        now = np.int64(st.score[i])
+        if now != score:  # moved by points effects: the month's tallies take the new score
+            _regrade(S, st, A, b, c, i, grade, score, now)
     # 8. attempts at what running act effects refuse: drawn for the people refused only; a share
     # eff_let of them goes through (a draw each), the rest are blocked
     blocks = S.eff_blocks[eff]

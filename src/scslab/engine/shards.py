@@ -389,6 +389,7 @@ class Shard:
             len(layout.attempts),
             layout.appeals,
             arrays.life_groups != 0,
+            arrays.points_groups.bit_count(),
         )
         self.record = Record.allocate(
             sc.steps, self.tally, plan.panel, L, Q, sim.cells_move or arrays.life_groups != 0

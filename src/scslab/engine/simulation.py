@@ -146,6 +146,9 @@ class Record:
     panel_events: list[np.ndarray] = field(default_factory=list)
     #: further counts per step and cell, written as ``steps`` columns of these names
     extra: dict[str, np.ndarray] = field(default_factory=dict)
+    #: int64[steps, cells, groups]: the points consequences' ``points:`` effects moved scores by
+    #: as they started (engine integers); ``[steps, 0, 0]`` in a scheme without them
+    effect_points: np.ndarray = field(default_factory=lambda: np.zeros((0, 0, 0), np.int64))
     #: a firm run's list entries and exits, and consequence starts and ends, per step and cell:
     #: ``(kind, index)`` -> int64[steps, cells]; kind 0 list entry, 1 list exit, 2 group start,
     #: 3 group end (written as the ``firm_flows`` table)
@@ -197,6 +200,7 @@ class Record:
             assortativity=np.full(steps, np.nan),
             ties_cut=np.zeros(steps, np.int64),
             agents=np.zeros((steps, tally.grade.shape[1]) if moving else (0, 0), np.int64),
+            effect_points=per_step(tally.effpts),
             **_lives_record(steps, tally, p),
         )
 
@@ -232,6 +236,8 @@ class Record:
             "appeals",
         ):
             getattr(self, name)[t] = getattr(tally, name).sum(axis=0)
+        if tally.effpts.shape[2] > 0:
+            self.effect_points[t] = tally.effpts.sum(axis=0)
         p = self.panel_people
         self.panel_score[t] = state.score[p]
         self.panel_grade[t] = state.grade[p]
@@ -947,6 +953,7 @@ class Run:
             len(sim.layout.attempts),
             sim.layout.appeals,
             self.lives,
+            sim.arrays.points_groups.bit_count(),
         )
         self.record = Record.allocate(
             sim.scenario.steps, self.tally, panel, L, Q, sim.cells_move or self.lives

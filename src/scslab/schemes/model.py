@@ -677,7 +677,7 @@ Multiplier = Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)]
 #: the kinds of effect on lives, in the order the engine keeps them
 LIFE_EFFECTS: tuple[str, ...] = ("income", "ties", "contracts")
 #: The kinds an :class:`Effect` may have; each is a field of it, and an effect gives exactly one.
-EFFECT_KINDS: tuple[str, ...] = ("acts", *LIFE_EFFECTS)
+EFFECT_KINDS: tuple[str, ...] = ("acts", *LIFE_EFFECTS, "points")
 
 
 class Effect(Sourced):
@@ -686,7 +686,10 @@ class Effect(Sourced):
     Exactly one kind: ``acts`` multiplies the rates of named catalogue acts (0 stops an act; on
     an attempt act, such as buying a flight ticket, a multiplier ``m`` refuses a share ``1 - m``
     of the attempts, counted as blocked); ``income`` moves income bands; ``ties`` makes friends
-    cut ties (public shaming); ``contracts`` makes partners refuse."""
+    cut ties (public shaming); ``contracts`` makes partners refuse. ``points`` is the one kind
+    that acts in the month the consequence starts, and once: the person's score moves by that
+    many points (within ``category``'s cap and the score's range; a weighted-factor score's
+    ``factor``)."""
 
     acts: dict[Slug, Multiplier] | None = Field(
         default=None,
@@ -696,6 +699,19 @@ class Effect(Sourced):
     income: IncomeEffect | None = None
     ties: TiesEffect | None = None
     contracts: ContractsEffect | None = None
+    points: Points | None = Field(
+        default=None,
+        description=(
+            "points the person's score moves by once, in the month the consequence starts "
+            "(negative: a deduction), within the category's cap and the score's range"
+        ),
+    )
+    category: Slug | None = Field(
+        default=None, description="points: the category whose cap the points count against"
+    )
+    factor: Slug | None = Field(
+        default=None, description="points: the factor they move, in a weighted-factor score"
+    )
 
     @model_validator(mode="after")
     def _one_kind(self) -> Effect:
@@ -705,6 +721,12 @@ class Effect(Sourced):
                 f"give exactly one of {', '.join(EFFECT_KINDS)}"
                 + (f" (found {', '.join(given)})" if given else "")
             )
+        if given != ["points"]:
+            for key in ("category", "factor"):
+                if getattr(self, key) is not None:
+                    raise ValueError(f"`{key}:` goes with `points:`, not with `{given[0]}:`")
+        elif self.points == 0:
+            raise ValueError("points: 0 moves no score; give the points it moves")
         return self
 
     @property
@@ -759,6 +781,11 @@ class Consequence(Sourced):
                 "give duration_months"
             )
         return self
+
+    def points_effect(self) -> Effect | None:
+        """The effect that moves the score as this starts (``points:``), if any; a consequence
+        has at most one (the validator sees to it)."""
+        return next((e for e in self.effects if e.points is not None), None)
 
     def act_multipliers(self) -> dict[str, float]:
         """Each act's rate multiplier while this runs: ``blocks:`` as 0, ``acts`` effects as
@@ -1123,6 +1150,9 @@ def _score_numbers(s: Scheme) -> Iterator[tuple[Loc, int | float, tuple[int, int
     for key in ("sanctions", "rewards"):
         for i, co in enumerate(getattr(s, key)):
             yield from condition((key, i, "trigger"), co.trigger)
+            for j, eff in enumerate(co.effects):
+                if eff.points is not None:
+                    yield (key, i, "effects", j, "points"), eff.points, points
     for i, n in enumerate(s.network):
         if n.threshold is not None:
             yield ("network", i, "threshold"), n.threshold, scores
@@ -1224,6 +1254,7 @@ def _check(s: Scheme) -> Iterator[tuple[Loc, str]]:  # one flat list of rules
     used = Counter(e.category for e in s.events)
     used.update(n.category for n in s.network if n.category)
     used.update(c.category for c in s.collective if c.category)
+    used.update(e.category for c in s.consequences() for e in c.effects if e.category)
     for i, e in enumerate(s.events):
         if e.category not in categories:
             yield ("events", i, "category"), _unknown("category", e.category, categories)
@@ -1332,6 +1363,7 @@ def _check(s: Scheme) -> Iterator[tuple[Loc, str]]:  # one flat list of rules
                         (key, i, "effects", j, kind),
                         f"an effect on {kind} is a sanction's (public shaming); a reward has none",
                     )
+            yield from _points_effects(s, key, i, c, span_steps, span)
             if firms and c.trigger.of == "household":
                 yield (key, i, "trigger", "of"), "firms have no households; remove `of:`"
     if firms:
@@ -1479,6 +1511,45 @@ def _network_rule(
                 yield ("network", i, "grades", j), _unknown("grade", g, grades)
             elif g in net.grades[:j]:
                 yield ("network", i, "grades", j), f"the grade '{g}' is named twice"
+
+
+def _points_effects(
+    s: Scheme, key: str, i: int, c: Consequence, span_steps: int, span: str
+) -> Iterator[tuple[Loc, str]]:
+    """A consequence's ``points:`` effects: one at most, a known category, the factor a
+    weighted-factor score needs (none without factors), no more than the score's range, and on
+    the subject's own score."""
+    unit = units.of(s)
+    categories = {x.id for x in s.categories}
+    factors = {f.id for f in s.score.factors}
+    seen = False
+    for j, e in enumerate(c.effects):
+        if e.points is None:
+            continue
+        loc: Loc = (key, i, "effects", j)
+        if seen:
+            yield (*loc, "points"), "a consequence moves the score once: give one points effect"
+        seen = True
+        if c.reaches == "representative":
+            yield (
+                (*loc, "points"),
+                "points move the firm's own score; a consequence that reaches its "
+                "representative has none",
+            )
+        if e.category is not None and e.category not in categories:
+            yield (*loc, "category"), _unknown("category", e.category, categories)
+        if e.factor is None and factors:
+            yield (
+                loc,
+                "the score is a weighted mean of factors: name the factor these points move "
+                f"(one of {', '.join(sorted(factors))})",
+            )
+        elif e.factor is not None and not factors:
+            yield (*loc, "factor"), "the score has no factors; add score.factors or remove"
+        elif e.factor is not None and e.factor not in factors:
+            yield (*loc, "factor"), _unknown("factor", e.factor, factors)
+        if abs(unit.engine(e.points)) > span_steps:
+            yield (*loc, "points"), f"{e.points} points is more than the whole score range ({span})"
 
 
 def _factors(s: Scheme) -> Iterator[tuple[Loc, str]]:

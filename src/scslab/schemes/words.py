@@ -9,7 +9,7 @@ defaulters)``.
 from __future__ import annotations
 
 from scslab.schemes import units
-from scslab.schemes.model import Condition
+from scslab.schemes.model import Condition, Effect
 
 
 def condition_words(c: Condition) -> str:
@@ -36,3 +36,20 @@ def condition_words(c: Condition) -> str:
         return f"scoring below {units.show(c.score_below)}"
     assert c.score_at_least is not None  # the one kind left
     return f"scoring at least {units.show(c.score_at_least)}"
+
+
+def points_words(e: Effect) -> str:
+    """A consequence's ``points:`` effect in words, for `scslab schemes show`:
+    ``-50 points once, as it starts (category credit, factor credit-history)``."""
+    assert e.points is not None
+    where = [f"{k} {v}" for k, v in (("category", e.category), ("factor", e.factor)) if v]
+    return f"{units.signed(e.points)} points once, as it starts" + (
+        f" ({', '.join(where)})" if where else ""
+    )
+
+
+def points_started_words(act: str, points: int | float) -> str:
+    """A panel person's points moved by a consequence's ``points:`` effect as it started (act
+    ``sanction:<id>`` or ``reward:<id>``), for `scslab explain`: ``sanction:court-listed
+    started, -50 points``."""
+    return f"{act} started, {units.signed(points)} points"

@@ -10,6 +10,7 @@ converts with ``.pl()`` (Polars), ``.df()`` (pandas) or ``.fetchall()``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -192,7 +193,7 @@ class Results:
             if c.startswith(SUMMED) or c in FIRM_COUNTS or c in CONTRACT_COUNTS
         ]
         final: dict[str, int] = {}
-        totals: dict[str, int] = {}
+        totals: dict[str, float] = {}
         last = self.con.execute("SELECT max(step) FROM steps").fetchall()[0][0]
         if counted and last is not None:
             sums = ", ".join(
@@ -200,7 +201,11 @@ class Results:
             )
             row = self.con.execute(f"SELECT {sums} FROM steps", {"last": last}).fetchall()[0]
             final = {c: int(row[2 * k] or 0) for k, c in enumerate(counted)}
-            totals = {c: int(row[2 * k + 1] or 0) for k, c in enumerate(counted)}
+            # points are in the scheme's units: fractions where it sets a finer resolution
+            totals = {
+                c: _count(row[2 * k + 1] or 0, c.startswith("effect_points__"))
+                for k, c in enumerate(counted)
+            }
         assortativity: list[float | None] = []
         ties: list[int] = []
         if "score_assortativity" in self._columns:
@@ -247,6 +252,7 @@ SUMMED = (
     "exits__",
     "blocked__",
     "appeals__",
+    "effect_points__",
 )
 #: What each ``appeals__`` count of a scheme with appeals is, in words (summaries and reports).
 APPEAL_WORDS = {
@@ -266,11 +272,17 @@ FIRM_COUNTS = ("closed", "managers_listed", "representatives_restricted")
 CONTRACT_COUNTS = ("contracts", "contracts_kept", "contracts_kept_without_scheme")
 
 
+def _count(v: Any, points: bool) -> float:
+    """A summed ``steps`` column as a Python number: a count (an int), or points, which keep
+    their fraction in a scheme with a finer resolution."""
+    return float(v) if points and not float(v).is_integer() else int(v)
+
+
 def summarize(
     agents: int,
     subjects: str,
     final: dict[str, int],
-    totals: dict[str, int],
+    totals: Mapping[str, float],
     assortativity: list[float | None],
     ties_cut: list[int],
 ) -> dict[str, Any]:
@@ -334,4 +346,11 @@ def summarize(
         "contracts": contracts,
         # a scheme with appeals: lodged, won and lost by record, listings corrected (over the run)
         "appeals": each_over_run("appeals__") or None,
+        # consequences' points effects: the points each moved scores by over the run
+        "effect_points": {
+            c[len("effect_points__") :]: int(v) if float(v).is_integer() else round(float(v), 6)
+            for c, v in totals.items()
+            if c.startswith("effect_points__")
+        }
+        or None,
     }

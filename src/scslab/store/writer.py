@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import duckdb
 import numpy as np
 
-from scslab.engine.compiled import ALL_CAUSES, REVERSAL
+from scslab.engine.compiled import ALL_CAUSES, EFFECT_POINTS, REVERSAL
 from scslab.errors import ResourceError
 from scslab.files import check_output, clean_leftovers, replacing
 from scslab.population.firms import Firms
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from scslab.engine.scenario import Scenario
     from scslab.engine.simulation import Record
     from scslab.population.individuals import Cells, Population
-    from scslab.schemes.model import Scheme
+    from scslab.schemes.model import Consequence, Scheme
 
 RESULTS = "results.duckdb"
 PARTIAL = "results.partial.duckdb"
@@ -163,6 +163,13 @@ def flow_columns(sim: Written, rec: Record) -> dict[str, np.ndarray]:
     return out
 
 
+def points_effects(layout: SchemeLayout) -> list[tuple[int, Consequence]]:
+    """The consequences with a ``points:`` effect, each with its group (which holds it alone):
+    their ``steps`` columns ``effect_points__<id>`` and panel events (act ``sanction:<id>`` or
+    ``reward:<id>``)."""
+    return [(q, c) for q, c in layout.consequences if c.points_effect() is not None]
+
+
 def _write(con: duckdb.DuckDBPyConnection, sim: Written, rec: Record, meta: dict[str, Any]) -> None:
     from scslab import __version__
     from scslab.behaviour.rates import catalogue_text
@@ -237,6 +244,8 @@ def _write(con: duckdb.DuckDBPyConnection, sim: Written, rec: Record, meta: dict
         cols[f"list__{lid}"] = rec.listed[:T, cells, li].ravel()
     for name, counts in flow_columns(sim, rec).items():
         cols[name] = counts[:, cells].ravel()
+    for q, c in points_effects(layout):  # in the scheme's units, as scores are
+        cols[f"effect_points__{c.id}"] = unit.units(rec.effect_points[:T, cells, q].ravel())
     s_domains = sorted({c.domain for c in sim.scheme.sanctions}, key=DOMAINS.index)
     r_domains = sorted({c.domain for c in sim.scheme.rewards}, key=DOMAINS.index)
     for d in s_domains:
@@ -477,7 +486,8 @@ def _write_panel(
 
     events = np.concatenate(rec.panel_events[:T]) if T else np.zeros((0, 7), np.int32)
     # rows with a negative act are rule deductions logged like records: network rule -1 - act,
-    # or collective rule -9 - act; or a record reversed on appeal (act REVERSAL, its event)
+    # or collective rule -9 - act; or a record reversed on appeal (act REVERSAL, its event); or
+    # the points effect of group EFFECT_POINTS - act's consequence starting
     rules = [r.id for r in sim.scheme.network] + [""] * (8 - len(sim.scheme.network))
     rules += [c.id for c in sim.scheme.collective]
     act_ids = np.array(sim.rates.act_ids, dtype=object)
@@ -485,7 +495,8 @@ def _write_panel(
     acts = events[:, 2]
     by_event = (acts >= 0) | (acts == REVERSAL)
     by_act = acts >= 0
-    by_rule = ~by_event
+    by_effect = acts <= EFFECT_POINTS
+    by_rule = ~by_event & ~by_effect
     names = np.empty(len(events), dtype=object)
     scored = np.empty(len(events), dtype=object)
     names[by_act] = act_ids[acts[by_act]]
@@ -495,6 +506,11 @@ def _write_panel(
         f"{'network' if a > -9 else 'collective'}:{rules[-1 - a]}" for a in acts[by_rule]
     ]
     scored[by_rule] = [rules[-1 - a] for a in acts[by_rule]]
+    sanctions = {c.id for c in sim.scheme.sanctions}
+    started = {q: c.id for q, c in points_effects(layout)}
+    ids = [started[EFFECT_POINTS - a] for a in acts[by_effect]]
+    names[by_effect] = [f"{'sanction' if i in sanctions else 'reward'}:{i}" for i in ids]
+    scored[by_effect] = ids
     _table(
         con,
         "panel_events",
