@@ -341,3 +341,19 @@ def test_the_layers_doc_shows_patchworks_sesame_deduction_as_its_file_has_it() -
     sesame = next(ls.sim for ls in lsim.layers if ls.id == "sesame")
     (q,) = [q for q, c in sesame.layout.consequences if c.id == "defaulter-points"]
     assert sesame.arrays.grp_points[q] == -143 and sesame.arrays.points_groups == 1 << q
+
+
+def test_schemes_show_says_what_the_points_effect_does() -> None:
+    """`scslab schemes show` adds the effect's points to the consequence's effect, in the one
+    wording of scslab.schemes.words."""
+    from rich.console import Console
+
+    from scslab.cli.schemes import render_scheme
+    from scslab.schemes.words import points_words
+
+    s = scheme(listed())
+    (effect,) = s.sanctions[0].effects
+    assert points_words(effect) == "-50 points once, as it starts (category listings)"
+    console = Console(record=True, width=240)
+    console.print(render_scheme(s, "test"))
+    assert "points off; -50 points once, as it starts (category listings)" in console.export_text()
