@@ -757,33 +757,31 @@ def _start_points(
     """Group ``q``'s ``points:`` effect as it starts for person ``i``: the score (a factor's, in
     a weighted-factor score) moves once, within the category's cap and the range; a deduction
     carries the consequence's causes ``why`` into the score's. Counted by group and cell, and
-    logged for a panel person as act ``EFFECT_POINTS - q`` with the points it moved."""
+    logged for a panel person as act ``EFFECT_POINTS - q`` with the points it moved.
+
+    The month's grade was taken before (step 5): the person's grade, and the month's grade
+    counts, score sum and histogram, follow the new score; lists and triggers read it from the
+    next month."""
+    was = np.int64(st.score[i])
     pts = np.int64(S.grp_points[q])
     if S.grp_points_fac[q] < 0:
         applied = _apply_points(S, st, i, pts, S.grp_points_cat[q])
     else:
         applied = _apply_factor(S, st, i, pts, S.grp_points_cat[q], S.grp_points_fac[q])
-    if applied != 0:
-        A.effpts[b, c, q] += applied
-        if pts < 0:
-            st.cause[i] |= why
-        if panel:
-            _log(A, b, gi, EFFECT_POINTS - q, 0, 1, applied, -1)
-
-
-@njit(cache=True)
-def _regrade(
-    S: SchemeArrays, st: State, A: Tally, b: int, c: int, i: int, grade: int, was: int, now: int
-) -> None:
-    """Person ``i``'s score moved from ``was`` (in grade ``grade``) to ``now`` after the month's
-    grade was taken, by points effects starting: their grade, and the month's grade counts, score
-    sum and histogram, follow it. Lists and triggers read the new score from the next month."""
+    if applied == 0:
+        return
+    A.effpts[b, c, q] += applied
+    if pts < 0:
+        st.cause[i] |= why
+    if panel:
+        _log(A, b, gi, EFFECT_POINTS - q, 0, 1, applied, -1)
+    now = np.int64(st.score[i])
     A.score_sum[b, c] += now - was
     A.hist[b, S.hist_of[was - S.score_min]] -= 1
     A.hist[b, S.hist_of[now - S.score_min]] += 1
     if S.grade_of.shape[0] > 0:
         g = np.int64(S.grade_of[now - S.score_min])
-        A.grade[b, c, grade] -= 1
+        A.grade[b, c, np.int64(st.grade[i])] -= 1
         A.grade[b, c, g] += 1
         st.grade[i] = g
 
@@ -1411,10 +1409,6 @@ def _person(
                     dom_s |= S.grp_domains[q]
                 else:
                     dom_r |= S.grp_domains[q]
-    if S.points_groups != 0 and fresh != 0 and not minor:
-        now = np.int64(st.score[i])
-        if now != score:  # moved by points effects: the month's tallies take the new score
-            _regrade(S, st, A, b, c, i, grade, score, now)
     # 8. attempts at what running act effects refuse: drawn for the people refused only; a share
     # eff_let of them goes through (a draw each), the rest are blocked
     blocks = S.eff_blocks[eff]
