@@ -663,3 +663,67 @@ def test_scslab_resume_continues_a_layered_run(tmp_path: Path) -> None:
     assert done.returncode == 0, done.stderr
     doc = json.loads(done.stdout)
     assert doc["layered"] and doc["steps"] == 6 and set(doc["layers"]) == {"reader", "spc"}
+
+
+HELD_LAYER = """
+id: held
+name: Off the list through another scheme's grade
+subject: individuals
+description: a list entered on one's own record, left once another layer grades one A
+sources: {paper: the seed paper}
+score: {base: 1000, min: 0, max: 1000, source: paper}
+categories: [{id: finance}]
+events:
+  - {id: payment-arrears, category: finance, points: -5, domain: finance, source: paper}
+lists:
+  - id: held
+    kind: black
+    entry: {events: [payment-arrears]}
+    exit:
+      when: {layer: spc, grades: [A]}
+    assumed: true
+"""
+
+
+def test_a_list_is_left_once_another_layer_grades_the_person(tmp_path: Path) -> None:
+    """`exit: {when: {layer: spc, grades: [A]}}`: every month, each person is on the list
+    exactly when they were on it before or were recorded this month, and the court does not
+    grade them A this month (as its step of the month left it); people both enter and leave."""
+    from scslab.engine.layers import LayeredSimulation
+
+    layered = _reader_and_court(tmp_path, 1500)
+    (tmp_path / "reader.yaml").write_text(HELD_LAYER)
+    lsim = LayeredSimulation(layered)
+    assert [ls.id for ls in lsim.layers] == ["reader", "spc"] and lsim.order == (1, 0)
+    run = lsim.start()
+    reader, spc = run.runs
+    entered = left = 0
+    for t in range(6):
+        before = reader.state.list_since[:, 0] >= 0
+        run.advance(t)
+        rs, ss = reader.state, spc.state
+        graded_a = ss.grade == 0  # grades from high to low: A is 0
+        recorded = rs.last_neg == t
+        now = rs.list_since[:, 0] >= 0
+        assert np.array_equal(now, (before | recorded) & ~graded_a), t
+        entered += int((now & ~before).sum())
+        left += int((before & ~now).sum())
+    assert entered > 20 and left > 20
+
+
+def test_an_exit_condition_is_refused_where_it_cannot_hold(tmp_path: Path) -> None:
+    """An exit condition on this scheme's own list, or on a layer the scenario lacks, is
+    refused at its line and column."""
+    from scslab.engine.layers import LayeredSimulation
+    from scslab.schemes.loader import load_scheme
+
+    own = HELD_LAYER.replace("when: {layer: spc, grades: [A]}", "when: {list: held}")
+    (tmp_path / "own.yaml").write_text(own)
+    with pytest.raises(
+        SchemeError, match=r"own\.yaml:\d+:\d+: lists\.0\.exit\.when: .*this scheme's lists"
+    ):
+        load_scheme(tmp_path / "own.yaml")
+    layered = _reader_and_court(tmp_path, 100)
+    (tmp_path / "reader.yaml").write_text(HELD_LAYER.replace("layer: spc", "layer: nowhere"))
+    with pytest.raises(ScenarioError, match=r"reader\.yaml:\d+:\d+: lists\.0\.exit\.when\.layer"):
+        LayeredSimulation(layered)

@@ -80,7 +80,7 @@ def _signed(points: int | float) -> Text:
 
 
 def describe_exit(x: ListExit) -> str:
-    """A list's exit rule in words."""
+    """A list's exit rule in words: one leaves once every rule given allows it."""
     parts = []
     if x.after_months is not None:
         parts.append(f"after {x.after_months} months")
@@ -88,7 +88,9 @@ def describe_exit(x: ListExit) -> str:
         parts.append(f"{x.clean_months} clean months")
     if x.condition_ends:
         parts.append("when the entry condition ends")
-    return " or ".join(parts)
+    if x.when is not None:
+        parts.append(f"when {condition_words(x.when)}")
+    return " and ".join(parts)
 
 
 def _duration(c: Consequence) -> str:

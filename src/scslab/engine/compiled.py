@@ -145,6 +145,10 @@ class SchemeArrays(NamedTuple):
     leaf_list: np.ndarray  # int64[L]: leaf bit of being on list l
     leaf_lists: np.ndarray  # int64[2**leaves]: lists whose composed entry holds, by leaf word
     leaf_groups: np.ndarray  # int64[2**leaves]: groups whose composed trigger holds, by word
+    #: int64[2**leaves]: lists whose exit condition (``exit.when``) holds, by leaf word; [0] if
+    #: no list has one
+    leaf_exits: np.ndarray
+    list_when: np.ndarray  # uint8[L]: 1 if the list's exit has a condition (``exit.when``)
     #: uint8[Q]: 1 if the group's trigger is read from the leaf word, 2 if it is a lone leaf on
     #: another layer (its cause is that layer's: Traits.ext_why)
     grp_leafy: np.ndarray
@@ -428,6 +432,7 @@ def compile_scheme(
         list_ix,
         ev_ix,
         unit,
+        [x.exit.when for x in scheme.lists],
     )
     drawn = act_mult.copy()
     drawn[:, [act_ids.index(a) for a in attempts]] = 1.0
@@ -456,6 +461,7 @@ def compile_scheme(
         list_after=arr([x.exit.after_months or 0 for x in scheme.lists], np.int32),
         list_clean=arr([x.exit.clean_months or 0 for x in scheme.lists], np.int32),
         list_ends=arr([int(x.exit.condition_ends) for x in scheme.lists], np.uint8),
+        list_when=arr([int(x.exit.when is not None) for x in scheme.lists], np.uint8),
         grp_list=arr([x[3] for x in triggers], np.int32),
         grp_duration=arr([k[2] for k in keys], np.int32),
         grp_sanction=arr([k[0] for k in keys], np.uint8),
@@ -639,12 +645,15 @@ def _compile_leaves(
     list_ix: dict[str, int],
     ev_ix: dict[str, int],
     unit: units.ScoreUnits = units.UNIT,
+    exits: list[Condition | None] | None = None,
 ) -> tuple[dict[str, np.ndarray], tuple[tuple[int, str, str, tuple[str, ...]], ...]]:
     """The leaf word's pieces and the truth tables of the conditions read from it
-    (``entries[l]`` of list ``l``, ``triggers[q]`` of group ``q``; None: a direct lookup), and
-    the leaves on other layers: ``(bit mask, layer, "list" or "grades", names)``."""
+    (``entries[l]`` of list ``l``, ``triggers[q]`` of group ``q``; None: a direct lookup;
+    ``exits[l]``, list ``l``'s ``exit.when``), and the leaves on other layers: ``(bit mask,
+    layer, "list" or "grades", names)``."""
+    exits = exits if exits is not None else []
     keys: dict[tuple[str, tuple[str, ...], int, int], Condition] = {}
-    for c in (*entries, *triggers):
+    for c in (*entries, *triggers, *exits):
         for leaf in c.leaves() if c is not None else ():
             keys.setdefault(_leaf_key(leaf, unit), leaf)
     bit = {k: b for b, k in enumerate(keys)}
@@ -695,6 +704,7 @@ def _compile_leaves(
     words = 1 << len(bit) if bit else 0
     leaf_lists = np.zeros(words, np.int64)
     leaf_groups = np.zeros(words, np.int64)
+    leaf_exits = np.zeros(words if any(c is not None for c in exits) else 0, np.int64)
     for w in range(words):
 
         def holds(leaf: Condition, w: int = w) -> bool:
@@ -706,6 +716,10 @@ def _compile_leaves(
         for q, c in enumerate(triggers):
             if c is not None and c.holds(holds):
                 leaf_groups[w] |= 1 << q
+        if len(leaf_exits):
+            for li, c in enumerate(exits):
+                if c is not None and c.holds(holds):
+                    leaf_exits[w] |= 1 << li
 
     def lone(c: Condition | None) -> int:
         """2 for a lone leaf on another layer, 1 for a composition using one, else 0."""
@@ -733,6 +747,7 @@ def _compile_leaves(
         "leaf_list": leaf_list,
         "leaf_lists": leaf_lists,
         "leaf_groups": leaf_groups,
+        "leaf_exits": leaf_exits,
         "grp_leafy": np.array(leafy, np.uint8),
         "list_ext": np.array([lone(c) for c in entries], np.uint8),
     }, tuple(external)

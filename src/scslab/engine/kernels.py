@@ -1309,6 +1309,8 @@ def _person(
             hh &= ~(own_due & ~T.hh_two[h])
         triggered |= hh
     on_score &= ~S.lists_off  # a list out of force admits nobody
+    # lists whose exit condition (exit.when) holds this month, on the leaves read above
+    exits = S.leaf_exits[word] if S.leaf_exits.shape[0] > 0 else np.int64(0)
     for li in range(st.list_since.shape[1]):
         cond = (on_score >> li) & 1 == 1
         since = np.int64(st.list_since[i, li])
@@ -1319,6 +1321,8 @@ def _person(
             if S.list_clean[li] > 0 and clean < S.list_clean[li]:
                 ok = False
             if S.list_ends[li] == 1 and cond:
+                ok = False
+            if S.list_when[li] == 1 and (exits >> li) & 1 == 0:
                 ok = False
             if (S.lists_off >> li) & 1 == 1:  # gone out of force: its entries end now
                 ok = True

@@ -608,15 +608,27 @@ class ListExit(_Strict):
         default=None, description="months without a negative record, at least"
     )
     condition_ends: bool = Field(default=False, description="leave once the entry condition fails")
+    when: Condition | None = Field(
+        default=None,
+        description="leave once this condition holds (with the other rules given, once they all "
+        "allow it), e.g. `{layer: sesame, grades: [excellent]}`: off the list through another "
+        "scheme",
+    )
     fulfilment: Fulfilment | None = Field(
         default=None, description="leave early by performing the obligation (an extra exit)"
     )
 
     @model_validator(mode="after")
     def _some_rule(self) -> ListExit:
-        if self.after_months is None and self.clean_months is None and not self.condition_ends:
+        if (
+            self.after_months is None
+            and self.clean_months is None
+            and not self.condition_ends
+            and self.when is None
+        ):
             raise ValueError(
-                "a list needs an exit rule: after_months, clean_months or condition_ends: true"
+                "a list needs an exit rule: after_months, clean_months, condition_ends: true "
+                "or when"
             )
         return self
 
@@ -1026,6 +1038,8 @@ class Scheme(_Strict):
 
         for i, x in enumerate(self.lists):
             walk(("lists", i, "entry"), x.entry)
+            if x.exit.when is not None:
+                walk(("lists", i, "exit", "when"), x.exit.when)
         for key in ("sanctions", "rewards"):
             for i, c in enumerate(getattr(self, key)):
                 walk((key, i, "trigger"), c.trigger)
@@ -1147,6 +1161,8 @@ def _score_numbers(s: Scheme) -> Iterator[tuple[Loc, int | float, tuple[int, int
 
     for i, x in enumerate(s.lists):
         yield from condition(("lists", i, "entry"), x.entry)
+        if x.exit.when is not None:
+            yield from condition(("lists", i, "exit", "when"), x.exit.when)
     for key in ("sanctions", "rewards"):
         for i, co in enumerate(getattr(s, key)):
             yield from condition((key, i, "trigger"), co.trigger)
@@ -1426,6 +1442,19 @@ def _check(s: Scheme) -> Iterator[tuple[Loc, str]]:  # one flat list of rules
 
     for i, x in enumerate(s.lists):
         yield from condition(("lists", i, "entry"), x.entry, "entry", entry=True)
+        if x.exit.when is not None:
+            w = x.exit.when
+            own = [c for c in w.leaves() if c.list is not None and c.layer is None]
+            if w.of == "household" or w.representative_listed:
+                yield (("lists", i, "exit", "when"), "an exit is about the person listed")
+            elif own:
+                yield (
+                    ("lists", i, "exit", "when"),
+                    f"an exit cannot read this scheme's lists (here '{own[0].list}'); use "
+                    "events, grades, a score, a count or another layer's list or grades",
+                )
+            else:
+                yield from condition(("lists", i, "exit", "when"), w, "exit", entry=True)
         if x.exit.condition_ends and x.entry.events:
             yield (
                 ("lists", i, "exit", "condition_ends"),
