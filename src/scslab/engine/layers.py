@@ -23,6 +23,7 @@ nothing; its lists and consequences end with it (a layer that reads it sees nobo
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -248,9 +249,11 @@ class LayeredRun:
         #: each layer's conditions on other layers, filled into its Traits.ext before its step
         layouts = {ls.id: ls.sim.layout for ls in lsim.layers}
         self.linkers = tuple(Linker(ls.sim.layout, layouts) for ls in lsim.layers)
-        for linker, run in zip(self.linkers, self.runs, strict=True):
+        for i, (linker, run) in enumerate(zip(self.linkers, self.runs, strict=True)):
             ext, why = linker.columns(run.state.score.shape[0])
             run.traits = run.traits._replace(ext=ext, ext_why=why)
+            if linker.by_layer:  # a part of the layer's month, just before its step
+                run.insert_part("links", functools.partial(self._links, i))
         #: months of history before month 0: the longest of the layers in force at the start
         self.history = max(run.history for run in self.runs)
         self.warmed = 0
@@ -270,39 +273,47 @@ class LayeredRun:
             if ls.in_force(t) or (t < 0 and ls.first == 0 and run.history >= -t)
         }
 
-    def _before_step(self, i: int, k: int, t: int) -> None:
-        """Before layer ``i``'s engine step ``k`` in month ``t`` of the run (negative: history):
-        its conditions on other layers read their lists and grades as those layers' steps of
-        this month left them (they step first: :func:`~scslab.engine.links.order_layers`).
-        A layer not in force (nor living its history) this month holds none of them."""
-        linker = self.linkers[i]
-        if not linker.by_layer:
-            return
+    def parts(self) -> list[tuple[str, str]]:
+        """The month's parts, in order: each layer in step order
+        (:func:`~scslab.engine.links.order_layers`: a layer after those it reads), its parts
+        (:meth:`Run.parts`), as ``(layer id, part)``; a layer with links has ``links`` before
+        its ``step``. A layer not in force in a month skips its parts."""
         layers, runs = self.lsim.layers, self.runs
-        linker.fill(
-            runs[i].traits.ext,
-            runs[i].traits.ext_why,
-            self.states(t),
-            {ls.id: (ls.lo, ls.hi) for ls in layers},
-            (layers[i].lo, layers[i].hi),
+        return [(layers[i].id, name) for i in self.lsim.order for name in runs[i].parts()]
+
+    def _links(self, i: int, k: int, t: int | None) -> None:
+        """Layer ``i``'s part ``links`` of its engine step ``k``, its month ``t`` (``None``: a
+        month of its history): its conditions on other layers read their lists and grades as
+        those layers' steps of this month left them (they step first:
+        :func:`~scslab.engine.links.order_layers`). A layer not in force (nor living its
+        history) this month holds none of them."""
+        layers, runs = self.lsim.layers, self.runs
+        ls, run = layers[i], runs[i]
+        month = t + ls.first if t is not None else k - run.history  # of the run; < 0: history
+        self.linkers[i].fill(
+            run.traits.ext,
+            run.traits.ext_why,
+            self.states(month),
+            {x.id: (x.lo, x.hi) for x in layers},
+            (ls.lo, ls.hi),
         )
 
     def advance(self, t: int) -> None:
-        """Month ``t`` of the run, for every layer in force."""
+        """Month ``t`` of the run, for every layer in force: each layer's month
+        (:meth:`parts`), in step order."""
         layers, runs = self.lsim.layers, self.runs
         while self.warmed < self.history:
             j = self.warmed - self.history  # the month before month 0, negative
             for i in self.lsim.order:
                 run = runs[i]
                 if j >= -run.history:
-                    self._before_step(i, run.warmed, j)
-                    run._month(run.warmed, None, assortativity=False)
+                    run.measuring = False
+                    run._month(run.warmed, None)
                     run.warmed += 1
             self.warmed += 1
         for i in self.lsim.order:
             ls, run = layers[i], runs[i]
             if ls.in_force(t):
-                self._before_step(i, t - ls.first + run.history, t)
                 run.advance(t - ls.first)
         self.done = t + 1
 

@@ -68,6 +68,7 @@ from scslab.engine.kernels import (
     status_marks,
 )
 from scslab.engine.simulation import (
+    MonthPart,
     Record,
     RunInterrupted,
     Simulation,
@@ -310,7 +311,8 @@ def _join(pairs: np.ndarray) -> tuple[int, ...]:
 
 
 class Shard:
-    """One shard's columns and the month step over them; mirrors :meth:`Run._month` for people.
+    """One shard's columns and its month: the parts of :attr:`Run.month`, in the same order,
+    each its shard's variant (:meth:`parts`).
 
     Its state columns are those of a run of its own people; ``score_ext`` holds their scores
     followed by the ghosts' (``state.score`` is a view of its head).
@@ -326,6 +328,7 @@ class Shard:
         "received",
         "threads",
         "clock",
+        "month",
     )
     checkpoint_static = ("plan",)
 
@@ -401,6 +404,8 @@ class Shard:
         self.threads: int | None = None  # for the compiled kernels; None: numba's default
         #: seconds each month: receiving, tie moments, the month itself, sending
         self.clock = np.zeros((sc.steps, 4))
+        #: the month, in order: ``(name, part)`` for each part this shard has (:meth:`parts`)
+        self.month: list[tuple[str, MonthPart]] = self._parts()
 
     def receive(self, inbox: dict[int, Message], t: int) -> None:
         """Ghost scores, list and grade marks, and neighbourhood flags as of the end of month
@@ -428,65 +433,111 @@ class Shard:
             )
 
     def advance(self, t: int) -> None:
-        """Month ``t``, as :meth:`Run._month` does it for the whole population; a month of the
-        history before month 0 (``t < 0``) is run as engine step ``t + history`` and not
-        recorded."""
-        sim, traits, state, plan = self.sim, self.traits, self.state, self.plan
-        seed = sim.stream_seed
-        k = t + sim.history_months  # the engine step
+        """Month ``t``: the parts of :attr:`month` in turn, as :meth:`Run._month` does them for
+        the whole population; a month of the history before month 0 (``t < 0``) is run as
+        engine step ``t + history`` and not recorded."""
+        k = t + self.sim.history_months  # the engine step
         if t == 0:
-            self.record.panel_start[:] = state.score[plan.panel]
+            self.record.panel_start[:] = self.state.score[self.plan.panel]
+        month = t if t >= 0 else None
+        for _, part in self.month:
+            part(k, month)
+
+    def parts(self) -> list[str]:
+        """The names of the month's parts, in the order they run (:attr:`month`)."""
+        return [name for name, _ in self.month]
+
+    def _parts(self) -> list[tuple[str, MonthPart]]:
+        """The month's parts, in :meth:`Run.parts`' order, those a shard has, each a shard's
+        variant of the run's part: friends' marks (the ghosts' too), collective responsibility
+        (with the neighbourhoods that straddle shards), ageing, households, the step, ties cut
+        and the record. Firms, contracts and public shaming are not sharded (:func:`shard_plans`
+        refuses them)."""
+        parts: list[tuple[str, MonthPart]] = []
         if len(self.mark_kind):
-            mark_friends(
-                traits,
-                state,
-                self.mark_kind,
-                self.mark_arg,
-                self.counting,
-                k,
-                self.score_ext,
-                self.ghost_marks,
-                plan.base,
-            )
+            parts.append(("friends", self._friends))
         if self.collective:
-            mark_offenders(state.last_neg, plan.household, traits.neighbourhood, k, traits.offended)
-            for src, flags in self.received.items():
-                traits.offended[1, plan.imports[src][2]] |= flags
-        if sim.cells_move and t >= 1:
-            # ageing, as Run._month does it; lineage (the audit's) is kept by unsharded runs
-            children = sim.scenario.population.children
-            age_month(
-                t,
-                plan.birth,
-                plan.household,
-                traits.cell,
-                self.people,
-                traits.minor,
-                state,
-                np.zeros(0, np.uint8),
-                np.zeros(0, np.uint8),
-                children is not None and children.inherit_record,
-            )
+            parts.append(("collective", self._collective))
+        if self.sim.cells_move:
+            parts.append(("ageing", self._ageing))
         if self.households:
-            mark_households(sim.arrays, state, traits)
-        step_month(self, k, plan.lo)
-        if self.network and self.cutting.enabled:
-            cut = cut_ties(
-                traits.indptr,
-                traits.friends,
-                traits.low[-1],
-                self.cutting.probability,
-                plan.group,
-                plan.members,
-                plan.group_start,
-                seed,
-                k,
-                plan.lo,
-            )
-            if t >= 0:
-                self.record.ties_cut[t] = cut
-        if t >= 0:
-            self.record.take(t, self.tally, state, self.people, traits.cell)
+            parts.append(("households", self._households))
+        parts.append(("step", self._step))
+        if self.network:
+            parts.append(("ties", self._ties))
+        parts.append(("record", self._record))
+        return parts
+
+    def _friends(self, k: int, t: int | None) -> None:
+        mark_friends(
+            self.traits,
+            self.state,
+            self.mark_kind,
+            self.mark_arg,
+            self.counting,
+            k,
+            self.score_ext,
+            self.ghost_marks,
+            self.plan.base,
+        )
+
+    def _collective(self, k: int, t: int | None) -> None:
+        traits, plan = self.traits, self.plan
+        mark_offenders(
+            self.state.last_neg, plan.household, traits.neighbourhood, k, traits.offended
+        )
+        for src, flags in self.received.items():
+            traits.offended[1, plan.imports[src][2]] |= flags
+
+    def _ageing(self, k: int, t: int | None) -> None:
+        """Ageing, as :meth:`Run._ageing` does it; lineage (the audit's) is kept by unsharded
+        runs."""
+        if t is None or t < 1:
+            return
+        children = self.sim.scenario.population.children
+        age_month(
+            t,
+            self.plan.birth,
+            self.plan.household,
+            self.traits.cell,
+            self.people,
+            self.traits.minor,
+            self.state,
+            np.zeros(0, np.uint8),
+            np.zeros(0, np.uint8),
+            children is not None and children.inherit_record,
+        )
+
+    def _households(self, k: int, t: int | None) -> None:
+        mark_households(self.sim.arrays, self.state, self.traits)
+
+    def _step(self, k: int, t: int | None) -> None:
+        step_month(self, k, self.plan.lo)
+
+    def _ties(self, k: int, t: int | None) -> None:
+        """Ties cut to low scorers (the assortativity is measured from the tie moments
+        :meth:`measure` takes, public shaming is not sharded)."""
+        if not self.cutting.enabled:
+            return
+        plan = self.plan
+        cut = cut_ties(
+            self.traits.indptr,
+            self.traits.friends,
+            self.traits.low[-1],
+            self.cutting.probability,
+            plan.group,
+            plan.members,
+            plan.group_start,
+            self.sim.stream_seed,
+            k,
+            plan.lo,
+        )
+        if t is not None:
+            self.record.ties_cut[t] = cut
+
+    def _record(self, k: int, t: int | None) -> None:
+        if t is not None:
+            self.record.take(t, self.tally, self.state, self.people, self.traits.cell)
 
     def outbox(self, t: int) -> dict[int, Message]:
         """What each other shard needs before month ``t``: scores, list and grade marks, and

@@ -97,6 +97,9 @@ from scslab.schemes.model import CHANNELS, Scheme
 from scslab.schemes.values import with_scheme_values
 
 Progress = Callable[[int, int], None]
+#: A part of a month (:attr:`Run.month`): ``part(k, t)`` does its share of engine step ``k``,
+#: recorded as month ``t`` (``None``: a month of the history, not recorded).
+MonthPart = Callable[[int, int | None], None]
 
 #: Python, numpy, the compiled kernels and DuckDB, before any person is allocated (a run of 2,000
 #: people peaks at 290 MiB; benchmarks/memory.py).
@@ -839,8 +842,9 @@ class Run:
     """
 
     #: What a checkpoint (:func:`scslab.engine.checkpoint.columns`) leaves out: the simulation and
-    #: population (rebuilt from the manifest), rate tables, and per-month scratch.
-    checkpoint_skip = ("sim", "pop", "draws", "tally", "network", "cutting")
+    #: population (rebuilt from the manifest), rate tables, per-month scratch, and the month's
+    #: parts (built again with the run).
+    checkpoint_skip = ("sim", "pop", "draws", "tally", "network", "cutting", "month", "measuring")
     #: Attributes whose arrays are the population's own: arrays shared with them are left out too.
     checkpoint_static = ("pop",)
 
@@ -968,6 +972,11 @@ class Run:
             self._firms_init(pop)
         if sim.contract_act is not None:
             self._contracts_init()
+        #: whether this month's score assortativity is measured (:meth:`advance`)
+        self.measuring = True
+        #: the month, in order: ``(name, part)`` for each part this run has (:meth:`parts` names
+        #: them), each called as ``part(k, t)``; built once, here; :meth:`insert_part` adds one
+        self.month: list[tuple[str, MonthPart]] = self._parts()
 
     def _contracts_init(self) -> None:
         """The contract game: each person's strategy, the standing partners read, counts."""
@@ -1009,105 +1018,178 @@ class Run:
         """Month ``t`` of the record: what last month's scores set, the step, ties, the record.
 
         A run first lives through its unrecorded history (:attr:`Simulation.history_months`).
+        Without ``assortativity`` the month's score assortativity is not measured (NaN).
         """
         while self.warmed < self.history:
-            self._month(self.warmed, None, assortativity=False)
+            self.measuring = False
+            self._month(self.warmed, None)
             self.warmed += 1
         if t == 0:
             self.record.panel_start[:] = self.state.score[self.record.panel_people]
-        self._month(t + self.history, t, assortativity=assortativity)
+        self.measuring = assortativity
+        self._month(t + self.history, t)
 
-    def _month(self, k: int, t: int | None, *, assortativity: bool) -> None:
-        """Engine step ``k``, recorded as month ``t`` (``None``: history, not recorded)."""
-        sim, traits, state, network = self.sim, self.traits, self.state, self.network
-        seed = self.seed
+    def _month(self, k: int, t: int | None) -> None:
+        """Engine step ``k``, recorded as month ``t`` (``None``: history, not recorded): each of
+        :attr:`month`'s parts in turn."""
+        for _, part in self.month:
+            part(k, t)
+
+    def parts(self) -> list[str]:
+        """The names of the month's parts, in the order they run (:attr:`month`)."""
+        return [name for name, _ in self.month]
+
+    def _parts(self) -> list[tuple[str, MonthPart]]:
+        """The month's parts, in order, those this run has (what :attr:`month` holds).
+
+        ============  ==========================================================================
+        firms before  a firm run: closures, and which firms' managers are on the people's lists
+        people        a firm run: the people's own month (their run's parts), before the firms'
+        friends       network rules: whom each rule marks, as last month ended
+        collective    collective responsibility: households and neighbourhoods that offended
+        ageing        with children: people age a month, children come of age
+        households    what households' members set for them (not in a firm run)
+        contracts     the contract game, on last month's standing; breaches go into the step
+        step          the scheme's step: acts, records, points, grades, lists, consequences
+        ties          with a network: ties cut to low scorers and the shamed; assortativity
+        record        the month's tallies, panel and who was ever affected
+        firms after   a firm run: flows by sector and size, the tax rating, ages
+        ============  ==========================================================================
+
+        A layered run adds ``links`` before a layer's ``step`` (:mod:`scslab.engine.layers`);
+        a shard has the same parts, those it can have (:meth:`scslab.engine.shards.Shard.parts`).
+        """
+        sim = self.sim
+        parts: list[tuple[str, MonthPart]] = []
         if self.people_run is not None:
-            self._firms_before(k, t)
-            self.people_run._month(k, t, assortativity=assortativity)
+            parts += [("firms before", self._firms_before), ("people", self._people)]
         if len(self.mark_kind):
-            mark_friends(traits, state, self.mark_kind, self.mark_arg, self.counting, k)
+            parts.append(("friends", self._friends))
         if self.collective:
-            mark_offenders(
-                state.last_neg,
-                self.pop.household,
-                traits.neighbourhood,
-                k,
-                traits.offended,
-            )
-        if sim.cells_move and t is not None and t >= 1:
-            assert isinstance(self.pop, Population) and self.pop.birth is not None
-            age_month(
-                t,
-                self.pop.birth,
-                self.pop.household,
-                traits.cell,
-                self.people,
-                traits.minor,
-                state,
-                self.ever,
-                self.lineage,
-                self.pop.spec.children is not None and self.pop.spec.children.inherit_record,
-            )
+            parts.append(("collective", self._collective))
+        if sim.cells_move:
+            parts.append(("ageing", self._ageing))
         if self.households and self.people_run is None:
-            mark_households(sim.arrays, state, traits)
+            parts.append(("households", self._households))
         if sim.contract_act is not None:
-            self._contracts(k, t)
-        step_month(self, k, self.offset)
-        if network is not None:
-            if self.cutting.enabled:
-                cut = cut_ties(
-                    network.indptr,
-                    network.indices,
-                    traits.low[-1],
-                    self.cutting.probability,
-                    self.group,
-                    self.members,
-                    self.group_start,
-                    seed,
-                    k,
-                    self.offset,
-                )
-                if t is not None:
-                    self.record.ties_cut[t] = cut
-            if self.shaming:
-                shamed = cut_shamed_ties(
-                    network.indptr,
-                    network.indices,
-                    state.shame,
-                    traits.cell,
-                    len(self.people),
-                    self.group,
-                    self.members,
-                    self.group_start,
-                    seed,
-                    k,
-                    self.offset,
-                )
-                if t is not None:
-                    self.record.extra["ties_cut_by_shaming"][t] = shamed
-            if assortativity and t is not None:
-                self.record.assortativity[t] = score_assortativity(network, state.score)
-        if t is not None:
-            self.record.take(t, self.tally, state, self.people, traits.cell)
-            low, rewards = self._ever_masks
-            mark_ever(
-                state.flags,
-                state.list_since,
-                state.grp_until,
-                state.grade,
-                low,
-                rewards,
-                self.ever,
-                self.sanction_months,
-            )
-            if len(self.band):
-                mark_moves(traits.cell, N_INCOME, self.band, self.ever)
-            if len(self.lineage):
-                mark_lineage(self.lineage, state.flags, state.grade, low)
-        elif len(self.band):  # a month of the history before month 0: its moves are not counted
-            self.band[:] = traits.cell % N_INCOME
+            parts.append(("contracts", self._contracts))
+        parts.append(("step", self._step))
+        if self.network is not None:
+            parts.append(("ties", self._ties))
+        parts.append(("record", self._record))
         if self.people_run is not None:
-            self._firms_after(t)
+            parts.append(("firms after", self._firms_after))
+        return parts
+
+    def insert_part(self, name: str, part: MonthPart, *, before: str = "step") -> None:
+        """Add ``part`` to :attr:`month` just before the part named ``before`` (by default the
+        scheme's step): a coupling that sets what the step reads, from outside this run."""
+        names = self.parts()
+        if name in names:
+            raise ValueError(f"the month already has a part named {name!r}")
+        self.month.insert(names.index(before), (name, part))
+
+    def _people(self, k: int, t: int | None) -> None:
+        """A firm run's people's month, before the firms' step: their lists reach the firms."""
+        assert self.people_run is not None
+        self.people_run.measuring = self.measuring
+        self.people_run._month(k, t)
+
+    def _friends(self, k: int, t: int | None) -> None:
+        mark_friends(self.traits, self.state, self.mark_kind, self.mark_arg, self.counting, k)
+
+    def _collective(self, k: int, t: int | None) -> None:
+        traits = self.traits
+        mark_offenders(
+            self.state.last_neg, self.pop.household, traits.neighbourhood, k, traits.offended
+        )
+
+    def _ageing(self, k: int, t: int | None) -> None:
+        """People age a month (from month 1 of the record): children come of age, into the
+        scheme, with their own or their parents' record (:mod:`scslab.engine.ageing`)."""
+        if t is None or t < 1:
+            return
+        assert isinstance(self.pop, Population) and self.pop.birth is not None
+        age_month(
+            t,
+            self.pop.birth,
+            self.pop.household,
+            self.traits.cell,
+            self.people,
+            self.traits.minor,
+            self.state,
+            self.ever,
+            self.lineage,
+            self.pop.spec.children is not None and self.pop.spec.children.inherit_record,
+        )
+
+    def _households(self, k: int, t: int | None) -> None:
+        mark_households(self.sim.arrays, self.state, self.traits)
+
+    def _step(self, k: int, t: int | None) -> None:
+        step_month(self, k, self.offset)
+
+    def _ties(self, k: int, t: int | None) -> None:
+        """Ties cut to low scorers and to the publicly shamed; the score assortativity."""
+        network, state, traits = self.network, self.state, self.traits
+        assert network is not None
+        if self.cutting.enabled:
+            cut = cut_ties(
+                network.indptr,
+                network.indices,
+                traits.low[-1],
+                self.cutting.probability,
+                self.group,
+                self.members,
+                self.group_start,
+                self.seed,
+                k,
+                self.offset,
+            )
+            if t is not None:
+                self.record.ties_cut[t] = cut
+        if self.shaming:
+            shamed = cut_shamed_ties(
+                network.indptr,
+                network.indices,
+                state.shame,
+                traits.cell,
+                len(self.people),
+                self.group,
+                self.members,
+                self.group_start,
+                self.seed,
+                k,
+                self.offset,
+            )
+            if t is not None:
+                self.record.extra["ties_cut_by_shaming"][t] = shamed
+        if self.measuring and t is not None:
+            self.record.assortativity[t] = score_assortativity(network, state.score)
+
+    def _record(self, k: int, t: int | None) -> None:
+        """The month's tallies and panel; who was ever affected (:mod:`scslab.engine.ever`)."""
+        state, traits = self.state, self.traits
+        if t is None:
+            if len(self.band):  # a month of the history before month 0: its moves are not counted
+                self.band[:] = traits.cell % N_INCOME
+            return
+        self.record.take(t, self.tally, state, self.people, traits.cell)
+        low, rewards = self._ever_masks
+        mark_ever(
+            state.flags,
+            state.list_since,
+            state.grp_until,
+            state.grade,
+            low,
+            rewards,
+            self.ever,
+            self.sanction_months,
+        )
+        if len(self.band):
+            mark_moves(traits.cell, N_INCOME, self.band, self.ever)
+        if len(self.lineage):
+            mark_lineage(self.lineage, state.flags, state.grade, low)
 
     def _contracts(self, k: int, t: int | None) -> None:
         """Month ``k``'s contracts, on last month's standing; breaches go into the step."""
@@ -1173,7 +1255,7 @@ class Run:
                 firms.cell[any_listed], minlength=len(self.people)
             )
 
-    def _firms_after(self, t: int | None) -> None:
+    def _firms_after(self, k: int, t: int | None) -> None:
         """After month ``t`` of a firm run: representatives restricted, the tax rating, ages."""
         firms, state, layout, extra = self.pop, self.state, self.sim.layout, self.record.extra
         assert isinstance(firms, Firms)
