@@ -19,15 +19,11 @@ from scslab.engine.checkpoint import (
     MANIFEST,
     Made,
     Manifest,
-    columns,
+    checkpointing,
     discard,
-    new_run_id,
-    part_name,
     restore,
-    write_file,
-    write_manifest,
 )
-from scslab.engine.layers import LAYERS_DIR, LAYERS_FILE, LayeredRun, LayeredSimulation
+from scslab.engine.layers import LAYERS_DIR, LAYERS_FILE, LayeredSimulation
 from scslab.engine.scenario import Scenario
 from scslab.engine.simulation import Progress, RunInterrupted, StopOnce
 from scslab.errors import ScenarioError
@@ -98,7 +94,12 @@ def run_layered(
             run = lsim.start()
             if resume is not None:
                 restore(run, resume.part(0), resume.folder / resume.parts[0][0])
-            saving = _checkpoints(lsim, run, folder, every, resume, progress)
+            saving = progress
+            if every is not None:
+                made, extra = made_of(lsim)
+                saving = checkpointing(
+                    folder, run, made, every, progress, resume=resume, extra=extra
+                )
             run = lsim.execute(saving, resume=run)
             interrupted = lsim.interrupted
             stop.saving = True
@@ -164,35 +165,3 @@ def resume_layered(
         lsim, manifest.folder, progress=progress, every=manifest.every, resume=manifest
     )
     return lsim, done
-
-
-def _checkpoints(
-    lsim: LayeredSimulation,
-    run: LayeredRun,
-    folder: Path,
-    every: int | None,
-    resume: Manifest | None,
-    progress: Progress | None,
-) -> Progress | None:
-    """The progress callback that also writes a checkpoint every ``every`` months (one part:
-    every layer's run, :attr:`LayeredRun.by_layer`)."""
-    if every is None:
-        return progress
-    made, extra = made_of(lsim)
-    if resume is not None:
-        started, before, run_id = resume.started, resume.seconds, resume.run or new_run_id()
-    else:  # an earlier checkpoint here stays until this run's first one replaces it
-        started, before, run_id = datetime.now(UTC), 0.0, new_run_id()
-    clock = time.perf_counter()
-
-    def step_done(done: int, total: int) -> None:
-        if done % every == 0 and done < total:
-            name = part_name(done, 0, run_id)
-            digest, _ = write_file(folder / name, {"kind": "part", "step": done}, columns(run))
-            seconds = before + time.perf_counter() - clock
-            parts = [(name, digest)]
-            write_manifest(folder, made, done, every, parts, started, seconds, extra, run=run_id)
-        if progress is not None:
-            progress(done, total)
-
-    return step_done

@@ -30,14 +30,10 @@ from scslab.engine.checkpoint import (
     MANIFEST,
     Made,
     Manifest,
-    columns,
+    checkpointing,
     discard,
-    new_run_id,
-    part_name,
     read_manifest,
     restore,
-    write_file,
-    write_manifest,
 )
 from scslab.engine.layers import LAYERS_FILE
 from scslab.engine.scenario import Scenario
@@ -177,22 +173,7 @@ def run_checkpointed(
     run = sim.start()
     if resume is not None:
         restore(run, resume.part(0), resume.folder / resume.parts[0][0])
-        started, before, run_id = resume.started, resume.seconds, resume.run or new_run_id()
-    else:  # an earlier checkpoint here stays until this run's first one replaces it
-        started, before, run_id = datetime.now(UTC), 0.0, new_run_id()
-    clock = time.perf_counter()
-
-    def step_done(done: int, total: int) -> None:
-        if done % every == 0 and done < total:
-            name = part_name(done, 0, run_id)
-            digest, _ = write_file(folder / name, {"kind": "part", "step": done}, columns(run))
-            seconds = before + time.perf_counter() - clock
-            write_manifest(
-                folder, Made.of(sim), done, every, [(name, digest)], started, seconds, run=run_id
-            )
-        if progress is not None:
-            progress(done, total)
-
+    step_done = checkpointing(folder, run, Made.of(sim), every, progress, resume=resume)
     return sim.run(folder, progress=step_done, resume=run)  # which removes the checkpoint
 
 

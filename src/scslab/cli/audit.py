@@ -70,6 +70,13 @@ def audit(
     if workers is not None and cluster is not None:
         raise ScslabError("--workers starts a LocalCluster; leave it out with --cluster")
     joint = [tuple(x.split(",")) for x in intersect] if intersect else None
+    # what every audit takes: replicates, groups compared jointly, where the replicates run
+    options: dict[str, Any] = {
+        "replicates": replicates,
+        "intersections": joint,
+        "workers": workers,
+        "cluster": cluster,
+    }
     from scslab.store.layered import is_layered
 
     if is_layered(run):
@@ -78,7 +85,7 @@ def audit(
                 "--ledger: a layered run's layers have a scheme each; audit one layer "
                 f"({run}/layers/<id>) with its ledger"
             )
-        audit_layers(run, as_json, replicates, joint, workers, cluster)
+        audit_layers(run, as_json, options)
         return
     from scslab.sweep.ledger import find_ledger, ledger_notes, note_line
 
@@ -86,14 +93,7 @@ def audit(
     try:
         found = find_ledger(results.path, ledger, str(results.run()["scheme"]))
         with err_console.status("replaying the run for its counterfactuals") as status:
-            report = compute(
-                results,
-                replicates=replicates,
-                intersections=joint,
-                progress=lambda what: status.update(what),
-                workers=workers,
-                cluster=cluster,
-            )
+            report = compute(results, progress=status.update, **options)
     finally:
         results.close()
     if found is not None:
@@ -108,27 +108,13 @@ def audit(
             console.print(f"  {note_line(note)}", markup=False)
 
 
-def audit_layers(
-    folder: Path,
-    as_json: bool,
-    replicates: int,
-    joint: list[tuple[str, ...]] | None,
-    workers: int | None,
-    cluster: str | None,
-) -> None:
+def audit_layers(folder: Path, as_json: bool, options: dict[str, Any]) -> None:
     """Every layer of a layered run, from one replay of the whole run per counterfactual."""
     from scslab.analysis.audit import audit_layered, region_burden
     from scslab.store.layered import open_layered
 
     with err_console.status("replaying the layered run for its counterfactuals") as status:
-        reports = audit_layered(
-            folder,
-            replicates=replicates,
-            intersections=joint,
-            progress=lambda what: status.update(what),
-            workers=workers,
-            cluster=cluster,
-        )
+        reports = audit_layered(folder, progress=status.update, **options)
     with open_layered(folder) as run:
         burden = region_burden(run)
     if as_json:

@@ -31,9 +31,10 @@ import os
 import re
 import secrets
 import struct
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, BinaryIO
 
@@ -432,6 +433,39 @@ def write_manifest(
         ahead = m.group(1) == run and int(m.group(2)) > step
         if old.name not in keep and not ahead:
             old.unlink(missing_ok=True)
+
+
+def checkpointing(
+    folder: Path,
+    run: Any,
+    made: Made,
+    every: int,
+    progress: Callable[[int, int], None] | None = None,
+    *,
+    resume: Manifest | None = None,
+    extra: dict[str, Any] | None = None,
+) -> Callable[[int, int], None]:
+    """The progress callback of a run checkpointed every ``every`` months: after each such
+    month (the last one excepted) it writes ``run``'s columns as the one part of a checkpoint
+    and points the manifest at it, then calls ``progress``. ``resume``: the checkpoint the run
+    continues from, whose start, time so far and run id it keeps; ``extra``: the manifest's."""
+    if resume is not None:
+        started, before, run_id = resume.started, resume.seconds, resume.run or new_run_id()
+    else:  # an earlier checkpoint here stays until this run's first one replaces it
+        started, before, run_id = datetime.now(UTC), 0.0, new_run_id()
+    clock = time.perf_counter()
+
+    def step_done(done: int, total: int) -> None:
+        if done % every == 0 and done < total:
+            name = part_name(done, 0, run_id)
+            digest, _ = write_file(folder / name, {"kind": "part", "step": done}, columns(run))
+            seconds = before + time.perf_counter() - clock
+            parts = [(name, digest)]
+            write_manifest(folder, made, done, every, parts, started, seconds, extra, run=run_id)
+        if progress is not None:
+            progress(done, total)
+
+    return step_done
 
 
 def _parts(folder: Path) -> list[Path]:
