@@ -98,14 +98,15 @@ def _stop(folder: Path, scenario: Path, at_least: int, delay: float) -> str:
 def test_sigint_to_a_sharded_run_at_any_moment_resumes_to_the_uninterrupted_results(
     tmp_path: Path,
 ) -> None:
-    """Stopped three times at different moments, each run resumes and every table equals the
-    uninterrupted run's; each Ctrl-C prints one line, no Dask traceback."""
+    """Stopped at two moments (as soon as a month is saved, and later with months in flight),
+    each run resumes and every table equals the uninterrupted run's; each Ctrl-C prints one
+    line, no Dask traceback."""
     scenario = tmp_path / "scenario.yaml"
     scenario.write_text(SCENARIO)
     whole = scslab("run", str(scenario), "--out", str(tmp_path / "whole"), "--json")
     assert whole.returncode == 0, whole.stderr
     expected = tables(tmp_path / "whole" / RESULTS)
-    for i, (at_least, delay) in enumerate(((1, 0.0), (3, 0.15), (6, 0.3))):
+    for i, (at_least, delay) in enumerate(((1, 0.0), (6, 0.3))):
         folder = tmp_path / f"stopped{i}"
         err = _stop(folder, scenario, at_least, delay)
         lines = [line for line in err.splitlines() if line.strip()]
