@@ -157,14 +157,14 @@ def test_the_story_holds_each_layers_history_exactly(run: LayeredResults) -> Non
     assert len(both) > 20
     for person in both[:: max(1, len(both) // 8)]:
         story = explain_layers(run, person)
-        assert [p.id for p in story.parts] == ["reader", "court"]
+        assert [p.layer.id for p in story.parts] == ["reader", "court"]
         for p in story.parts:
-            alone = explain(run.results(p.id), person)
+            alone = explain(run.results(p.layer.id), person)
             assert p.explanation == alone and p.note is None
-            lines = [ln for ln in story.timeline() if ln.layer == p.id]
+            lines = [ln for ln in story.timeline() if ln.layer == p.layer.id]
             records = [ln.record for ln in lines if ln.kind in ("record", "missed", "appeal")]
             assert records == list(alone.events)
-            assert [ln.month - ln.step for ln in lines] == [p.first] * len(lines)
+            assert [ln.month - ln.step for ln in lines] == [p.layer.first] * len(lines)
             starts = Counter(ln.spell for ln in lines if ln.kind == "start")
             ends = Counter(ln.spell for ln in lines if ln.kind == "end")
             assert starts == Counter(alone.spells)
@@ -279,8 +279,9 @@ def test_a_record_both_layers_scored_says_so(run: LayeredResults) -> None:
                 int(m)
                 for (m,) in run.results(lid)
                 .con.execute(
-                    f"SELECT step + {story.part(lid).first} FROM panel_events WHERE person = ? "
-                    "AND recorded AND act = 'payment-arrears' AND event IS NOT NULL",
+                    f"SELECT step + {story.part(lid).layer.first} FROM panel_events "
+                    "WHERE person = ? AND recorded AND act = 'payment-arrears' "
+                    "AND event IS NOT NULL",
                     [person],
                 )
                 .fetchall()

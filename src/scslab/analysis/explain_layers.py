@@ -43,14 +43,8 @@ _KINDS = ("record", "missed", "appeal", "grade", "end", "start")
 class LayerPart:
     """One layer of the run, for one person: whether it covers them and keeps their history."""
 
-    id: str
-    scheme: str
-    #: the regions it applies in; ``None``: everywhere
-    where: tuple[str, ...] | None
-    #: the run's month it comes into force, and the month it ends (excluded)
-    first: int
-    end: int
-    people: int
+    #: the layer, as the run's folder lists it (its id, scheme, place, months and people)
+    layer: LayerEntry
     #: the person is among its people (in its regions); ``None``: the folder does not say
     covers: bool | None
     #: the person's history in this layer; ``None`` if it is not kept (see :attr:`note`)
@@ -62,12 +56,12 @@ class LayerPart:
 
     def month(self, step: int) -> int:
         """The run's month of the layer's month ``step``."""
-        return step + self.first
+        return step + self.layer.first
 
     def status(self) -> str:
         """One line: the layer, its scheme and place, and what it keeps of the person."""
-        place = "everywhere" if self.where is None else "in " + ", ".join(self.where)
-        head = f"{self.id} ({self.scheme}, {place}, months {self.first} to {self.end - 1})"
+        x = self.layer
+        head = f"{x.id} ({x.scheme}, {x.place()}, months {x.first} to {x.end - 1})"
         return f"{head}: {self.note}" if self.note else f"{head}: in its panel"
 
 
@@ -250,10 +244,10 @@ class LayeredExplanation:
     @property
     def layers(self) -> dict[str, Explanation]:
         """The person's explanation in each layer that keeps their history, by layer id."""
-        return {p.id: p.explanation for p in self.parts if p.explanation is not None}
+        return {p.layer.id: p.explanation for p in self.parts if p.explanation is not None}
 
     def part(self, lid: str) -> LayerPart:
-        return next(p for p in self.parts if p.id == lid)
+        return next(p for p in self.parts if p.layer.id == lid)
 
     @property
     def traits(self) -> dict[str, str]:
@@ -272,7 +266,7 @@ class LayeredExplanation:
         if self._lines is None:
             lines: list[Line] = []
             also = self.also_scored()
-            order = {p.id: k for k, p in enumerate(self.parts)}
+            order = {p.layer.id: k for k, p in enumerate(self.parts)}
             for p in self.parts:
                 if p.explanation is not None:
                     lines += self._lines_of(p, p.explanation, also)
@@ -290,31 +284,33 @@ class LayeredExplanation:
             kind = "appeal" if e.appeal else ("record" if e.recorded else "missed")
             yield Line(
                 p.month(e.step),
-                p.id,
+                p.layer.id,
                 e.step,
                 kind,
-                e.describe(p.first),
+                e.describe(p.layer.first),
                 record=e,
-                also_scored_by=also.get((p.id, k), ()),
+                also_scored_by=also.get((p.layer.id, k), ()),
             )
         before: str | None = None
         for m in x.months:
             if m.grade is not None and m.grade != before:
-                yield Line(p.month(m.step), p.id, m.step, "grade", f"grade {m.grade}")
+                yield Line(p.month(m.step), p.layer.id, m.step, "grade", f"grade {m.grade}")
             before = m.grade
         for s in x.spells:
             name = f": {s.name}" if s.name else ""
             yield Line(
                 p.month(s.start),
-                p.id,
+                p.layer.id,
                 s.start,
                 "start",
                 f"+ {s.label()}{name}",
                 spell=s,
-                through=self.links(p.id, s),
+                through=self.links(p.layer.id, s),
             )
             if s.end is not None:
-                yield Line(p.month(s.end), p.id, s.end, "end", f"- ends: {s.label()}", spell=s)
+                yield Line(
+                    p.month(s.end), p.layer.id, s.end, "end", f"- ends: {s.label()}", spell=s
+                )
 
     def also_scored(self) -> dict[tuple[str, int], tuple[str, ...]]:
         """For each record (layer id, index in its events), the other layers that scored a
@@ -326,7 +322,7 @@ class LayeredExplanation:
         if self._also is not None:
             return self._also
         scored: dict[str, set[tuple[int, str]]] = {
-            p.id: {
+            p.layer.id: {
                 (p.month(e.step), e.act)
                 for e in p.explanation.events
                 if e.recorded and not e.appeal and e.event is not None
@@ -342,9 +338,9 @@ class LayeredExplanation:
                 if not e.recorded or e.appeal or e.event is None:
                     continue
                 key = (p.month(e.step), e.act)
-                others = tuple(o for o in scored if o != p.id and key in scored[o])
+                others = tuple(o for o in scored if o != p.layer.id and key in scored[o])
                 if others:
-                    out[(p.id, k)] = others
+                    out[(p.layer.id, k)] = others
         self._also = out
         return out
 
@@ -380,7 +376,7 @@ class LayeredExplanation:
             return None
         if y is None:  # it held if it is the whole condition; otherwise it cannot be told
             return Link(leaf.layer, kind, item, None, note=other.note, certain=lone)
-        step = month - other.first
+        step = month - other.layer.first
         also = self.also_scored()
         events = {id(e): k for k, e in enumerate(y.events)}
 
@@ -389,7 +385,7 @@ class LayeredExplanation:
         ) -> tuple[tuple[tuple[int, ActRecord], ...], tuple[tuple[str, ...], ...]]:
             return (
                 tuple((other.month(r.step), r) for r in rs),
-                tuple(also.get((other.id, events[id(r)]), ()) for r in rs),
+                tuple(also.get((other.layer.id, events[id(r)]), ()) for r in rs),
             )
 
         if leaf.list is not None:
@@ -409,14 +405,14 @@ class LayeredExplanation:
             chain = y.chain(held)
             rs, al = records(list(chain.events))
             note = None if rs else "; ".join(chain.notes) or "no record of it is in the panel"
-            inner = self.links(other.id, held, depth + 1) if depth < len(self.parts) else ()
-            return Link(other.id, kind, item, other.month(held.start), rs, al, note, inner)
+            inner = self.links(other.layer.id, held, depth + 1) if depth < len(self.parts) else ()
+            return Link(other.layer.id, kind, item, other.month(held.start), rs, al, note, inner)
         if not 0 <= step < len(y.months) or y.months[step].grade not in leaf.grades:
             return None
         found, notes = y.records_behind(step, spell.cause_domains)
         rs, al = records(found)
         note = None if rs else "; ".join(notes) or "no record behind the grade is in the panel"
-        return Link(other.id, kind, y.months[step].grade or item, month, rs, al, note)
+        return Link(other.layer.id, kind, y.months[step].grade or item, month, rs, al, note)
 
     # --- words --------------------------------------------------------------------------------
     def header(self) -> str:
@@ -438,22 +434,24 @@ class LayeredExplanation:
             if x is None:
                 continue
             for s in x.spells:
-                links = self.links(p.id, s)
-                head = f"{s.label()} {s.period(p.first)}"
+                links = self.links(p.layer.id, s)
+                head = f"{s.label()} {s.period(p.layer.first)}"
                 if s.kind == "reward" and not links:
-                    out.append(Why(p.month(s.start), k, p.id, s, f"{head}: {s.trigger}", (), ()))
+                    out.append(
+                        Why(p.month(s.start), k, p.layer.id, s, f"{head}: {s.trigger}", (), ())
+                    )
                     continue
                 c = x.chain(s)
                 notes = c.notes
                 through = "; and ".join(link.describe() for link in links)
                 if links and x.condition(s).layer is not None:  # the other layer's alone
-                    text = f"{head}: by layer {p.id}, {through}"
+                    text = f"{head}: by layer {p.layer.id}, {through}"
                     notes = ()  # (that the records are the other layer's: shown here)
                 elif links:
-                    text = f"{c.describe(p.first)}; and {through}"
+                    text = f"{c.describe(p.layer.first)}; and {through}"
                 else:
-                    text = c.describe(p.first)
-                out.append(Why(p.month(s.start), k, p.id, s, text, notes, links))
+                    text = c.describe(p.layer.first)
+                out.append(Why(p.month(s.start), k, p.layer.id, s, text, notes, links))
         out.sort(key=lambda w: (w.month, w.order))
         return out
 
@@ -480,12 +478,12 @@ class LayeredExplanation:
             "complete": self.complete,
             "traits": self.traits,
             "layers": {
-                p.id: {
-                    "scheme": p.scheme,
-                    "where": None if p.where is None else list(p.where),
-                    "from": p.first,
-                    "until": p.end,
-                    "people": p.people,
+                p.layer.id: {
+                    "scheme": p.layer.scheme,
+                    "where": None if p.layer.where is None else list(p.layer.where),
+                    "from": p.layer.first,
+                    "until": p.layer.end,
+                    "people": p.layer.people,
                     "panel": p.panel,
                     "covers": p.covers,
                     "in_panel": p.explanation is not None,
@@ -515,7 +513,7 @@ class LayeredExplanation:
             row_heights=[0.65 / n] * n + [0.35],
             vertical_spacing=0.04,
             subplot_titles=(
-                *(f"layer {p.id}: score and grade ({p.scheme})" for p in shown),
+                *(f"layer {p.layer.id}: score and grade ({p.layer.scheme})" for p in shown),
                 "lists, sanctions and rewards, by layer",
             ),
         )
@@ -523,12 +521,17 @@ class LayeredExplanation:
             assert p.explanation is not None
             notes = {
                 (s.kind, s.item, s.start): "; ".join(
-                    link.describe() for link in self.links(p.id, s)
+                    link.describe() for link in self.links(p.layer.id, s)
                 )
                 for s in p.explanation.spells
             }
             p.explanation.add_traces(
-                fig, score_row=k + 1, spell_row=n + 1, shift=p.first, layer=p.id, notes=notes
+                fig,
+                score_row=k + 1,
+                spell_row=n + 1,
+                shift=p.layer.first,
+                layer=p.layer.id,
+                notes=notes,
             )
         spells = sum(len(p.explanation.spells) for p in shown if p.explanation is not None)
         fig.update_layout(
@@ -580,7 +583,7 @@ def explain_layers(run: LayeredResults, person: int) -> LayeredExplanation:
         examples = _examples(run)
         raise PersonError(
             f"person {person} is in no layer's panel of {run.path}: "
-            + "; ".join(f"{p.id}: {p.note}" for p in parts)
+            + "; ".join(f"{p.layer.id}: {p.note}" for p in parts)
             + f"; people in a panel are e.g. {examples}"
         )
     return LayeredExplanation(
@@ -618,18 +621,7 @@ def _part(run: LayeredResults, layer: LayerEntry, person: int) -> LayerPart:
             f"one of its {layer.people:,} people, but not in its panel of {panel:,}: it did not "
             "keep their history"
         )
-    return LayerPart(
-        id=layer.id,
-        scheme=layer.scheme,
-        where=layer.where,
-        first=layer.first,
-        end=layer.end,
-        people=layer.people,
-        covers=covers,
-        explanation=x,
-        panel=panel,
-        note=note,
-    )
+    return LayerPart(layer=layer, covers=covers, explanation=x, panel=panel, note=note)
 
 
 def _examples(run: LayeredResults) -> str:

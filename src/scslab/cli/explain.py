@@ -266,14 +266,14 @@ def layered_timeline_table(x: LayeredExplanation) -> Table:
         if e is None:
             continue
 
-        def why(s: Spell, lid: str = p.id) -> str:
+        def why(s: Spell, lid: str = p.layer.id) -> str:
             return "; ".join(
                 f"layer {link.layer} {link.kind} {link.item}"
                 + (f" (month {link.month})" if link.month is not None else "")
                 for link in x.links(lid, s)
             )
 
-        rows += [(month, k, p.id, cells) for month, cells in _rows(e, p.first, why)]
+        rows += [(month, k, p.layer.id, cells) for month, cells in _rows(e, p.layer.first, why)]
     for month, _, lid, cells in sorted(rows, key=lambda r: (r[0], r[1])):
         t.add_row(str(month), lid, *cells)
     return t
