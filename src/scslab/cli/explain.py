@@ -54,43 +54,37 @@ def explain(
     from scslab.store.results import Results
 
     if is_layered(run):
-        _explain_layers(run, agent, as_json, plot)
+        from scslab.analysis.explain_layers import explain_layers
+        from scslab.store.layered import open_layered
+
+        with open_layered(run) as layered:
+            _show(explain_layers(layered, agent), as_json, plot)
         return
     results = Results(run)
     try:
         x = explain_person(results, agent)
     finally:
         results.close()
+    _show(x, as_json, plot)
+
+
+def _show(x: Explanation | LayeredExplanation, as_json: bool, plot: Path | None) -> None:
+    """The plot first, if asked for; then the explanation as JSON, or in words."""
+    from scslab.analysis.explain_layers import LayeredExplanation
+
     if plot is not None:
-        _write_plot(x, plot)
+        fig = x.figure()  # LibraryMissing, before anything is written, if plotly is absent
+        # a new name or a regular file only: never a link, a folder or a device
+        write_text(plot, fig.to_html(include_plotlyjs=True, full_html=True), what="the plot")
     if as_json:
         typer.echo(json.dumps(x.to_dict(), indent=2, ensure_ascii=False))
         return
-    print_explanation(x)
-    if plot is not None:
-        console.print(f"plot: {plot}")
-
-
-def _explain_layers(run: Path, agent: int, as_json: bool, plot: Path | None) -> None:
-    from scslab.analysis.explain_layers import explain_layers
-    from scslab.store.layered import open_layered
-
-    with open_layered(run) as layered:
-        x = explain_layers(layered, agent)
-        if plot is not None:
-            _write_plot(x, plot)
-        if as_json:
-            typer.echo(json.dumps(x.to_dict(), indent=2, ensure_ascii=False))
-            return
+    if isinstance(x, LayeredExplanation):
         print_layered(x)
+    else:
+        print_explanation(x)
     if plot is not None:
         console.print(f"plot: {plot}")
-
-
-def _write_plot(x: Explanation | LayeredExplanation, path: Path) -> None:
-    fig = x.figure()  # LibraryMissing, before anything is written, if plotly is absent
-    # a new name or a regular file only: never a link, a folder or a device
-    write_text(path, fig.to_html(include_plotlyjs=True, full_html=True), what="the plot")
 
 
 def _points(n: int | float) -> str:
@@ -99,18 +93,23 @@ def _points(n: int | float) -> str:
 
 def timeline_table(x: Explanation) -> Table:
     """Months in which something happened: score, grade, records, spells starting and ending."""
-    t = Table(
-        title=f"Timeline (months from 0; {x.steps} months in the run)",
-        title_justify="left",
-        show_edge=False,
-        caption=_CAPTION,
-        caption_justify="left",
-    )
-    t.add_column("month", justify="right")
-    for name in _COLUMNS:
-        t.add_column(name, justify="right" if name == "score" else "left")
+    t = _timeline(f"Timeline (months from 0; {x.steps} months in the run)", _CAPTION)
     for month, cells in _rows(x):
         t.add_row(str(month), *cells)
+    return t
+
+
+def _timeline(title: str, caption: str, *first: str) -> Table:
+    """An empty timeline: the month, the columns ``first``, then score, grade, records and
+    spells."""
+    t = Table(
+        title=title, title_justify="left", show_edge=False, caption=caption, caption_justify="left"
+    )
+    t.add_column("month", justify="right")
+    for name in first:
+        t.add_column(name)
+    for name in _COLUMNS:
+        t.add_column(name, justify="right" if name == "score" else "left")
     return t
 
 
@@ -249,17 +248,11 @@ def layered_timeline_table(x: LayeredExplanation) -> Table:
     """The months in which something happened to the person in any layer, each row one layer's
     month: the run's month, the layer, its score, grade, records and spells."""
     when = f", month 0 is {x.start}" if x.start else ""
-    t = Table(
-        title=f"Timeline across layers (months of the run from 0{when}; {x.months} months)",
-        title_justify="left",
-        show_edge=False,
-        caption=_CAPTION + "; each layer's score is on its own scheme's scale",
-        caption_justify="left",
+    t = _timeline(
+        f"Timeline across layers (months of the run from 0{when}; {x.months} months)",
+        _CAPTION + "; each layer's score is on its own scheme's scale",
+        "layer",
     )
-    t.add_column("month", justify="right")
-    t.add_column("layer")
-    for name in _COLUMNS:
-        t.add_column(name, justify="right" if name == "score" else "left")
     rows: list[tuple[int, int, str, list[Any]]] = []
     for k, p in enumerate(x.parts):
         e = p.explanation
