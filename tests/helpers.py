@@ -1,5 +1,6 @@
 """Helpers that tests in several folders share (``tests/`` is on the path: pyproject's
-``pythonpath``): a run's stored tables, read and compared table by table; the CLI, run."""
+``pythonpath``): a run's stored tables, read and compared table by table; a run stopped by
+Ctrl-C and resumed from its checkpoint; the CLI, run."""
 
 from __future__ import annotations
 
@@ -7,9 +8,13 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
+import pytest
+
+if TYPE_CHECKING:
+    from scslab.runs import Simulation
 
 #: Columns that say when and how long a run took: the only ones two equal runs may differ in.
 TIMING = ("started", "finished", "seconds")
@@ -57,6 +62,34 @@ def assert_same_tables(got: Tables, expected: Tables, what: str = "") -> None:
             f"{where}table {name}: {len(mine)} rows, expected {len(rows)}; "
             f"first difference at row {i}: {row} != {want}"
         )
+
+
+def stopped(sim: Simulation, folder: Path, *, after: int, every: int) -> Path:
+    """``sim`` run into ``folder`` with a checkpoint every ``every`` months and stopped as by
+    Ctrl-C after month ``after``: the run's folder, its last checkpoint checked to be there."""
+    from scslab.engine.checkpoint import read_manifest
+    from scslab.engine.simulation import RunInterrupted
+    from scslab.runs import run_checkpointed
+
+    def stop(done: int, total: int) -> None:
+        if done == after:
+            raise KeyboardInterrupt
+
+    folder = sim.prepare(folder)
+    with pytest.raises(RunInterrupted):
+        run_checkpointed(sim, folder, every, stop)
+    assert read_manifest(folder).step == after // every * every
+    return folder
+
+
+def stopped_and_resumed(sim: Simulation, folder: Path, *, after: int, every: int) -> Tables:
+    """The tables of ``sim`` :func:`stopped` after month ``after`` and resumed to its end."""
+    from scslab.runs import resume_run
+    from scslab.store.writer import RESULTS
+
+    folder = stopped(sim, folder, after=after, every=every)
+    resume_run(folder).close()
+    return tables(folder / RESULTS)
 
 
 #: a wide terminal without colour: rich prints tables and messages whole, as plain text

@@ -10,15 +10,16 @@ from typing import Any
 import numpy as np
 import pytest
 
+from helpers import stopped
 from scslab.behaviour.model import Catalogue
 from scslab.behaviour.rates import load_catalogue
 from scslab.engine.compiled import ALL_CAUSES
 from scslab.engine.kernels import APPEAL, ENTRY, EXPIRY, FULFILMENT, REPAIR
 from scslab.engine.scenario import Scenario
-from scslab.engine.simulation import Record, RunInterrupted
+from scslab.engine.simulation import Record
 from scslab.errors import ScenarioError, SchemeError
 from scslab.population import PopulationSpec
-from scslab.runs import Simulation, resume_run, run_checkpointed
+from scslab.runs import Simulation, resume_run
 from scslab.schemes import load_scheme, parse_scheme
 from scslab.schemes.model import Scheme
 
@@ -212,17 +213,9 @@ def test_a_checkpointed_run_resumes_to_the_same_flows_and_blocked_purchases(
 ) -> None:
     """Stopped after month 7 with checkpoints every 5 months, then resumed: every table equals
     an uninterrupted run's, the new columns included."""
-
-    def stop(done: int, total: int) -> None:
-        if done == 7:
-            raise KeyboardInterrupt
-
     whole = Simulation(defaulters(start="2014-01")).run(tmp_path / "whole")
     sim = Simulation(defaulters(start="2014-01"))
-    folder = sim.prepare(tmp_path / "stopped")
-    with pytest.raises(RunInterrupted):
-        run_checkpointed(sim, folder, 5, stop)
-    resumed = resume_run(folder)
+    resumed = resume_run(stopped(sim, tmp_path / "stopped", after=7, every=5))
     query = "SELECT * EXCLUDE (mean_score) FROM steps ORDER BY ALL"
     assert resumed.sql(query).fetchall() == whole.sql(query).fetchall()
     assert resumed.summary()["blocked"] == whole.summary()["blocked"]

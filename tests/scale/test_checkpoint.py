@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from scale_helpers import assert_same_tables, scslab, tables
+from scale_helpers import assert_same_tables, scslab, stopped, stopped_and_resumed, tables
 
 from scslab.engine.checkpoint import (
     MANIFEST,
@@ -22,10 +22,9 @@ from scslab.engine.checkpoint import (
     write_file,
 )
 from scslab.engine.scenario import Scenario
-from scslab.engine.simulation import RunInterrupted
 from scslab.errors import CheckpointError
 from scslab.population import NetworkSpec, PopulationSpec
-from scslab.runs import Simulation, resume_run, run_checkpointed
+from scslab.runs import Simulation
 from scslab.store.writer import PARTIAL, RESULTS
 
 SMALL = Scenario(
@@ -74,26 +73,12 @@ def test_a_run_killed_mid_way_resumes_to_the_results_of_an_uninterrupted_run(
     assert not (killed / MANIFEST).exists()  # the checkpoint goes once the run is complete
 
 
-def _stopped_at(folder: Path, month: int, every: int = 4) -> None:
-    """Run SMALL into ``folder`` with checkpoints, as if Ctrl-C came after ``month`` months."""
-
-    def stop(done: int, total: int) -> None:
-        if done == month:
-            raise KeyboardInterrupt
-
-    sim = Simulation(SMALL)
-    folder = sim.prepare(folder)
-    with pytest.raises(RunInterrupted):
-        run_checkpointed(sim, folder, every, stop)
-
-
 def test_ctrl_c_keeps_the_checkpoint_and_resume_finishes_the_run(tmp_path: Path) -> None:
     """Stopped after month 6 (checkpoint at 4): partial results are written, and `scslab resume`
     ends with the results of a run never stopped."""
     Simulation(SMALL).run(tmp_path / "whole")
-    _stopped_at(tmp_path / "stopped", 6)
+    stopped(Simulation(SMALL), tmp_path / "stopped", after=6, every=4)  # checkpoint at 4
     assert (tmp_path / "stopped" / PARTIAL).exists()
-    assert read_manifest(tmp_path / "stopped").step == 4
     done = scslab("resume", str(tmp_path / "stopped"), "--json")
     assert done.returncode == 0, done.stderr
     assert not (tmp_path / "stopped" / PARTIAL).exists()
@@ -105,7 +90,7 @@ def test_a_corrupted_or_truncated_checkpoint_is_refused(damage: str, tmp_path: P
     """One flipped byte in a part, a part cut short, or a damaged manifest: `scslab resume`
     refuses with status 2 and a message, and writes no results."""
     folder = tmp_path / "run"
-    _stopped_at(folder, 6)
+    stopped(Simulation(SMALL), folder, after=6, every=4)
     manifest = read_manifest(folder)
     part = folder / manifest.parts[0][0]
     target = folder / MANIFEST if damage == "manifest" else part
@@ -153,15 +138,5 @@ def test_a_firm_run_with_its_peoples_run_inside_resumes_to_the_same_results(
         scheme="corporate-scs", population=PopulationSpec(agents=20_000), years=1, seed=2, panel=200
     )
     Simulation(firms).run(tmp_path / "whole")
-    sim = Simulation(firms)
-    folder = sim.prepare(tmp_path / "stopped")
-
-    def stop(done: int, total: int) -> None:
-        if done == 7:
-            raise KeyboardInterrupt
-
-    with pytest.raises(RunInterrupted):
-        run_checkpointed(sim, folder, 4, stop)
-    assert read_manifest(folder).step == 4
-    resume_run(folder)
-    assert_same_tables(tables(folder / RESULTS), tables(tmp_path / "whole" / RESULTS))
+    got = stopped_and_resumed(Simulation(firms), tmp_path / "stopped", after=7, every=4)
+    assert_same_tables(got, tables(tmp_path / "whole" / RESULTS))

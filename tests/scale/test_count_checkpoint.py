@@ -8,12 +8,11 @@ from typing import Any
 
 import numpy as np
 import pytest
-from scale_helpers import assert_same_tables, tables
+from scale_helpers import assert_same_tables, stopped_and_resumed, tables
 
 from scslab.engine.scenario import Scenario
-from scslab.engine.simulation import RunInterrupted
 from scslab.population import PopulationSpec
-from scslab.runs import Simulation, resume_run, run_checkpointed
+from scslab.runs import Simulation
 from scslab.store.writer import RESULTS
 
 # rongcheng-2014's redlist: two records of volunteer work within 24 months, not in grade C or D
@@ -50,13 +49,5 @@ def test_the_records_a_count_keeps_are_in_the_state_and_fill_the_redlist() -> No
 def test_a_run_with_a_count_stopped_and_resumed_gives_the_whole_runs_results(
     whole: dict[str, Any], tmp_path: Path
 ) -> None:
-    def stop(done: int, total: int) -> None:
-        if done == 9:
-            raise KeyboardInterrupt
-
-    sim = Simulation(RONGCHENG)
-    folder = sim.prepare(tmp_path / "stopped")
-    with pytest.raises(RunInterrupted):
-        run_checkpointed(sim, folder, 4, stop)
-    resume_run(folder)
-    assert_same_tables(tables(folder / RESULTS), whole)
+    got = stopped_and_resumed(Simulation(RONGCHENG), tmp_path / "stopped", after=9, every=4)
+    assert_same_tables(got, whole)

@@ -7,11 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from scale_helpers import assert_same_tables, tables
+from scale_helpers import assert_same_tables, stopped_and_resumed, tables
 
 from scslab.engine.scenario import Scenario
-from scslab.engine.simulation import RunInterrupted
-from scslab.runs import Simulation, resume_run, run_checkpointed, run_sharded
+from scslab.runs import Simulation, run_sharded
 from scslab.store.writer import RESULTS
 
 DATED = Scenario.model_validate(
@@ -51,14 +50,5 @@ def test_a_run_with_dated_rates_stopped_and_resumed_gives_the_whole_runs_results
 ) -> None:
     """Stopped after month 9 (checkpoint at 8, in the second piece of the rates): resumed, the
     run ends with the results of one never stopped."""
-
-    def stop(done: int, total: int) -> None:
-        if done == 9:
-            raise KeyboardInterrupt
-
-    sim = Simulation(DATED)
-    folder = sim.prepare(tmp_path / "stopped")
-    with pytest.raises(RunInterrupted):
-        run_checkpointed(sim, folder, 4, stop)
-    resume_run(folder)
-    assert_same_tables(tables(folder / RESULTS), whole)
+    got = stopped_and_resumed(Simulation(DATED), tmp_path / "stopped", after=9, every=4)
+    assert_same_tables(got, whole)

@@ -7,11 +7,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from scale_helpers import assert_same_tables, tables
+from scale_helpers import assert_same_tables, stopped_and_resumed, tables
 
 from scslab.engine.scenario import Scenario
-from scslab.engine.simulation import RunInterrupted
-from scslab.runs import Simulation, resume_run, run_checkpointed, run_sharded
+from scslab.runs import Simulation, run_sharded
 from scslab.store.writer import RESULTS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -73,14 +72,5 @@ def test_a_scheduled_run_stopped_and_resumed_gives_the_whole_runs_results(
 ) -> None:
     """Stopped after month 13 (checkpoint at 12, after the hotel ban's end and before the
     spending restriction's): resumed, the run ends with the results of one never stopped."""
-
-    def stop(done: int, total: int) -> None:
-        if done == 13:
-            raise KeyboardInterrupt
-
-    sim = Simulation(scenario)
-    folder = sim.prepare(tmp_path / "stopped")
-    with pytest.raises(RunInterrupted):
-        run_checkpointed(sim, folder, 4, stop)
-    resume_run(folder)
-    assert_same_tables(tables(folder / RESULTS), whole)
+    got = stopped_and_resumed(Simulation(scenario), tmp_path / "stopped", after=13, every=4)
+    assert_same_tables(got, whole)
