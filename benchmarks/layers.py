@@ -13,23 +13,17 @@ No history (``history_months: 0``), so that the months timed are the run's own.
 
 from __future__ import annotations
 
-import argparse
 import os
-import time
+from functools import partial
 from typing import Any
 
-import numpy as np
+from in_turn import medians, months_in_turn, options
 
 SCHEMES = ("rongcheng-2014", "defaulter-blacklist", "suining-2010")
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("--agents", type=int, default=300_000)
-    p.add_argument("--months", type=int, default=12)
-    p.add_argument("--threads", default="1")
-    args = p.parse_args()
-    os.environ["NUMBA_NUM_THREADS"] = args.threads
+    args = options(__doc__, agents=300_000, months=12, threads="1")
 
     from scslab.engine.compiled import ring_width, state_bytes_per_person
     from scslab.engine.layers import LayeredSimulation
@@ -61,17 +55,11 @@ def main() -> None:
     for s in SCHEMES:
         runs[f"{s} alone"] = Simulation(scenario(args.agents, s)).start()
     names = list(runs)
-    times: dict[str, list[float]] = {n: [] for n in names}
-    for t in range(args.months):
-        shift = t % len(names)
-        for name in names[shift:] + names[:shift]:
-            t0 = time.perf_counter()
-            if name.endswith("alone"):
-                runs[name].advance(t, assortativity=False)
-            else:
-                runs[name].advance(t)
-            times[name].append(time.perf_counter() - t0)
-    med = {n: float(np.median(v)) for n, v in times.items()}
+    month = {
+        n: partial(r.advance, assortativity=False) if n.endswith("alone") else r.advance
+        for n, r in runs.items()
+    }
+    med = medians(months_in_turn(month, args.months))
     print(f"{args.agents:,} people, {args.months} months, {args.threads} thread(s):")
     for n in names:
         print(f"  {n:32s} {med[n] * 1e3:8.1f} ms a month (median)")

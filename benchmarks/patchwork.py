@@ -13,21 +13,15 @@ Both runs are held in memory at once (about 4.3 GiB and 2 GiB at 10,000,000 peop
 
 from __future__ import annotations
 
-import argparse
 import os
 import resource
 import time
 
-import numpy as np
+from in_turn import medians, months_in_turn, options
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument("--agents", type=int, default=10_000_000)
-    p.add_argument("--months", type=int, default=3)
-    p.add_argument("--threads", default="2")
-    args = p.parse_args()
-    os.environ["NUMBA_NUM_THREADS"] = args.threads
+    args = options(__doc__, agents=10_000_000, months=3, threads="2")
 
     from scslab.engine.layers import LayeredSimulation
     from scslab.engine.scenario import Scenario, load_scenario
@@ -50,13 +44,8 @@ def main() -> None:
     }
     print(f"set up both in {time.perf_counter() - clock:.0f} s")
     names = list(runs)
-    times: dict[str, list[float]] = {n: [] for n in names}
-    for t in range(args.months):
-        for name in names if t % 2 == 0 else names[::-1]:
-            t0 = time.perf_counter()
-            runs[name].advance(t)
-            times[name].append(time.perf_counter() - t0)
-    med = {n: float(np.median(v)) for n, v in times.items()}
+    times = months_in_turn({n: r.advance for n, r in runs.items()}, args.months)
+    med = medians(times)
     print(f"{args.agents:,} people, {args.months} months, {args.threads} thread(s):")
     for n in names:
         each = ", ".join(f"{x:.2f}" for x in times[n])
