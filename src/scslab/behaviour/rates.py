@@ -27,7 +27,7 @@ from scslab.behaviour.model import Adaptation, Catalogue, Observation
 from scslab.errors import ScenarioError, ScslabError
 from scslab.population.individuals import Cells
 from scslab.schemes import units
-from scslab.schemes.model import Scheme
+from scslab.schemes.model import Event, Scheme
 
 CLASSES = 2  # 0: under no sanction, 1: under at least one sanction (x act effects: the engine)
 
@@ -188,6 +188,43 @@ def check_catalogue(catalogue: Catalogue, scheme: Scheme, cells: Cells) -> None:
                 )
 
 
+@dataclass(frozen=True)
+class _Weighed:
+    """A scheme's events in force as people weigh them (``off``: the ids of the events and of the
+    lists out of force, ``in_force:``): each by the act it scores, and whether it enters a list
+    of the kind that counts."""
+
+    score_units: units.ScoreUnits
+    #: points are felt relative to the score range (100 of a 1,000-point range weigh 1), in
+    #: engine integers: a scheme at resolution 0.1 deters as the same one written x 10
+    scale: float
+    by_act: dict[str, Event]
+    #: the ids of the events that enter a list (of the kind that counts) in force
+    entering: frozenset[str]
+
+    @classmethod
+    def of(cls, scheme: Scheme, off: tuple[frozenset[str], frozenset[str]], kind: str) -> _Weighed:
+        n = units.of(scheme)
+        events_off, lists_off = off
+        return cls(
+            score_units=n,
+            scale=(n.engine(scheme.score.max) - n.engine(scheme.score.min)) / 10.0,
+            by_act={e.act_id: e for e in scheme.events if e.id not in events_off},
+            entering=frozenset(
+                ev
+                for x in scheme.lists
+                if x.kind == kind and x.id not in lists_off
+                for ev in x.entry.events
+            ),
+        )
+
+    def value(self, points: float, ev: Event, adaptation: Adaptation) -> float:
+        """``points`` (engine integers) relative to the score range, plus, for an event that
+        enters a list, ``list_entry_points`` of a 1,000-point range, whatever the scheme."""
+        entry = adaptation.list_entry_points / 100.0 if ev.id in self.entering else 0.0
+        return points / self.scale + entry
+
+
 def penalties(
     catalogue: Catalogue,
     scheme: Scheme,
@@ -199,32 +236,20 @@ def penalties(
     is the scenario's whether or not deterrence and chilling are enabled. ``off``: the ids of the
     events and of the lists out of force (``in_force:``), which cost nothing."""
     acts = catalogue.acts
-    n = units.of(scheme).engine  # in engine integers: a scheme at resolution 0.1 deters as
-    scale = (n(scheme.score.max) - n(scheme.score.min)) / 10.0  # the same one written x 10
     penalty = np.zeros(len(acts))
     elasticity = np.zeros(len(acts))
     det, chill = adaptation.deterrence, adaptation.chilling
-    # a blacklist entry is felt as a penalty; a redlist entry is not
-    events_off, lists_off = off
-    entering = {
-        ev
-        for x in scheme.lists
-        if x.kind == "black" and x.id not in lists_off
-        for ev in x.entry.events
-    }
-    by_act = {e.act_id: e for e in scheme.events if e.id not in events_off}
+    weighed = _Weighed.of(scheme, off, "black")  # a blacklist entry is felt; a redlist entry not
     # a weighted-factor score moves by the factor's weight times a record's points
     weight = {f.id: f.weight for f in scheme.score.factors}
     for a_i, act in enumerate(acts):
-        ev = by_act.get(act.id)
+        ev = weighed.by_act.get(act.id)
         if ev is None:
             continue
-        # points are felt relative to the score range (100 of a 1,000-point range weigh 1);
-        # a list entry weighs list_entry_points of a 1,000-point range, whatever the scheme
-        felt = max(0, -n(ev.points)) * (weight[ev.factor] if ev.factor else 1.0)
-        penalty[a_i] = felt / scale + (
-            adaptation.list_entry_points / 100.0 if ev.id in entering else 0.0
+        felt = max(0, -weighed.score_units.engine(ev.points)) * (
+            weight[ev.factor] if ev.factor else 1.0
         )
+        penalty[a_i] = weighed.value(felt, ev, adaptation)
         elasticity[a_i] = chill.elasticity if act.rights else det.elasticity
     return penalty, elasticity
 
@@ -456,23 +481,12 @@ def reward_factors(
     seek, game = adaptation.reward_seeking, adaptation.gaming
     if scheme is None or not (seek.enabled or game.enabled):
         return out
-    n = units.of(scheme).engine
-    scale = (n(scheme.score.max) - n(scheme.score.min)) / 10.0
-    events_off, lists_off = off
-    red = {
-        ev
-        for x in scheme.lists
-        if x.kind == "red" and x.id not in lists_off
-        for ev in x.entry.events
-    }
-    by_act = {e.act_id: e for e in scheme.events if e.id not in events_off}
+    weighed = _Weighed.of(scheme, off, "red")
     for a_i, act in enumerate(catalogue.acts):
-        ev = by_act.get(act.id)
+        ev = weighed.by_act.get(act.id)
         if ev is None or not act.lawful:
             continue
-        value = max(0, n(ev.points)) / scale + (
-            adaptation.list_entry_points / 100.0 if ev.id in red else 0.0
-        )
+        value = weighed.value(max(0, weighed.score_units.engine(ev.points)), ev, adaptation)
         if value <= 0:
             continue
         if seek.enabled:
