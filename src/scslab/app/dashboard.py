@@ -422,7 +422,7 @@ class Dashboard:
                     if isinstance(v, float)
                     else f"| {text(k.replace('_', ' '))} | {text(v) if v is not None else '—'} |"
                     for k, v in row.items()
-                    if k != "path"
+                    if k not in ("path", "kind", "layer", "from", "until")  # what the column is
                 ]
             )
             columns.append(

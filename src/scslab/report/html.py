@@ -543,7 +543,9 @@ def write_layered_report(folder: Path, audits: dict[str, dict[str, Any]] | None 
 
 
 def comparison_page(report: dict[str, Any], figures: tuple[tuple[str, str, str], ...]) -> str:
-    """A self-contained page comparing schemes: one bar chart per figure of ``scslab compare``.
+    """A self-contained page comparing schemes: one bar chart per figure of ``scslab compare``,
+    a bar per column (a scheme, a layer, a layered scenario's all layers; none where a figure
+    has no value for a column).
 
     ``figures`` are ``(key, label, kind)`` with kind ``pct``, ``num`` or ``int``.
     """
@@ -555,7 +557,7 @@ def comparison_page(report: dict[str, Any], figures: tuple[tuple[str, str, str],
         fig = go.Figure(
             go.Bar(
                 x=names,
-                y=[v * scale for v in values],
+                y=[None if v is None else v * scale for v in values],
                 marker_color="#4575b4",
                 hovertemplate="%{x}: %{y:,.3f}<extra></extra>",
             )
@@ -567,6 +569,13 @@ def comparison_page(report: dict[str, Any], figures: tuple[tuple[str, str, str],
         f"{report['agents']:,} people, {report['years']:g} years, seed {report['seed']}: "
         "the same people with the same acts under each scheme"
     )
+    if any(item["kind"] == "layered" for item in report.get("items", {}).values()):
+        title = (
+            f"{report['agents']:,} people, {report['months']} months"
+            + (f" from {report['start']}" if report.get("start") else "")
+            + f", seed {report['seed']}: the same people under each scheme and layer (each "
+            "layer's figures over its own people and months; all layers: over everyone)"
+        )
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>scslab comparison</title>
 <style>{STYLE}</style></head><body>
