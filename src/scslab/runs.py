@@ -250,6 +250,7 @@ def run_sharded(
             resume=resume,
             log=log,
         )
+        assert isinstance(record, engine.Record)
         path = write_results(folder, sim, record, meta)
         discard(folder)
     return Results(path)

@@ -334,7 +334,7 @@ def test_run_json_has_each_layer_s_summary_and_refuses_what_layers_lack(tmp_path
     with pytest.raises(ScslabError, match="a layered run, with results per layer; give one of"):
         Results(tmp_path / "out")  # what every command opens
     for flags, said in (
-        (("--shards", "2"), "--shards 2: not supported yet for layered runs"),
+        (("--shards", "9"), "--shards 9: the population has 4 regions with people"),
         (("--checkpoint-every", "0"), "--checkpoint-every 0: give 1 month or more"),
         (("--scheme", "suining-2010"), "--scheme suining-2010: the scenario has layers"),
     ):
@@ -361,18 +361,6 @@ def test_suining_starts_and_is_abandoned_within_the_built_in_run(tmp_path: Path)
     first = [r for r in suining["panel"] if r[0] == 0]
     assert all(r[-2] == 1000 for r in first)  # score_before
     assert len({str(r[1])[:7] for r in tables(results["bureau"])["steps"]}) == 24
-
-
-def test_a_sharded_run_of_a_layer_over_some_regions_is_refused(tmp_path: Path) -> None:
-    """Shards key their draws by their own rows, a layer's by the whole population's: a
-    sharded run of a layer over some regions is refused in one line, not run differently."""
-    from scslab.engine.shards import plan_shards
-
-    one = plain(tmp_path).model_dump(exclude={"scheme", "layers"})
-    one["layers"] = [{"id": "g", "scheme": plain(tmp_path).scheme, "where": ["towns", "villages"]}]
-    sim = Simulation(Scenario.model_validate(one))
-    with pytest.raises(ScenarioError, match="sharded runs of a layer: not supported yet"):
-        plan_shards(sim, sim.population(), 2)
 
 
 @pytest.mark.parametrize("command", ["assumptions", "sweep"])

@@ -39,7 +39,9 @@ def resume(
 
         try:
             if manifest.extra.get("layered"):
-                lsim, layers = resume_layered(manifest, progress=advance)
+                lsim, layers = resume_layered(
+                    manifest, progress=advance, cluster=cluster, log=err_console.print
+                )
             else:
                 results = resume_run(
                     run_folder, progress=advance, cluster=cluster, log=err_console.print

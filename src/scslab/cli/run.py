@@ -118,13 +118,15 @@ def run(
     if updates:
         scenario = with_flags(scenario, updates, flags)
     if scenario.layers is not None:
-        for given, flag in (
-            (shards != 1, f"--shards {shards}"),
-            (cluster is not None, "--cluster"),
-        ):
-            if given:
-                raise ScenarioError(f"{flag}: not supported yet for layered runs")
-        run_layers(scenario, out, overwrite=overwrite, as_json=as_json, every=checkpoint_every)
+        run_layers(
+            scenario,
+            out,
+            overwrite=overwrite,
+            as_json=as_json,
+            every=checkpoint_every,
+            shards=shards,
+            cluster=cluster,
+        )
         return
 
     sim = Simulation(scenario)
@@ -169,9 +171,11 @@ def run_layers(
     overwrite: bool,
     as_json: bool,
     every: int | None = None,
+    shards: int = 1,
+    cluster: str | None = None,
 ) -> None:
-    """A scenario with ``layers:``: run them together (checkpointing every ``every`` months),
-    then each layer's summary."""
+    """A scenario with ``layers:``: run them together (checkpointing every ``every`` months; in
+    ``shards`` shards, on ``cluster``), then each layer's summary."""
     from scslab.engine.layers import LayeredSimulation
     from scslab.engine.simulation import RunInterrupted
     from scslab.layered import run_layered
@@ -185,7 +189,16 @@ def run_layers(
             bar.update(task, completed=done)
 
         try:
-            results = run_layered(lsim, out, overwrite=overwrite, progress=advance, every=every)
+            results = run_layered(
+                lsim,
+                out,
+                overwrite=overwrite,
+                progress=advance,
+                every=every,
+                shards=shards,
+                cluster=cluster,
+                log=err_console.print,  # a lost worker, and the month the run restarts from
+            )
         except RunInterrupted as stop:
             stopped(stop)
     show_layers(lsim, results, as_json=as_json)

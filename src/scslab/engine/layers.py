@@ -31,6 +31,8 @@ from pathlib import Path
 from typing import Any
 
 from scslab.behaviour.model import Catalogue
+from scslab.behaviour.rates import catalogue_text
+from scslab.engine.checkpoint import Made
 from scslab.engine.compiled import State
 from scslab.engine.links import Linker, order_layers
 from scslab.engine.scenario import Layer, Scenario
@@ -39,6 +41,7 @@ from scslab.errors import ResourceError, ScenarioError
 from scslab.months import month_index
 from scslab.population.individuals import Population, generate
 from scslab.population.network import generate_network
+from scslab.schemes.loader import dump_scheme
 from scslab.schemes.model import Scheme
 
 #: The file at the top of a layered run's folder that says it is layered and lists its layers.
@@ -87,6 +90,14 @@ class LayerSim:
 
     def in_force(self, t: int) -> bool:
         return self.first <= t < self.end
+
+    def live(self, t: int) -> bool:
+        """Whether the layer takes a step in month ``t`` of the run: in force then, or (``t <
+        0``) living its history, the last ``history_months`` months before month 0 of a layer
+        in force from month 0."""
+        if t < 0:
+            return self.first == 0 and self.sim.history_months >= -t
+        return self.in_force(t)
 
 
 class LayeredSimulation:
@@ -139,6 +150,22 @@ class LayeredSimulation:
     @property
     def steps(self) -> int:
         return self.scenario.steps
+
+    @property
+    def history_months(self) -> int:
+        """Months of history before month 0: the longest of the layers' (a layer that comes
+        into force late has none)."""
+        return max(ls.sim.history_months for ls in self.layers)
+
+    def made(self) -> tuple[Made, dict[str, Any]]:
+        """What a checkpoint of the run keeps to rebuild it: the layered scenario and the acts,
+        and (the manifest's ``extra``) each layer's scheme as it ran."""
+        first = self.layers[0].sim
+        made = Made(
+            self.scenario.to_yaml(), "", catalogue_text(first.catalogue), (), self.scenario.steps
+        )
+        schemes = {ls.id: dump_scheme(ls.sim.scheme) for ls in self.layers}
+        return made, {"layered": {"schemes": schemes}}
 
     @property
     def agents(self) -> int:
@@ -255,7 +282,7 @@ class LayeredRun:
             if linker.by_layer:  # a part of the layer's month, just before its step
                 run.insert_part("links", functools.partial(self._links, i))
         #: months of history before month 0: the longest of the layers in force at the start
-        self.history = max(run.history for run in self.runs)
+        self.history = lsim.history_months
         self.warmed = 0
         self.done = 0
 
@@ -270,7 +297,7 @@ class LayeredRun:
         return {
             ls.id: run.state
             for ls, run in zip(self.lsim.layers, self.runs, strict=True)
-            if ls.in_force(t) or (t < 0 and ls.first == 0 and run.history >= -t)
+            if ls.live(t)
         }
 
     def parts(self) -> list[tuple[str, str]]:
@@ -306,7 +333,7 @@ class LayeredRun:
             j = self.warmed - self.history  # the month before month 0, negative
             for i in self.lsim.order:
                 run = runs[i]
-                if j >= -run.history:
+                if layers[i].live(j):
                     run.measuring = False
                     run._month(run.warmed, None)
                     run.warmed += 1

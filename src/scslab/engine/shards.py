@@ -16,6 +16,13 @@ Draws are keyed by the person's index in the whole population (the kernels take 
 exact integer moments (:func:`scslab.population.network.tie_moments`), so the aggregates equal
 the unsharded run's with the same seed, bit for bit.
 
+A layered run (:mod:`scslab.engine.layers`) shards along the same cuts: a shard holds every
+layer's people of its regions (a layer's ``where`` is adjacent regions, so they are one range of
+its rows), one :class:`Shard` per layer there (:class:`LayeredShard`), stepped in the layers'
+order, each in its own months, with the ``links`` part before a reading layer's step. Links read
+the same person in other layers, which the shard holds; each layer's ghosts are its own friends'
+(its network is the ties among its people).
+
 The coordinator submits the months as a graph of Dask tasks pinned to the shards' workers; a
 shard's message to another goes from worker to worker. Every ``every`` months each shard writes
 its part of a checkpoint (:mod:`scslab.engine.checkpoint`) into the run folder, which the workers
@@ -27,6 +34,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import time
 import uuid
 from collections.abc import Callable
@@ -67,8 +75,11 @@ from scslab.engine.kernels import (
     running_consequences,
     status_marks,
 )
+from scslab.engine.layers import LayeredSimulation, LayerSim
+from scslab.engine.links import Linker
 from scslab.engine.simulation import (
     MonthPart,
+    Parted,
     Record,
     RunInterrupted,
     Simulation,
@@ -168,7 +179,7 @@ class ShardPlan:
     what it sends to and receives from each other shard."""
 
     k: int
-    lo: int  # the shard holds rows lo .. hi-1 of the population
+    lo: int  # the shard holds rows lo .. hi-1 of the population (a layer's: of its regions)
     hi: int
     base: int  # local row of the first ghost: the shard's size rounded up to whole bytes of bits
     ghosts: np.ndarray  # int64[g]: population rows whose scores this shard receives, sorted
@@ -186,6 +197,9 @@ class ShardPlan:
     group_start: np.ndarray
     #: int16: the months of birth of the shard's rows, where people age (else empty)
     birth: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int16))
+    #: the row of the whole population that is row 0 of the population split (a layer's first
+    #: row; 0 everywhere): draws are keyed by rows of the whole population
+    offset: int = 0
     #: per other shard: the slice of ``ghosts`` it fills, and the local neighbourhood ids shared
     imports: dict[int, tuple[int, int, np.ndarray]] = field(default_factory=dict)
     #: per other shard: the local rows whose scores it needs, and shared neighbourhoods as
@@ -197,15 +211,29 @@ class ShardPlan:
         return self.hi - self.lo
 
     @property
+    def first(self) -> int:
+        """The row of the whole population that is the shard's row 0: what its draws are keyed
+        by."""
+        return self.offset + self.lo
+
+    @property
     def sources(self) -> list[int]:
         return sorted(self.imports)
 
 
 def plan_shards(sim: Simulation, pop: Population, shards: int) -> list[ShardPlan]:
-    """Split ``pop`` (with its network) into ``shards`` plans by region."""
-    if sim.regions is not None:  # its draws are keyed by rows of the whole population
-        raise ScenarioError("layers.0.where: sharded runs of a layer: not supported yet")
+    """Split ``pop`` (with its network; a layer's: the people of its regions) into ``shards``
+    plans by region."""
     bounds = shard_bounds(pop.region, len(sim.scenario.population.regions), shards)
+    return _plans(sim, pop, bounds, list(range(shards)))
+
+
+def _plans(
+    sim: Simulation, pop: Population, bounds: list[tuple[int, int]], ks: list[int]
+) -> list[ShardPlan]:
+    """The plans of shards ``ks`` holding rows ``bounds`` of ``pop`` (consecutive, whole
+    regions, none empty), with what each sends to and receives from the others by shard
+    number."""
     net = pop.network
     cutting = sim.scenario.adaptation.tie_cutting.enabled
     counting = net is not None and net.symmetric and not cutting and bool(sim.scheme.network)
@@ -214,8 +242,8 @@ def plan_shards(sim: Simulation, pop: Population, shards: int) -> list[ShardPlan
     panel = sim._panel(pop.n)
     group_all = tie_group(pop) if cutting else None
     plans: list[ShardPlan] = []
-    nb_range: list[tuple[int, int]] = []
-    for k, (lo, hi) in enumerate(bounds):
+    nb_range: dict[int, tuple[int, int]] = {}
+    for k, (lo, hi) in zip(ks, bounds, strict=True):
         n = hi - lo
         base = (n + 7) // 8 * 8
         hh = pop.household[lo:hi]
@@ -268,9 +296,10 @@ def plan_shards(sim: Simulation, pop: Population, shards: int) -> list[ShardPlan
                 members=members,
                 group_start=group_start,
                 birth=pop.birth[lo:hi] if pop.birth is not None else np.zeros(0, np.int16),
+                offset=sim.row_offset,
             )
         )
-        nb_range.append((int(hh[0]) // per, int(hh[-1]) // per))
+        nb_range[k] = (int(hh[0]) // per, int(hh[-1]) // per)
     # who sends what to whom
     for dst in plans:
         for src in plans:
@@ -310,7 +339,7 @@ def _join(pairs: np.ndarray) -> tuple[int, ...]:
     return tuple((int(h) << 32) + int(lo) for h, lo in pairs)
 
 
-class Shard:
+class Shard(Parted):
     """One shard's columns and its month: the parts of :attr:`Run.month`, in the same order,
     each its shard's variant (:meth:`parts`).
 
@@ -443,9 +472,10 @@ class Shard:
         for _, part in self.month:
             part(k, month)
 
-    def parts(self) -> list[str]:
-        """The names of the month's parts, in the order they run (:attr:`month`)."""
-        return [name for name, _ in self.month]
+    @property
+    def steps(self) -> int:
+        """Months of the record."""
+        return self.sim.scenario.steps
 
     def _parts(self) -> list[tuple[str, MonthPart]]:
         """The month's parts, in :meth:`Run.parts`' order, those a shard has, each a shard's
@@ -512,7 +542,7 @@ class Shard:
         mark_households(self.sim.arrays, self.state, self.traits)
 
     def _step(self, k: int, t: int | None) -> None:
-        step_month(self, k, self.plan.lo)
+        step_month(self, k, self.plan.first)
 
     def _ties(self, k: int, t: int | None) -> None:
         """Ties cut to low scorers (the assortativity is measured from the tie moments
@@ -530,7 +560,7 @@ class Shard:
             plan.group_start,
             self.sim.stream_seed,
             k,
-            plan.lo,
+            plan.first,
         )
         if t is not None:
             self.record.ties_cut[t] = cut
@@ -558,16 +588,173 @@ class Shard:
 
 
 # --------------------------------------------------------------------------------------------
+# a layered run's shards: one Shard per layer with people there, stepped in the layers' order
+
+
+@dataclass(eq=False)
+class LayeredPlan:
+    """What one shard of a layered run is given: rows ``lo .. hi-1`` of the population (whole
+    regions) and, for each layer with people among them, that layer's :class:`ShardPlan` of
+    them (a layer's ``where`` is adjacent regions, so its rows here are one range)."""
+
+    k: int
+    lo: int
+    hi: int
+    layers: dict[str, ShardPlan]
+
+    @property
+    def sources(self) -> list[int]:
+        """The shards this one receives from, for any of its layers."""
+        return sorted({src for p in self.layers.values() for src in p.imports})
+
+    @property
+    def exports(self) -> dict[int, list[str]]:
+        """The shards this one sends to, each with the layers whose rows it sends."""
+        out: dict[int, list[str]] = {}
+        for lid, p in self.layers.items():
+            for dst in p.exports:
+                out.setdefault(dst, []).append(lid)
+        return dict(sorted(out.items()))
+
+
+def plan_layered(lsim: LayeredSimulation, shards: int) -> list[LayeredPlan]:
+    """Split the population of ``lsim`` into ``shards`` shards of whole regions, and each
+    layer's people (its regions' rows, its ties among them) along the same cuts: a layer is
+    planned as a one-layer run of its people would be, in the shards that hold some of them."""
+    pop = lsim.population()
+    bounds = shard_bounds(pop.region, len(lsim.scenario.population.regions), shards)
+    plans = [LayeredPlan(k, lo, hi, {}) for k, (lo, hi) in enumerate(bounds)]
+    for ls in lsim.layers:
+        own = ls.sim.population()
+        assert isinstance(own, Population)
+        held = [
+            (k, max(lo, ls.lo) - ls.lo, min(hi, ls.hi) - ls.lo)
+            for k, (lo, hi) in enumerate(bounds)
+            if max(lo, ls.lo) < min(hi, ls.hi)
+        ]
+        ks = [k for k, _, _ in held]
+        for plan in _plans(ls.sim, own, [(a, b) for _, a, b in held], ks):
+            plans[plan.k].layers[ls.id] = plan
+    return plans
+
+
+#: a layered shard's message to another: each layer's :data:`Message`, by layer id
+LayeredMessage = tuple[tuple[str, Message], ...]
+
+
+class LayeredShard:
+    """One shard of a layered run: a :class:`Shard` of each layer with people in its regions,
+    stepped month by month as :meth:`LayeredRun.advance <scslab.engine.layers.LayeredRun.advance>`
+    steps the layers: in :attr:`LayeredSimulation.order`, each in its own months, a layer that
+    reads others with ``links`` just before its ``step``. The links read the same person's rows
+    in the other layers, which the shard holds: nothing about them crosses shards. A layer's
+    network ghosts are its own (its ties among its own people).
+
+    Its month ``t`` is the run's (negative: a month of history); it receives and sends each
+    layer's messages for that layer's month."""
+
+    checkpoint_skip = ("lsim", "plan", "linkers", "threads", "clock")
+    checkpoint_static = ("plan",)
+
+    def __init__(self, lsim: LayeredSimulation, plan: LayeredPlan) -> None:
+        self.lsim, self.plan = lsim, plan
+        #: each layer's shard, by id, for the layers with people here
+        self.shards: dict[str, Shard] = {
+            ls.id: Shard(ls.sim, plan.layers[ls.id]) for ls in lsim.layers if ls.id in plan.layers
+        }
+        layouts = {ls.id: ls.sim.layout for ls in lsim.layers}
+        self.linkers: dict[str, Linker] = {}
+        for lid, shard in self.shards.items():
+            linker = Linker(shard.sim.layout, layouts)
+            ext, why = linker.columns(shard.plan.n)
+            shard.traits = shard.traits._replace(ext=ext, ext_why=why)
+            self.linkers[lid] = linker
+            if linker.by_layer:  # a part of the layer's month, just before its step
+                shard.insert_part("links", functools.partial(self._links, lid))
+        self.threads: int | None = None
+        self.clock = np.zeros((lsim.steps, 4))
+
+    @property
+    def sim(self) -> LayeredSimulation:
+        return self.lsim
+
+    @property
+    def steps(self) -> int:
+        return self.lsim.steps
+
+    def _here(self) -> list[tuple[LayerSim, Shard]]:
+        """The layers with people here, in step order, each with its shard."""
+        layers = self.lsim.layers
+        return [
+            (layers[i], self.shards[layers[i].id])
+            for i in self.lsim.order
+            if layers[i].id in self.shards
+        ]
+
+    @staticmethod
+    def _wants(ls: LayerSim, t: int) -> bool:
+        """Whether the layer takes messages for month ``t`` of the run: it steps then, or its
+        last month has just ended (its last tie moments)."""
+        return ls.live(t) or t == ls.end
+
+    def receive(self, inbox: dict[int, LayeredMessage], t: int) -> None:
+        for ls, shard in self._here():
+            if self._wants(ls, t):
+                mine = {src: m for src, ms in inbox.items() for lid, m in ms if lid == ls.id}
+                shard.receive(mine, t - ls.first)
+
+    def measure(self, t: int) -> None:
+        for ls, shard in self._here():
+            if self._wants(ls, t):
+                shard.measure(t - ls.first)
+
+    def advance(self, t: int) -> None:
+        """Month ``t`` of the run: each layer stepping then takes its month, in step order."""
+        for ls, shard in self._here():
+            if ls.live(t):
+                shard.advance(t - ls.first)
+
+    def outbox(self, t: int) -> dict[int, LayeredMessage]:
+        """What each other shard needs before month ``t``: each layer's messages, for the
+        layers that take them then."""
+        out: dict[int, list[tuple[str, Message]]] = {dst: [] for dst in self.plan.exports}
+        for ls, shard in self._here():
+            if self._wants(ls, t):
+                for dst, m in shard.outbox(t - ls.first).items():
+                    out[dst].append((ls.id, m))
+        return {dst: tuple(ms) for dst, ms in out.items()}
+
+    def _links(self, lid: str, k: int, t: int | None) -> None:
+        """Layer ``lid``'s part ``links``, as :meth:`LayeredRun._links
+        <scslab.engine.layers.LayeredRun._links>` does it, over this shard's rows of each
+        layer."""
+        by_id = {ls.id: ls for ls in self.lsim.layers}
+        ls, shard = by_id[lid], self.shards[lid]
+        month = t + ls.first if t is not None else k - shard.sim.history_months
+        spans = {x: (s.plan.first, s.plan.first + s.plan.n) for x, s in self.shards.items()}
+        states = {x: s.state for x, s in self.shards.items() if by_id[x].live(month)}
+        self.linkers[lid].fill(shard.traits.ext, shard.traits.ext_why, states, spans, spans[lid])
+
+    @property
+    def record(self) -> dict[str, Record]:
+        return {lid: shard.record for lid, shard in self.shards.items()}
+
+    @property
+    def moments(self) -> dict[str, np.ndarray]:
+        return {lid: shard.moments for lid, shard in self.shards.items()}
+
+
+# --------------------------------------------------------------------------------------------
 # tasks, run on the workers; shards are kept in each worker's process by key
 
-_LIVE: dict[str, Shard] = {}
+_LIVE: dict[str, Shard | LayeredShard] = {}
 
 
 class ShardMissing(RuntimeError):
     """A worker was asked for a shard it does not hold (it was restarted)."""
 
 
-def _shard(key: str) -> Shard:
+def _shard(key: str) -> Shard | LayeredShard:
     try:
         shard = _LIVE[key]
     except KeyError:
@@ -576,27 +763,41 @@ def _shard(key: str) -> Shard:
     return shard
 
 
-SimSpec = tuple[Any, Any, Any, tuple[str, ...]]  # scenario, scheme, catalogue, also_personal
+#: scenario, scheme, catalogue, also_personal; or for a layered run: "layered", scenario, each
+#: layer's scheme by id, catalogue
+SimSpec = tuple[Any, Any, Any, Any]
 
 
-def _sim_spec(sim: Simulation) -> SimSpec:
+def _sim_spec(sim: Simulation | LayeredSimulation) -> SimSpec:
     """What a worker needs to rebuild the simulation (not its population, which is the
     coordinator's: a shard is given its own rows)."""
+    if isinstance(sim, LayeredSimulation):
+        schemes = {ls.id: ls.sim.scheme for ls in sim.layers}
+        return ("layered", sim.scenario, schemes, sim.layers[0].sim.catalogue)
     return (sim.scenario, sim.scheme, sim.catalogue, sim.also_personal)
 
 
 def _build(
     key: str,
     spec: SimSpec,
-    plan: ShardPlan,
+    plan: ShardPlan | LayeredPlan,
     part: tuple[str, str] | None,
     t: int,
     threads: int | None,
-) -> dict[int, Message]:
+) -> dict[int, Message] | dict[int, LayeredMessage]:
     use_kernel_threads(threads)
-    scenario, scheme, catalogue, also_personal = spec
-    sim = Simulation(scenario, scheme=scheme, catalogue=catalogue, also_personal=also_personal)
-    shard = Shard(sim, plan)
+    shard: Shard | LayeredShard
+    if spec[0] == "layered":
+        _, scenario, schemes, catalogue = spec
+        assert isinstance(plan, LayeredPlan)
+        shard = LayeredShard(
+            LayeredSimulation(scenario, schemes=schemes, catalogue=catalogue), plan
+        )
+    else:
+        scenario, scheme, catalogue, also_personal = spec
+        sim = Simulation(scenario, scheme=scheme, catalogue=catalogue, also_personal=also_personal)
+        assert isinstance(plan, ShardPlan)
+        shard = Shard(sim, plan)
     shard.threads = threads
     if part is not None:
         path, sha = part
@@ -606,7 +807,12 @@ def _build(
     return shard.outbox(t)
 
 
-def _inbox(shard: Shard, given: tuple[Message | dict[int, Message], ...]) -> dict[int, Message]:
+#: a shard's message to another (:data:`Message`, or a layered shard's :data:`LayeredMessage`),
+#: or a source's whole outbox, by destination
+Given = Any
+
+
+def _inbox(shard: Shard | LayeredShard, given: tuple[Given, ...]) -> dict[int, Any]:
     """Messages by source: a piece, or a source's whole outbox to pick this shard's from."""
     k = shard.plan.k
     return {
@@ -615,9 +821,7 @@ def _inbox(shard: Shard, given: tuple[Message | dict[int, Message], ...]) -> dic
     }
 
 
-def _advance(
-    key: str, t: int, after: Any, *inbox: Message | dict[int, Message]
-) -> dict[int, Message]:
+def _advance(key: str, t: int, after: Any, *inbox: Given) -> dict[int, Any]:
     shard = _shard(key)
     t0 = time.perf_counter()
     shard.receive(_inbox(shard, inbox), t)
@@ -632,7 +836,7 @@ def _advance(
     return out
 
 
-def _piece(outbox: dict[int, Message], dst: int) -> Message:
+def _piece(outbox: dict[int, Any], dst: int) -> Any:
     return outbox[dst]
 
 
@@ -643,11 +847,11 @@ def _save(key: str, path: str, after: Any) -> tuple[str, str]:
     return target.name, digest
 
 
-def _finish(
-    key: str, after: Any, *inbox: Message | dict[int, Message]
-) -> tuple[Record, np.ndarray, np.ndarray]:
+def _finish(key: str, after: Any, *inbox: Given) -> tuple[Any, Any, np.ndarray]:
+    """The shard's record and tie moments (a layered shard's: each layer's, by id), and its
+    clock."""
     shard = _shard(key)
-    steps = shard.sim.scenario.steps
+    steps = shard.steps
     shard.receive(_inbox(shard, inbox), steps)
     shard.measure(steps)
     del _LIVE[key]
@@ -664,6 +868,13 @@ def _drop(prefix: str) -> int:
 
 # --------------------------------------------------------------------------------------------
 # the coordinator
+
+
+def _made(sim: Simulation | LayeredSimulation) -> tuple[Made, dict[str, Any]]:
+    """What a checkpoint keeps to rebuild ``sim``, and what its manifest's ``extra`` adds."""
+    if isinstance(sim, LayeredSimulation):
+        return sim.made()
+    return Made.of(sim), {}
 
 
 class WorkerLost(Exception):
@@ -725,9 +936,9 @@ class Coordinator:
     def __init__(
         self,
         client: Any,
-        sim: Simulation,
+        sim: Simulation | LayeredSimulation,
         folder: Path,
-        plans: list[ShardPlan],
+        plans: list[ShardPlan] | list[LayeredPlan],
         every: int,
         progress: Progress | None,
         log: Callable[[str], None] | None,
@@ -757,9 +968,9 @@ class Coordinator:
     def K(self) -> int:
         return len(self.plans)
 
-    def run(self, resume: Manifest | None) -> Record:
+    def run(self, resume: Manifest | None) -> Record | dict[str, Record]:
         """Run to the end, from ``resume`` if given; restart from the last checkpoint whenever
-        a worker is lost."""
+        a worker is lost. A layered run's record is each layer's, by id."""
         manifest = resume
         if resume is not None:
             self.started, self.seconds = resume.started, resume.seconds
@@ -817,7 +1028,7 @@ class Coordinator:
         with contextlib.suppress(Exception):  # a dying worker's shards die with it
             self.client.run(_drop, f"{self.run_id}/")
 
-    def _attempt(self, manifest: Manifest | None) -> Record:
+    def _attempt(self, manifest: Manifest | None) -> Record | dict[str, Record]:
         client, K, sim = self.client, self.K, self.sim
         steps = sim.scenario.steps
         self.generation += 1
@@ -872,7 +1083,7 @@ class Coordinator:
         self.watch.update({f: ("finish", steps, k) for k, f in enumerate(ends)})
         return self._follow(first, addrs)
 
-    def _follow(self, first: int, addrs: list[str]) -> Record:
+    def _follow(self, first: int, addrs: list[str]) -> Record | dict[str, Record]:
         """Wait on the watched tasks: report months, write manifests, gather the records."""
         from distributed import wait
 
@@ -882,7 +1093,8 @@ class Coordinator:
         before = self.seconds
         left = {t: K for t in range(first, steps)}
         saved: dict[int, dict[int, tuple[str, str]]] = {}
-        finished: dict[int, tuple[Record, np.ndarray, np.ndarray]] = {}
+        #: each shard's record, tie moments and clock (a layered shard's: by layer id)
+        finished: dict[int, tuple[Any, Any, np.ndarray]] = {}
         while self.watch:
             self._stopped()
             try:
@@ -912,15 +1124,16 @@ class Coordinator:
                         parts = [saved[t][j] for j in range(K)]
                         bounds = [[p.lo, p.hi] for p in self.plans]
                         if t > self.manifested:
+                            made, extra = _made(sim)
                             write_manifest(
                                 self.folder,
-                                Made.of(sim),
+                                made,
                                 t,
                                 self.every,
                                 parts,
                                 self.started,
                                 self.seconds,
-                                {"sharded": True, "bounds": bounds},
+                                {**extra, "sharded": True, "bounds": bounds},
                                 run=self.parts_id,
                             )
                             self.manifested = t
@@ -931,6 +1144,15 @@ class Coordinator:
         records = [finished[k][0] for k in range(K)]
         moments = [finished[k][1] for k in range(K)]
         self.clocks = [finished[k][2] for k in range(K)]
+        if isinstance(sim, LayeredSimulation):  # each layer from the shards holding it
+            return {
+                ls.id: merge_records(
+                    [r[ls.id] for r in records if ls.id in r],
+                    ls.sim._panel(ls.sim.agents),
+                    [m[ls.id] for m in moments if ls.id in m],
+                )
+                for ls in sim.layers
+            }
         return merge_records(records, sim._panel(sim.agents), moments)
 
     def _check(self, addrs: list[str]) -> None:
@@ -956,15 +1178,42 @@ class Coordinator:
 
 
 def shard_plans(
-    sim: Simulation,
+    sim: Simulation | LayeredSimulation,
     folder: Path,
     shards: int,
     every: int | None = None,
     resume: Manifest | None = None,
-) -> tuple[list[ShardPlan], int]:
-    """Check that ``sim`` can run in ``shards`` shards (resuming ``resume``, a checkpoint in
-    ``folder``); return each shard's plan and the months between checkpoints (``every``, the
-    checkpoint's, or :data:`DEFAULT_EVERY`). Nothing is allocated but the population."""
+) -> tuple[list[ShardPlan] | list[LayeredPlan], int]:
+    """Check that ``sim`` (a layered run: each of its layers) can run in ``shards`` shards
+    (resuming ``resume``, a checkpoint in ``folder``); return each shard's plan and the months
+    between checkpoints (``every``, the checkpoint's, or :data:`DEFAULT_EVERY`). Nothing is
+    allocated but the population."""
+    for one in [ls.sim for ls in sim.layers] if isinstance(sim, LayeredSimulation) else [sim]:
+        _shardable(one)
+    if resume is not None:
+        every = resume.every
+    every = DEFAULT_EVERY if every is None else every
+    if every < 1:
+        raise ScenarioError(f"--checkpoint-every {every}: give a number of months of 1 or more")
+    plans: list[ShardPlan] | list[LayeredPlan]
+    if isinstance(sim, LayeredSimulation):
+        plans = plan_layered(sim, shards)
+    else:
+        pop = sim.population()
+        assert isinstance(pop, Population)
+        plans = plan_shards(sim, pop, shards)
+    if resume is not None:
+        bounds = [[p.lo, p.hi] for p in plans]
+        if resume.extra.get("bounds") != bounds:
+            raise CheckpointError(
+                f"{folder}: the checkpoint's shards ({resume.extra.get('bounds')}) are not this "
+                f"population's ({bounds})"
+            )
+    return plans, every
+
+
+def _shardable(sim: Simulation) -> None:
+    """Refuse what sharded runs do not exchange across shards (ScenarioError, one line)."""
     if sim.people is not None:
         raise ScenarioError(
             f"--shards: scheme '{sim.scheme.id}' scores firms; sharded runs are for schemes that "
@@ -980,28 +1229,12 @@ def shard_plans(
             f"--shards: scheme '{sim.scheme.id}' has an effect on ties (public shaming), whose "
             "cuts sharded runs do not exchange across shards; run it without --shards"
         )
-    if resume is not None:
-        every = resume.every
-    every = DEFAULT_EVERY if every is None else every
-    if every < 1:
-        raise ScenarioError(f"--checkpoint-every {every}: give a number of months of 1 or more")
-    pop = sim.population()
-    assert isinstance(pop, Population)
-    plans = plan_shards(sim, pop, shards)
-    if resume is not None:
-        bounds = [[p.lo, p.hi] for p in plans]
-        if resume.extra.get("bounds") != bounds:
-            raise CheckpointError(
-                f"{folder}: the checkpoint's shards ({resume.extra.get('bounds')}) are not this "
-                f"population's ({bounds})"
-            )
-    return plans, every
 
 
 def run_shards(
-    sim: Simulation,
+    sim: Simulation | LayeredSimulation,
     folder: Path,
-    plans: list[ShardPlan],
+    plans: list[ShardPlan] | list[LayeredPlan],
     every: int,
     stop: StopOnce,
     *,
@@ -1009,9 +1242,10 @@ def run_shards(
     progress: Progress | None = None,
     resume: Manifest | None = None,
     log: Callable[[str], None] | None = None,
-) -> tuple[Record, dict[str, Any]]:
+) -> tuple[Record | dict[str, Record], dict[str, Any]]:
     """Run ``sim``'s months in the shards of ``plans`` on Dask workers; return the whole run's
-    record and what the results say of the run (started, finished, seconds, status).
+    record (a layered run's: each layer's, by id) and what the results say of the run
+    (started, finished, seconds, status).
 
     ``folder`` (prepared, see :func:`scslab.runs.run_sharded`) must be visible to the workers,
     who write their checkpoint parts there every ``every`` months. Without ``cluster`` (a

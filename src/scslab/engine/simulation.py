@@ -835,7 +835,25 @@ class StopOnce:
             self._installed = False
 
 
-class Run:
+class Parted:
+    """A month made of parts, in order (:attr:`month`): a run's, or a shard's of one."""
+
+    month: list[tuple[str, MonthPart]]
+
+    def parts(self) -> list[str]:
+        """The names of the month's parts, in the order they run (:attr:`month`)."""
+        return [name for name, _ in self.month]
+
+    def insert_part(self, name: str, part: MonthPart, *, before: str = "step") -> None:
+        """Add ``part`` to :attr:`month` just before the part named ``before`` (by default the
+        scheme's step): a coupling that sets what the step reads, from outside this run."""
+        names = self.parts()
+        if name in names:
+            raise ValueError(f"the month already has a part named {name!r}")
+        self.month.insert(names.index(before), (name, part))
+
+
+class Run(Parted):
     """One run in progress: its columns, tallies and record. :meth:`advance` does one month.
 
     :meth:`Simulation.execute` drives it; benchmarks drive it too, to time the month itself.
@@ -1035,10 +1053,6 @@ class Run:
         for _, part in self.month:
             part(k, t)
 
-    def parts(self) -> list[str]:
-        """The names of the month's parts, in the order they run (:attr:`month`)."""
-        return [name for name, _ in self.month]
-
     def _parts(self) -> list[tuple[str, MonthPart]]:
         """The month's parts, in order, those this run has (what :attr:`month` holds).
 
@@ -1080,14 +1094,6 @@ class Run:
         if self.people_run is not None:
             parts.append(("firms after", self._firms_after))
         return parts
-
-    def insert_part(self, name: str, part: MonthPart, *, before: str = "step") -> None:
-        """Add ``part`` to :attr:`month` just before the part named ``before`` (by default the
-        scheme's step): a coupling that sets what the step reads, from outside this run."""
-        names = self.parts()
-        if name in names:
-            raise ValueError(f"the month already has a part named {name!r}")
-        self.month.insert(names.index(before), (name, part))
 
     def _people(self, k: int, t: int | None) -> None:
         """A firm run's people's month, before the firms' step: their lists reach the firms."""

@@ -1,0 +1,120 @@
+"""Sharded layered runs: the population split by region over Dask workers gives every layer the
+tables of the unsharded layered run, bit for bit, and a stopped run resumes to them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from scale_helpers import assert_same_tables, tables
+
+import scslab
+from scslab.engine.checkpoint import read_manifest
+from scslab.engine.layers import LAYERS_FILE, LayeredSimulation
+from scslab.engine.scenario import load_scenario
+from scslab.engine.shards import plan_layered
+from scslab.engine.simulation import RunInterrupted
+from scslab.layered import resume_layered, run_layered
+from scslab.store.layered import TOGETHER
+
+SRC = Path(scslab.__file__).parent
+PATCHWORK = SRC / "scenarios" / "patchwork-2018"
+
+
+def scenario_file(folder: Path) -> Path:
+    """patchwork-2018 over 1,200 people for half a year, with a network of 8 friends, three months
+    of history, and Rongcheng in force from month 2 until month 5. The court's public shaming
+    (an effect on ties, whose cuts shards do not exchange) is taken out of its scheme."""
+    text = (SRC / "schemes" / "builtin" / "defaulter-blacklist.yaml").read_text()
+    shaming = "      - ties: {monthly_probability: 0.02}\n        assumed: true\n"
+    assert shaming in text
+    (folder / "spc.yaml").write_text(text.replace(shaming, ""))
+    path = folder / "layered.yaml"
+    path.write_text(
+        "population: {agents: 1200}\nyears: 0.5\nstart: 2018-01\nseed: 5\nhistory_months: 3\n"
+        "network: {mean_degree: 8}\nlayers:\n"
+        f"  - {{id: spc, scheme: {folder / 'spc.yaml'}}}\n"
+        f"  - {{id: sesame, scheme: {PATCHWORK / 'sesame.yaml'}, "
+        "where: [city-centre, suburbs, towns]}\n"
+        f"  - {{id: rongcheng, scheme: {PATCHWORK / 'rongcheng.yaml'}, where: [towns], "
+        "from: 2, until: 5}\n"
+    )
+    return path
+
+
+def layered(folder: Path) -> dict[str, Any]:
+    """Every layer's tables, layers.duckdb's and layers.json."""
+    doc = json.loads((folder / LAYERS_FILE).read_text())
+    out: dict[str, Any] = {"layers.json": doc, "together": tables(folder / TOGETHER)}
+    for layer in doc["layers"]:
+        out[layer["id"]] = tables(folder / layer["results"])
+    return out
+
+
+def assert_same(got: dict[str, Any], want: dict[str, Any]) -> None:
+    assert got["layers.json"] == want["layers.json"]
+    assert got["together"] == want["together"]
+    for lid in ("spc", "sesame", "rongcheng"):
+        assert_same_tables(got[lid], want[lid], lid)
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
+    """The scenario file and the unsharded layered run's tables."""
+    folder = tmp_path_factory.mktemp("layered")
+    path = scenario_file(folder)
+    for r in run_layered(LayeredSimulation(load_scenario(path)), folder / "run").values():
+        r.close()
+    return path, layered(folder / "run")
+
+
+def test_a_sharded_layered_run_writes_the_unsharded_results_bit_for_bit(
+    reference: tuple[Path, dict[str, Any]], cluster: Any, tmp_path: Path
+) -> None:
+    """2 shards of whole regions: the court's layer and Sesame's (with its rule on friends,
+    whose ghosts cross shards, and its links to the court's list) are in both, Rongcheng's
+    (the towns, from month 2 to 4) in one only; every layer's tables, layers.duckdb and
+    layers.json equal the unsharded run's."""
+    path, want = reference
+    lsim = LayeredSimulation(load_scenario(path))
+    plans = plan_layered(lsim, 2)
+    assert [sorted(p.layers) for p in plans] == [["sesame", "spc"], ["rongcheng", "sesame", "spc"]]
+    assert plans[0].layers["sesame"].ghosts.size > 0  # friends in the other shard
+    done = run_layered(lsim, tmp_path, shards=2, cluster=cluster.scheduler_address, every=2)
+    for r in done.values():
+        r.close()
+    assert_same(layered(tmp_path), want)
+    assert not list(tmp_path.glob("checkpoint*"))
+
+
+def test_a_stopped_sharded_layered_run_resumes_to_the_same_results(
+    reference: tuple[Path, dict[str, Any]], cluster: Any, tmp_path: Path
+) -> None:
+    """Ctrl-C after month 4 keeps the month-2 checkpoint, one part per shard holding every
+    layer there; resuming it (in shards again) ends with the unsharded run's tables."""
+    path, want = reference
+
+    def stop(done: int, total: int) -> None:
+        if done == 4:
+            raise KeyboardInterrupt
+
+    with pytest.raises(RunInterrupted):
+        run_layered(
+            LayeredSimulation(load_scenario(path)),
+            tmp_path,
+            shards=2,
+            cluster=cluster.scheduler_address,
+            every=2,
+            progress=stop,
+        )
+    manifest = read_manifest(tmp_path)
+    assert manifest.step == 2 and manifest.shards == 2
+    assert set(manifest.extra["layered"]["schemes"]) == {"spc", "sesame", "rongcheng"}
+    assert not (tmp_path / LAYERS_FILE).exists()
+    _, done = resume_layered(manifest, cluster=cluster.scheduler_address)
+    for r in done.values():
+        r.close()
+    assert_same(layered(tmp_path), want)
+    assert not list(tmp_path.glob("checkpoint*"))
