@@ -97,9 +97,15 @@ def analyse(sweep: Sweep, store: SweepStore, outcome: Outcome) -> SweepReport:
     every_point = all(not np.isnan(m).any() for m in means.values())
     if isinstance(design, Sobol) and every_point:
         indices = sobol_indices(sweep, means)
+        layers = sweep.base.layers
+        what = (
+            "layers " + ", ".join(f"{x.id} ({x.scheme})" for x in layers)
+            if layers is not None
+            else f"scheme {sweep.base.scheme}"
+        )
         title = (
             f"{len(sweep.points):,} design points × {sweep.spec.replicates} replicate(s) of "
-            f"scheme {sweep.base.scheme}, {sweep.base.population.agents:,} people"
+            f"{what}, {sweep.base.population.agents:,} people"
         )
         plot = write_plot(indices, store.path.parent, title, design.confidence)
     if isinstance(design, Morris) and every_point:

@@ -35,6 +35,7 @@ from scslab.sweep.spec import (
     Sobol,
     SweepSpec,
     base_scenario,
+    layer_path,
     read_spec,
     score_setting,
     setting_kind,
@@ -135,6 +136,8 @@ def plan(spec: SweepSpec, doc: Located, folder: Path) -> Sweep:
     base = base_scenario(spec, doc, folder)
     settings = _settings(spec, doc, base)
     data = base.model_dump(mode="json")
+    if layered(base):
+        data.pop("scheme")  # the first layer's, which `layers.0.scheme` may vary
     available = _check_domains(settings, data, doc, folder)
     outputs = _outputs(spec, doc, available)
 
@@ -212,6 +215,7 @@ def _settings(spec: SweepSpec, doc: Located, base: Scenario) -> tuple[Setting, .
             kind = setting_kind(path)
         except KeyError as exc:
             raise ScenarioError(f"{where}: {exc.args[0]}") from None
+        _check_layer_path(path, base, where)
         if parameter.range is not None and kind not in ("int", "float"):
             raise ScenarioError(
                 f"{doc.where(('parameters', path, 'range'))}: parameters.{path}: this setting "
@@ -237,6 +241,36 @@ def _settings(spec: SweepSpec, doc: Located, base: Scenario) -> tuple[Setting, .
     return tuple(out)
 
 
+def _check_layer_path(path: str, base: Scenario, where: str) -> None:
+    """A path into a layer names one of the base's layers; a layered base's schemes are its
+    layers'."""
+    layer = layer_path(path)
+    layers = base.layers
+    if layer is None:
+        if path == "scheme" and layers is not None:
+            raise ScenarioError(
+                f"{where}: parameters.scheme: the base has `layers:`, each naming its scheme; "
+                "vary a layer's, e.g. layers.0.scheme"
+            )
+        return
+    if layers is None:
+        raise ScenarioError(
+            f"{where}: unknown parameter '{path}': the base scenario has no `layers:` (it runs "
+            "one scheme everywhere: vary `scheme`)"
+        )
+    if layer[0] >= len(layers):
+        known = ", ".join(f"layers.{k} ({x.id})" for k, x in enumerate(layers))
+        raise ScenarioError(
+            f"{where}: unknown parameter '{path}': the base has {len(layers)} layer(s), {known}"
+        )
+
+
+def layered(scenario: Scenario) -> bool:
+    """Whether runs of ``scenario`` are layered runs (:mod:`scslab.engine.layers`): a scenario
+    with ``layers:``, whose outputs are each layer's, named ``<layer id>:<output>``."""
+    return scenario.layers is not None
+
+
 def _check_domains(
     settings: tuple[Setting, ...],
     data: dict[str, Any],
@@ -245,7 +279,9 @@ def _check_domains(
 ) -> tuple[str, ...]:
     """Validate the scenario, and set up the engine, at each end of each range and at each listed
     value; return the outputs that every one of those runs produces."""
+    from scslab.engine.layers import LayeredSimulation
     from scslab.engine.simulation import Simulation
+    from scslab.sweep.outputs import layered_output_names
 
     common: tuple[str, ...] | None = None
     for s in settings:
@@ -265,7 +301,10 @@ def _check_domains(
                     f"{where}: parameters.{s.path}: {value!r} {what}: {_first_error(exc, s.path)}"
                 ) from None
             try:
-                names = output_names(Simulation(scenario.anchored(folder)))
+                if layered(scenario):
+                    names = layered_output_names(LayeredSimulation(scenario.anchored(folder)))
+                else:
+                    names = output_names(Simulation(scenario.anchored(folder)))
             except ScslabError as exc:
                 raise ScenarioError(f"{where}: parameters.{s.path}: at {value!r}: {exc}") from None
             common = names if common is None else tuple(n for n in common if n in names)
@@ -277,7 +316,21 @@ def _outputs(spec: SweepSpec, doc: Located, available: tuple[str, ...]) -> tuple
         return available
     from difflib import get_close_matches
 
+    layers = sorted({n.split(":", 1)[0] for n in available if ":" in n})
     for k, name in enumerate(spec.outputs):
+        if name not in available and layers:
+            lid, sep, _ = name.partition(":")
+            if sep and lid not in layers:
+                raise ScenarioError(
+                    f"{doc.where(('outputs', k))}: outputs: '{name}' names layer '{lid}', which "
+                    f"the base does not have; its layers are {', '.join(layers)}"
+                )
+            have = [lid for lid in layers if f"{lid}:{name}" in available]
+            if not sep and have:
+                raise ScenarioError(
+                    f"{doc.where(('outputs', k))}: outputs: '{name}': a layered run's outputs are "
+                    f"each layer's, named <layer id>:<output>, e.g. '{have[0]}:{name}'"
+                )
         if name not in available:
             near = get_close_matches(name, available, n=1)
             hint = (

@@ -8,6 +8,9 @@ the end of the run), ``events.true``, ``events.recorded``, ``events.false`` (tot
 the audit figures of the one run, ``audit.*`` (``scslab.analysis.audit.run_figures``; docs/audit.md,
 "Audit figures as sweep outputs").
 
+A layered run's outputs are each layer's, named ``<layer id>:<output>``, and those over all
+layers, ``layers.*`` (:func:`layered_output_names`, :class:`AcrossLayers`).
+
 The figures come from :func:`scslab.store.results.summarize`, the function behind
 ``Results.summary``; here it is fed the ``steps`` table's count columns summed from the record in
 memory instead of read back from DuckDB.
@@ -19,13 +22,16 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from scslab.analysis.audit import run_figure_names, run_figures
+from scslab.analysis.audit import outcomes, run_figure_names, run_figures
+from scslab.engine.compiled import FLAG_SANCTIONED
+from scslab.engine.ever import EVER_BITS
 from scslab.engine.kernels import APPEAL_COUNTS, exit_reasons
 from scslab.schemes.model import DOMAINS
 from scslab.store.results import summarize
 from scslab.store.writer import flow_columns
 
 if TYPE_CHECKING:
+    from scslab.engine.layers import LayeredRun, LayeredSimulation
     from scslab.engine.simulation import Record, Simulation
 
 EVENTS = ("true", "recorded", "false")
@@ -128,3 +134,112 @@ def output_names(sim: Simulation) -> tuple[str, ...]:
         names += ["firms.closed", "firms.managers_listed", "firms.representatives_restricted"]
     names += run_figure_names(sim)
     return tuple(names)
+
+
+# --- layered runs ---------------------------------------------------------------------------------
+
+#: The prefix of the outputs over all the layers of a layered run (a layer's own outputs are
+#: ``<layer id>:<output>``, and no one-layer output begins with it).
+ACROSS = "layers."
+
+
+def layered_output_names(lsim: LayeredSimulation) -> tuple[str, ...]:
+    """The outputs a layered run of ``lsim`` produces, known before it runs: each layer's, as a
+    one-layer run of it gives them, named ``<layer id>:<output>``, then those over all layers
+    (:class:`AcrossLayers`)."""
+    names = [f"{ls.id}:{n}" for ls in lsim.layers for n in output_names(ls.sim)]
+    return tuple(names) + AcrossLayers.names(lsim)
+
+
+class AcrossLayers:
+    """The figures of a layered run over all of its layers, person by person across them:
+
+    - ``layers.sanctioned``, ``layers.listed``: people under a sanction of any layer, on a list
+      of any layer, at the end of the run (month by month: at the end of each month), each person
+      once however many layers sanction or list them; a layer not in force counts for nobody;
+    - ``layers.sanction_months``: sanction-months borne over the run, summed over the layers (a
+      person under sanctions of two layers in a month counts in both, as in the audit's table
+      of regions, ``scslab.analysis.audit.region_burden``); month by month: that month's;
+    - ``layers.audit.<outcome>_rate``: the share of the population ever sanctioned, listed, in a
+      low grade or rewarded by some layer (each layer's own ``audit.<outcome>_rate`` is a share
+      of its people).
+
+    :meth:`month` is called after each month of the run; :meth:`outputs` at the end.
+    """
+
+    def __init__(self, lsim: LayeredSimulation) -> None:
+        self.lsim = lsim
+        months = lsim.steps
+        self.sanctioned = np.full(months, np.nan)
+        self.listed = np.full(months, np.nan)
+
+    @staticmethod
+    def names(lsim: LayeredSimulation) -> tuple[str, ...]:
+        schemes = [ls.sim.scheme for ls in lsim.layers]
+        names = []
+        if any(s.sanctions for s in schemes):
+            names += [f"{ACROSS}sanctioned", f"{ACROSS}sanction_months"]
+        if any(s.lists for s in schemes):
+            names.append(f"{ACROSS}listed")
+        had = {o for s in schemes for o in outcomes(s)}
+        names += [f"{ACROSS}audit.{o}_rate" for o in EVER_BITS if o in had]
+        return tuple(names)
+
+    def month(self, run: LayeredRun, t: int) -> None:
+        """Take the end of month ``t`` of the run."""
+        n = self.lsim.agents
+        sanctioned = np.zeros(n, bool)
+        listed = np.zeros(n, bool)
+        for ls, r in zip(self.lsim.layers, run.runs, strict=True):
+            if not ls.in_force(t):
+                continue
+            sanctioned[ls.lo : ls.hi] |= (r.state.flags & FLAG_SANCTIONED) != 0
+            if r.state.list_since.shape[1]:
+                listed[ls.lo : ls.hi] |= (r.state.list_since >= 0).any(axis=1)
+        self.sanctioned[t] = np.count_nonzero(sanctioned)
+        self.listed[t] = np.count_nonzero(listed)
+
+    def outputs(self, run: LayeredRun) -> tuple[dict[str, float], dict[str, np.ndarray]]:
+        lsim = self.lsim
+        names = set(self.names(lsim))
+        months = run.done
+        borne = np.zeros(months)
+        ever = np.zeros(lsim.agents, np.uint8)
+        for ls, r in zip(lsim.layers, run.runs, strict=True):
+            rec = r.record
+            borne[ls.first : ls.first + rec.done] += rec.anyc[: rec.done, :, 0].sum(axis=1)
+            ever[ls.lo : ls.hi] |= r.ever
+        steps = {
+            f"{ACROSS}sanctioned": self.sanctioned[:months],
+            f"{ACROSS}sanction_months": borne,
+            f"{ACROSS}listed": self.listed[:months],
+        }
+        steps = {k: v for k, v in steps.items() if k in names}
+        out = {k: float(v[-1]) for k, v in steps.items() if k != f"{ACROSS}sanction_months"}
+        if f"{ACROSS}sanction_months" in names:
+            out[f"{ACROSS}sanction_months"] = float(borne.sum())
+        for o, bit in EVER_BITS.items():
+            if f"{ACROSS}audit.{o}_rate" in names:
+                out[f"{ACROSS}audit.{o}_rate"] = np.count_nonzero(ever & bit) / lsim.agents
+        return out, steps
+
+
+def layered_outputs(
+    lsim: LayeredSimulation, run: LayeredRun, across: AcrossLayers
+) -> tuple[dict[str, float], dict[str, np.ndarray]]:
+    """A layered run's outputs (:func:`layered_output_names`), and month by month, in the run's
+    months: a layer's month ``k`` is the run's month ``k + from``."""
+    months = run.done
+    outputs: dict[str, float] = {}
+    steps: dict[str, np.ndarray] = {}
+    for ls, r in zip(lsim.layers, run.runs, strict=True):
+        own, monthly = run_outputs(ls.sim, r.record)
+        outputs.update({f"{ls.id}:{k}": v for k, v in own.items()})
+        for k, series in monthly.items():
+            full = np.full(months, np.nan)
+            full[ls.first : ls.first + len(series)] = series
+            steps[f"{ls.id}:{k}"] = full
+    own, monthly = across.outputs(run)
+    outputs.update(own)
+    steps.update(monthly)
+    return outputs, steps

@@ -13,7 +13,8 @@ A spec is plain data read from YAML with ``path:line:column`` errors, like a sce
 
 Parameters are named by dotted paths into :class:`~scslab.engine.scenario.Scenario`. Their domains
 are the scenario's own: a range is checked by validating the scenario at both of its ends, so no
-bound is written down twice.
+bound is written down twice. A layered base's layers are named by their place in ``layers:``,
+e.g. ``layers.1.until`` (:func:`layer_path`).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from typing import Annotated, Any, Literal, Union
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from scslab._yaml import Located, load_located, located_errors, read_located
-from scslab.engine.scenario import Scenario
+from scslab.engine.scenario import Layer, Scenario
 from scslab.errors import ScenarioError
 
 #: Scenario settings a sweep sets itself: replicates choose the seeds.
@@ -243,10 +244,54 @@ def score_setting(path: str) -> bool:
         return False
 
 
+#: A layer's settings a sweep may vary, by their names in a scenario file (``from`` is
+#: ``Layer.start_at``); its ``id`` names its outputs and cannot vary.
+LAYER_SETTINGS = {"scheme": "scheme", "where": "where", "from": "start_at", "until": "until"}
+
+
+def layer_path(path: str) -> tuple[int, str] | None:
+    """``(index, setting)`` of a path into a layer, ``layers.<index>.<setting>``; ``None`` for
+    any other path. Raises ``KeyError`` with a message for a path into ``layers`` that names no
+    layer's setting."""
+    parts = path.split(".")
+    if parts[0] != "layers":
+        return None
+    if len(parts) < 3 or not parts[1].isdigit():
+        raise KeyError(
+            f"unknown parameter '{path}': name a layer by its place and one of its settings, "
+            f"layers.<n>.<setting> (e.g. layers.0.until), the settings being "
+            f"{', '.join(LAYER_SETTINGS)}"
+        )
+    name = ".".join(parts[2:])
+    if name not in LAYER_SETTINGS:
+        shown = [f"layers.{parts[1]}.{k}" for k in LAYER_SETTINGS]
+        near = get_close_matches(path, shown, n=1, cutoff=0.6)
+        why = (
+            "a layer's id names its outputs and stays as the base has it"
+            if name == "id"
+            else f"a layer has no setting '{name}'"
+        )
+        hint = f"; did you mean '{near[0]}'?" if near and name != "id" else ""
+        raise KeyError(
+            f"unknown parameter '{path}': {why}{hint} (a layer's settings: "
+            f"{', '.join(LAYER_SETTINGS)})"
+        )
+    return int(parts[1]), name
+
+
 def _resolve(path: str) -> tuple[Kind, bool]:
     """The kind of the setting at ``path`` and whether it is score-valued."""
     from scslab.schemes.model import Scheme, is_score_number
     from scslab.schemes.values import FIELD
+
+    layer = layer_path(path)
+    if layer is not None:
+        # a layer's months (`from`, `until`) are numbers here: months of the run, or listed
+        # values that may be calendar months (YYYY-MM)
+        setting = layer[1]
+        if setting in ("from", "until"):
+            return "int", False
+        return _kind_of(Layer.model_fields[LAYER_SETTINGS[setting]].annotation), False
 
     model: type[BaseModel] = Scenario
     parts = path.split(".")
@@ -295,13 +340,25 @@ def with_values(base: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
     data: dict[str, Any] = _copy(base)
     for path, value in values.items():
         *parents, leaf = path.split(".")
-        node = data
-        for name in parents:
-            if not isinstance(node.get(name), dict):
+        node: Any = data
+        for k, name in enumerate(parents):
+            if isinstance(node, list):  # `layers.1.until`: a layer, by its place in the list
+                node = node[int(name)]
+                continue
+            child = node.get(name)
+            if isinstance(child, list) and _index(parents[k + 1 :], len(child)):
+                node = child
+                continue
+            if not isinstance(child, dict):
                 node[name] = {}  # e.g. `network` is None in the base: the setting turns it on
             node = node[name]
         node[leaf] = value
     return data
+
+
+def _index(rest: list[str], length: int) -> bool:
+    """Whether the path's next part names an item of a list of ``length`` by its place."""
+    return bool(rest) and rest[0].isdigit() and int(rest[0]) < length
 
 
 def _copy(data: Any) -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import time
@@ -14,7 +15,7 @@ from scslab.engine.scenario import Scenario
 from scslab.engine.simulation import Simulation
 from scslab.errors import ScslabError
 from scslab.schemes.model import Scheme
-from scslab.sweep.outputs import run_outputs
+from scslab.sweep.outputs import AcrossLayers, layered_outputs, run_outputs
 
 
 @dataclass
@@ -75,10 +76,43 @@ def run_one(key: str, scenario_json: str, threads: int | None = None) -> RunResu
         numba.set_num_threads(max(1, min(threads, launched)))
     clock = time.perf_counter()
     worker = _worker()
+    scenario = Scenario.model_validate_json(scenario_json)
     try:
-        sim = simulation(Scenario.model_validate_json(scenario_json))
-        record, _ = sim.execute()
+        if scenario.layers is not None:
+            outputs, steps = _layered(scenario)
+        else:
+            sim = simulation(scenario)
+            record, _ = sim.execute()
+            outputs, steps = run_outputs(sim, record)
     except ScslabError as exc:
         return RunResult.failed(key, str(exc), worker, time.perf_counter() - clock)
-    outputs, steps = run_outputs(sim, record)
     return RunResult(key, "complete", time.perf_counter() - clock, worker, None, outputs, steps)
+
+
+#: Each layer's scheme, and the acts, parsed once per worker process for layered runs; keyed
+#: by the layers' schemes and the scenario's act catalogue.
+_loaded_layers: dict[str, tuple[dict[str, Scheme], Catalogue]] = {}
+
+
+def _layered(scenario: Scenario) -> tuple[dict[str, float], dict[str, np.ndarray]]:
+    """A layered run in memory (:class:`~scslab.engine.layers.LayeredSimulation`), summarised:
+    each layer's outputs and those over all layers
+    (:func:`scslab.sweep.outputs.layered_outputs`)."""
+    from scslab.engine.layers import LayeredSimulation
+
+    key = json.dumps(
+        [[x.id, x.scheme] for x in scenario.layers or ()] + [scenario.acts, scenario.scheme_values]
+    )
+    cached = _loaded_layers.get(key)
+    if cached is None:
+        lsim = LayeredSimulation(scenario)
+        _loaded_layers[key] = (
+            {ls.id: ls.sim.base_scheme for ls in lsim.layers},
+            lsim.layers[0].sim.base_catalogue,
+        )
+    else:
+        lsim = LayeredSimulation(scenario, schemes=cached[0], catalogue=cached[1])
+    run = lsim.start()
+    across = AcrossLayers(lsim)
+    lsim.execute(lambda done, _total: across.month(run, done - 1), resume=run)
+    return layered_outputs(lsim, run, across)
