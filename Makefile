@@ -28,16 +28,28 @@ export UV_PYTHON_DOWNLOADS := never
 # is never used: Python compares it with its source.
 COMPILE_SRC = $(BIN)/python -m compileall -q src >/dev/null
 
-# A tiny run that compiles the engine's kernels into numba's cache at install time, so that the
-# first real run does not wait for the compiler (see the README on the cold start).
+# Tiny runs that compile the engine's kernels into numba's cache at install time, so that the
+# first real run does not wait for the compiler (see the README on the cold start): a run of
+# people, one with a network and tie-cutting, a layered run (its links), and the reputation
+# games under each way of observing, evolving and pairing. Together about 40 s of CPU more than
+# the first run alone, which the first networked run, layered run and game no longer spend
+# (benchmarks/RESULTS.md, "Test suite").
 # A failed warm-up does not fail the install: the tests or the first run then show the error.
 # numba compiles a kernel once per combination of argument types: hand a kernel the same types
 # from every caller (C-contiguous arrays, int64 scalars), so that what the warm-up compiles also
 # serves the tests and later runs (benchmarks/RESULTS.md, "Test suite").
-WARM_UP = rm -rf $(VENV)/.warm-up; \
-	$(BIN)/scslab run --agents 1000 --years 1 --out $(VENV)/.warm-up --json >/dev/null \
-	|| echo "warm-up run failed: the first run will compile the kernels"; \
-	rm -rf $(VENV)/.warm-up
+WARM = $(VENV)/.warm-up
+WARM_UP = rm -rf $(WARM); \
+	( $(BIN)/scslab run --agents 1000 --years 1 --out $(WARM)/people --json \
+	&& $(BIN)/scslab run --scheme sesame-credit --network --tie-cutting --agents 1000 --years 1 \
+		--out $(WARM)/network --json \
+	&& $(BIN)/scslab run patchwork-2018 --agents 1000 --years 1 --out $(WARM)/layers --json \
+	&& for how in public private institution; do \
+		$(BIN)/scslab game --observation $$how --agents 100 --steps 20 --json || exit 1; done \
+	&& $(BIN)/scslab game --observation institution --institution-protocol shared \
+		--evolve --pairing random --agents 100 --steps 20 --json \
+	) >/dev/null || echo "warm-up failed: the first runs will compile the kernels"; \
+	rm -rf $(WARM)
 
 .PHONY: install install-core run test lint types lockcheck lock pytest browser bench bench-engine clean
 
@@ -50,7 +62,7 @@ $(UV):
 $(FULL): pyproject.toml uv.lock | $(UV)
 	$(UV) sync --locked --all-extras --compile-bytecode
 	@$(COMPILE_SRC)
-	@echo "compiling the engine's kernels into the cache: a tiny warm-up run"
+	@echo "compiling the engine's kernels into the cache: tiny warm-up runs"
 	@$(WARM_UP)
 	touch $(FULL) $(CORE)
 
@@ -58,7 +70,7 @@ $(FULL): pyproject.toml uv.lock | $(UV)
 $(CORE): pyproject.toml uv.lock | $(UV)
 	$(UV) sync --locked --inexact --compile-bytecode
 	@$(COMPILE_SRC)
-	@echo "compiling the engine's kernels into the cache: a tiny warm-up run"
+	@echo "compiling the engine's kernels into the cache: tiny warm-up runs"
 	@$(WARM_UP)
 	touch $(CORE)
 
