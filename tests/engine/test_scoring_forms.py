@@ -7,6 +7,7 @@ done with every record of a tiny run, and compares it with the panel's log or th
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -290,3 +291,34 @@ def test_a_won_appeal_in_a_weighted_factor_score_reverses_its_factors_points() -
     assert (state.factor[done] == clean.factor[done]).all()
     assert (state.score[done] == clean.score[done]).all()
     assert (state.factor[~done, 0] < 100).any()  # others still carry their records
+
+
+def test_a_factors_points_are_weighed_by_its_weight_alike_as_cost_and_as_reward() -> None:
+    """A record moves a weighted-factor score by the factor's weight times its points, and that
+    is what people weigh, whether the points cost or pay: reward seeking raises an act scored
+    +p by exactly the exponent deterrence would lower it by were it scored -p."""
+    from scslab.behaviour.model import Adaptation
+    from scslab.behaviour.rates import penalties, reward_factors
+
+    lawful = catalogue(RATES)
+    lawful = lawful.model_copy(
+        update={"acts": tuple(a.model_copy(update={"lawful": True}) for a in lawful.acts)}
+    )
+    scored = scheme(FACTORS)
+    flipped = scheme(
+        re.sub(r"points: (-?)(\d+)", lambda m: f"points: {'' if m[1] else '-'}{m[2]}", FACTORS)
+    )
+    seeking = Adaptation.model_validate({"reward_seeking": {"enabled": True, "elasticity": 0.5}})
+    p_detect = np.full((len(lawful.acts), 1), 0.8)
+    raised = reward_factors(lawful, scored, seeking, p_detect)[:, 0]
+    cost, _ = penalties(lawful, flipped, seeking)
+    paying = [e.act_id for e in scored.events if e.points > 0]
+    assert paying == ["repay", "bills", "verify"]
+    for a, act in enumerate(lawful.acts):
+        if act.id in paying:
+            assert math.log(raised[a]) == pytest.approx(0.5 * 0.8 * cost[a], rel=1e-12)
+        else:
+            assert raised[a] == 1.0
+    # 40 points on a factor of weight 0.15, in a 600-point range (felt per 60 points)
+    verify = [a.id for a in lawful.acts].index("verify")
+    assert cost[verify] == pytest.approx(40 * 0.15 / 60, rel=1e-12)

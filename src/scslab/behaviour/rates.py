@@ -201,6 +201,8 @@ class _Weighed:
     by_act: dict[str, Event]
     #: the ids of the events that enter a list (of the kind that counts) in force
     entering: frozenset[str]
+    #: a weighted-factor score moves by the factor's weight times a record's points
+    weight: dict[str, float]
 
     @classmethod
     def of(cls, scheme: Scheme, off: tuple[frozenset[str], frozenset[str]], kind: str) -> _Weighed:
@@ -216,7 +218,13 @@ class _Weighed:
                 if x.kind == kind and x.id not in lists_off
                 for ev in x.entry.events
             ),
+            weight={f.id: f.weight for f in scheme.score.factors},
         )
+
+    def points(self, ev: Event) -> float:
+        """What a record of ``ev`` moves the score by, in engine integers: its points, times its
+        factor's weight in a weighted-factor score."""
+        return self.score_units.engine(ev.points) * (self.weight[ev.factor] if ev.factor else 1.0)
 
     def value(self, points: float, ev: Event, adaptation: Adaptation) -> float:
         """``points`` (engine integers) relative to the score range, plus, for an event that
@@ -240,16 +248,11 @@ def penalties(
     elasticity = np.zeros(len(acts))
     det, chill = adaptation.deterrence, adaptation.chilling
     weighed = _Weighed.of(scheme, off, "black")  # a blacklist entry is felt; a redlist entry not
-    # a weighted-factor score moves by the factor's weight times a record's points
-    weight = {f.id: f.weight for f in scheme.score.factors}
     for a_i, act in enumerate(acts):
         ev = weighed.by_act.get(act.id)
         if ev is None:
             continue
-        felt = max(0, -weighed.score_units.engine(ev.points)) * (
-            weight[ev.factor] if ev.factor else 1.0
-        )
-        penalty[a_i] = weighed.value(felt, ev, adaptation)
+        penalty[a_i] = weighed.value(max(0.0, -weighed.points(ev)), ev, adaptation)
         elasticity[a_i] = chill.elasticity if act.rights else det.elasticity
     return penalty, elasticity
 
@@ -486,7 +489,7 @@ def reward_factors(
         ev = weighed.by_act.get(act.id)
         if ev is None or not act.lawful:
             continue
-        value = weighed.value(max(0, weighed.score_units.engine(ev.points)), ev, adaptation)
+        value = weighed.value(max(0.0, weighed.points(ev)), ev, adaptation)
         if value <= 0:
             continue
         if seek.enabled:
