@@ -1,5 +1,6 @@
 """Sharded layered runs: the population split by region over Dask workers gives every layer the
-tables of the unsharded layered run, bit for bit, and a stopped run resumes to them."""
+tables of the unsharded layered run, bit for bit, and a stopped run resumes to them. Public
+shaming (ties cut to friends on a public list, ghosts among them) shards bit for bit too."""
 
 from __future__ import annotations
 
@@ -7,34 +8,47 @@ import json
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pytest
 from scale_helpers import assert_same_tables, tables
 
 import scslab
 from scslab.engine.checkpoint import read_manifest
 from scslab.engine.layers import LAYERS_FILE, LayeredSimulation
-from scslab.engine.scenario import load_scenario
-from scslab.engine.shards import plan_layered
+from scslab.engine.scenario import Scenario, load_scenario
+from scslab.engine.shards import plan_layered, plan_shards
 from scslab.engine.simulation import RunInterrupted
 from scslab.layered import resume_layered, run_layered
+from scslab.population import NetworkSpec, PopulationSpec
+from scslab.runs import Simulation, run_sharded
+from scslab.schemes import load_scheme
 from scslab.store.layered import TOGETHER
+from scslab.store.writer import RESULTS
 
 SRC = Path(scslab.__file__).parent
 PATCHWORK = SRC / "scenarios" / "patchwork-2018"
 
 
+def shaming_scheme(folder: Path) -> Path:
+    """The court's defaulter list with its public shaming cutting a tie to a listed friend with
+    probability 0.6 a month (0.02 built in), so that ties to ghosts are cut within months."""
+    text = (SRC / "schemes" / "builtin" / "defaulter-blacklist.yaml").read_text()
+    shaming = "ties: {monthly_probability: 0.02}"
+    assert shaming in text
+    path = folder / "spc.yaml"
+    path.write_text(text.replace(shaming, "ties: {monthly_probability: 0.6}"))
+    return path
+
+
 def scenario_file(folder: Path) -> Path:
     """patchwork-2018 over 1,200 people for half a year, with a network of 8 friends, three months
-    of history, and Rongcheng in force from month 2 until month 5. The court's public shaming
-    (an effect on ties, whose cuts shards do not exchange) is taken out of its scheme."""
-    text = (SRC / "schemes" / "builtin" / "defaulter-blacklist.yaml").read_text()
-    shaming = "      - ties: {monthly_probability: 0.02}\n        assumed: true\n"
-    assert shaming in text
-    (folder / "spc.yaml").write_text(text.replace(shaming, ""))
+    of history, more judgments left unpaid (so more shaming), the court's shaming stronger
+    (:func:`shaming_scheme`), and Rongcheng in force from month 2 until month 5."""
+    shaming_scheme(folder)
     path = folder / "layered.yaml"
     path.write_text(
         "population: {agents: 1200}\nyears: 0.5\nstart: 2018-01\nseed: 5\nhistory_months: 3\n"
-        "network: {mean_degree: 8}\nlayers:\n"
+        "network: {mean_degree: 8}\nrates: {unpaid-judgment: 0.01}\nlayers:\n"
         f"  - {{id: spc, scheme: {folder / 'spc.yaml'}}}\n"
         f"  - {{id: sesame, scheme: {PATCHWORK / 'sesame.yaml'}, "
         "where: [city-centre, suburbs, towns]}\n"
@@ -73,10 +87,10 @@ def reference(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str,
 def test_a_sharded_layered_run_writes_the_unsharded_results_bit_for_bit(
     reference: tuple[Path, dict[str, Any]], cluster: Any, tmp_path: Path
 ) -> None:
-    """2 shards of whole regions: the court's layer and Sesame's (with its rule on friends,
-    whose ghosts cross shards, and its links to the court's list) are in both, Rongcheng's
-    (the towns, from month 2 to 4) in one only; every layer's tables, layers.duckdb and
-    layers.json equal the unsharded run's."""
+    """2 shards of whole regions: the court's layer (with public shaming) and Sesame's (with its
+    rule on friends, whose ghosts cross shards, and its links to the court's list) are in both,
+    Rongcheng's (the towns, from month 2 to 4) in one only; every layer's tables, layers.duckdb
+    and layers.json equal the unsharded run's, the court's ties cut by shaming included."""
     path, want = reference
     lsim = LayeredSimulation(load_scenario(path))
     plans = plan_layered(lsim, 2)
@@ -87,6 +101,39 @@ def test_a_sharded_layered_run_writes_the_unsharded_results_bit_for_bit(
         r.close()
     assert_same(layered(tmp_path), want)
     assert not list(tmp_path.glob("checkpoint*"))
+    assert shaming_cuts(tmp_path / TOGETHER, "WHERE layer = 'spc'") > 0
+
+
+def shaming_cuts(path: Path, where: str = "") -> int:
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        row = con.execute(f"SELECT sum(ties_cut_by_shaming) FROM steps {where}").fetchone()
+    finally:
+        con.close()
+    assert row is not None
+    return int(row[0])
+
+
+def test_public_shaming_of_one_scheme_shards_bit_for_bit(cluster: Any, tmp_path: Path) -> None:
+    """One scheme with public shaming over a network: a tie to a friend in another shard is cut
+    with the friend's shame of the month, which crosses shards mid-month; 2 shards give the
+    unsharded tables."""
+    scenario = Scenario(
+        scheme="defaulter-blacklist",
+        population=PopulationSpec(agents=2000),
+        years=0.5,
+        seed=4,
+        network=NetworkSpec(mean_degree=8),
+        rates={"unpaid-judgment": 0.01},
+    )
+    scheme = load_scheme(shaming_scheme(tmp_path))
+    Simulation(scenario, scheme=scheme).run(tmp_path / "plain").close()
+    sim = Simulation(scenario, scheme=scheme)
+    plans = plan_shards(sim, sim.population(), 2)
+    assert all(p.shaming and len(p.ghosts) for p in plans)
+    run_sharded(sim, tmp_path / "two", 2, cluster=cluster.scheduler_address, every=3).close()
+    assert_same_tables(tables(tmp_path / "two" / RESULTS), tables(tmp_path / "plain" / RESULTS))
+    assert shaming_cuts(tmp_path / "two" / RESULTS) > 0
 
 
 def test_a_stopped_sharded_layered_run_resumes_to_the_same_results(

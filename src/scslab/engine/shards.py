@@ -9,7 +9,11 @@ for the whole run: its state columns never move. What crosses shards, once a mon
   keeps them as *ghost* rows after its own, and derives their low-score bits itself), with, for
   network rules over friends on a list or in a grade, a byte of their marks under those rules
   (:func:`scslab.engine.kernels.status_marks`), and
-* whether a neighbourhood group that straddles two shards had an offender last month.
+* whether a neighbourhood group that straddles two shards had an offender last month;
+
+and, in a month of a scheme with public shaming (an effect on ties), a second round between its
+step and its ties: the ghosts' shame and cells of the month, since a tie to a shamed friend in
+another shard is cut with the friend's shame (:meth:`Shard.midbox`).
 
 Draws are keyed by the person's index in the whole population (the kernels take the shard's
 ``offset``), tallies are integers summed over shards, and score assortativity is summed from
@@ -67,6 +71,7 @@ from scslab.engine.kernels import (
     BLOCK,
     Traits,
     allocate_tally,
+    cut_shamed_ties,
     cut_ties,
     friend_needs,
     mark_households,
@@ -190,6 +195,7 @@ class ShardPlan:
     panel: np.ndarray  # int64: local rows of the panel's people
     network: bool  # the population has ties
     counting: bool  # low friends are counted from crossers, as in Run (ghost rows present)
+    shaming: bool  # public shaming cuts ties: the ghosts' shame crosses shards mid-month
     indptr: np.ndarray  # CSR of the shard's rows; then empty rows to base, then ghost rows
     friends: np.ndarray  # int32: local rows (own people) or base + ghost number
     group: np.ndarray  # tie-cutting: tie groups, members and their starts (or empty)
@@ -236,11 +242,18 @@ def _plans(
     number."""
     net = pop.network
     cutting = sim.scenario.adaptation.tie_cutting.enabled
-    counting = net is not None and net.symmetric and not cutting and bool(sim.scheme.network)
+    shaming = net is not None and bool(sim.arrays.grp_ties_p.any())
+    counting = (
+        net is not None
+        and net.symmetric
+        and not cutting
+        and not shaming
+        and bool(sim.scheme.network)
+    )
     per = sim.scenario.population.neighbourhood_households
     by_neighbourhood = any(c.group == "neighbourhood" for c in sim.scheme.collective)
     panel = sim._panel(pop.n)
-    group_all = tie_group(pop) if cutting else None
+    group_all = tie_group(pop) if cutting or shaming else None
     plans: list[ShardPlan] = []
     nb_range: dict[int, tuple[int, int]] = {}
     for k, (lo, hi) in zip(ks, bounds, strict=True):
@@ -290,6 +303,7 @@ def _plans(
                 panel=mine.astype(np.int64),
                 network=net is not None,
                 counting=counting,
+                shaming=shaming,
                 indptr=np.ascontiguousarray(indptr, np.int64),
                 friends=friends,
                 group=group,
@@ -353,6 +367,8 @@ class Shard(Parted):
         "draws",
         "tally",
         "score_ext",
+        "shame_ext",
+        "ghost_cell",
         "ghost_marks",
         "received",
         "threads",
@@ -374,10 +390,17 @@ class Shard(Parted):
         #: whether friends are marked by a list or a grade: ghosts' marks then come with scores
         self.status = bool((self.mark_kind != MARK_BELOW).any())
         self.counting = plan.counting
+        self.shaming = plan.shaming
         self.households = plan.households if arrays.grp_household.any() else 0
         self.collective = bool(sim.scheme.collective)
         self.score_ext = np.full(plan.base + len(plan.ghosts), arrays.base, np.int16)
         self.state = allocate_state(n, arrays, layout)._replace(score=self.score_ext[:n])
+        #: public shaming: the shame of its people (``state.shame`` is its head) and of the
+        #: ghosts, and the ghosts' cells, as their month's step left them (:meth:`receive_mid`)
+        self.shame_ext = np.zeros(len(self.score_ext) if self.shaming else 0, np.float32)
+        self.ghost_cell = np.zeros(len(plan.ghosts) if self.shaming else 0, plan.cell.dtype)
+        if self.shaming:
+            self.state = self.state._replace(shame=self.shame_ext[:n])
         self.ghost_marks = np.zeros(len(plan.ghosts) if self.status else 0, np.uint8)
         rows = len(plan.indptr) - 1 if self.network else 0
         minor = sim.cells.minor().astype(np.uint8)
@@ -387,7 +410,7 @@ class Shard(Parted):
             else plan.cell,  # people age, incomes move: their own
             region=plan.region,
             indptr=plan.indptr,
-            friends=plan.friends.copy() if self.cutting.enabled else plan.friends,
+            friends=plan.friends.copy() if self.cutting.enabled or self.shaming else plan.friends,
             low=np.zeros((len(self.mark_kind), (len(self.score_ext) + 7) // 8), np.uint8),
             low_friends=np.zeros(
                 (len(sim.scheme.network), rows) if self.counting else (0, 0), np.uint16
@@ -426,6 +449,10 @@ class Shard(Parted):
         self.record = Record.allocate(
             sc.steps, self.tally, plan.panel, L, Q, sim.cells_move or arrays.life_groups != 0
         )
+        if self.shaming:  # ties cut by friends of the shamed, by the shamed person's cell
+            self.record.extra["ties_cut_by_shaming"] = np.zeros(
+                (sc.steps, len(self.people)), np.int64
+            )
         self.running = running_consequences(self.state.grp_until, self.state.grp_cause)
         #: exact tie moments of this shard's rows, each month, as (high, low) pairs
         self.moments = np.zeros((sc.steps, 6, 2), np.int64)
@@ -461,16 +488,36 @@ class Shard(Parted):
                 )
             )
 
-    def advance(self, t: int) -> None:
+    def advance(self, t: int, half: int | None = None) -> None:
         """Month ``t``: the parts of :attr:`month` in turn, as :meth:`Run._month` does them for
         the whole population; a month of the history before month 0 (``t < 0``) is run as
-        engine step ``t + history`` and not recorded."""
+        engine step ``t + history`` and not recorded. ``half`` 0: the parts before ``ties``
+        only; 1: the rest (public shaming needs the ghosts' shame of the month in between)."""
         k = t + self.sim.history_months  # the engine step
-        if t == 0:
+        if t == 0 and half != 1:
             self.record.panel_start[:] = self.state.score[self.plan.panel]
         month = t if t >= 0 else None
-        for _, part in self.month:
+        names = self.parts()
+        cut = names.index("ties") if "ties" in names else len(names)
+        parts = self.month if half is None else self.month[:cut] if half == 0 else self.month[cut:]
+        for _, part in parts:
             part(k, month)
+
+    def midbox(self) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+        """Public shaming, mid-month: what each other shard needs before cutting ties, the shame
+        and the cells of its ghosts of this shard, as this month's step left them."""
+        if not self.shaming:
+            return {}
+        shame, cell = self.state.shame, self.traits.cell
+        return {dst: (shame[rows], cell[rows]) for dst, (rows, _) in self.plan.exports.items()}
+
+    def receive_mid(self, inbox: dict[int, tuple[np.ndarray, np.ndarray]]) -> None:
+        """The ghosts' shame and cells of this month (:meth:`midbox`)."""
+        base = self.plan.base
+        for src, (shame, cell) in inbox.items():
+            a, b, _ = self.plan.imports[src]
+            self.shame_ext[base + a : base + b] = shame
+            self.ghost_cell[a:b] = cell
 
     @property
     def steps(self) -> int:
@@ -481,8 +528,8 @@ class Shard(Parted):
         """The month's parts, in :meth:`Run.parts`' order, those a shard has, each a shard's
         variant of the run's part: friends' marks (the ghosts' too), collective responsibility
         (with the neighbourhoods that straddle shards), ageing, households, the step, ties cut
-        and the record. Firms, contracts and public shaming are not sharded (:func:`shard_plans`
-        refuses them)."""
+        (to low scorers and to the publicly shamed, ghosts among them) and the record. Firms and
+        contracts are not sharded (:func:`shard_plans` refuses them)."""
         parts: list[tuple[str, MonthPart]] = []
         if len(self.mark_kind):
             parts.append(("friends", self._friends))
@@ -545,10 +592,30 @@ class Shard(Parted):
         step_month(self, k, self.plan.first)
 
     def _ties(self, k: int, t: int | None) -> None:
-        """Ties cut to low scorers (the assortativity is measured from the tie moments
-        :meth:`measure` takes, public shaming is not sharded)."""
-        if not self.cutting.enabled:
-            return
+        """Ties cut to low scorers and to the publicly shamed, the ghosts among them too (the
+        assortativity is measured from the tie moments :meth:`measure` takes)."""
+        if self.cutting.enabled:
+            self._cut(k, t)
+        if self.shaming:
+            plan, cell = self.plan, self.traits.cell
+            pad = np.zeros(plan.base - plan.n, cell.dtype)
+            shamed = cut_shamed_ties(
+                self.traits.indptr,
+                self.traits.friends,
+                self.shame_ext,
+                np.concatenate([cell, pad, self.ghost_cell]),
+                len(self.people),
+                plan.group,
+                plan.members,
+                plan.group_start,
+                self.sim.stream_seed,
+                k,
+                plan.first,
+            )
+            if t is not None:
+                self.record.extra["ties_cut_by_shaming"][t] = shamed
+
+    def _cut(self, k: int, t: int | None) -> None:
         plan = self.plan
         cut = cut_ties(
             self.traits.indptr,
@@ -601,6 +668,11 @@ class LayeredPlan:
     lo: int
     hi: int
     layers: dict[str, ShardPlan]
+
+    @property
+    def shaming(self) -> bool:
+        """Whether a layer here cuts ties to the publicly shamed (a month in two halves)."""
+        return any(p.shaming for p in self.layers.values())
 
     @property
     def sources(self) -> list[int]:
@@ -708,11 +780,29 @@ class LayeredShard:
             if self._wants(ls, t):
                 shard.measure(t - ls.first)
 
-    def advance(self, t: int) -> None:
-        """Month ``t`` of the run: each layer stepping then takes its month, in step order."""
+    def advance(self, t: int, half: int | None = None) -> None:
+        """Month ``t`` of the run: each layer stepping then takes its month, in step order
+        (``half``: as :meth:`Shard.advance`; a layer's ties and record, after every layer's
+        step, change nothing another layer's step reads)."""
         for ls, shard in self._here():
             if ls.live(t):
-                shard.advance(t - ls.first)
+                shard.advance(t - ls.first, half)
+
+    def midbox(self, t: int) -> dict[int, LayeredMessage]:
+        """Public shaming, mid-month ``t``: each shaming layer's :meth:`Shard.midbox`."""
+        out: dict[int, list[tuple[str, Any]]] = {dst: [] for dst in self.plan.exports}
+        for ls, shard in self._here():
+            if ls.live(t) and shard.shaming:
+                for dst, m in shard.midbox().items():
+                    out[dst].append((ls.id, m))
+        return {dst: tuple(ms) for dst, ms in out.items()}
+
+    def receive_mid(self, inbox: dict[int, tuple[tuple[str, Any], ...]], t: int) -> None:
+        for ls, shard in self._here():
+            if ls.live(t) and shard.shaming:
+                shard.receive_mid(
+                    {src: m for src, ms in inbox.items() for lid, m in ms if lid == ls.id}
+                )
 
     def outbox(self, t: int) -> dict[int, LayeredMessage]:
         """What each other shard needs before month ``t``: each layer's messages, for the
@@ -833,6 +923,40 @@ def _advance(key: str, t: int, after: Any, *inbox: Given) -> dict[int, Any]:
     out = shard.outbox(t + 1)
     if t >= 0:  # months of the history are not timed
         shard.clock[t] = (t1 - t0, t2 - t1, t3 - t2, time.perf_counter() - t3)
+    return out
+
+
+def _first(key: str, t: int, after: Any, *inbox: Given) -> dict[int, Any]:
+    """A month in two halves (public shaming): its parts before ``ties``; returns what the
+    other shards need of it mid-month."""
+    shard = _shard(key)
+    t0 = time.perf_counter()
+    shard.receive(_inbox(shard, inbox), t)
+    t1 = time.perf_counter()
+    shard.measure(t)
+    t2 = time.perf_counter()
+    shard.advance(t, 0)
+    out = shard.midbox(t) if isinstance(shard, LayeredShard) else shard.midbox()
+    if t >= 0:
+        shard.clock[t, :3] = (t1 - t0, t2 - t1, time.perf_counter() - t2)
+    return out
+
+
+def _rest(key: str, t: int, after: Any, *inbox: Given) -> dict[int, Any]:
+    """The second half of month ``t``: ties cut, with the ghosts' shame; the record."""
+    shard = _shard(key)
+    t0 = time.perf_counter()
+    mid = _inbox(shard, inbox)
+    if isinstance(shard, LayeredShard):
+        shard.receive_mid(mid, t)
+    else:
+        shard.receive_mid(mid)
+    shard.advance(t, 1)
+    t1 = time.perf_counter()
+    out = shard.outbox(t + 1)
+    if t >= 0:
+        shard.clock[t, 2] += t1 - t0
+        shard.clock[t, 3] = time.perf_counter() - t1
     return out
 
 
@@ -1061,24 +1185,33 @@ class Coordinator:
             raise WorkerLost(f"a worker was lost while starting the shards ({exc})") from None
         after = list(out)
 
-        def inbox(k: int) -> list[Any]:
+        def inbox(k: int, sent: list[Any]) -> list[Any]:
             # a source that sends to one shard only hands over its whole outbox: one task hop
             # a month fewer; otherwise a small task on the source picks out this shard's piece
             return [
-                out[src] if len(self.plans[src].exports) == 1 else submit(_piece, src, out[src], k)
+                sent[src]
+                if len(self.plans[src].exports) == 1
+                else submit(_piece, src, sent[src], k)
                 for src in self.plans[k].sources
             ]
 
+        # public shaming: a month in two halves, the ghosts' shame sent in between
+        halves = any(p.shaming for p in self.plans)
         for t in range(first, steps):
-            pieces = [inbox(k) for k in range(K)]
-            out = [submit(_advance, k, keys[k], t, after[k], *pieces[k]) for k in range(K)]
+            pieces = [inbox(k, out) for k in range(K)]
+            if halves:
+                mid = [submit(_first, k, keys[k], t, after[k], *pieces[k]) for k in range(K)]
+                mids = [inbox(k, mid) for k in range(K)]
+                out = [submit(_rest, k, keys[k], t, mid[k], *mids[k]) for k in range(K)]
+            else:
+                out = [submit(_advance, k, keys[k], t, after[k], *pieces[k]) for k in range(K)]
             after = list(out)
             self.watch.update({f: ("step", t, k) for k, f in enumerate(out)})
             if (t + 1) % self.every == 0 and 0 < t + 1 < steps:
                 path = [str(self.folder / part_name(t + 1, k, self.parts_id)) for k in range(K)]
                 after = [submit(_save, k, keys[k], path[k], out[k]) for k in range(K)]
                 self.watch.update({f: ("save", t + 1, k) for k, f in enumerate(after)})
-        pieces = [inbox(k) for k in range(K)]
+        pieces = [inbox(k, out) for k in range(K)]
         ends = [submit(_finish, k, keys[k], after[k], *pieces[k]) for k in range(K)]
         self.watch.update({f: ("finish", steps, k) for k, f in enumerate(ends)})
         return self._follow(first, addrs)
@@ -1223,11 +1356,6 @@ def _shardable(sim: Simulation) -> None:
         raise ScenarioError(
             "--shards: the contract game pairs people across the whole population, which sharded "
             "runs do not exchange; run it without --shards"
-        )
-    if sim.arrays.grp_ties_p.any() and sim.scenario.network is not None:
-        raise ScenarioError(
-            f"--shards: scheme '{sim.scheme.id}' has an effect on ties (public shaming), whose "
-            "cuts sharded runs do not exchange across shards; run it without --shards"
         )
 
 
