@@ -165,3 +165,27 @@ def test_a_stopped_sharded_layered_run_resumes_to_the_same_results(
         r.close()
     assert_same(layered(tmp_path), want)
     assert not list(tmp_path.glob("checkpoint*"))
+
+
+def test_a_scheme_over_some_regions_shards_bit_for_bit(cluster: Any, tmp_path: Path) -> None:
+    """A one-layer scenario whose layer is over some regions: its people are rows of the
+    population from the first of its regions on, and its shards key their draws by those rows
+    (`ShardPlan.first`), so 2 shards give the unsharded tables."""
+    scenario = Scenario.model_validate(
+        {
+            "population": {"agents": 2000},
+            "years": 0.5,
+            "seed": 2,
+            "network": {"mean_degree": 8},
+            "history_months": 2,
+            "layers": [
+                {"id": "g", "scheme": "sesame-credit", "where": ["suburbs", "towns", "villages"]}
+            ],
+        }
+    )
+    Simulation(scenario).run(tmp_path / "plain").close()
+    sim = Simulation(scenario)
+    plans = plan_shards(sim, sim.population(), 2)
+    assert sim.row_offset > 0 and plans[1].first > plans[1].lo
+    run_sharded(sim, tmp_path / "two", 2, cluster=cluster.scheduler_address, every=2).close()
+    assert_same_tables(tables(tmp_path / "two" / RESULTS), tables(tmp_path / "plain" / RESULTS))
