@@ -363,12 +363,10 @@ def test_suining_starts_and_is_abandoned_within_the_built_in_run(tmp_path: Path)
     assert len({str(r[1])[:7] for r in tables(results["bureau"])["steps"]}) == 24
 
 
-@pytest.mark.parametrize("command", ["assumptions", "sweep"])
-def test_commands_of_one_scheme_refuse_a_layered_scenario_in_one_line(
-    tmp_path: Path, command: str
-) -> None:
-    """A command that runs one scheme (a ledger, a sweep) given a layered scenario says in one
-    line, status 2, that it takes one scheme and `scslab run` runs layers."""
+def test_the_ledger_of_assumptions_refuses_a_layered_scenario_in_one_line(tmp_path: Path) -> None:
+    """`scslab assumptions` runs one scheme: given a layered scenario it says in one line,
+    status 2, that it takes one scheme and `scslab run` runs layers (a sweep takes layered
+    bases: tests/sweep/test_sweep_layers.py)."""
     from helpers import scslab as cli
 
     (tmp_path / "layered.yaml").write_text(
@@ -376,12 +374,7 @@ def test_commands_of_one_scheme_refuse_a_layered_scenario_in_one_line(
         "  - {id: spc, scheme: defaulter-blacklist}\n"
         "  - {id: city, scheme: suining-2010, where: [city-centre]}\n"
     )
-    (tmp_path / "spec.yaml").write_text(
-        "base: layered.yaml\nparameters:\n  adaptation.deterrence.elasticity: {range: [0, 3]}\n"
-        "design: {kind: sobol, samples: 4, seed: 1}\noutputs: [events.recorded]\n"
-    )
-    args = ("layered.yaml", "--years", "1") if command == "assumptions" else ("spec.yaml",)
-    done = cli(command, *args, "--out", "out", cwd=tmp_path)
+    done = cli("assumptions", "layered.yaml", "--years", "1", "--out", "out", cwd=tmp_path)
     assert done.returncode == 2, done.stderr
     assert len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr
     assert "layered run: `scslab run` runs it" in done.stderr
