@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -21,6 +21,9 @@ from scslab.engine.cluster import use_kernel_threads
 from scslab.engine.scenario import Scenario
 from scslab.schemes.units import ScoreUnits
 from scslab.sweep.spec import with_values
+
+if TYPE_CHECKING:
+    from scslab.calibration.layered import LayeredJob
 
 #: Called with (runs finished, runs planned).
 Progress = Callable[[int, int], None]
@@ -88,26 +91,32 @@ def run_job(
 
 
 def run_seeds(
-    job: Job,
+    job: Job | LayeredJob,
     values: dict[str, float],
     seeds: list[int],
     client: Any | None,
     progress: Progress | None = None,
     trajectories: bool = False,
+    task: Callable[[Any, dict[str, float], int | None, bool], Measured] | None = None,
 ) -> list[Measured]:
-    """Run the same values with each seed: on ``client`` (Dask) or here, one after another."""
+    """Run the same values with each seed: on ``client`` (Dask) or here, one after another.
+    ``task`` runs one seed (default :func:`run_job`; a layered scenario's is
+    :func:`scslab.calibration.layered.run_layered_job`)."""
+    run: Callable[[Any, dict[str, float], int | None, bool], Measured] = (
+        run_job if task is None else task
+    )
     out: list[Measured] = []
     if progress is not None:
         progress(0, len(seeds))
     if client is None:
         for s in seeds:
-            out.append(run_job(job, values, s, trajectories))
+            out.append(run(job, values, s, trajectories))
             if progress is not None:
                 progress(len(out), len(seeds))
         return out
     from distributed import as_completed
 
-    futures = [client.submit(run_job, job, values, s, trajectories, pure=False) for s in seeds]
+    futures = [client.submit(run, job, values, s, trajectories, pure=False) for s in seeds]
     try:
         for future in as_completed(futures, loop=client.loop):  # type: ignore[no-untyped-call]
             out.append(future.result())

@@ -290,11 +290,16 @@ def targets_from_text(text: str | bytes, source: str = "<targets>") -> TargetsFi
     return parse_targets(load_located(text, source, ScenarioError))
 
 
-def load_targets(spec: str | Path) -> TargetsFile:
-    """A targets file by path, or the targets of a built-in scenario by its name."""
+def targets_doc(spec: str | Path) -> Located:
+    """A targets file, read but not checked: by path, or a built-in scenario's by its name."""
     path = Path(spec)
     if not looks_like_path(spec) and str(spec) in builtin_scenarios():
         path = builtin_path(str(spec), TARGETS_SUFFIX)
         if not path.is_file():
             raise ScenarioError(f"{spec}: this built-in scenario ships no targets")
-    return parse_targets(read_located(path, ScenarioError, "targets file"))
+    return read_located(path, ScenarioError, "targets file")
+
+
+def load_targets(spec: str | Path) -> TargetsFile:
+    """A targets file by path, or the targets of a built-in scenario by its name."""
+    return parse_targets(targets_doc(spec))

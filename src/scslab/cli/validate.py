@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from scslab.cli import console, err_console
+
+if TYPE_CHECKING:
+    from scslab._yaml import Located
+    from scslab.engine.scenario import Scenario
 
 
 def validate(
@@ -40,12 +45,45 @@ def validate(
     sd over seeds), role (fit or held-out check), and whether ours is within tolerance."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
+    from scslab.calibration.layered import is_layered
+    from scslab.calibration.targets import targets_doc
     from scslab.calibration.validate import markdown
     from scslab.calibration.validate import validate as run_validation
     from scslab.cli.calibrate import scenario_and_targets, table
+    from scslab.engine.scenario import load_scenario
 
-    name, loaded, file = scenario_and_targets(scenario, targets)
     quiet = as_json or as_markdown
+    name = Path(scenario).name.removesuffix(".yaml").removesuffix(".yml")
+    loaded = load_scenario(scenario)
+    if loaded.layers is not None and len(loaded.layers) > 1:
+        layered(
+            name,
+            loaded,
+            targets_doc(targets if targets is not None else scenario),
+            agents,
+            seeds,
+            cluster,
+            workers,
+            serial,
+            as_json,
+            as_markdown,
+        )
+        return
+    if targets is not None and is_layered(targets_doc(targets)):
+        layered(
+            name,
+            loaded,
+            targets_doc(targets),
+            agents,
+            seeds,
+            cluster,
+            workers,
+            serial,
+            as_json,
+            as_markdown,
+        )
+        return
+    name, loaded, file = scenario_and_targets(scenario, targets)
     with Progress(
         TextColumn(f"[bold]{name}[/] {agents:,} people"),
         BarColumn(),
@@ -77,3 +115,94 @@ def validate(
         typer.echo(markdown(rows))
         return
     console.print(table(rows, f"{name}: {agents:,} people, {seeds} seed(s)"))
+
+
+def layered(
+    name: str,
+    scenario: Scenario,
+    doc: Located,
+    agents: int,
+    seeds: int,
+    cluster: str | None,
+    workers: int | None,
+    serial: bool,
+    as_json: bool,
+    as_markdown: bool,
+) -> None:
+    """``scslab validate`` of a layered scenario: per layer, each target against ours."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from scslab.calibration.layered import (
+        is_layered,
+        layered_markdown,
+        shown_role,
+        validate_layered,
+    )
+    from scslab.cli.calibrate import table
+    from scslab.errors import ScenarioError
+
+    if not is_layered(doc):
+        n = len(scenario.layers or ())
+        raise ScenarioError(
+            f"{doc.where(())}: {name} has {n} layers: its targets give each layer's under "
+            "`layers:` (docs/calibration.md#layered-scenarios)"
+        )
+    quiet = as_json or as_markdown
+    with Progress(
+        TextColumn(f"[bold]{name}[/] {agents:,} people, layered"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("seeds"),
+        console=err_console if quiet else console,
+        transient=quiet,
+    ) as bar:
+        task = bar.add_task("seeds", total=seeds)
+
+        def advance(done: int, total: int) -> None:
+            bar.update(task, completed=done)
+
+        layers = validate_layered(
+            scenario,
+            doc,
+            agents=agents,
+            seeds=seeds,
+            cluster=cluster,
+            workers=workers,
+            serial=serial,
+            progress=advance,
+        )
+    if as_json:
+        keys = ("id", "role", "fitted_in", "date", "published", "carried", "mean", "sd", "within")
+        shaped = {
+            lid: {
+                **{k: v for k, v in layer.items() if k != "targets"},
+                "targets": [{k: r[k] for k in keys} for r in layer["targets"]],
+            }
+            for lid, layer in layers.items()
+        }
+        typer.echo(json.dumps({"layered": True, "layers": shaped}, indent=2))
+        return
+    if as_markdown:
+        typer.echo(layered_markdown(layers))
+        return
+    for lid, layer in layers.items():
+        head = f"{name}, layer {lid} ({layer['scheme']})"
+        if layer["reuses"]:
+            head += f", targets of {layer['reuses']}"
+        if layer["targets"]:
+            rows = [{**r, "role": shown_role(r)} for r in layer["targets"]]
+            console.print(table(rows, f"{head}: {agents:,} people, {seeds} seed(s)"))
+            for r in layer["targets"]:
+                if r["carried"] is not None:
+                    c = r["carried"]
+                    console.print(
+                        f"  {r['id']}: ours is {c['from']}'s published {c['figure']:,.0f} "
+                        "plus ours from the layer's first month (the count began before the run)"
+                    )
+        else:
+            console.print(f"[bold]{head}[/]: {layer['note']}")
+        why: dict[str, list[str]] = {}
+        for x in layer["not_compared"]:
+            why.setdefault(x["why"], []).append(x["id"])
+        for reason, ids in why.items():
+            console.print(f"  [dim]not compared, {reason}: {', '.join(ids)}[/]")
