@@ -181,3 +181,15 @@ def test_the_command_refuses_a_one_scheme_targets_file_in_one_line(tmp_path: Pat
     assert done.returncode == 2
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and f"{one}:" in lines[0] and "under `layers:`" in lines[0], done.stderr
+
+
+def test_a_layered_targets_file_is_refused_where_one_scheme_targets_are_read() -> None:
+    """`scslab calibrate` (and anything reading one-scheme targets) says what the file is for."""
+    with pytest.raises(
+        ScenarioError, match=r"patchwork-2018.targets.yaml:\d+:1: layers: .*validate"
+    ):
+        load_targets("patchwork-2018")
+    with pytest.raises(ScenarioError, match=r":\d+:3: layers: these targets are by layer"):
+        prepare_layered(
+            load_scenario("spc-defaulters"), targets_doc("patchwork-2018"), agents=AGENTS
+        )

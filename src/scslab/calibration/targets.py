@@ -266,6 +266,12 @@ def _keys_at(loc: tuple[str | int, ...]) -> list[str]:
 
 def parse_targets(doc: Located) -> TargetsFile:
     """Validate a located document into targets, every problem at its line and column."""
+    if isinstance(doc.data, dict) and "layers" in doc.data:
+        raise ScenarioError(
+            f"{doc.where(('layers', '__key__'))}: layers: these are a layered scenario's targets, "
+            "which `scslab validate` reads (docs/calibration.md#layered-scenarios); nothing "
+            "calibrates a layered scenario: calibrate a layer's scheme in a one-scheme scenario"
+        )
     try:
         targets = Targets.model_validate(doc.data)
     except ValidationError as exc:
