@@ -193,3 +193,17 @@ def test_a_layered_targets_file_is_refused_where_one_scheme_targets_are_read() -
         prepare_layered(
             load_scenario("spc-defaulters"), targets_doc("patchwork-2018"), agents=AGENTS
         )
+
+
+def test_a_layered_scenario_file_needs_a_targets_file_after_it(tmp_path: Path) -> None:
+    import shutil
+
+    from scslab.cli import _register, app
+    from scslab.engine.scenario import builtin_path
+
+    shutil.copy(builtin_path("patchwork-2018"), tmp_path / "pw.yaml")
+    shutil.copytree(builtin_path("patchwork-2018").with_suffix(""), tmp_path / "patchwork-2018")
+    _register()
+    done = CliRunner().invoke(app, ["validate", str(tmp_path / "pw.yaml"), "--seeds", "1"])
+    assert isinstance(done.exception, ScenarioError)
+    assert "give a targets file after the scenario" in str(done.exception)

@@ -45,17 +45,24 @@ def validate(
     sd over seeds), role (fit or held-out check), and whether ours is within tolerance."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
+    from scslab._yaml import looks_like_path
     from scslab.calibration.layered import is_layered
     from scslab.calibration.targets import targets_doc
     from scslab.calibration.validate import markdown
     from scslab.calibration.validate import validate as run_validation
     from scslab.cli.calibrate import scenario_and_targets, table
-    from scslab.engine.scenario import load_scenario
+    from scslab.engine.scenario import builtin_scenarios, load_scenario
+    from scslab.errors import ScenarioError
 
     quiet = as_json or as_markdown
     name = Path(scenario).name.removesuffix(".yaml").removesuffix(".yml")
     loaded = load_scenario(scenario)
     if loaded.layers is not None and len(loaded.layers) > 1:
+        if targets is None and (looks_like_path(scenario) or scenario not in builtin_scenarios()):
+            raise ScenarioError(
+                f"{scenario}: give a targets file after the scenario (only built-in scenarios "
+                "bring their own)"
+            )
         layered(
             name,
             loaded,
