@@ -260,7 +260,8 @@ def write(tmp_path: Path, text: str) -> Path:
         (
             "layers:\n  - {id: a, scheme: corporate-scs}\n",
             "2:21",
-            "layers.0.scheme: 'corporate-scs' scores enterprises; a layer of firms: not supported",
+            "layers.0.scheme: layer 'a' scores firms: name the people's layer whose blacklists "
+            "reach their managers with `people: <layer id>`",
         ),
         (
             "layers:\n  - {id: a, scheme: suining-2010, from: 2010-03}\n",

@@ -137,24 +137,27 @@ def region_burden(run: LayeredResults) -> dict[str, Any]:
     """What living in each region costs across a layered run's layers: for each region, its
     people and the sanction-months they bore over the run per 1,000 people, in each layer
     (``None`` where the layer does not cover the region) and in all of them (a person under
-    sanctions of two layers in a month counts in both). From ``layers.duckdb``."""
+    sanctions of two layers in a month counts in both), a layer of firms left out. From
+    ``layers.duckdb``."""
     import duckdb
 
+    # a layer of firms sanctions firms, not people: it has no place in what people bear
+    layers = [x.id for x in run.layers if not x.firms]
+    of = "layer IN (" + ", ".join(f"'{lid}'" for lid in layers) + ")"
     con = duckdb.connect(str(run.path / TOGETHER), read_only=True)
     try:
         months = int(con.execute("SELECT max(month) + 1 FROM steps").fetchall()[0][0])
         people = dict(
             con.execute(
                 "SELECT region, max(n)::BIGINT FROM (SELECT region, layer, month, "
-                "sum(agents) AS n FROM steps GROUP BY ALL) GROUP BY region"
+                f"sum(agents) AS n FROM steps WHERE {of} GROUP BY ALL) GROUP BY region"
             ).fetchall()
         )
         borne = con.execute(
-            "SELECT region, layer, sum(sanctioned)::BIGINT FROM steps GROUP BY ALL"
+            f"SELECT region, layer, sum(sanctioned)::BIGINT FROM steps WHERE {of} GROUP BY ALL"
         ).fetchall()
     finally:
         con.close()
-    layers = [x.id for x in run.layers]
     by = {(r, lid): int(n) for r, lid, n in borne}
     regions = []
     for region in sorted(people):

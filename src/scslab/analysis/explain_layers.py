@@ -600,11 +600,18 @@ def _part(run: LayeredResults, layer: LayerEntry, person: int) -> LayerPart:
     results = run.results(layer.id)
     con = results.con
     panel = int(con.execute("SELECT count(DISTINCT person) FROM panel").fetchall()[0][0])
+    if layer.firms:  # its rows are firms: a person is not one of them
+        firms = (
+            f"a layer of firms, not people (its {layer.people:,} firms read layer "
+            f"{layer.people_layer}'s lists of their managers): explain a firm with "
+            f"`scslab explain {layer.file.parent} --agent FIRM`"
+        )
+        return LayerPart(layer=layer, covers=False, explanation=None, panel=panel, note=firms)
     held = con.execute("SELECT 1 FROM panel WHERE person = ? LIMIT 1", [person]).fetchall()
     covers = layer.covers(person)
     x = explain(results, person) if held else None
     places = ", ".join(layer.where or ())
-    note = None
+    note: str | None = None
     if x is None and covers is False:
         assert layer.rows is not None
         note = (
@@ -628,6 +635,8 @@ def _examples(run: LayeredResults) -> str:
     """A few people in each layer's panel."""
     out = []
     for layer in run.layers:
+        if layer.firms:
+            continue
         ids = [
             str(r[0])
             for r in run.results(layer.id)

@@ -57,11 +57,16 @@ def replay(
 
 def source(results: Results) -> dict[str, Any]:
     """What a replay of ``results`` is made from: its ``runs`` row, with, for a layer that reads
-    other layers, ``layered``: its layered run's scenario and every layer's stored scheme (read
-    from the layered run's folder). Plain strings, so a Dask worker can be sent it."""
+    other layers (or a layer of firms in its layered run's folder), ``layered``: its layered
+    run's scenario and every layer's stored scheme (read from the layered run's folder). Plain
+    strings, so a Dask worker can be sent it."""
     run = _checked(results)
     scheme = parse_scheme(run["scheme_yaml"], f"{results.path}:runs.scheme_yaml")
     if not scheme.links():
+        found = layer_of(results.path) if scheme.subject == "enterprises" else None
+        if found is not None and found[1].firms:  # a layer of firms ran with its people's layer
+            with open_layered(found[0].path) as layered:
+                return _layered(layered, found[1].id)
         return run
     return _layered_source(results.path, scheme.links())
 
@@ -90,8 +95,9 @@ def replay_source(
     """The replays of what :func:`source` gave (``where`` names it in errors): the run by key
     :data:`ALONE`, or every layer of a layered run by id."""
     switches = {"false_records": false_records, "adaptation": adaptation, "seed": seed}
-    catalogue = parse_catalogue(run["acts_yaml"], f"{where}:runs.acts_yaml")
     layered = run.get("layered")
+    acts = run["acts_yaml"] if layered is None else layered.get("acts_yaml", run["acts_yaml"])
+    catalogue = parse_catalogue(acts, f"{where}:runs.acts_yaml")
     if layered is None:
         scenario = Scenario.from_text(run["scenario"], f"{where}:runs.scenario")
         scenario = _switched(scenario, switches)
@@ -172,5 +178,7 @@ def _layered(run: LayeredResults, layer: str | None) -> dict[str, Any]:
         "folder": str(run.path),
         "scenario": run.scenario,
         "schemes": {lid: r["scheme_yaml"] for lid, r in rows.items()},
+        # the people's acts (a layer of firms keeps the firms' own: its run draws them itself)
+        "acts_yaml": next(rows[x.id]["acts_yaml"] for x in run.layers if not x.firms),
     }
     return {**row, "layered": payload}

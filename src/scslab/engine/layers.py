@@ -35,10 +35,11 @@ from scslab.behaviour.rates import catalogue_text
 from scslab.engine.checkpoint import Made
 from scslab.engine.compiled import State
 from scslab.engine.links import Linker, order_layers
-from scslab.engine.scenario import Layer, Scenario
+from scslab.engine.scenario import Layer, Scenario, firm_layer_problems
 from scslab.engine.simulation import BASE_OVERHEAD, Progress, Record, Run, Simulation
 from scslab.errors import ResourceError, ScenarioError
 from scslab.months import month_index
+from scslab.population.firms import FirmSpec
 from scslab.population.individuals import Population, generate
 from scslab.population.network import generate_network
 from scslab.schemes.loader import dump_scheme
@@ -57,9 +58,17 @@ def layer_scenario(scenario: Scenario, layer: Layer, first: int, end: int) -> Sc
     its months in force, its ``start`` (with a calendar) the month it comes into force, and a
     layer that comes into force after month 0 has no history (``history_months: 0``)."""
     data = scenario.model_dump()
-    data["layers"] = [layer.model_copy(update={"start_at": None, "until": None}).model_dump()]
+    one = layer.model_copy(update={"start_at": None, "until": None, "people": None})
+    data["layers"] = [one.model_dump()]
     data["scheme"] = layer.scheme
     data["years"] = (end - first) / 12
+    if layer.people is not None:  # a layer of firms: its people are the layer it names
+        people = next(x for x in scenario.layers or () if x.id == layer.people)
+        spec = scenario.firms if scenario.firms is not None else FirmSpec()
+        data["firms"] = spec.model_copy(update={"people_scheme": people.scheme}).model_dump()
+        data["history_months"] = None  # a firm run's history is firms.history_months
+    else:
+        data["firms"] = None
     if first > 0:
         data["history_months"] = 0
         if scenario.start is not None:
@@ -121,31 +130,63 @@ class LayeredSimulation:
             raise ScenarioError("the scenario has no `layers:`; run it with Simulation")
         self.scenario = scenario
         months = scenario.layer_months()
-        self.layers: tuple[LayerSim, ...] = tuple(
-            LayerSim(
-                layer.id,
+        # a layer of firms (``people:``) is built on its people's layer's simulation
+        built: dict[str, Simulation] = {}
+        for layer in sorted(scenario.layers, key=lambda x: x.people is not None):
+            built[layer.id] = Simulation(
+                layer_scenario(scenario, layer, *months[layer.id]),
+                scheme=None if schemes is None else schemes[layer.id],
+                catalogue=catalogue if layer.people is None else None,
                 # a layer may read others (``layer:``): their names are checked below
-                Simulation(
-                    layer_scenario(scenario, layer, *months[layer.id]),
-                    scheme=None if schemes is None else schemes[layer.id],
-                    catalogue=catalogue,
-                    linked=True,
-                ),
-                *months[layer.id],
+                linked=True,
+                people=None if layer.people is None else built[layer.people],
             )
-            for layer in scenario.layers
+        self.layers: tuple[LayerSim, ...] = tuple(
+            LayerSim(layer.id, built[layer.id], *months[layer.id]) for layer in scenario.layers
         )
-        for ls in self.layers:
-            if ls.sim.scheme.subject != "individuals":
-                raise ScenarioError(
-                    f"layers: layer '{ls.id}' scores {ls.sim.scheme.subject}; a layer of firms: "
-                    "not supported yet"
-                )
+        subjects = {ls.id: ls.sim.scheme.subject for ls in self.layers}
+        for loc, problem in firm_layer_problems(scenario, subjects):
+            raise ScenarioError(f"{'.'.join(map(str, loc))}: {problem}")
+        #: the layer of firms, if any (index into :attr:`layers`), and its people's layer
+        self.firms: int | None = next(
+            (k for k, ls in enumerate(self.layers) if ls.sim.people is not None), None
+        )
+        if self.firms is not None:
+            self._no_links_to_firms()
         #: the order the layers step in within a month: a layer after those it reads
         #: (``engine.links``), otherwise their order in the scenario
-        self.order: tuple[int, ...] = order_layers([(ls.id, ls.sim.scheme) for ls in self.layers])
+        order = order_layers([(ls.id, ls.sim.scheme) for ls in self.layers])
+        if self.firms is not None:
+            # the firms take their month just before their people's layer: what they read of
+            # it, its lists at the end of last month, is then as a firm run's firms read them
+            people = self.people_layer
+            rest = [k for k in order if k != self.firms]
+            rest.insert(rest.index(people), self.firms)
+            order = tuple(rest)
+        self.order: tuple[int, ...] = order
         self._population: Population | None = None
         self.interrupted = False
+
+    @property
+    def people_layer(self) -> int:
+        """The index of the people's layer the layer of firms reads (there is one)."""
+        assert self.firms is not None
+        firm = self.layers[self.firms].sim
+        return next(k for k, ls in enumerate(self.layers) if ls.sim is firm.people)
+
+    def _no_links_to_firms(self) -> None:
+        """Refuse conditions on other layers (``layer:``) to or from the layer of firms."""
+        assert self.firms is not None
+        fid = self.layers[self.firms].id
+        for ls in self.layers:
+            for loc, c in ls.sim.scheme.links():
+                if ls.id == fid or c.layer == fid:
+                    raise ScenarioError(
+                        f"{ls.sim.scheme.where((*loc, 'layer'))}: layer '{ls.id}' reads layer "
+                        f"'{c.layer}'"
+                        + (", and it scores firms" if ls.id == fid else ", which scores firms")
+                        + "; a link to or from a layer of firms: not supported yet"
+                    )
 
     @property
     def steps(self) -> int:
@@ -160,7 +201,7 @@ class LayeredSimulation:
     def made(self) -> tuple[Made, dict[str, Any]]:
         """What a checkpoint of the run keeps to rebuild it: the layered scenario and the acts,
         and (the manifest's ``extra``) each layer's scheme as it ran."""
-        first = self.layers[0].sim
+        first = next(ls.sim for ls in self.layers if ls.sim.people is None)  # people's acts
         made = Made(
             self.scenario.to_yaml(), "", catalogue_text(first.catalogue), (), self.scenario.steps
         )
@@ -178,6 +219,9 @@ class LayeredSimulation:
         """Bytes at the peak: each layer's run as it would need alone, less the overhead they
         share (a layer's own estimate counts its rows of the population, drawn here once)."""
         alone = sum(ls.sim.estimate_memory() - BASE_OVERHEAD for ls in self.layers)
+        if self.firms is not None:  # the firms' estimate counts their people's run, here once
+            people = self.layers[self.people_layer].sim
+            alone -= people.estimate_memory() - BASE_OVERHEAD
         # a layer that reads others: its column of their leaves and their causes (engine.links)
         links = sum(6 * ls.sim.agents for ls in self.layers if ls.sim.layout.external)
         return BASE_OVERHEAD + alone + links
@@ -201,7 +245,8 @@ class LayeredSimulation:
             if sc.network is not None:
                 pop.network = generate_network(pop, sc.network, sc.seed)
             for ls in self.layers:
-                ls.sim.share_population(pop)
+                if ls.sim.people is None:  # the firms are drawn from the people's (population())
+                    ls.sim.share_population(pop)
             self._population = pop
         return self._population
 
@@ -233,19 +278,19 @@ class LayeredSimulation:
         file (``files``: by id, relative to the run's folder)."""
         layers = []
         for layer, ls in zip(self.scenario.layers or (), self.layers, strict=True):
-            layers.append(
-                {
-                    "id": ls.id,
-                    "scheme": ls.sim.scheme.id,
-                    "where": list(layer.where) if layer.where is not None else None,
-                    "from": ls.first,
-                    "until": ls.end,
-                    "people": ls.sim.agents,
-                    # the population rows of its people: `person` in its results
-                    "rows": [ls.lo, ls.hi],
-                    "results": files[ls.id],
-                }
-            )
+            entry: dict[str, Any] = {
+                "id": ls.id,
+                "scheme": ls.sim.scheme.id,
+                "where": list(layer.where) if layer.where is not None else None,
+                "from": ls.first,
+                "until": ls.end,
+            }
+            if ls.sim.people is not None:  # a layer of firms: its rows are firms
+                entry.update(firms=ls.sim.agents, people_layer=layer.people)
+            else:
+                # the population rows of its people: `person` in its results
+                entry.update(people=ls.sim.agents, rows=[ls.lo, ls.hi])
+            layers.append({**entry, "results": files[ls.id]})
         doc = {
             "layered": True,
             "scenario": self.scenario.to_yaml(),
@@ -268,7 +313,14 @@ class LayeredRun:
     def __init__(self, lsim: LayeredSimulation) -> None:
         self.lsim = lsim
         lsim.population()
-        self.runs: tuple[Run, ...] = tuple(Run(ls.sim) for ls in lsim.layers)
+        runs: dict[int, Run] = {}
+        for i, ls in enumerate(lsim.layers):
+            if i != lsim.firms:
+                runs[i] = Run(ls.sim)
+        if lsim.firms is not None:
+            # the firms read the people's layer's own run, which the layers step in turn
+            runs[lsim.firms] = Run(lsim.layers[lsim.firms].sim, people=runs[lsim.people_layer])
+        self.runs: tuple[Run, ...] = tuple(runs[i] for i in range(len(lsim.layers)))
         #: each layer's run by id: what a checkpoint of the layered run holds, as ``ID.``
         self.by_layer: dict[str, Run] = {
             ls.id: run for ls, run in zip(lsim.layers, self.runs, strict=True)

@@ -6,7 +6,7 @@ Every default names its source or is marked assumed in its field description.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import date
 from importlib import resources
 from pathlib import Path
@@ -122,6 +122,11 @@ class Layer(_Spec):
         default=None,
         description="the month the scheme is abandoned: it scores nobody from then on, and its "
         "lists and consequences end (default: in force to the end)",
+    )
+    people: Slug | None = Field(
+        default=None,
+        description="a layer of firms (a scheme that scores enterprises): the people's layer "
+        "whose blacklists reach the firms' managers (docs/firms.md#a-layer-of-firms)",
     )
 
 
@@ -248,8 +253,6 @@ class Scenario(_Spec):
             return
         if self.contracts.enabled:
             yield ("contracts",), "contracts in a run with layers: not supported yet"
-        if self.firms is not None:
-            yield ("firms",), "firms in a run with layers: not supported yet"
         if self.scheme_values and len(self.layers) > 1:
             yield (
                 ("scheme_values",),
@@ -265,6 +268,12 @@ class Scenario(_Spec):
                     "give each layer its own id",
                 )
             seen.setdefault(layer.id, i)
+            if layer.people is not None and layer.people not in {x.id for x in self.layers}:
+                yield (
+                    ("layers", i, "people"),
+                    f"the scenario has no layer '{layer.people}'; its layers are "
+                    + ", ".join(x.id for x in self.layers),
+                )
             yield from self._where_problems(i, layer, regions)
             first, until = self._month_of(layer.start_at), self._month_of(layer.until)
             for key, month in (("from", first), ("until", until)):
@@ -421,6 +430,7 @@ class Scenario(_Spec):
         from scslab.errors import ScslabError
         from scslab.schemes.loader import load_scheme
 
+        subjects: dict[str, str] = {}
         for i, layer in enumerate(self.layers or ()):
             where = f"{doc.where(('layers', i, 'scheme'))}: layers.{i}.scheme"
             try:
@@ -428,11 +438,9 @@ class Scenario(_Spec):
             except ScslabError as exc:
                 first = str(exc).splitlines()[0]
                 raise ScenarioError(f"{where}: {first}") from None
-            if scheme.subject != "individuals":
-                raise ScenarioError(
-                    f"{where}: '{scheme.id}' scores {scheme.subject}; a layer of firms: not "
-                    "supported yet"
-                )
+            subjects[layer.id] = scheme.subject
+        for loc, problem in firm_layer_problems(self, subjects):
+            raise ScenarioError(f"{doc.where(loc)}: {'.'.join(map(str, loc))}: {problem}")
         return self
 
     def _values_checked(self, doc: Located) -> Scenario:
@@ -496,3 +504,72 @@ class Scenario(_Spec):
         else:
             del data["layers"]  # as written before layers existed
         return yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+
+
+def firm_layer_problems(
+    scenario: Scenario, subjects: Mapping[str, str]
+) -> Iterator[tuple[tuple[str | int, ...], str]]:
+    """Each located problem of a layered scenario's layer of firms (``subjects``: what each
+    layer's scheme scores, by id): it needs ``people:``, a layer of people in force everywhere
+    for the whole run; it has no regions or months of its own; one such layer at most; and
+    ``firms:`` only beside it. (Links to and from it are checked with the schemes.)"""
+    layers = scenario.layers
+    if layers is None:
+        return
+    index = {x.id: i for i, x in enumerate(layers)}
+    firms = [i for i, x in enumerate(layers) if subjects.get(x.id) == "enterprises"]
+    if not firms and scenario.firms is not None:
+        yield (
+            ("firms",),
+            "no layer scores enterprises; the firms settings are for a layer whose "
+            "scheme does (e.g. corporate-scs)",
+        )
+    for i, layer in enumerate(layers):
+        if subjects.get(layer.id) != "enterprises":
+            if layer.people is not None:
+                yield (
+                    ("layers", i, "people"),
+                    f"layer '{layer.id}' scores people; `people:` names the people's layer of "
+                    "a layer of firms",
+                )
+            continue
+        if i != firms[0]:
+            yield (
+                ("layers", i, "scheme"),
+                f"a second layer of firms (the first is layers.{firms[0]}): not supported yet",
+            )
+            continue
+        for key, value in (
+            ("where", layer.where),
+            ("from", layer.start_at),
+            ("until", layer.until),
+        ):
+            if value is not None:
+                yield (
+                    ("layers", i, key),
+                    f"layer '{layer.id}' scores firms, which are in force everywhere for the "
+                    f"whole run; `{key}:` for a layer of firms: not supported yet",
+                )
+        if layer.people is None:
+            yield (
+                ("layers", i, "scheme"),
+                f"layer '{layer.id}' scores firms: name the people's layer whose blacklists "
+                "reach their managers with `people: <layer id>`",
+            )
+            continue
+        j = index.get(layer.people)
+        if j is None:
+            continue  # said where `people:` is checked
+        people = layers[j]
+        if subjects.get(people.id) != "individuals":
+            yield (
+                ("layers", i, "people"),
+                f"layer '{people.id}' does not score people; a layer of firms reads the "
+                "blacklists of a layer of people",
+            )
+        elif people.where is not None or people.start_at is not None or people.until is not None:
+            yield (
+                ("layers", i, "people"),
+                f"layer '{people.id}' has `where`, `from` or `until`; the people's layer of a "
+                "layer of firms must be in force everywhere for the whole run (not supported yet)",
+            )

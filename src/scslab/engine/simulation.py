@@ -290,10 +290,13 @@ class Simulation:
         population: Population | None = None,
         also_personal: tuple[str, ...] = (),
         linked: bool = False,
+        people: Simulation | None = None,
     ) -> None:
         """``linked``: a layer of a layered scenario, whose conditions on other layers
         (``layer:``) are filled from outside the step (``scslab.engine.links``); without it a
-        scheme with such conditions is refused."""
+        scheme with such conditions is refused. ``people``: for a scheme of enterprises, the
+        people's simulation (a layered run's layer of people) in place of one of
+        ``firms.people_scheme``."""
         self.scenario = scenario
         #: the scheme as named (or given), before the scenario's ``scheme_values``
         self.base_scheme = scheme if scheme is not None else load_scheme(scenario.scheme)
@@ -340,7 +343,7 @@ class Simulation:
         scale = None
         if self.scheme.subject == "enterprises":
             self.firm_spec = scenario.firms if scenario.firms is not None else FirmSpec()
-            people = scenario.model_copy(
+            people_scenario = scenario.model_copy(
                 update={
                     "scheme": self.firm_spec.people_scheme,
                     "firms": None,
@@ -348,7 +351,9 @@ class Simulation:
                     "scheme_values": {},  # the firms' scheme's
                 }
             )
-            self.people = Simulation(people, population=population)
+            self.people = (
+                people if people is not None else Simulation(people_scenario, population=population)
+            )
             if self.people.scheme.subject != "individuals":
                 raise ScenarioError(
                     f"firms.people_scheme: '{self.people.scheme.id}' scores "
@@ -866,10 +871,15 @@ class Run(Parted):
     #: Attributes whose arrays are the population's own: arrays shared with them are left out too.
     checkpoint_static = ("pop",)
 
-    def __init__(self, sim: Simulation) -> None:
+    def __init__(self, sim: Simulation, *, people: Run | None = None) -> None:
+        """``people``: in a firm run, the people's run (of ``sim.people``) to read, which goes
+        its months itself (a layered run's layer of people); without it the firm run makes
+        its own and takes its month as its part ``people``."""
         self.sim = sim
         #: in a firm run, the people's run that goes step by step beside it
-        self.people_run = Run(sim.people) if sim.people is not None else None
+        self.people_run = (
+            people if people is not None else Run(sim.people) if sim.people is not None else None
+        )
         self.seed = sim.stream_seed
         #: unrecorded months run before month 0 (the history), and how many are done
         self.history = sim.history_months
@@ -994,7 +1004,7 @@ class Run(Parted):
         self.measuring = True
         #: the month, in order: ``(name, part)`` for each part this run has (:meth:`parts` names
         #: them), each called as ``part(k, t)``; built once, here; :meth:`insert_part` adds one
-        self.month: list[tuple[str, MonthPart]] = self._parts()
+        self.month: list[tuple[str, MonthPart]] = self._parts(own_people=people is None)
 
     def _contracts_init(self) -> None:
         """The contract game: each person's strategy, the standing partners read, counts."""
@@ -1053,7 +1063,7 @@ class Run(Parted):
         for _, part in self.month:
             part(k, t)
 
-    def _parts(self) -> list[tuple[str, MonthPart]]:
+    def _parts(self, *, own_people: bool = True) -> list[tuple[str, MonthPart]]:
         """The month's parts, in order, those this run has (what :attr:`month` holds).
 
         ============  ==========================================================================
@@ -1071,12 +1081,16 @@ class Run(Parted):
         ============  ==========================================================================
 
         A layered run adds ``links`` before a layer's ``step`` (:mod:`scslab.engine.layers`);
+        its layer of firms has no ``people`` (``own_people`` false): its people's layer takes
+        its month in its own turn, just after the firms';
         a shard has the same parts, those it can have (:meth:`scslab.engine.shards.Shard.parts`).
         """
         sim = self.sim
         parts: list[tuple[str, MonthPart]] = []
         if self.people_run is not None:
-            parts += [("firms before", self._firms_before), ("people", self._people)]
+            parts.append(("firms before", self._firms_before))
+            if own_people:
+                parts.append(("people", self._people))
         if len(self.mark_kind):
             parts.append(("friends", self._friends))
         if self.collective:

@@ -507,7 +507,7 @@ def build_layered(run: LayeredResults, audits: dict[str, dict[str, Any]] | None 
                 x.scheme,
                 x.place().removeprefix("in "),
                 f"{x.first} to {x.end - 1}",
-                f"{x.people:,}",
+                f"{x.people:,} firms" if x.firms else f"{x.people:,}",
             ]
             for x in run.layers
         ],

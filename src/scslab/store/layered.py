@@ -52,13 +52,20 @@ class LayerEntry:
     #: the run's month it comes into force, and the month it ends (excluded)
     first: int
     end: int
-    #: how many people it covers
+    #: how many people it covers (a layer of firms: how many firms)
     people: int
     #: the population rows ``[lo, hi)`` of its people (``person`` in its results); ``None`` in a
     #: folder written before ``layers.json`` kept them
     rows: tuple[int, int] | None
     #: its results file
     file: Path
+    #: a layer of firms: the people's layer whose blacklists reach their managers; else ``None``
+    people_layer: str | None = None
+
+    @property
+    def firms(self) -> bool:
+        """Whether the layer scores firms (its rows are firms, not people)."""
+        return self.people_layer is not None
 
     def covers(self, person: int) -> bool | None:
         """Whether the person (a population row) is among the layer's people; ``None`` if the
@@ -191,9 +198,10 @@ def _entry(folder: Path, x: dict[str, Any]) -> LayerEntry:
         where=None if x.get("where") is None else tuple(x["where"]),
         first=int(x["from"]),
         end=int(x["until"]),
-        people=int(x["people"]),
+        people=int(x["firms"] if x.get("people_layer") is not None else x["people"]),
         rows=None if rows is None else (int(rows[0]), int(rows[1])),
         file=folder / x["results"],
+        people_layer=None if x.get("people_layer") is None else str(x["people_layer"]),
     )
 
 
@@ -209,14 +217,17 @@ def _read_list(folder: Path) -> dict[str, Any]:
         and isinstance(doc.get("layers"), list)
         and doc["layers"]
         and all(
-            isinstance(x, dict) and {"id", "scheme", "from", "until", "people", "results"} <= set(x)
+            isinstance(x, dict)
+            and {"id", "scheme", "from", "until", "results"} <= set(x)
+            and ("people" in x or {"firms", "people_layer"} <= set(x))
             for x in doc["layers"]
         )
     )
     if not ok or doc is None:
         raise LayeredRunError(
             f'{path}: not a layered run\'s list of layers (it needs "layered": true and '
-            '"layers", each with id, scheme, from, until, people and results)'
+            '"layers", each with id, scheme, from, until, people (or firms and people_layer) '
+            "and results)"
         )
     return doc
 
