@@ -171,3 +171,29 @@ def test_a_link_to_a_layer_of_firms_is_refused_at_its_condition() -> None:
         match=r"sesame\.yaml:\d+:\d+: .*'sesame' reads layer 'spc', which scores firms",
     ):
         LayeredSimulation(Scenario.model_validate(doc))
+
+
+def test_figures_across_layers_count_people_only_and_compare_refuses_a_layer_of_firms() -> None:
+    """A sweep's figures over all layers (people sanctioned, sanction-months) are the people's
+    layer's alone beside a layer of firms that sanctions firms: firm rows are not people.
+    `scslab compare` refuses a layered scenario with a layer of firms in one line."""
+    import numpy as np
+
+    from scslab.analysis.compare import checked
+    from scslab.engine.compiled import FLAG_SANCTIONED
+    from scslab.sweep.outputs import AcrossLayers
+
+    lsim = LayeredSimulation(Scenario.model_validate(layered()))
+    run = lsim.start()
+    across = AcrossLayers(lsim)
+    for t in range(lsim.steps):
+        run.advance(t)
+        across.month(run, t)
+    out, _ = across.outputs(run)
+    spc, firms = run.by_layer["spc"], run.by_layer["firms"]
+    assert np.count_nonzero(firms.state.flags & FLAG_SANCTIONED) > 0
+    assert out["layers.sanctioned"] == np.count_nonzero(spc.state.flags & FLAG_SANCTIONED)
+    assert out["layers.sanction_months"] == spc.record.anyc[:, :, 0].sum()
+    example = Path(__file__).parents[2] / "examples" / "layers-firms.yaml"
+    with pytest.raises(ScenarioError, match="layer 'firms' scores firms; compare with a layer"):
+        checked(["defaulter-blacklist", str(example)])

@@ -154,6 +154,13 @@ def checked(items: Sequence[str | Item]) -> list[Item]:
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:
         raise ScenarioError(f"{twice[0]}: named twice; each scheme or scenario may be named once")
+    for it in resolved:  # a layer of firms names its people's layer (``people:``)
+        firms = [x.id for x in (it.scenario.layers or ()) if x.people] if it.scenario else []
+        if firms:
+            raise ScenarioError(
+                f"{it.given}: layer '{firms[0]}' scores firms; compare with a layer of firms: "
+                "not supported yet (compare its firm run: --scheme corporate-scs)"
+            )
     alone = [it.scheme for it in resolved if it.scheme is not None]
     layered = [it.given for it in resolved if it.scenario is not None]
     kinds = {s.subject for s in alone} | ({"individuals"} if layered else set())

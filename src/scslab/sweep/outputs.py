@@ -164,6 +164,7 @@ class AcrossLayers:
       low grade or rewarded by some layer (each layer's own ``audit.<outcome>_rate`` is a share
       of its people).
 
+    A layer of firms is left out: its rows are firms, not people of the population.
     :meth:`month` is called after each month of the run; :meth:`outputs` at the end.
     """
 
@@ -175,7 +176,7 @@ class AcrossLayers:
 
     @staticmethod
     def names(lsim: LayeredSimulation) -> tuple[str, ...]:
-        schemes = [ls.sim.scheme for ls in lsim.layers]
+        schemes = [ls.sim.scheme for ls in lsim.layers if ls.sim.people is None]
         names = []
         if any(s.sanctions for s in schemes):
             names += [f"{ACROSS}sanctioned", f"{ACROSS}sanction_months"]
@@ -191,7 +192,7 @@ class AcrossLayers:
         sanctioned = np.zeros(n, bool)
         listed = np.zeros(n, bool)
         for ls, r in zip(self.lsim.layers, run.runs, strict=True):
-            if not ls.in_force(t):
+            if not ls.in_force(t) or ls.sim.people is not None:  # not in force, or of firms
                 continue
             sanctioned[ls.lo : ls.hi] |= (r.state.flags & FLAG_SANCTIONED) != 0
             if r.state.list_since.shape[1]:
@@ -206,6 +207,8 @@ class AcrossLayers:
         borne = np.zeros(months)
         ever = np.zeros(lsim.agents, np.uint8)
         for ls, r in zip(lsim.layers, run.runs, strict=True):
+            if ls.sim.people is not None:  # a layer of firms: its rows are firms
+                continue
             rec = r.record
             borne[ls.first : ls.first + rec.done] += rec.anyc[: rec.done, :, 0].sum(axis=1)
             ever[ls.lo : ls.hi] |= r.ever
