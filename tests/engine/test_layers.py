@@ -1,9 +1,11 @@
-"""Layered runs: several schemes over one population, each as it would run alone.
+"""Layered runs: several schemes over one population, sharing one world of acts.
 
 A scenario's ``layers:`` lists schemes with their regions and months (docs/layers.md). The
 population is drawn once; each layer is a run of its own over its regions' rows, with draws
-keyed by the person's row in the whole population, so a layer gives exactly what its scheme
-gives alone, and a scenario without ``layers:`` runs exactly as it always did.
+keyed by the person's row in the whole population and, in a run of several layers, the run's
+month, at rates every layer in force over the person deters: the layers see the same acts and
+records. A run of one layer gives exactly what its scheme gives alone, and a scenario without
+``layers:`` runs exactly as it always did.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from helpers import Tables, assert_same_tables
 from helpers import tables as stored_tables
 from scslab import Simulation
 from scslab.behaviour.rates import catalogue_text
-from scslab.engine.compiled import FLAG_PANEL
+from scslab.engine.compiled import FLAG_PANEL, FLAG_SANCTIONED
 from scslab.engine.layers import LayeredSimulation
 from scslab.engine.scenario import Scenario, load_scenario
 from scslab.errors import ScenarioError, ScslabError
@@ -122,10 +124,21 @@ def test_one_layer_everywhere_gives_the_tables_of_the_one_scheme_run(tmp_path: P
     assert_same_tables(tables(results["g"]), tables(reference))
 
 
-def test_two_layers_without_links_each_give_exactly_what_they_give_alone(tmp_path: Path) -> None:
-    """Rongcheng's score and the defaulter list over one population: each layer's tables equal
-    those of its scheme run alone with the same seed, every table, every row."""
-    base: dict[str, Any] = {"population": {"agents": 3000}, "years": 0.5, "seed": 4, "panel": 40}
+def test_two_layers_without_links_each_give_their_scheme_alone_given_the_same_acts(
+    tmp_path: Path,
+) -> None:
+    """Rongcheng's score and the defaulter list over one population, with nothing that makes
+    one scheme's people act otherwise than the other's (no deterrence or chilling): each
+    layer's tables equal those of its scheme run alone with the same seed drawing the same acts
+    person by person (both schemes' acts), every table, every row."""
+    base: dict[str, Any] = {
+        "population": {"agents": 3000},
+        "years": 0.5,
+        "seed": 4,
+        "panel": 40,
+        "history_months": 2,
+        "adaptation": {"deterrence": {"enabled": False}, "chilling": {"enabled": False}},
+    }
     layered = Scenario.model_validate(
         {
             **base,
@@ -135,11 +148,13 @@ def test_two_layers_without_links_each_give_exactly_what_they_give_alone(tmp_pat
             ],
         }
     )
-    results = run_layered(LayeredSimulation(layered), tmp_path / "layered")
+    lsim = LayeredSimulation(layered)
+    acts = lsim.layers[0].sim.also_personal or lsim.layers[1].sim.also_personal
+    results = run_layered(lsim, tmp_path / "layered")
     together = duckdb.connect(str(tmp_path / "layered" / "layers.duckdb"), read_only=True)
     for lid, scheme in (("city", "rongcheng-2014"), ("spc", "defaulter-blacklist")):
-        alone = Simulation(Scenario.model_validate({**base, "scheme": scheme}))
-        reference = alone.run(tmp_path / lid)
+        scenario = Scenario.model_validate({**base, "scheme": scheme})
+        reference = Simulation(scenario, also_personal=acts).run(tmp_path / lid)
         got = tables(results[lid])
         assert_same_tables(got, tables(reference), lid)
         # layers.duckdb: every layer's steps and flows, with the layer's id and the run's month
@@ -152,6 +167,105 @@ def test_two_layers_without_links_each_give_exactly_what_they_give_alone(tmp_pat
             ).fetchall()
             assert rows == got[table], (lid, table)
     together.close()
+
+
+def deeds(record: Any, first: int) -> dict[tuple[int, int], list[tuple[int, int, int]]]:
+    """A layer's panel's acts, by (the run's month, person): each act with whether it was a
+    false record and whether it was recorded, in the order drawn (rules' points left out)."""
+    out: dict[tuple[int, int], list[tuple[int, int, int]]] = {}
+    rows = np.concatenate(record.panel_events)
+    for t, person, act, false, recorded, *_ in rows.tolist():
+        if act >= 0:
+            out.setdefault((t + first, person), []).append((act, false, recorded))
+    return out
+
+
+def test_the_layers_of_a_run_see_the_same_deeds_and_the_same_records(tmp_path: Path) -> None:
+    """The court's list everywhere and Rongcheng's score in the towns from month 2, deterring
+    and sanctioning: a person in both layers' panels does, in every month both are in force,
+    the same acts in the same order in both, false or true alike, recorded alike; and each
+    layer's tallies count the same acts of the people they share."""
+    layered = Scenario.model_validate(
+        {
+            "population": {"agents": 3000},
+            "years": 0.5,
+            "seed": 7,
+            "panel": 400,
+            "layers": [
+                {"id": "spc", "scheme": "defaulter-blacklist"},
+                {"id": "city", "scheme": "rongcheng-2014", "where": ["towns"], "from": 2},
+            ],
+        }
+    )
+    lsim = LayeredSimulation(layered)
+    run = lsim.execute()
+    spc, city = (deeds(r.record, ls.first) for ls, r in zip(lsim.layers, run.runs, strict=True))
+    both = {
+        (t, p)
+        for t in range(2, 6)
+        for p in set(run.runs[0].record.panel_people + lsim.layers[0].lo)
+        & set(run.runs[1].record.panel_people + lsim.layers[1].lo)
+    }
+    assert len({p for _, p in both}) > 20
+    shared = [k for k in both if k in spc or k in city]
+    assert len(shared) > 20  # people with acts, some in each month
+    for key in shared:
+        assert spc.get(key) == city.get(key), key
+    # both draw every act of either scheme person by person: the town cells' acts of month 3
+    towns = lsim.layers[0].sim.cells.region_of() == 2
+    a = run.runs[0].record.ev_true[3][towns]
+    b = run.runs[1].record.ev_true[1][towns]
+    assert a.sum() > 0 and (a == b).all()
+    # one rate class a person, read by every layer's step: under a sanction of any layer in
+    # force over them (the court's alone before the city's from)
+    world = lsim.world
+    assert world is not None
+    states = [r.state for r in run.runs]
+    held = [(ls, ls.lo, r.state) for ls, r in zip(lsim.layers, run.runs, strict=True)]
+    court = states[0].flags & FLAG_SANCTIONED
+    lo, hi = lsim.layers[1].lo, lsim.layers[1].hi
+    world.classes(1, held, world.cls, 0)
+    assert (world.cls == court).all()
+    world.classes(5, held, world.cls, 0)
+    either = court.copy()
+    either[lo:hi] |= states[1].flags & FLAG_SANCTIONED
+    assert (world.cls == either).all() and court.any()
+    for ls, r in zip(lsim.layers, run.runs, strict=True):
+        assert np.shares_memory(r.traits.cls, world.cls) and len(r.traits.cls) == ls.hi - ls.lo
+        assert (r.traits.cls == world.cls[ls.lo : ls.hi]).all()
+
+
+def test_a_person_under_several_layers_acts_as_the_one_that_deters_most(tmp_path: Path) -> None:
+    """The shared rates: in the towns, where the court's list and Rongcheng's score are both in
+    force, each act is drawn at the rate of the layer that deters it more; elsewhere at the
+    court's; a run of one layer draws as its scheme alone, with no world."""
+    layered = Scenario.model_validate(
+        {
+            "population": {"agents": 500},
+            "years": 0.25,
+            "layers": [
+                {"id": "spc", "scheme": "defaulter-blacklist"},
+                {"id": "city", "scheme": "rongcheng-2014", "where": ["towns"]},
+            ],
+        }
+    )
+    lsim = LayeredSimulation(layered)
+    assert lsim.world is not None
+    world = lsim.world
+    D = world.draws(0, 0)
+    rate = -np.log(D.cdf[:, :, 0])[:, :, None] * np.diff(D.cum, prepend=0.0, axis=-1)
+    (spc, city) = (ls.sim.rates for ls in lsim.layers)
+    assert list(spc.personal) == list(city.personal) == list(D.act)
+    det = [r.deterrence[:, :, r.personal] for r in (spc, city)]
+    towns = world.cell_region == 2
+    stronger = np.where(det[1] < det[0], city.rate, spc.rate)
+    assert np.allclose(rate[towns], stronger[towns], rtol=1e-9, atol=0)
+    assert np.allclose(rate[~towns], spc.rate[~towns], rtol=1e-9, atol=0)
+    assert (det[1][towns] < det[0][towns]).any() and (det[0][towns] < det[1][towns]).any()
+    # both layers read the same tables; each its own points by channel
+    assert world.draws(1, 0).cum is D.cum and world.draws(1, 0).cdf is D.cdf
+    one = Scenario.model_validate({**layered.model_dump(), "layers": layered.layers[:1]})
+    assert LayeredSimulation(one).world is None
 
 
 def test_a_layer_over_some_regions_scores_their_people_as_the_scheme_everywhere_does(
@@ -189,12 +303,13 @@ def test_a_layer_over_some_regions_scores_their_people_as_the_scheme_everywhere_
     assert some == [r for r in every if r[2] in ("suburbs", "towns")]
 
 
-def test_a_layer_from_a_month_is_its_scheme_run_alone_from_then_without_history(
+def test_a_layer_from_a_month_is_its_scheme_from_then_without_history(
     tmp_path: Path,
 ) -> None:
-    """`from: 2014-04, until: 2014-09` in a run from 2014-01: the layer is the scheme run alone
-    from 2014-04 for 5 months with no history (a new scheme starts everyone at base); the
-    layer's dates are the run's, and nothing is recorded outside its months."""
+    """`from: 2014-04, until: 2014-09` in a run from 2014-01: the layer is its scheme from
+    2014-04 for 5 months with no history (a new scheme starts everyone at base), over the run's
+    acts of those months; the layer's dates are the run's, and nothing is recorded outside its
+    months."""
     whole = plain(tmp_path, start="2014-01", years=1)
     layered = Scenario.model_validate(
         {
@@ -207,11 +322,10 @@ def test_a_layer_from_a_month_is_its_scheme_run_alone_from_then_without_history(
     )
     assert layered.layer_months() == {"late": (3, 8), "months": (3, 8)}
     results = run_layered(LayeredSimulation(layered), tmp_path / "layered")
-    alone = whole.model_copy(update={"start": "2014-04", "years": 5 / 12, "history_months": 0})
-    reference = Simulation(alone).run(tmp_path / "alone")
     got = tables(results["late"])
-    assert_same_tables(got, tables(reference))
     assert_same_tables(got, tables(results["months"]))
+    first = [r for r in got["panel"] if r[0] == 0]
+    assert first and all(r[-2] == 1000 for r in first)  # score_before: everyone at the base
     dates = sorted({str(r[1]) for r in got["steps"]})
     assert dates[0].startswith("2014-04-01") and dates[-1].startswith("2014-08-01")
     assert len(dates) == 5

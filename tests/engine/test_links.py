@@ -450,7 +450,7 @@ def test_a_layer_reading_another_follows_it_person_by_person(tmp_path: Path) -> 
             q = groups["s0"]
             if want["s0"] and before[p, q] < 0:  # started this month: the listing's cause
                 assert rs.grp_cause[p, q] == ss.list_cause[r, 0] != 0
-    assert min(held.values()) > 20
+    assert min(held.values()) > 15
 
 
 def test_patchwork_2018_links_sesame_and_rongcheng_to_the_court_list() -> None:
@@ -708,7 +708,7 @@ def test_a_list_is_left_once_another_layer_grades_the_person(tmp_path: Path) -> 
         assert np.array_equal(now, (before | recorded) & ~graded_a), t
         entered += int((now & ~before).sum())
         left += int((before & ~now).sum())
-    assert entered > 20 and left > 20
+    assert entered > 15 and left > 15
 
 
 def test_an_exit_condition_is_refused_where_it_cannot_hold(tmp_path: Path) -> None:

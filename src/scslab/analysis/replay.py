@@ -4,9 +4,10 @@ A results file keeps everything a run was made from, so analyses that need what 
 (each person's final state, or a paired run with one thing switched off) run it again instead of
 estimating. Paired runs share every random number that the switched-off part does not use.
 
-A layer of a layered run that reads other layers (``{layer: ID, ...}`` conditions) ran with them:
-alone it would be another run. Its replay is the whole layered run, made from the layered run's
-folder (``layers.json`` and every layer's stored scheme), and the layer is taken from it.
+A layer of a layered run that reads other layers (``{layer: ID, ...}`` conditions), or that
+shared the acts of other layers (a run of several layers: :mod:`scslab.engine.world`), ran with
+them: alone it would be another run. Its replay is the whole layered run, made from the layered
+run's folder (``layers.json`` and every layer's stored scheme), and the layer is taken from it.
 """
 
 from __future__ import annotations
@@ -58,17 +59,21 @@ def replay(
 def source(results: Results) -> dict[str, Any]:
     """What a replay of ``results`` is made from: its ``runs`` row, with, for a layer that reads
     other layers (or a layer of firms in its layered run's folder), ``layered``: its layered
-    run's scenario and every layer's stored scheme (read from the layered run's folder). Plain
-    strings, so a Dask worker can be sent it."""
+    run's scenario and every layer's stored scheme (read from the layered run's folder); so too
+    for a layer of a run of several layers found in its layered run's folder, since they shared
+    their acts. Plain strings, so a Dask worker can be sent it."""
     run = _checked(results)
     scheme = parse_scheme(run["scheme_yaml"], f"{results.path}:runs.scheme_yaml")
-    if not scheme.links():
-        found = layer_of(results.path) if scheme.subject == "enterprises" else None
-        if found is not None and found[1].firms:  # a layer of firms ran with its people's layer
-            with open_layered(found[0].path) as layered:
-                return _layered(layered, found[1].id)
-        return run
-    return _layered_source(results.path, scheme.links())
+    if scheme.links():
+        return _layered_source(results.path, scheme.links())
+    found = layer_of(results.path)
+    # a layer of firms ran with its people's layer; a layer of several shared their acts
+    if found is not None and (
+        (scheme.subject == "enterprises" and found[1].firms) or len(found[0].layers) > 1
+    ):
+        with open_layered(found[0].path) as layered:
+            return _layered(layered, found[1].id)
+    return run
 
 
 def key_of(run: dict[str, Any]) -> str:

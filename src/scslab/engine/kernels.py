@@ -275,6 +275,10 @@ class Traits(NamedTuple):
     #: has at most MAX_LEAVES), and uint32[N] the causes behind them; [0] in a run without them
     ext: np.ndarray = np.zeros(0, np.uint16)
     ext_why: np.ndarray = np.zeros(0, np.uint32)
+    #: uint8[N]: each person's rate class, given from outside the step (a layered run's shared
+    #: acts, scslab.engine.world: sanctioned by any layer in force over them); uint8[0]: the
+    #: class is the run's own (sanctioned or not, and its act effects running)
+    cls: np.ndarray = np.zeros(0, np.uint8)
 
 
 class Tally(NamedTuple):
@@ -1063,8 +1067,13 @@ def _person(
     """Person ``i`` (row of the columns), ``gi`` in the whole population: draws are keyed by
     ``gi``, so that a shard holding rows ``offset ..`` draws what the whole run draws."""
     c = np.int64(T.cell[i])
-    # the rate class: sanctioned or not, and which act effects run (since last month's step 7)
-    cls = np.int64(st.flags[i] & FLAG_SANCTIONED) + S.eff_cls[np.int64(st.flags[i]) >> EFFECT_SHIFT]
+    # the rate class: sanctioned or not, and which act effects run (since last month's step 7);
+    # or given from outside (the acts a layered run's layers share)
+    if T.cls.shape[0] > 0:
+        cls = np.int64(T.cls[i])
+    else:
+        flags = np.int64(st.flags[i])
+        cls = (flags & FLAG_SANCTIONED) + S.eff_cls[flags >> EFFECT_SHIFT]
     panel = (st.flags[i] & FLAG_PANEL) != 0
     # a child (with children in the population): no acts, no rules, no grade, no lists; only
     # the household consequences that reach children
@@ -1506,21 +1515,32 @@ def _block(
 
 @njit(cache=True, parallel=True)
 def step(
-    S: SchemeArrays, D: Draws, T: Traits, st: State, A: Tally, seed: int, t: int, offset: int = 0
+    S: SchemeArrays,
+    D: Draws,
+    T: Traits,
+    st: State,
+    A: Tally,
+    seed: int,
+    t: int,
+    offset: int = 0,
+    kt: int = -1,
 ) -> None:
     """Advance everyone by one month (step ``t``), adding to the tallies ``A`` (zero them first).
 
     Row ``i`` is person ``offset + i`` of the whole population (a shard's rows start at its
-    ``offset``): draws and panel events use that index."""
+    ``offset``): draws and panel events use that index. ``kt``: the step the draws are keyed
+    by, when not ``t`` (a layer of a layered run draws on the run's month, so that its layers
+    share its acts: :mod:`scslab.engine.world`)."""
     n = st.score.shape[0]
-    kev = step_key(seed, STREAM_EVENTS, t)
-    kfa = step_key(seed, STREAM_FALSE, t)
-    kob = step_key(seed, STREAM_OBSERVE, t)
-    krep = step_key(seed, STREAM_REPAIR, t)
-    katt = step_key(seed, STREAM_ATTEMPTS, t)
-    kful = step_key(seed, STREAM_FULFIL, t)
-    kapp = step_key(seed, STREAM_APPEALS, t)
-    kliv = step_key(seed, STREAM_LIVES, t)
+    k = t if kt < 0 else kt
+    kev = step_key(seed, STREAM_EVENTS, k)
+    kfa = step_key(seed, STREAM_FALSE, k)
+    kob = step_key(seed, STREAM_OBSERVE, k)
+    krep = step_key(seed, STREAM_REPAIR, k)
+    katt = step_key(seed, STREAM_ATTEMPTS, k)
+    kful = step_key(seed, STREAM_FULFIL, k)
+    kapp = step_key(seed, STREAM_APPEALS, k)
+    kliv = step_key(seed, STREAM_LIVES, k)
     for b in prange(n_blocks(n)):
         # int64(b): numba types the loop index int64 when it types this function and uint64 when
         # it lowers the parallel loop; one type compiles the block kernel once instead of twice
@@ -1589,7 +1609,7 @@ def count_unscored(
     """Acts the scheme does not score change nobody's state: draw them as counts per cell.
 
     ``people[c]`` is the number of people in cell ``c`` and ``regions[c]`` its region; counts go to
-    block 0 of the tallies.
+    block 0 of the tallies. ``t``: the step the draws are keyed by (:func:`step`'s ``kt``).
     """
     key = step_key(seed, STREAM_COUNTS, t)
     U = D.unscored.shape[0]

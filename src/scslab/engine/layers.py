@@ -9,12 +9,14 @@ tallies and record, and the layers step in one clock:
   months before month 0, so that every layer in force at the start reaches month 0 together;
 * month ``t``: each layer in force (``from <= t < until``) does its month ``t - from``.
 
-Each layer is exactly the one-layer run of its own scenario (:func:`layer_scenario`): the same
-draws (keyed by the person's row in the population, so a layer over some regions draws for its
-people what a layer everywhere draws for them), the same results, bit for bit. Its results are a
-one-layer results file, ``OUT/layers/<id>/results.duckdb`` (written by :mod:`scslab.layered`),
-which every command reads as it reads any run; ``OUT/layers.json`` says the run is layered and
-lists the layers.
+Each layer runs its scheme as the one-layer run of its own scenario (:func:`layer_scenario`)
+does, with draws keyed by the person's row in the population, so a layer over some regions draws
+for its people what a layer everywhere draws for them. A run of one layer is that run, bit for
+bit. The people's layers of a run of several share one world of acts (:mod:`scslab.engine.world`):
+the same acts and records of each person in each month, drawn in the run's months at one rate a
+person, whatever layer reads them. Each layer's results are a one-layer results file,
+``OUT/layers/<id>/results.duckdb`` (written by :mod:`scslab.layered`), which every command reads
+as it reads any run; ``OUT/layers.json`` says the run is layered and lists the layers.
 
 A layer that starts within the run (``from`` after month 0) starts with everyone at the base, no
 history: the scheme is new. A layer abandoned at ``until`` scores nobody from then on and records
@@ -30,6 +32,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from scslab.behaviour.model import Catalogue
 from scslab.behaviour.rates import catalogue_text
 from scslab.engine.checkpoint import Made
@@ -37,6 +41,7 @@ from scslab.engine.compiled import State
 from scslab.engine.links import Linker, order_layers
 from scslab.engine.scenario import Layer, Scenario, firm_layer_problems
 from scslab.engine.simulation import BASE_OVERHEAD, Progress, Record, Run, Simulation
+from scslab.engine.world import World
 from scslab.errors import ResourceError, ScenarioError
 from scslab.months import month_index
 from scslab.population.firms import FirmSpec
@@ -130,23 +135,32 @@ class LayeredSimulation:
             raise ScenarioError("the scenario has no `layers:`; run it with Simulation")
         self.scenario = scenario
         months = scenario.layer_months()
-        # a layer of firms (``people:``) is built on its people's layer's simulation
-        built: dict[str, Simulation] = {}
-        for layer in sorted(scenario.layers, key=lambda x: x.people is not None):
-            built[layer.id] = Simulation(
-                layer_scenario(scenario, layer, *months[layer.id]),
-                scheme=None if schemes is None else schemes[layer.id],
-                catalogue=catalogue if layer.people is None else None,
-                # a layer may read others (``layer:``): their names are checked below
-                linked=True,
-                people=None if layer.people is None else built[layer.people],
-            )
+        built = self._build(months, schemes, catalogue, ())
         self.layers: tuple[LayerSim, ...] = tuple(
             LayerSim(layer.id, built[layer.id], *months[layer.id]) for layer in scenario.layers
         )
         subjects = {ls.id: ls.sim.scheme.subject for ls in self.layers}
         for loc, problem in firm_layer_problems(scenario, subjects):
             raise ScenarioError(f"{'.'.join(map(str, loc))}: {problem}")
+        #: the acts the people's layers share (several of them; one draws as its scheme alone)
+        self.world: World | None = None
+        sharing = [
+            ls for ls in self.layers if ls.sim.people is None and subjects[ls.id] == ("individuals")
+        ]
+        if len(sharing) > 1:
+            acts = self._shared_acts(sharing)
+            if any(
+                list(ls.sim.rates.personal) != list(sharing[0].sim.rates.personal) for ls in sharing
+            ):
+                built = self._build(months, schemes, catalogue, acts)
+                self.layers = tuple(
+                    LayerSim(ls.id, built[ls.id], ls.first, ls.end) for ls in self.layers
+                )
+                sharing = [ls for ls in self.layers if ls.id in {x.id for x in sharing}]
+            self.world = World(sharing, max(ls.sim.history_months for ls in sharing))
+            for i, ls in enumerate(sharing):
+                ls.sim.world, ls.sim.world_layer, ls.sim.world_first = self.world, i, ls.first
+                ls.sim.key_shift = self.world.key_shift(ls)
         #: the layer of firms, if any (index into :attr:`layers`), and its people's layer
         self.firms: int | None = next(
             (k for k, ls in enumerate(self.layers) if ls.sim.people is not None), None
@@ -166,6 +180,46 @@ class LayeredSimulation:
         self.order: tuple[int, ...] = order
         self._population: Population | None = None
         self.interrupted = False
+
+    def _build(
+        self,
+        months: Mapping[str, tuple[int, int]],
+        schemes: Mapping[str, Scheme] | None,
+        catalogue: Catalogue | None,
+        acts: tuple[str, ...],
+    ) -> dict[str, Simulation]:
+        """Each layer's simulation by id; the people's layers drawing ``acts`` person by person
+        besides their own. A layer of firms (``people:``) is built on its people's layer's."""
+        scenario = self.scenario
+        built: dict[str, Simulation] = {}
+        for layer in sorted(scenario.layers or (), key=lambda x: x.people is not None):
+            built[layer.id] = Simulation(
+                layer_scenario(scenario, layer, *months[layer.id]),
+                scheme=None if schemes is None else schemes[layer.id],
+                catalogue=catalogue if layer.people is None else None,
+                also_personal=acts if layer.people is None else (),
+                # a layer may read others (``layer:``): their names are checked below
+                linked=True,
+                people=None if layer.people is None else built[layer.people],
+            )
+        return built
+
+    @staticmethod
+    def _shared_acts(sharing: list[LayerSim]) -> tuple[str, ...]:
+        """The acts that the people's layers ``sharing`` draw person by person: every act any of
+        them draws so (:mod:`scslab.engine.world`). A layer whose effects multiply the rate of
+        an act that is drawn is refused (a rate class per combination of layers: not supported
+        yet)."""
+        for ls in sharing:
+            if ls.sim.layout.class_mult.shape[0] > 1:
+                raise ScenarioError(
+                    f"layers: layer '{ls.id}' (scheme '{ls.sim.scheme.id}') has effects on the "
+                    "rates of acts (effects: acts:) other than attempts; in a run of several "
+                    "layers, which share their acts: not supported yet"
+                )
+        ids = sharing[0].sim.rates.act_ids
+        union = sorted({int(a) for ls in sharing for a in ls.sim.rates.personal})
+        return tuple(ids[a] for a in union)
 
     @property
     def people_layer(self) -> int:
@@ -224,7 +278,8 @@ class LayeredSimulation:
             alone -= people.estimate_memory() - BASE_OVERHEAD
         # a layer that reads others: its column of their leaves and their causes (engine.links)
         links = sum(6 * ls.sim.agents for ls in self.layers if ls.sim.layout.external)
-        return BASE_OVERHEAD + alone + links
+        world = self.agents if self.world is not None else 0  # each person's rate class
+        return BASE_OVERHEAD + alone + links + world
 
     def check_memory(self) -> None:
         import psutil
@@ -333,6 +388,14 @@ class LayeredRun:
             run.traits = run.traits._replace(ext=ext, ext_why=why)
             if linker.by_layer:  # a part of the layer's month, just before its step
                 run.insert_part("links", functools.partial(self._links, i))
+        #: the acts the people's layers share: each one's step reads its people's rate class
+        #: from the world's column (engine.world), filled before every month
+        world = lsim.world
+        if world is not None:
+            world.cls = np.zeros(lsim.agents, np.uint8)
+            for ls, run in zip(lsim.layers, self.runs, strict=True):
+                if ls.sim.world is not None:
+                    run.traits = run.traits._replace(cls=world.cls[ls.lo : ls.hi])
         #: months of history before month 0: the longest of the layers in force at the start
         self.history = lsim.history_months
         self.warmed = 0
@@ -381,8 +444,16 @@ class LayeredRun:
         """Month ``t`` of the run, for every layer in force: each layer's month
         (:meth:`parts`), in step order."""
         layers, runs = self.lsim.layers, self.runs
+        world = self.lsim.world
+        held = [
+            (ls, ls.lo, run.state)
+            for ls, run in zip(layers, runs, strict=True)
+            if ls.sim.world is not None
+        ]
         while self.warmed < self.history:
             j = self.warmed - self.history  # the month before month 0, negative
+            if world is not None:
+                world.classes(j, held, world.cls, 0)
             for i in self.lsim.order:
                 run = runs[i]
                 if layers[i].live(j):
@@ -390,6 +461,8 @@ class LayeredRun:
                     run._month(run.warmed, None)
                     run.warmed += 1
             self.warmed += 1
+        if world is not None:
+            world.classes(t, held, world.cls, 0)
         for i in self.lsim.order:
             ls, run = layers[i], runs[i]
             if ls.in_force(t):

@@ -743,6 +743,13 @@ class LayeredShard:
             self.linkers[lid] = linker
             if linker.by_layer:  # a part of the layer's month, just before its step
                 shard.insert_part("links", functools.partial(self._links, lid))
+        #: the acts the layers share (engine.world): the rate class of this shard's rows, which
+        #: each layer's step reads for its people here, filled before every month
+        self.cls = np.zeros(plan.hi - plan.lo if lsim.world is not None else 0, np.uint8)
+        if lsim.world is not None:
+            for shard in self.shards.values():
+                a = shard.plan.first - plan.lo
+                shard.traits = shard.traits._replace(cls=self.cls[a : a + shard.plan.n])
         self.threads: int | None = None
         self.clock = np.zeros((lsim.steps, 4))
 
@@ -784,6 +791,10 @@ class LayeredShard:
         """Month ``t`` of the run: each layer stepping then takes its month, in step order
         (``half``: as :meth:`Shard.advance`; a layer's ties and record, after every layer's
         step, change nothing another layer's step reads)."""
+        world = self.lsim.world
+        if world is not None and half != 1:  # the rate classes every layer reads, as it begins
+            held = [(ls, shard.plan.first, shard.state) for ls, shard in self._here()]
+            world.classes(t, held, self.cls, self.plan.lo)
         for ls, shard in self._here():
             if ls.live(t):
                 shard.advance(t - ls.first, half)

@@ -15,7 +15,7 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import psutil
@@ -95,6 +95,9 @@ from scslab.rng import STREAM_FIRMS, STREAM_PANEL, step_key, uniforms
 from scslab.schemes.loader import load_scheme
 from scslab.schemes.model import CHANNELS, Scheme
 from scslab.schemes.values import with_scheme_values
+
+if TYPE_CHECKING:
+    from scslab.engine.world import World
 
 Progress = Callable[[int, int], None]
 #: A part of a month (:attr:`Run.month`): ``part(k, t)`` does its share of engine step ``k``,
@@ -407,6 +410,15 @@ class Simulation:
                 scale[self.contract_act] = 0.0
         self.also_personal = also_personal
         self.interrupted = False
+        #: a layer of a run of several layers: the acts it shares with the others
+        #: (:mod:`scslab.engine.world`), its number among them and its first month of the run;
+        #: ``None`` for a run that draws its own
+        self.world: World | None = None
+        self.world_layer = 0
+        self.world_first = 0
+        #: added to an engine step to give the step its draws are keyed by (0 for a run alone;
+        #: a layer sharing acts draws on the run's months: World.key_shift)
+        self.key_shift = 0
         #: a layer's regions (``where``): the first and the end region, people laid out region
         #: by region; ``None``: everywhere. Its rows start at :attr:`row_offset` of the population
         self.regions: tuple[int, int] | None = self._layer_regions()
@@ -548,7 +560,9 @@ class Simulation:
 
     def draws_at(self, t: int) -> Draws:
         """The tables month ``t`` draws from (months of history, ``t < 0``: the first piece's),
-        built once per piece."""
+        built once per piece; a layer sharing acts, its world's (:mod:`scslab.engine.world`)."""
+        if self.world is not None:
+            return self.world.draws(self.world_layer, t + self.world_first)
         piece = max(0, int(np.searchsorted(self.pieces, t, side="right")) - 1)
         if piece not in self._piece_draws:
             self._piece_draws[piece] = self._draws(piece)
@@ -1365,12 +1379,15 @@ def step_month(run: Stepped, k: int, offset: int) -> None:
     the consequences running and the acts that are only counted."""
     sim, seed = run.sim, run.sim.stream_seed
     # dated rates: the month's piece of the rate tables (one piece: the run's own, as ever)
-    draws = run.draws if len(sim.pieces) == 1 else sim.draws_at(k - sim.history_months)
+    own = len(sim.pieces) == 1 and sim.world is None
+    draws = run.draws if own else sim.draws_at(k - sim.history_months)
     clear_tally(run.tally)
     arrays = sim.arrays_at(k - sim.history_months)  # the rules in force this month
-    step(arrays, draws, run.traits, run.state, run.tally, seed, k, offset)
+    # the step the draws are keyed by: k, or for a layer sharing acts the run's (engine.world)
+    kt = k + sim.key_shift
+    step(arrays, draws, run.traits, run.state, run.tally, seed, k, offset, kt)
     carry_running(run.tally, run.running, len(sim.layout.lists))
-    count_unscored(draws, run.people, run.cell_region, run.tally, seed, k)
+    count_unscored(draws, run.people, run.cell_region, run.tally, seed, kt)
     if run.tally.lives.shape[1] > 0:  # income moves: next month's people per cell
         run.people += run.tally.lives[:, :, NET].sum(axis=0)
 
