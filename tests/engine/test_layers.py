@@ -494,3 +494,31 @@ def test_the_ledger_of_assumptions_refuses_a_layered_scenario_in_one_line(tmp_pa
     assert len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr
     assert "layered run: `scslab run` runs it" in done.stderr
     assert "not supported yet for a layered scenario" in done.stderr
+
+
+def test_a_layer_of_several_is_replayed_with_its_whole_layered_run(tmp_path: Path) -> None:
+    """A layer that reads no other layer, in a run of two layers, shared their acts: its replay
+    (as `scslab audit` makes it) is the whole layered run's, and gives the layer's record bit for
+    bit; its stored one-layer scenario run alone is another run."""
+    from scslab.analysis.replay import replay, source
+
+    layered = Scenario.model_validate(
+        {
+            "population": {"agents": 500},
+            "years": 2 / 12,
+            "seed": 3,
+            "panel": 0,
+            "layers": [
+                {"id": "spc", "scheme": "defaulter-blacklist"},
+                {"id": "city", "scheme": "rongcheng-2014", "where": ["towns"]},
+            ],
+        }
+    )
+    results = run_layered(LayeredSimulation(layered), tmp_path / "out")
+    held = LayeredSimulation(layered).execute().runs[1].record
+    assert source(results["city"])["layered"]["layer"] == "city"
+    _, again = replay(results["city"])
+    for name in ("ev_true", "ev_rec", "grade", "listed", "flow"):
+        assert np.array_equal(getattr(again, name), getattr(held, name)), name
+    alone, _ = Simulation(Scenario.from_text(results["city"].run()["scenario"])).execute()
+    assert not np.array_equal(alone.ev_true, held.ev_true)
