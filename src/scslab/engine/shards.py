@@ -748,6 +748,8 @@ class LayeredShard:
         self.cls = np.zeros(plan.hi - plan.lo if lsim.world is not None else 0, np.uint8)
         if lsim.world is not None:
             for shard in self.shards.values():
+                if shard.sim.world is None:  # a layer that shares no acts (of firms)
+                    continue
                 a = shard.plan.first - plan.lo
                 shard.traits = shard.traits._replace(cls=self.cls[a : a + shard.plan.n])
         self.threads: int | None = None
@@ -793,7 +795,11 @@ class LayeredShard:
         step, change nothing another layer's step reads)."""
         world = self.lsim.world
         if world is not None and half != 1:  # the rate classes every layer reads, as it begins
-            held = [(ls, shard.plan.first, shard.state) for ls, shard in self._here()]
+            held = [
+                (ls, shard.plan.first, shard.state)
+                for ls, shard in self._here()
+                if ls.sim.world is not None
+            ]
             world.classes(t, held, self.cls, self.plan.lo)
         for ls, shard in self._here():
             if ls.live(t):
