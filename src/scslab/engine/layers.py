@@ -63,9 +63,13 @@ def layer_scenario(scenario: Scenario, layer: Layer, first: int, end: int) -> Sc
     its months in force, its ``start`` (with a calendar) the month it comes into force, and a
     layer that comes into force after month 0 has no history (``history_months: 0``)."""
     data = scenario.model_dump()
-    one = layer.model_copy(update={"start_at": None, "until": None, "people": None})
+    one = layer.model_copy(
+        update={"start_at": None, "until": None, "people": None, "scheme_values": None}
+    )
     data["layers"] = [one.model_dump()]
     data["scheme"] = layer.scheme
+    if layer.scheme_values:  # the layer's own values: its scheme's alone (one way: Simulation's)
+        data["scheme_values"] = layer.scheme_values
     data["years"] = (end - first) / 12
     if layer.people is not None:  # a layer of firms: its people are the layer it names
         people = next(x for x in scenario.layers or () if x.id == layer.people)

@@ -128,6 +128,11 @@ class Layer(_Spec):
         description="a layer of firms (a scheme that scores enterprises): the people's layer "
         "whose blacklists reach the firms' managers (docs/firms.md#a-layer-of-firms)",
     )
+    scheme_values: dict[str, Any] | None = Field(
+        default=None,
+        description="this layer's values for numbers its scheme marks assumed, as a scenario's "
+        "`scheme_values` (same paths, same checks), for this layer's scheme only",
+    )
 
 
 class Fitted(_Spec):
@@ -256,7 +261,13 @@ class Scenario(_Spec):
         if self.scheme_values and len(self.layers) > 1:
             yield (
                 ("scheme_values",),
-                "scheme_values with several layers: not supported yet (which layer's scheme?)",
+                "scheme_values with several layers: give each layer its own "
+                "(`layers.N.scheme_values`)",
+            )
+        if self.scheme_values and any(x.scheme_values for x in self.layers):
+            yield (
+                ("scheme_values",),
+                "scheme_values both here and in a layer: give them in the layer",
             )
         regions = [r.id for r in self.population.regions]
         seen: dict[str, int] = {}
@@ -439,6 +450,14 @@ class Scenario(_Spec):
                 first = str(exc).splitlines()[0]
                 raise ScenarioError(f"{where}: {first}") from None
             subjects[layer.id] = scheme.subject
+            if layer.scheme_values:
+                from scslab.schemes.values import FIELD, RefusedValue, with_scheme_values
+
+                try:
+                    with_scheme_values(scheme, layer.scheme_values)
+                except RefusedValue as exc:
+                    loc: tuple[str | int, ...] = ("layers", i, FIELD, *exc.loc)
+                    raise ScenarioError(f"{doc.where(loc)}: layers.{i}.{exc}") from None
         for loc, problem in firm_layer_problems(self, subjects):
             raise ScenarioError(f"{doc.where(loc)}: {'.'.join(map(str, loc))}: {problem}")
         return self
