@@ -480,6 +480,7 @@ def test_patchwork_2018_names_the_court_behind_sesames_bans(tmp_path: Path) -> N
     from scslab.engine.layers import LayeredSimulation
     from scslab.engine.scenario import load_scenario
     from scslab.layered import run_layered
+    from scslab.schemes.loader import load_scheme
 
     scenario = load_scenario("patchwork-2018")
     scenario = scenario.model_copy(
@@ -518,3 +519,11 @@ def test_patchwork_2018_names_the_court_behind_sesames_bans(tmp_path: Path) -> N
             said = "by layer sesame, because layer spc listed them on judgment-defaulters in month"
             assert f"{said} {link.month}" in text
             assert story.part("rongcheng").covers == (lo <= person < hi)
+        # the layers share one world of acts, so the court's panel holds acts its scheme does
+        # not score; its explanations tell only the acts it scores
+        scored = {e.act_id for e in load_scheme("defaulter-blacklist").events}
+        drawn = {a for (a,) in spc.sql("SELECT DISTINCT act FROM panel_events").fetchall()}
+        assert drawn - scored
+        for person, _ in found:
+            told = {r.act for r in explain_layers(run, int(person)).layers["spc"].events}
+            assert told and told <= scored

@@ -728,6 +728,9 @@ def explain(results: Results, person: int) -> Explanation:
     traits = dict(zip(names, rows[0][3:], strict=True))
 
     events_by_id = {e.id: e for e in scheme.events}
+    # a run may draw acts its scheme does not score, person by person (acts that consequences
+    # change; in a layered run, the acts every layer sees): they are no record of this scheme
+    scored = {e.act_id for e in scheme.events}
     events: list[ActRecord] = []
     delay = scheme.appeals.delay_months if scheme.appeals else 0
     for step, act, false, recorded, ev, points in con.execute(
@@ -736,6 +739,8 @@ def explain(results: Results, person: int) -> Explanation:
         [person],
     ).fetchall():
         started = act.startswith(("sanction:", "reward:"))  # a consequence's points effect
+        if not (started or act in scored or act == "appeal" or act.startswith("network:")):
+            continue
         rule = events_by_id.get(ev) if ev is not None and not started else None
         reverses = int(step) - delay if act == "appeal" else None
         if reverses is not None:  # the record it reverses: decided exactly `delay` months on
