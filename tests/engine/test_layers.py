@@ -11,6 +11,7 @@ records. A run of one layer gives exactly what its scheme gives alone, and a sce
 from __future__ import annotations
 
 import hashlib
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -522,3 +523,9 @@ def test_a_layer_of_several_is_replayed_with_its_whole_layered_run(tmp_path: Pat
         assert np.array_equal(getattr(again, name), getattr(held, name)), name
     alone, _ = Simulation(Scenario.from_text(results["city"].run()["scenario"])).execute()
     assert not np.array_equal(alone.ev_true, held.ev_true)
+    # so its folder copied away from the run's is refused rather than replayed as another run
+    away = tmp_path / "away"
+    shutil.copytree(tmp_path / "out" / "layers" / "city", away)
+    with Results(away) as r, pytest.raises(ScslabError, match="needs that run's folder"):
+        replay(r)
+    assert results["city"].run()["with_layers"]

@@ -73,6 +73,12 @@ def source(results: Results) -> dict[str, Any]:
     ):
         with open_layered(found[0].path) as layered:
             return _layered(layered, found[1].id)
+    if run.get("with_layers"):  # alone, it would be another run
+        raise ScslabError(
+            f"{results.path}: this is one layer of a layered run of several, which shared their "
+            "acts, so replaying it needs that run's folder (layers.json and every layer's "
+            "results) around it, and it is not there"
+        )
     return run
 
 

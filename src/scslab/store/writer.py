@@ -186,10 +186,10 @@ def _write(con: duckdb.DuckDBPyConnection, sim: Written, rec: Record, meta: dict
         scheme_yaml VARCHAR, acts_yaml VARCHAR, personal_acts VARCHAR[],
         version VARCHAR, seed UBIGINT, agents BIGINT, steps INTEGER, steps_done INTEGER,
         started TIMESTAMPTZ, finished TIMESTAMPTZ, seconds DOUBLE, status VARCHAR,
-        start VARCHAR)"""
+        start VARCHAR, with_layers BOOLEAN)"""
     )
     con.execute(
-        "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [
             sim.scheme.id,
             sim.subjects,
@@ -207,6 +207,8 @@ def _write(con: duckdb.DuckDBPyConnection, sim: Written, rec: Record, meta: dict
             meta["seconds"],
             meta["status"],
             sc.start,
+            # one layer of a layered run of several, replayed only with the others
+            bool(meta.get("with_layers", False)),
         ],
     )
 
