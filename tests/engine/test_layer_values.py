@@ -120,3 +120,69 @@ def test_patchwork_2018_runs_its_court_with_the_fitted_values() -> None:
     assert spc.sim.scheme.repair.monthly_probability == 0.1366
     others = [ls for ls in lsim.layers if ls.id != "spc"]
     assert all(not ls.sim.scenario.scheme_values for ls in others)
+
+
+def test_a_layer_s_history_months_are_that_layer_s_alone(tmp_path: Path) -> None:
+    """Layer `spc` with `history_months: 4` is its scheme alone with four months of history
+    (its list holds people at month 0); layer `other` lives none. (`other` is not its scheme
+    alone: people `spc` lists in its history act otherwise in the one world of acts.)"""
+    base: dict[str, Any] = {
+        "population": {"agents": 1500},
+        "years": 0.25,
+        "seed": 5,
+        "panel": 20,
+        "rates": {"unpaid-judgment": 0.6},
+        "adaptation": {"deterrence": {"enabled": False}, "chilling": {"enabled": False}},
+    }
+    layered = Scenario.model_validate(
+        {
+            **base,
+            "layers": [
+                {"id": "spc", "scheme": "defaulter-blacklist", "history_months": 4},
+                {"id": "other", "scheme": "defaulter-blacklist"},
+            ],
+        }
+    )
+    lsim = LayeredSimulation(layered)
+    assert [ls.sim.history_months for ls in lsim.layers] == [4, 0]
+    acts = lsim.layers[0].sim.also_personal
+    results = run_layered(lsim, tmp_path / "layered")
+    alone = Simulation(
+        Scenario.model_validate({**base, "scheme": "defaulter-blacklist", "history_months": 4}),
+        also_personal=acts,
+    ).run(tmp_path / "alone")
+    got = stored_tables(results["spc"], sort=True, runs=RUN_COLUMNS)
+    assert_same_tables(got, stored_tables(alone, sort=True, runs=RUN_COLUMNS), "spc")
+    # the other layer lives no month of history: it is in force from month 0 only
+    assert [lsim.layers[1].live(t) for t in (-4, -1, 0)] == [False, False, True]
+    assert [lsim.layers[0].live(t) for t in (-5, -4, -1)] == [False, True, True]
+    query = 'SELECT "list__judgment-defaulters" FROM steps WHERE step = 0'
+    first = results["spc"].sql(query).fetchall()
+    none = results["other"].sql(query).fetchall()
+    assert first[0][0] > none[0][0]  # listed in its history, still listed at month 0
+
+
+@pytest.mark.parametrize(
+    ("text", "where", "message"),
+    [
+        (
+            "start: 2018-01\nlayers:\n  - {id: spc, scheme: defaulter-blacklist}\n"
+            "  - {id: b, scheme: rongcheng-2014, from: 2018-03, history_months: 6}\n",
+            "4:68",
+            "layers.1.history_months: the layer comes into force at '2018-03'",
+        ),
+        (
+            "layers:\n  - {id: spc, scheme: defaulter-blacklist}\n"
+            "  - {id: f, scheme: corporate-scs, people: spc, history_months: 6}\n",
+            "3:65",
+            "layers.1.history_months: a layer of firms lives firms.history_months",
+        ),
+    ],
+)
+def test_a_wrong_layer_history_is_refused_at_its_place(
+    tmp_path: Path, text: str, where: str, message: str
+) -> None:
+    path = write(tmp_path, text)
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(path)
+    assert f"{path}:{where}: {message}" in str(caught.value)

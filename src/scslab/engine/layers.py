@@ -61,10 +61,17 @@ def layer_scenario(scenario: Scenario, layer: Layer, first: int, end: int) -> Sc
 
     Months ``first .. end - 1`` of the layered run are its months ``0 ..``: its ``years`` are
     its months in force, its ``start`` (with a calendar) the month it comes into force, and a
-    layer that comes into force after month 0 has no history (``history_months: 0``)."""
+    layer that comes into force after month 0 has no history (``history_months: 0``); a layer's
+    own ``history_months`` replace the scenario's."""
     data = scenario.model_dump()
     one = layer.model_copy(
-        update={"start_at": None, "until": None, "people": None, "scheme_values": None}
+        update={
+            "start_at": None,
+            "until": None,
+            "people": None,
+            "scheme_values": None,
+            "history_months": None,
+        }
     )
     data["layers"] = [one.model_dump()]
     data["scheme"] = layer.scheme
@@ -78,6 +85,8 @@ def layer_scenario(scenario: Scenario, layer: Layer, first: int, end: int) -> Sc
         data["history_months"] = None  # a firm run's history is firms.history_months
     else:
         data["firms"] = None
+        if layer.history_months is not None:  # the layer's own months of history
+            data["history_months"] = layer.history_months
     if first > 0:
         data["history_months"] = 0
         if scenario.start is not None:

@@ -133,6 +133,12 @@ class Layer(_Spec):
         description="this layer's values for numbers its scheme marks assumed, as a scenario's "
         "`scheme_values` (same paths, same checks), for this layer's scheme only",
     )
+    history_months: Annotated[int, Field(ge=0, le=1200)] | None = Field(
+        default=None,
+        description="months this layer lives before month 0, unrecorded, in place of the "
+        "scenario's `history_months` or its scheme's score.history_months (a layer in force "
+        "from month 0 only; not for a layer of firms)",
+    )
 
 
 class Fitted(_Spec):
@@ -287,6 +293,17 @@ class Scenario(_Spec):
                 )
             yield from self._where_problems(i, layer, regions)
             first, until = self._month_of(layer.start_at), self._month_of(layer.until)
+            if layer.history_months is not None and layer.people is not None:
+                yield (
+                    ("layers", i, "history_months"),
+                    "a layer of firms lives firms.history_months; set that instead",
+                )
+            elif layer.history_months and isinstance(first, int) and first > 0:
+                yield (
+                    ("layers", i, "history_months"),
+                    f"the layer comes into force at {_shown(layer.start_at)}, after the run's "
+                    "first month: a new scheme has no history",
+                )
             for key, month in (("from", first), ("until", until)):
                 if isinstance(month, str):
                     yield ("layers", i, key), month
