@@ -529,6 +529,7 @@ def test_patchwork_2018_names_the_court_behind_sesames_bans(tmp_path: Path) -> N
         scored = {e.act_id for e in load_scheme("defaulter-blacklist").events}
         drawn = {a for (a,) in spc.sql("SELECT DISTINCT act FROM panel_events").fetchall()}
         assert drawn - scored
-        for person, _ in found:
+        for person, start in found:
             told = {r.act for r in explain_layers(run, int(person)).layers["spc"].events}
-            assert told and told <= scored
+            # someone listed in the court's months of history may have no record in the run
+            assert told <= scored and (told or start == 0)
