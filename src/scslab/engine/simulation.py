@@ -15,7 +15,7 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 import numpy as np
 import psutil
@@ -96,10 +96,17 @@ from scslab.schemes.loader import load_scheme
 from scslab.schemes.model import CHANNELS, Scheme
 from scslab.schemes.values import with_scheme_values
 
-if TYPE_CHECKING:
-    from scslab.engine.world import World
-
 Progress = Callable[[int, int], None]
+
+
+class SharedActs(Protocol):
+    """The acts a layer shares with the other layers of its run (:class:`scslab.engine.world.World`,
+    which reads the layers' simulations): the tables the layer numbered ``layer`` draws from in
+    the run's ``month``."""
+
+    def draws(self, layer: int, month: int) -> Draws: ...
+
+
 #: A part of a month (:attr:`Run.month`): ``part(k, t)`` does its share of engine step ``k``,
 #: recorded as month ``t`` (``None``: a month of the history, not recorded).
 MonthPart = Callable[[int, int | None], None]
@@ -413,7 +420,7 @@ class Simulation:
         #: a layer of a run of several layers: the acts it shares with the others
         #: (:mod:`scslab.engine.world`), its number among them and its first month of the run;
         #: ``None`` for a run that draws its own
-        self.world: World | None = None
+        self.world: SharedActs | None = None
         self.world_layer = 0
         self.world_first = 0
         #: added to an engine step to give the step its draws are keyed by (0 for a run alone;

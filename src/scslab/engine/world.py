@@ -33,7 +33,7 @@ combination across layers: refused in a run of several layers (not supported yet
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
@@ -43,7 +43,23 @@ from scslab.engine.kernels import Draws, draws
 from scslab.schemes.model import CHANNELS
 
 if TYPE_CHECKING:
-    from scslab.engine.layers import LayerSim
+    from scslab.engine.simulation import Simulation
+
+
+class LayerSim(Protocol):
+    """What the world reads of a layer (:class:`scslab.engine.layers.LayerSim`, which imports
+    this module): its simulation and its months of the run."""
+
+    @property
+    def sim(self) -> Simulation: ...
+
+    @property
+    def first(self) -> int: ...
+
+    @property
+    def end(self) -> int: ...
+
+    def live(self, t: int) -> bool: ...
 
 
 class World:
