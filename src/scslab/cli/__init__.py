@@ -28,10 +28,11 @@ console = Console()
 err_console = Console(stderr=True)
 
 
-def months_bar(label: str, *, as_json: bool, eta: bool = True) -> Progress:
-    """The progress bar of commands that run months: on stderr (and gone after) with ``--json``,
-    so that stdout holds the JSON alone. ``label`` may use ``{task.description}``."""
-    columns = [TextColumn(label), BarColumn(), MofNCompleteColumn(), TextColumn("months")]
+def months_bar(label: str, *, as_json: bool, eta: bool = True, unit: str = "months") -> Progress:
+    """The progress bar of commands that run months (or ``unit``: seeds, ...): on stderr (and
+    gone after) with ``--json``, so that stdout holds the JSON alone. ``label`` may use
+    ``{task.description}``."""
+    columns = [TextColumn(label), BarColumn(), MofNCompleteColumn(), TextColumn(unit)]
     if eta:
         columns.append(TimeRemainingColumn())
     return Progress(*columns, console=err_console if as_json else console, transient=as_json)

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from scslab.cli import console, err_console
+from scslab.cli import console, months_bar
 
 if TYPE_CHECKING:
     from scslab._yaml import Located
@@ -43,7 +43,6 @@ def validate(
 ) -> None:
     """Run a scenario over several seeds and print each target: published figure, ours (mean ±
     sd over seeds), role (fit or held-out check), and whether ours is within tolerance."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     from scslab._yaml import looks_like_path
     from scslab.calibration.layered import is_layered
@@ -91,13 +90,8 @@ def validate(
         )
         return
     name, loaded, file = scenario_and_targets(scenario, targets)
-    with Progress(
-        TextColumn(f"[bold]{name}[/] {agents:,} people"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("seeds"),
-        console=err_console if quiet else console,
-        transient=quiet,
+    with months_bar(
+        f"[bold]{name}[/] {agents:,} people", as_json=quiet, eta=False, unit="seeds"
     ) as bar:
         task = bar.add_task("seeds", total=seeds)
 
@@ -137,7 +131,6 @@ def layered(
     as_markdown: bool,
 ) -> None:
     """``scslab validate`` of a layered scenario: per layer, each target against ours."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     from scslab.calibration.layered import (
         is_layered,
@@ -155,13 +148,8 @@ def layered(
             "`layers:` (docs/calibration.md#layered-scenarios)"
         )
     quiet = as_json or as_markdown
-    with Progress(
-        TextColumn(f"[bold]{name}[/] {agents:,} people, layered"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("seeds"),
-        console=err_console if quiet else console,
-        transient=quiet,
+    with months_bar(
+        f"[bold]{name}[/] {agents:,} people, layered", as_json=quiet, eta=False, unit="seeds"
     ) as bar:
         task = bar.add_task("seeds", total=seeds)
 
