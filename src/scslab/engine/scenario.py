@@ -405,28 +405,34 @@ class Scenario(_Spec):
                 )
         return rates
 
-    def rate_pieces(self) -> tuple[tuple[int, dict[str, float]], ...]:
+    def rate_pieces(self, history: int = 0) -> tuple[tuple[int, dict[str, float]], ...]:
         """The rates in force from each month where one changes: ``(month, rates by act id)``,
-        months counted from the first recorded one (0). Months of history before it run with the
-        first piece. Without dated rates: one piece, ``(0, rates)``."""
+        months counted from the first recorded one (0). A month of ``history`` (``-history ..
+        -1``) is its calendar month too, and takes the rates dated for it: where a rate changes
+        within the history, the first piece begins at ``-history`` and the change is a piece of
+        its own; before a rate's first date its first value holds. Without a change within the
+        history the first piece begins at 0 (the months before it take its rates). Without
+        dated rates: one piece, ``(0, rates)``."""
         if not any(isinstance(r, dict) for r in self.rates.values()):
             return ((0, {a: float(r) for a, r in self.rates.items() if not isinstance(r, dict)}),)
         assert self.start is not None  # the validator refuses dated rates without one
         first = month_index(self.start)
-        cuts = {0} | {
-            month_index(m) - first
-            for r in self.rates.values()
+        begun = {
+            act: sorted((month_index(m) - first, float(v)) for m, v in r.items())
+            for act, r in self.rates.items()
             if isinstance(r, dict)
-            for m in r
-            if 0 < month_index(m) - first < self.steps
         }
+        # a rate changes at each of its dates but the first (before it, its first value holds)
+        changes = {m for pieces in begun.values() for m, _ in pieces[1:] if -history < m}
+        lo = -history if any(m <= 0 for m in changes) else 0
+        cuts = {lo} | {m for m in changes if lo < m < self.steps}
         out = []
         for cut in sorted(cuts):
             now: dict[str, float] = {}
             for act, r in self.rates.items():
                 if isinstance(r, dict):
-                    begun = [(month_index(m) - first, v) for m, v in r.items()]
-                    now[act] = float(max((b for b in begun if b[0] <= cut), key=lambda b: b[0])[1])
+                    held = [v for m, v in begun[act] if m <= cut]
+                    now[act] = held[-1] if held else begun[act][0][1]
                 else:
                     now[act] = float(r)
             out.append((cut, now))

@@ -16,7 +16,10 @@ distinct set of rules in force (a *regime*); a month costs a lookup, and a month
 in force gets the scheme's own arrays.
 
 Months of history (before month 0) are the calendar months before the start: a rule in force
-from a month after the start is out of force in them.
+from a month after the start is out of force in them, and one that comes into force within
+the history is in force from its month on. What people's rates feel follows the same months
+(:func:`deterring_cuts`: a piece of the rate tables begins where an event or a list comes into
+or goes out of force, within the history too).
 """
 
 from __future__ import annotations
@@ -119,9 +122,10 @@ def place(
     return tuple(out)
 
 
-def deterring_cuts(placed: tuple[Placed, ...], steps: int) -> tuple[int, ...]:
-    """The months of the run (after 0, before ``steps``) where an event or a list comes into
-    or goes out of force: what people's rates feel (:func:`deterring_off`) changes there."""
+def deterring_cuts(placed: tuple[Placed, ...], steps: int, history: int = 0) -> tuple[int, ...]:
+    """The months of the run (after the first of its ``history`` months, ``-history``, and
+    before ``steps``) where an event or a list comes into or goes out of force: what people's
+    rates feel (:func:`deterring_off`) changes there."""
     return tuple(
         sorted(
             {
@@ -129,7 +133,7 @@ def deterring_cuts(placed: tuple[Placed, ...], steps: int) -> tuple[int, ...]:
                 for key, _, first, end in placed
                 if key in ("events", "lists")
                 for m in (first, end)
-                if m is not None and 0 < m < steps
+                if m is not None and -history < m < steps
             }
         )
     )

@@ -281,6 +281,17 @@ def _lives_record(steps: int, tally: Tally, panel: int) -> dict[str, Any]:
     }
 
 
+def history_months_of(scenario: Scenario, scheme: Scheme) -> int:
+    """Months a run of ``scheme`` lives before month 0, not recorded: a firm run's
+    ``firms.history_months``, else the scenario's ``history_months``, else the scheme's
+    ``score.history_months``."""
+    if scheme.subject == "enterprises":
+        return (scenario.firms if scenario.firms is not None else FirmSpec()).history_months
+    if scenario.history_months is not None:
+        return scenario.history_months
+    return scheme.score.history_months
+
+
 class Simulation:
     """One scenario, ready to run in memory: :meth:`execute` returns the record and final state.
 
@@ -317,24 +328,26 @@ class Simulation:
         #: here, before anything is allocated, if they are calendar months without a start
         self.placed = place(self.scheme, scenario.start, where=self.base_scheme.where)
         #: the rates in force from each month where one changes (``Scenario.rate_pieces``), and
-        #: where an event or list comes into or goes out of force (it deters only in force)
-        pieces = scenario.rate_pieces()
-        extra = set(deterring_cuts(self.placed, scenario.steps)) - {cut for cut, _ in pieces}
-        if extra:
+        #: where an event or list comes into or goes out of force (it deters only in force); a
+        #: month of history is its calendar month, with its own rates and rules in force
+        history = history_months_of(scenario, self.scheme)
+        pieces = scenario.rate_pieces(history)
+        changes = {cut for cut, _ in pieces[1:]} | set(
+            deterring_cuts(self.placed, scenario.steps, history)
+        )
+        # a change within the history (or as it ends): the first piece begins with the history
+        cuts = changes | {-history if any(m <= 0 for m in changes) else 0}
+        if cuts != {cut for cut, _ in pieces}:  # each new cut with the rates in force there
+            dated = pieces
             pieces = tuple(
-                sorted(
-                    (
-                        *pieces,
-                        *(
-                            (cut, max((p for p in pieces if p[0] <= cut), key=lambda p: p[0])[1])
-                            for cut in extra
-                        ),
-                    ),
-                    key=lambda p: p[0],
-                )
+                (cut, next((r for m, r in reversed(dated) if m <= cut), dated[0][1]))
+                for cut in sorted(cuts)
             )
-        #: the months where each piece of the rates begins, the first 0
+        #: the months where each piece of the rates begins: the first 0, or the first month of
+        #: the history where something changes within it (earlier months take the first piece)
         self.pieces: tuple[int, ...] = tuple(cut for cut, _ in pieces)
+        #: the piece in force in month 0: :attr:`rates` and the catalogue's rates are its
+        self.piece0 = int(np.searchsorted(self.pieces, 0, side="right")) - 1
         #: a firm run's people, scored by their own scheme: their blacklists reach the firms
         self.people: Simulation | None = None
         self.firm_spec: FirmSpec | None = None
@@ -386,7 +399,7 @@ class Simulation:
                 if catalogue is not None
                 else load_catalogue(self.firm_spec.acts, builtin="firm_acts.yaml")
             )
-            self.catalogue = with_rates(self.base_catalogue, pieces[0][1])
+            self.catalogue = with_rates(self.base_catalogue, pieces[self.piece0][1])
             scale = np.array(
                 [
                     self.firm_spec.award_scale if a.lawful else self.firm_spec.violation_scale
@@ -403,7 +416,7 @@ class Simulation:
             self.base_catalogue = (
                 catalogue if catalogue is not None else load_catalogue(scenario.acts)
             )
-            self.catalogue = with_rates(self.base_catalogue, pieces[0][1])
+            self.catalogue = with_rates(self.base_catalogue, pieces[self.piece0][1])
             if scenario.contracts.enabled:
                 ids = [a.id for a in self.catalogue.acts]
                 if scenario.contracts.act not in ids:
@@ -472,7 +485,7 @@ class Simulation:
                 off=deterring_off(self.scheme, self.placed, cut),
             )
             self.piece_rates += (tables,)
-        self.rates: RateTables = self.piece_rates[0]
+        self.rates: RateTables = self.piece_rates[self.piece0]
         self._piece_draws: dict[int, Draws] = {}
         self.arrays: SchemeArrays
         self.layout: SchemeLayout
@@ -566,8 +579,9 @@ class Simulation:
         )
 
     def draws_at(self, t: int) -> Draws:
-        """The tables month ``t`` draws from (months of history, ``t < 0``: the first piece's),
-        built once per piece; a layer sharing acts, its world's (:mod:`scslab.engine.world`)."""
+        """The tables month ``t`` draws from (months of history, ``t < 0``, are calendar
+        months too: their piece's, before the first piece the first's), built once per piece;
+        a layer sharing acts, its world's (:mod:`scslab.engine.world`)."""
         if self.world is not None:
             return self.world.draws(self.world_layer, t + self.world_first)
         piece = max(0, int(np.searchsorted(self.pieces, t, side="right")) - 1)
@@ -626,13 +640,8 @@ class Simulation:
 
     @property
     def history_months(self) -> int:
-        """Months run before month 0 and not recorded: a firm run's ``firms.history_months``,
-        else the scenario's ``history_months``, else the scheme's ``score.history_months``."""
-        if self.firm_spec is not None:
-            return self.firm_spec.history_months
-        if self.scenario.history_months is not None:
-            return self.scenario.history_months
-        return self.scheme.score.history_months
+        """Months run before month 0 and not recorded (:func:`history_months_of`)."""
+        return history_months_of(self.scenario, self.scheme)
 
     @property
     def agents(self) -> int:

@@ -77,7 +77,7 @@ class World:
         cuts = {-history, 0}
         for ls in self.layers:
             cuts |= {-self._own_history(ls), ls.first, ls.end}
-            cuts |= {ls.first + p for p in ls.sim.pieces[1:]}
+            cuts |= {ls.first + p for p in ls.sim.pieces}  # its history's too: calendar months
         #: the run's months where the tables change (a layer comes into or goes out of force, or
         #: a layer's own rates change), the first the start of the run's history
         self.cuts: tuple[int, ...] = tuple(sorted(c for c in cuts if c >= -history))
@@ -129,7 +129,8 @@ class World:
 
     @staticmethod
     def _rates(ls: LayerSim, month: int) -> RateTables:
-        """The layer's own rate tables in the run's ``month`` (its first piece before it)."""
+        """The layer's own rate tables in the run's ``month`` (its first piece before it; a
+        month of its history takes its calendar month's piece)."""
         sim = ls.sim
         piece = max(0, int(np.searchsorted(sim.pieces, month - ls.first, side="right")) - 1)
         return sim.piece_rates[piece]
