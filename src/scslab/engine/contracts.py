@@ -22,15 +22,23 @@ scheme (everyone in good standing, nobody deterred): the paired baseline. Withou
 share kept is ``(1 - opportunists) * (1 - e1)``, so the share of opportunists is solved from the
 paper's "about half of signed contracts are not kept" (docs/sources.md#surveillance): that is the
 calibration.
+
+One implementation plays the game for every kind of run (:class:`ContractGame`): over the whole
+population, reading the standing, deterrence and refusals of its *parties* (:class:`Party`), the
+schemes in force over the people: a one-scheme run is the one party over everyone; a layered run
+(:mod:`scslab.engine.layers`) has each people's layer as a party over its regions' rows, and
+plays the game once a month for all of them, as a part of the run (docs/layers.md).
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Sequence
+from typing import Annotated, Any, NamedTuple, Protocol
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from scslab.engine.compiled import FLAG_SANCTIONED, State
 from scslab.rng import STREAM_CONTRACTS, STREAM_REFUSE, step_key, uniforms
 from scslab.schemes.model import Slug
 
@@ -164,3 +172,236 @@ def refusals(
     accept = (1.0 - refuse[obligor].astype(np.float64)) * (1.0 - refuse[partner])
     out: np.ndarray = uniforms(step_key(seed, STREAM_REFUSE, k + 1), len(obligor), 0) >= accept
     return out
+
+
+class Recorded(Protocol):
+    """What a party's tallies go to: a run's record (its ``extra`` columns by month and cell)."""
+
+    @property
+    def extra(self) -> dict[str, np.ndarray]: ...
+
+
+class Member(Protocol):
+    """What the contract game reads of a party's run: its state and its record."""
+
+    @property
+    def state(self) -> State: ...
+
+    @property
+    def record(self) -> Recorded: ...
+
+
+class Party:
+    """A scheme the contract game reads and reports to, over population rows ``lo .. hi - 1``:
+    a one-scheme run (all rows), or a people's layer of a layered run (its regions' rows).
+
+    What the game reads of it, as its month ``run`` last ended: who is in bad standing (on one
+    of its blacklists ``black``, or in its lowest grade ``worst``; -1: no grades), who is under
+    one of its sanctions (the rate class), who is under one of its effects on contracts
+    (``state.refuse``), and how much it deters the act (``deterrence``: the factor by cell and
+    class). Its tallies (:meth:`ContractGame.tally`) are of the contracts whose obligor is one
+    of its people, by the obligor's cell, in its record."""
+
+    def __init__(
+        self,
+        run: Member,
+        lo: int,
+        *,
+        black: np.ndarray,
+        worst: int,
+        deterrence: np.ndarray,
+        cells: int,
+    ) -> None:
+        self.run = run
+        self.lo = lo
+        self.hi = lo + len(run.state.flags)
+        self.black = black
+        self.worst = worst
+        self.deterrence = deterrence
+        self.cells = cells
+
+    @property
+    def refusing(self) -> bool:
+        """Whether some consequence of the scheme has an effect on contracts (``refused:``)."""
+        return bool(self.run.state.refuse.shape[0] > 0)
+
+    def inside(self, rows: np.ndarray) -> np.ndarray | None:
+        """bool: which of population ``rows`` are the party's people (``None``: all of them)."""
+        if self.lo == 0 and len(rows) and self.hi > rows.max():
+            return None
+        out: np.ndarray = (rows >= self.lo) & (rows < self.hi)
+        return out
+
+
+class Deals(NamedTuple):
+    """A month's contracts, one entry each, as the game played them."""
+
+    obligor: np.ndarray  # int64: population rows
+    kept: np.ndarray  # bool: made and kept
+    kept_without: np.ndarray  # bool: kept, had there been no scheme (the paired baseline)
+    refused: np.ndarray | None  # bool: refused by a partner (None: no effect on contracts)
+
+
+class ContractGame:
+    """The contract game of a run, over population rows ``0 .. n - 1`` (``cell``: each row's
+    cell), read from and reported to its ``parties``: each month (:meth:`play`), the contracts
+    of :func:`partners`, played on the standing, fear and refusals of the parties in force
+    (:meth:`play`); the breaches go into :attr:`injected`, the population's column that each
+    party's step reads for its rows.
+
+    Across parties (a person under several schemes, in a layered run; docs/layers.md):
+
+    - **standing**: a person is in bad standing if on a blacklist of, or in the lowest grade
+      of, any party in force over them;
+    - **fear**: an opportunist fears the party in force over them that deters the act most (the
+      smallest deterrence factor, in the person's rate class: under a sanction of any party in
+      force over them), as the acts a person shares across layers are drawn
+      (:mod:`scslab.engine.world`);
+    - **refusal**: a person is accepted with the product over the parties in force over them
+      of one minus their share refused (assumed: independent refusals);
+    - a person under no party is in good standing, undeterred and accepted.
+
+    With one party over everyone, this is the game of a one-scheme run, bit for bit.
+    """
+
+    def __init__(
+        self,
+        spec: Contracts,
+        act: int,
+        seed: int,
+        cell: np.ndarray,
+        parties: Sequence[Party],
+    ) -> None:
+        self.spec = spec
+        self.act = act
+        self.seed = seed
+        self.cell = cell
+        self.n = len(cell)
+        self.parties = tuple(parties)
+        #: each person's strategy, drawn once per run
+        self.strategy = strategies(spec, self.n, seed)
+        #: uint8[n]: the month's broken contracts by obligor, which each party's step reads as
+        #: acts (``Traits.injected``, a view of the party's rows)
+        self.injected = np.zeros(self.n, np.uint8)
+        #: whether some party has an effect on contracts: partners refuse, and every party
+        #: counts the contracts refused
+        self.refusing = any(p.refusing for p in self.parties)
+        names = ["contracts", "contracts_kept", "contracts_kept_without_scheme"]
+        if self.refusing:
+            names.append("contracts_refused")
+        #: the tallies each party's record gains (``extra``), by month and cell
+        self.columns: tuple[str, ...] = tuple(names)
+
+    def allocate(self, steps: int) -> None:
+        """Each party's tallies, ``steps`` months by its cells, in its record's ``extra``."""
+        for p in self.parties:
+            for name in self.columns:
+                p.run.record.extra[name] = np.zeros((steps, p.cells), np.int64)
+
+    def play(self, k: int, live: Sequence[Party]) -> Deals:
+        """Engine step ``k``'s contracts, on the standing of the parties in force (``live``) as
+        last month ended; the breaches go into :attr:`injected`."""
+        spec, seed = self.spec, self.seed
+        obligor, partner = partners(spec, self.n, seed, k)
+        m = len(obligor)
+        both = np.concatenate([obligor, partner])
+        good = self._standing(both, live)
+        # an opportunist performs for fear of the schemes with 1 - the act's deterrence factor
+        fear = 1.0 - self._deterrence(obligor, live)
+        kept, kept_without = play_month(
+            spec, self.strategy[obligor], good[:m], good[m:], fear, seed, k
+        )
+        # refused contracts are never made: neither kept nor broken
+        refused = self._refusals(obligor, partner, live, k)
+        made = ~refused if refused is not None else np.ones(m, bool)
+        kept &= made
+        broken = np.bincount(obligor[made & ~kept], minlength=self.n)
+        self.injected[:] = np.minimum(broken, 255)
+        return Deals(obligor, kept, kept_without, refused)
+
+    def tally(self, deals: Deals, party: Party, t: int) -> None:
+        """Month ``t`` of ``party``'s record: its people's contracts as obligors, by cell."""
+        inside = party.inside(deals.obligor)
+        pick: slice | np.ndarray = slice(None) if inside is None else inside
+        cell = self.cell[deals.obligor[pick]]
+        extra, cells = party.run.record.extra, party.cells
+        if deals.refused is not None:
+            extra["contracts_refused"][t] = np.bincount(cell[deals.refused[pick]], minlength=cells)
+        extra["contracts"][t] = np.bincount(cell, minlength=cells)
+        extra["contracts_kept"][t] = np.bincount(cell[deals.kept[pick]], minlength=cells)
+        extra["contracts_kept_without_scheme"][t] = np.bincount(
+            cell[deals.kept_without[pick]], minlength=cells
+        )
+
+    @staticmethod
+    def _standing(rows: np.ndarray, live: Sequence[Party]) -> np.ndarray:
+        """bool: in good standing, on none of the blacklists and in none of the lowest grades
+        of the parties in force over them."""
+        good = np.ones(len(rows), bool)
+        for p in live:
+            inside = p.inside(rows)
+            mine = rows - p.lo if inside is None else rows[inside] - p.lo
+            state = p.run.state
+            ok = state.grade[mine] != p.worst
+            if len(p.black):
+                ok &= (state.list_since[mine][:, p.black] < 0).all(axis=1)
+            if inside is None:
+                good &= ok
+            else:
+                good[inside] &= ok
+        return good
+
+    def _deterrence(self, obligor: np.ndarray, live: Sequence[Party]) -> np.ndarray:
+        """The act's deterrence factor for each obligor: the smallest of the parties' in force
+        over them, in their rate class (1: under none)."""
+        m = len(obligor)
+        sanctioned = np.zeros(m, np.int64)
+        where = [(p, p.inside(obligor)) for p in live]
+        for p, inside in where:
+            mine = obligor - p.lo if inside is None else obligor[inside] - p.lo
+            s = (p.run.state.flags[mine] & FLAG_SANCTIONED).astype(np.int64)
+            if inside is None:
+                sanctioned |= s
+            else:
+                sanctioned[inside] |= s
+        cell = self.cell[obligor]
+        det = np.full(m, np.inf)
+        for p, inside in where:
+            if inside is None:
+                det = np.minimum(det, p.deterrence[cell, sanctioned])
+            else:
+                det[inside] = np.minimum(
+                    det[inside], p.deterrence[cell[inside], sanctioned[inside]]
+                )
+        det[np.isinf(det)] = 1.0
+        return det
+
+    def _refusals(
+        self, obligor: np.ndarray, partner: np.ndarray, live: Sequence[Party], k: int
+    ) -> np.ndarray | None:
+        """Month ``k``'s contracts that a partner refuses (:func:`refusals`), with each party's
+        acceptance the product over the parties in force over it; ``None`` without the effect."""
+        if not self.refusing:
+            return None
+        refusing = [p for p in live if p.refusing]
+        dtype = refusing[0].run.state.refuse.dtype if refusing else np.float32
+        # the obligor's acceptance in float64, the partner's in the column's type, as refusals()
+        accept = self._acceptance(obligor, refusing, np.float64) * self._acceptance(
+            partner, refusing, dtype
+        )
+        out: np.ndarray = (
+            uniforms(step_key(self.seed, STREAM_REFUSE, k + 1), len(obligor), 0) >= accept
+        )
+        return out
+
+    @staticmethod
+    def _acceptance(rows: np.ndarray, refusing: Sequence[Party], dtype: Any) -> np.ndarray:
+        out = np.ones(len(rows), dtype)
+        for p in refusing:
+            inside = p.inside(rows)
+            refuse = p.run.state.refuse
+            if inside is None:
+                out *= 1.0 - refuse[rows - p.lo].astype(dtype)
+            else:
+                out[inside] *= 1.0 - refuse[rows[inside] - p.lo].astype(dtype)
+        return out

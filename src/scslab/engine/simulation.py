@@ -31,7 +31,6 @@ from scslab.behaviour.rates import (
 from scslab.engine.ageing import age_month, mark_lineage
 from scslab.engine.compiled import (
     FLAG_PANEL,
-    FLAG_SANCTIONED,
     MARK_BELOW,
     MARKS,
     MAX_STEP,
@@ -47,7 +46,7 @@ from scslab.engine.compiled import (
     ring_width,
     state_bytes_per_person,
 )
-from scslab.engine.contracts import partners, play_month, refusals, strategies
+from scslab.engine.contracts import ContractGame, Party
 from scslab.engine.ever import ever_masks, mark_ever, mark_moves
 from scslab.engine.kernels import (
     BLOCK,
@@ -353,6 +352,9 @@ class Simulation:
         self.firm_spec: FirmSpec | None = None
         #: the catalogue index of a broken contract, when the contract game is on
         self.contract_act: int | None = None
+        #: a layer of a layered run: the contract game is the run's, which fills the layer's
+        #: ``Traits.injected`` (:class:`~scslab.engine.layers.LayeredRun`), not the layer's own
+        self.contracts_outside = False
         if scenario.population.children is not None and self.scheme.subject != "enterprises":
             for given, what in (
                 (scenario.network, "network"),
@@ -897,7 +899,17 @@ class Run(Parted):
     #: What a checkpoint (:func:`scslab.engine.checkpoint.columns`) leaves out: the simulation and
     #: population (rebuilt from the manifest), rate tables, per-month scratch, and the month's
     #: parts (built again with the run).
-    checkpoint_skip = ("sim", "pop", "draws", "tally", "network", "cutting", "month", "measuring")
+    checkpoint_skip = (
+        "sim",
+        "pop",
+        "draws",
+        "tally",
+        "network",
+        "cutting",
+        "month",
+        "measuring",
+        "contracts",
+    )
     #: Attributes whose arrays are the population's own: arrays shared with them are left out too.
     checkpoint_static = ("pop",)
 
@@ -973,7 +985,7 @@ class Run(Parted):
                 (2, int(pop.household.max()) + 1 if self.collective else 0), np.uint8
             ),
             neighbourhood=sim.scenario.population.neighbourhood_households,
-            injected=np.zeros(n if sim.contract_act is not None else 0, np.uint8),
+            injected=np.zeros(0, np.uint8),  # the contract game's column (_contracts_init)
             injected_act=sim.contract_act if sim.contract_act is not None else -1,
             minor=minor if minor.any() else np.zeros(0, np.uint8),
             hh_two=np.zeros(self.households if sim.arrays.hh_spouse else 0, np.int64),
@@ -1028,7 +1040,10 @@ class Run(Parted):
         self.running = running_consequences(self.state.grp_until, self.state.grp_cause)
         if isinstance(pop, Firms):
             self._firms_init(pop)
-        if sim.contract_act is not None:
+        #: the contract game (:class:`~scslab.engine.contracts.ContractGame`) when it is this
+        #: run's own (a one-scheme run); ``None`` without one, or in a layer of a layered run
+        self.contracts: ContractGame | None = None
+        if sim.contract_act is not None and not sim.contracts_outside:
             self._contracts_init()
         #: whether this month's score assortativity is measured (:meth:`advance`)
         self.measuring = True
@@ -1037,19 +1052,34 @@ class Run(Parted):
         self.month: list[tuple[str, MonthPart]] = self._parts(own_people=people is None)
 
     def _contracts_init(self) -> None:
-        """The contract game: each person's strategy, the standing partners read, counts."""
+        """The contract game, this run's own: over its people, reading its scheme alone."""
         sim = self.sim
-        self.strategy = strategies(sim.scenario.contracts, self.pop.n, sim.scenario.seed)
+        assert sim.contract_act is not None
+        game = ContractGame(
+            sim.scenario.contracts,
+            sim.contract_act,
+            sim.scenario.seed,
+            self.pop.cell,
+            [self.contract_party()],
+        )
+        game.allocate(sim.scenario.steps)
+        self.traits = self.traits._replace(injected=game.injected)
+        self.contracts = game
+
+    def contract_party(self) -> Party:
+        """This run as a party of a contract game: its standing, deterrence and tallies."""
+        sim = self.sim
+        assert sim.contract_act is not None
         black = [k for k, x in enumerate(sim.scheme.lists) if x.kind == "black"]
-        self.black_lists = np.array(black, np.int64)
-        #: the lowest grade, whose holders are in bad standing (-1: the scheme has no grades)
-        self.worst_grade = len(sim.layout.grades) - 1 if sim.layout.grades else -1
-        steps, cells = sim.scenario.steps, sim.cells.n_cells()
-        names = ["contracts", "contracts_kept", "contracts_kept_without_scheme"]
-        if self.state.refuse.shape[0] > 0:  # an effect on contracts: partners refuse
-            names.append("contracts_refused")
-        for name in names:
-            self.record.extra[name] = np.zeros((steps, cells), np.int64)
+        return Party(
+            self,
+            self.offset,
+            black=np.array(black, np.int64),
+            # the lowest grade, whose holders are in bad standing (-1: the scheme has no grades)
+            worst=len(sim.layout.grades) - 1 if sim.layout.grades else -1,
+            deterrence=sim.rates.deterrence[:, :, sim.contract_act],
+            cells=sim.cells.n_cells(),
+        )
 
     def _firms_init(self, firms: Firms) -> None:
         """Firm runs: managers' blacklists, ages, closures and the tax rating."""
@@ -1129,7 +1159,7 @@ class Run(Parted):
             parts.append(("ageing", self._ageing))
         if self.households and self.people_run is None:
             parts.append(("households", self._households))
-        if sim.contract_act is not None:
+        if self.contracts is not None:
             parts.append(("contracts", self._contracts))
         parts.append(("step", self._step))
         if self.network is not None:
@@ -1243,37 +1273,11 @@ class Run(Parted):
 
     def _contracts(self, k: int, t: int | None) -> None:
         """Month ``k``'s contracts, on last month's standing; breaches go into the step."""
-        sim, state = self.sim, self.state
-        spec = sim.scenario.contracts
-        obligor, partner = partners(spec, self.pop.n, sim.scenario.seed, k)
-        both = np.concatenate([obligor, partner])
-        # in good standing: on none of the scheme's blacklists and not in its lowest grade
-        good = state.grade[both] != self.worst_grade
-        if len(self.black_lists):
-            good &= (state.list_since[both][:, self.black_lists] < 0).all(axis=1)
-        # an opportunist performs for fear of the scheme with 1 - the act's deterrence factor
-        sanctioned = (state.flags[obligor] & FLAG_SANCTIONED).astype(np.int64)
-        cell = self.pop.cell[obligor]
-        fear = 1.0 - sim.rates.deterrence[cell, sanctioned, sim.contract_act]
-        m = len(obligor)
-        kept, kept_without = play_month(
-            spec, self.strategy[obligor], good[:m], good[m:], fear, sim.scenario.seed, k
-        )
-        # refused contracts are never made: neither kept nor broken
-        refused = refusals(state.refuse, obligor, partner, sim.scenario.seed, k)
-        made = ~refused if refused is not None else np.ones(m, bool)
-        kept &= made
-        broken = np.bincount(obligor[made & ~kept], minlength=self.pop.n)
-        self.traits.injected[:] = np.minimum(broken, 255)
+        game = self.contracts
+        assert game is not None
+        deals = game.play(k, game.parties)
         if t is not None:
-            extra, cells = self.record.extra, len(self.people)
-            if refused is not None:
-                extra["contracts_refused"][t] = np.bincount(cell[refused], minlength=cells)
-            extra["contracts"][t] = np.bincount(cell, minlength=cells)
-            extra["contracts_kept"][t] = np.bincount(cell[kept], minlength=cells)
-            extra["contracts_kept_without_scheme"][t] = np.bincount(
-                cell[kept_without], minlength=cells
-            )
+            game.tally(deals, game.parties[0], t)
 
     def _firms_before(self, k: int, t: int | None) -> None:
         """Before step ``k`` of a firm run: closures, and last month's listed managers."""
