@@ -1,9 +1,10 @@
 """YAML reading with positions, so that every complaint can say ``path:line:column``.
 
-PyYAML's composer keeps the start mark of every node. :func:`load_located` builds plain Python data
-(``dict``, ``list``, scalars) with the safe constructor and, beside it, a map from each value's path
-(a tuple of keys and indices, the same shape pydantic uses for ``loc``) to its position. Validation
-errors are then turned into located messages by :func:`located_errors`.
+PyYAML's composer (libyaml's, where PyYAML has it) keeps the start mark of every node.
+:func:`load_located` builds plain Python data (``dict``, ``list``, scalars) with the safe
+constructor and, beside it, a map from each value's path (a tuple of keys and indices, the same
+shape pydantic uses for ``loc``) to its position. Validation errors are then turned into located
+messages by :func:`located_errors`.
 """
 
 from __future__ import annotations
@@ -141,6 +142,25 @@ def _line_col(text: str, position: int) -> tuple[int, int]:
     return before.count("\n") + 1, position - (before.rfind("\n") + 1) + 1
 
 
+#: libyaml's parser, where PyYAML was built with it: it composes a document ten times faster
+#: than the pure-Python one and gives its nodes the same positions
+_FAST_LOADER: type[yaml.SafeLoader] | None = getattr(yaml, "CSafeLoader", None)
+
+
+def _compose(text: str) -> yaml.Node | None:
+    """The node graph of one YAML document, composed by libyaml where it is available.
+
+    A text libyaml refuses is composed again by PyYAML's own parser, so that what a mistake is
+    called, and where it stands, does not depend on how PyYAML was built."""
+    if _FAST_LOADER is not None:
+        try:
+            return yaml.compose(text, Loader=_FAST_LOADER)
+        except Exception:  # PyYAML's own parser says what is wrong, below
+            pass
+    node: yaml.Node | None = yaml.compose(text, Loader=yaml.SafeLoader)
+    return node
+
+
 def load_located(text: str | bytes, source: str, error: type[Exception]) -> Located:
     """Parse one YAML document; raise ``error`` with a located message if it cannot be read.
 
@@ -157,7 +177,7 @@ def load_located(text: str | bytes, source: str, error: type[Exception]) -> Loca
     if not text.strip():
         raise error(f"{source}:1:1: the file is empty; expected a YAML mapping")
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        node = _compose(text)
     except RecursionError:
         raise error(f"{source}:1:1: this YAML is nested too deeply to read") from None
     except yaml.MarkedYAMLError as exc:

@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from scslab import _yaml
 from scslab.errors import SchemeError, ScslabError
-from scslab.schemes import builtin_names, load_scheme, parse_scheme
+from scslab.schemes import builtin_names, builtin_text, load_scheme, parse_scheme
 
 DATA = Path(__file__).parent / "data"
 TINY = (DATA / "tiny.yaml").read_text(encoding="utf-8")
@@ -581,3 +582,22 @@ def test_factor_weights_that_do_not_sum_to_one_are_refused_at_the_last_weight() 
         edit("volunteering\n    factor: conduct", "volunteering\n    factor: condcut", fixed)
     )
     assert "unknown factor 'condcut'; did you mean 'conduct'?" in msg
+
+
+@pytest.mark.parametrize("name", builtin_names())
+def test_libyaml_reads_a_scheme_to_the_same_data_and_positions_as_pyyaml(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # grade names such as 优 and 良 must not move a column: a position is counted in characters
+    text = builtin_text(name)
+    fast = _yaml.load_located(text, name, SchemeError)
+    monkeypatch.setattr(_yaml, "_FAST_LOADER", None)
+    pure = _yaml.load_located(text, name, SchemeError)
+    assert fast.data == pure.data
+    assert fast.positions == pure.positions
+
+
+def test_a_text_libyaml_cannot_take_is_refused_as_pyyaml_refuses_it() -> None:
+    # libyaml fails on a lone surrogate with a UnicodeEncodeError; PyYAML says where it stands
+    with pytest.raises(SchemeError, match=r"^<s>:2:7: this text holds a character YAML does not"):
+        parse_scheme("id: x\nname: \ud800\n", "<s>")
