@@ -117,11 +117,19 @@ def cumulative(rate: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.ascontiguousarray(total), np.ascontiguousarray(cum)
 
 
-def _multiplier(act_mult: dict[str, dict[str, float]], levels: dict[str, str]) -> float:
-    m = 1.0
-    for trait, table in act_mult.items():
-        m *= table.get(levels[trait], 1.0)
-    return m
+def multipliers(catalogue: Catalogue, cells: Cells) -> np.ndarray:
+    """float64[cells, acts]: each act's trait multiplier in each cell, the product of its
+    multipliers for the cell's level of each trait (1 for a level it does not name), taken in
+    the order the act lists its traits."""
+    traits = cells.traits()
+    column = {trait: k for k, trait in enumerate(cells.levels)}
+    out = np.ones((traits.shape[0], len(catalogue.acts)))
+    for a_i, act in enumerate(catalogue.acts):
+        for trait, table in act.multipliers.items():
+            labels = cells.levels[trait]
+            by_level = np.array([table.get(label, 1.0) for label in labels], np.float64)
+            out[:, a_i] *= by_level[traits[:, column[trait]]]
+    return out
 
 
 def check_catalogue(catalogue: Catalogue, scheme: Scheme, cells: Cells) -> None:
@@ -282,13 +290,8 @@ def latent_rates(
     measured = {a.measured_under for a in acts if a.measured_under is not None}
     if not measured:
         return latent
-    traits = cells.traits()
-    names = list(cells.levels.items())
-    levels = [
-        {trait: labels[traits[c, k]] for k, (trait, labels) in enumerate(names)}
-        for c in range(traits.shape[0])
-    ]
-    region = traits[:, 0]
+    region = cells.traits()[:, 0]
+    mults = multipliers(catalogue, cells)
     for scheme_id in sorted(measured):
         if scheme is not None and scheme.id == scheme_id:
             under = scheme
@@ -310,7 +313,7 @@ def latent_rates(
                     f"act '{act.id}': its rate is measured_under '{scheme_id}', which does not "
                     "score it, so the rate is not deterred there; remove measured_under"
                 )
-            mult = np.array([_multiplier(act.multipliers, lv) for lv in levels])  # type: ignore[arg-type]
+            mult = mults[:, a_i]
             kept = np.exp(-elasticity[a_i] * p_detect[a_i, region] * penalty[a_i])
             mean = float((weights * mult * kept).sum())
             latent[a_i] = act.rate / mean if mean > 0 else 0.0
@@ -402,20 +405,13 @@ def rate_tables(
         salience = np.array([1.0, 1.0 + det.sanctioned_salience])
 
     seeking = reward_factors(catalogue, scheme, adaptation, p_detect, off)
-    traits = cells.traits()
-    names = list(cells.levels.items())
-    n_cells = traits.shape[0]
-    true_rate = np.zeros((n_cells, CLASSES, len(acts)))
-    deterrence = np.ones((n_cells, CLASSES, len(acts)))
-    for c in range(n_cells):
-        r = int(traits[c, 0])
-        levels = {trait: labels[traits[c, k]] for k, (trait, labels) in enumerate(names)}
-        for a_i, act in enumerate(acts):
-            monthly = base[a_i] * _multiplier(act.multipliers, levels) / 12.0  # type: ignore[arg-type]
-            feel = p_detect[a_i, r] * penalty[a_i] * salience
-            deterrence[c, :, a_i] = np.exp(-elasticity[a_i] * feel)
-            true_rate[c, :, a_i] = monthly * deterrence[c, :, a_i] * seeking[a_i, r]
-    region_of = traits[:, 0]
+    region_of = cells.traits()[:, 0]
+    n_cells = len(region_of)
+    # [cell, class, act]: the rate a month, deterred (or chilled) and sought
+    monthly = base[None, :] * multipliers(catalogue, cells) / 12.0
+    feel = (p_detect[:, region_of].T * penalty[None, :])[:, None, :] * salience[None, :, None]
+    deterrence = np.exp(-elasticity[None, None, :] * feel)
+    true_rate = monthly[:, None, :] * deterrence * seeking[:, region_of].T[:, None, :]
     false_by_act = false_rate.sum(axis=1)[:, region_of].T / 12.0  # [cells, acts]
     # children (cells of age 0-17) act for no scheme and leave no records until they come of age
     adult = ~cells.minor()
