@@ -189,9 +189,10 @@ def _write(
     ``layers.json``; a complete run's folder is then rid of what an earlier run left at the top
     and of its checkpoint. Returns each layer's file by id."""
     interrupted = meta["status"] == "interrupted"
-    # a layer of several ran with the others (their acts, links, managers): it is replayed
-    # only with them, from this folder (scslab.analysis.replay)
-    meta = {**meta, "with_layers": len(lsim.layers) > 1}
+    # a layer of several ran with the others (their acts, links, managers), a layer over some
+    # regions with the whole population's contracts: it is replayed only with its run, from
+    # this folder (scslab.analysis.replay)
+    meta = {**meta, "with_layers": lsim.entangled}
     paths = {}
     for ls in lsim.layers:
         sub = folder / LAYERS_DIR / ls.id

@@ -67,17 +67,20 @@ def source(results: Results) -> dict[str, Any]:
     if scheme.links():
         return _layered_source(results.path, scheme.links())
     found = layer_of(results.path)
-    # a layer of firms ran with its people's layer; a layer of several shared their acts
+    # a layer of firms ran with its people's layer; a layer of several shared their acts; a
+    # layer's contracts were the run's game, over the whole population
     if found is not None and (
-        (scheme.subject == "enterprises" and found[1].firms) or len(found[0].layers) > 1
+        (scheme.subject == "enterprises" and found[1].firms)
+        or len(found[0].layers) > 1
+        or "contracts" in results.columns
     ):
         with open_layered(found[0].path) as layered:
             return _layered(layered, found[1].id)
     if run.get("with_layers"):  # alone, it would be another run
         raise ScslabError(
-            f"{results.path}: this is one layer of a layered run of several, which shared their "
-            "acts, so replaying it needs that run's folder (layers.json and every layer's "
-            "results) around it, and it is not there"
+            f"{results.path}: this is one layer of a layered run that it ran with (other "
+            "layers' acts, or the whole population's contracts), so replaying it needs that "
+            "run's folder (layers.json and every layer's results) around it, and it is not there"
         )
     return run
 

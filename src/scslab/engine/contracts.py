@@ -211,6 +211,7 @@ class Party:
         worst: int,
         deterrence: np.ndarray,
         cells: int,
+        steps: int,
     ) -> None:
         self.run = run
         self.lo = lo
@@ -219,6 +220,8 @@ class Party:
         self.worst = worst
         self.deterrence = deterrence
         self.cells = cells
+        #: the months its record keeps
+        self.steps = steps
 
     @property
     def refusing(self) -> bool:
@@ -283,20 +286,22 @@ class ContractGame:
         #: uint8[n]: the month's broken contracts by obligor, which each party's step reads as
         #: acts (``Traits.injected``, a view of the party's rows)
         self.injected = np.zeros(self.n, np.uint8)
-        #: whether some party has an effect on contracts: partners refuse, and every party
-        #: counts the contracts refused
+        #: whether some party has an effect on contracts: partners refuse
         self.refusing = any(p.refusing for p in self.parties)
-        names = ["contracts", "contracts_kept", "contracts_kept_without_scheme"]
-        if self.refusing:
-            names.append("contracts_refused")
-        #: the tallies each party's record gains (``extra``), by month and cell
-        self.columns: tuple[str, ...] = tuple(names)
 
-    def allocate(self, steps: int) -> None:
-        """Each party's tallies, ``steps`` months by its cells, in its record's ``extra``."""
+    @staticmethod
+    def columns(party: Party) -> tuple[str, ...]:
+        """The tallies a party's record gains (``extra``), by month and cell: the contracts
+        its people sought as obligors, kept, kept had there been no scheme, and, where its
+        scheme has an effect on contracts, refused (by a partner under any party's effect)."""
+        names = ("contracts", "contracts_kept", "contracts_kept_without_scheme")
+        return (*names, "contracts_refused") if party.refusing else names
+
+    def allocate(self) -> None:
+        """Each party's tallies (:meth:`columns`), its months by its cells, in its record."""
         for p in self.parties:
-            for name in self.columns:
-                p.run.record.extra[name] = np.zeros((steps, p.cells), np.int64)
+            for name in self.columns(p):
+                p.run.record.extra[name] = np.zeros((p.steps, p.cells), np.int64)
 
     def play(self, k: int, live: Sequence[Party]) -> Deals:
         """Engine step ``k``'s contracts, on the standing of the parties in force (``live``) as
@@ -325,7 +330,7 @@ class ContractGame:
         pick: slice | np.ndarray = slice(None) if inside is None else inside
         cell = self.cell[deals.obligor[pick]]
         extra, cells = party.run.record.extra, party.cells
-        if deals.refused is not None:
+        if deals.refused is not None and party.refusing:
             extra["contracts_refused"][t] = np.bincount(cell[deals.refused[pick]], minlength=cells)
         extra["contracts"][t] = np.bincount(cell, minlength=cells)
         extra["contracts_kept"][t] = np.bincount(cell[deals.kept[pick]], minlength=cells)

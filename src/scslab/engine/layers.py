@@ -18,6 +18,12 @@ person, whatever layer reads them. Each layer's results are a one-layer results 
 ``OUT/layers/<id>/results.duckdb`` (written by :mod:`scslab.layered`), which every command reads
 as it reads any run; ``OUT/layers.json`` says the run is layered and lists the layers.
 
+The contract game (``contracts:``, :mod:`scslab.engine.contracts`) is the run's, not a layer's:
+played once a month over the whole population before the layers' steps, on the standing of every
+layer in force, its breaches written into one column of which each layer's step reads its rows,
+each layer recording its own people's contracts (:meth:`LayeredRun.parts`: ``("run",
+"contracts")`` first).
+
 A layer that starts within the run (``from`` after month 0) starts with everyone at the base, no
 history: the scheme is new. A layer abandoned at ``until`` scores nobody from then on and records
 nothing; its lists and consequences end with it (a layer that reads it sees nobody listed).
@@ -38,6 +44,7 @@ from scslab.behaviour.model import Catalogue
 from scslab.behaviour.rates import catalogue_text
 from scslab.engine.checkpoint import Made
 from scslab.engine.compiled import State
+from scslab.engine.contracts import ContractGame, Party
 from scslab.engine.links import Linker, order_layers
 from scslab.engine.scenario import Layer, Scenario, firm_layer_problems
 from scslab.engine.simulation import BASE_OVERHEAD, Progress, Record, Run, Simulation
@@ -191,6 +198,11 @@ class LayeredSimulation:
             rest.insert(rest.index(people), self.firms)
             order = tuple(rest)
         self.order: tuple[int, ...] = order
+        #: the contract game (``contracts:``) is the run's, over the whole population, played
+        #: once a month before the layers' steps (:class:`LayeredRun`); a layer plays none
+        self.contracts = scenario.contracts.enabled
+        for ls in self.layers:
+            ls.sim.contracts_outside = True
         self._population: Population | None = None
         self.interrupted = False
 
@@ -264,6 +276,13 @@ class LayeredSimulation:
         """Months of history before month 0: the longest of the layers' (a layer that comes
         into force late has none)."""
         return max(ls.sim.history_months for ls in self.layers)
+
+    @property
+    def entangled(self) -> bool:
+        """Whether a layer's results, replayed alone, would be another run: several layers
+        share their acts (and may read one another), or the contract game paired the layer's
+        people with the whole population's (:mod:`scslab.analysis.replay`)."""
+        return len(self.layers) > 1 or (self.contracts and self.layers[0].sim.regions is not None)
 
     def made(self) -> tuple[Made, dict[str, Any]]:
         """What a checkpoint of the run keeps to rebuild it: the layered scenario and the acts,
@@ -376,7 +395,7 @@ class LayeredRun:
 
     #: what a checkpoint leaves out (:func:`scslab.engine.checkpoint.columns`): the layers'
     #: runs are saved through :attr:`by_layer`, and the links are refilled before every step
-    checkpoint_skip = ("lsim", "runs", "linkers")
+    checkpoint_skip = ("lsim", "runs", "linkers", "contracts", "parties")
 
     def __init__(self, lsim: LayeredSimulation) -> None:
         self.lsim = lsim
@@ -409,10 +428,49 @@ class LayeredRun:
             for ls, run in zip(lsim.layers, self.runs, strict=True):
                 if ls.sim.world is not None:
                     run.traits = run.traits._replace(cls=world.cls[ls.lo : ls.hi])
+        #: the contract game, the run's (engine.contracts): each people's layer a party over
+        #: its rows, whose step reads the game's breaches from its rows of the one column
+        self.contracts: ContractGame | None = None
+        #: each party of the game with its layer
+        self.parties: tuple[tuple[LayerSim, Party], ...] = ()
+        if lsim.contracts:
+            self._contracts_init()
         #: months of history before month 0: the longest of the layers in force at the start
         self.history = lsim.history_months
         self.warmed = 0
         self.done = 0
+
+    def _contracts_init(self) -> None:
+        """The run's contract game over the whole population, each people's layer a party."""
+        lsim = self.lsim
+        parties = tuple(
+            (ls, run.contract_party())
+            for ls, run in zip(lsim.layers, self.runs, strict=True)
+            if ls.sim.contract_act is not None
+        )
+        acts = {ls.sim.contract_act for ls, _ in parties}
+        act = acts.pop()
+        assert act is not None and not acts  # one catalogue: the scenario's acts
+        pop = lsim.population()
+        game = ContractGame(
+            lsim.scenario.contracts, act, lsim.scenario.seed, pop.cell, [p for _, p in parties]
+        )
+        game.allocate()
+        for ls, _ in parties:
+            run = self.by_layer[ls.id]
+            run.traits = run.traits._replace(injected=game.injected[ls.lo : ls.hi])
+        self.contracts, self.parties = game, parties
+
+    def _contracts(self, month: int) -> None:
+        """The run's ``month``'s contracts (negative: a month of history), on the standing of
+        the layers in force as last month ended; each layer in force records its people's."""
+        game = self.contracts
+        assert game is not None
+        live = [(ls, p) for ls, p in self.parties if ls.live(month)]
+        deals = game.play(month + self.history, [p for _, p in live])
+        if month >= 0:
+            for ls, party in live:
+                game.tally(deals, party, month - ls.first)
 
     @property
     def records(self) -> tuple[Record, ...]:
@@ -429,12 +487,15 @@ class LayeredRun:
         }
 
     def parts(self) -> list[tuple[str, str]]:
-        """The month's parts, in order: each layer in step order
-        (:func:`~scslab.engine.links.order_layers`: a layer after those it reads), its parts
-        (:meth:`Run.parts`), as ``(layer id, part)``; a layer with links has ``links`` before
-        its ``step``. A layer not in force in a month skips its parts."""
+        """The month's parts, in order, as ``(owner, part)``: first the run's own, as
+        ``("run", part)`` (``contracts``: the contract game, played once for every layer), then
+        each layer in step order (:func:`~scslab.engine.links.order_layers`: a layer after
+        those it reads), its parts (:meth:`Run.parts`), as ``(layer id, part)``; a layer with
+        links has ``links`` before its ``step``. A layer not in force in a month skips its
+        parts."""
         layers, runs = self.lsim.layers, self.runs
-        return [(layers[i].id, name) for i in self.lsim.order for name in runs[i].parts()]
+        own = [("run", "contracts")] if self.contracts is not None else []
+        return own + [(layers[i].id, name) for i in self.lsim.order for name in runs[i].parts()]
 
     def _links(self, i: int, k: int, t: int | None) -> None:
         """Layer ``i``'s part ``links`` of its engine step ``k``, its month ``t`` (``None``: a
@@ -454,8 +515,8 @@ class LayeredRun:
         )
 
     def advance(self, t: int) -> None:
-        """Month ``t`` of the run, for every layer in force: each layer's month
-        (:meth:`parts`), in step order."""
+        """Month ``t`` of the run: the run's own parts (the contract game), then, for every
+        layer in force, each layer's month (:meth:`parts`), in step order."""
         layers, runs = self.lsim.layers, self.runs
         world = self.lsim.world
         held = [
@@ -467,6 +528,8 @@ class LayeredRun:
             j = self.warmed - self.history  # the month before month 0, negative
             if world is not None:
                 world.classes(j, held, world.cls, 0)
+            if self.contracts is not None:
+                self._contracts(j)
             for i in self.lsim.order:
                 run = runs[i]
                 if layers[i].live(j):
@@ -476,6 +539,8 @@ class LayeredRun:
             self.warmed += 1
         if world is not None:
             world.classes(t, held, world.cls, 0)
+        if self.contracts is not None:
+            self._contracts(t)
         for i in self.lsim.order:
             ls, run = layers[i], runs[i]
             if ls.in_force(t):

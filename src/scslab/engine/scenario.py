@@ -262,8 +262,12 @@ class Scenario(_Spec):
         if not self.layers:
             yield ("layers",), "give at least one layer, or leave `layers:` out"
             return
-        if self.contracts.enabled:
-            yield ("contracts",), "contracts in a run with layers: not supported yet"
+        firms = next((x.id for x in self.layers if x.people is not None), None)
+        if self.contracts.enabled and firms is not None:
+            yield (
+                ("contracts",),
+                f"contracts in a run with a layer of firms ('{firms}'): not supported yet",
+            )
         if self.scheme_values and len(self.layers) > 1:
             yield (
                 ("scheme_values",),

@@ -1062,7 +1062,7 @@ class Run(Parted):
             self.pop.cell,
             [self.contract_party()],
         )
-        game.allocate(sim.scenario.steps)
+        game.allocate()
         self.traits = self.traits._replace(injected=game.injected)
         self.contracts = game
 
@@ -1079,6 +1079,7 @@ class Run(Parted):
             worst=len(sim.layout.grades) - 1 if sim.layout.grades else -1,
             deterrence=sim.rates.deterrence[:, :, sim.contract_act],
             cells=sim.cells.n_cells(),
+            steps=sim.scenario.steps,
         )
 
     def _firms_init(self, firms: Firms) -> None:
