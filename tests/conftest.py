@@ -14,10 +14,16 @@ group at a time, and runs a group's tests in the order they are written:
 
 Groups that hold a test marked ``slow`` are handed out first, larger ones first, so that the run
 does not end on one long group while the other process waits.
+
+Numba's parallel kernels run on OpenMP threads, which by default spin for a while when they wait
+for work. Two processes of two spinning threads each on two cores take each other's time: the
+documented ledger took twice as long so. The suite's threads, and those of the commands it starts,
+sleep when they wait instead (``OMP_WAIT_POLICY=PASSIVE``, set before numba is imported).
 """
 
 from __future__ import annotations
 
+import os
 import re
 from collections import Counter
 from functools import cache
@@ -27,6 +33,8 @@ from typing import Any
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 #: A documented command's test id starts with its document: ``[docs/audit.md:254 scslab ...]``.
 DOC_COMMAND = re.compile(r"::test_doc_command_runs\[([^\]:]+\.md):\d+ ")

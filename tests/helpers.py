@@ -1,12 +1,14 @@
 """Helpers that tests in several folders share (``tests/`` is on the path: pyproject's
 ``pythonpath``): a run's stored tables, read and compared table by table; a run stopped by
-Ctrl-C and resumed from its checkpoint; the CLI, run."""
+Ctrl-C and resumed from its checkpoint; the CLI, run; numba's threads, set for a while."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -15,6 +17,22 @@ import pytest
 
 if TYPE_CHECKING:
     from scslab.runs import Simulation
+
+
+@contextmanager
+def numba_threads(n: int) -> Iterator[int]:
+    """Numba's parallel kernels on ``n`` threads (at most as many as numba started) inside the
+    block, which is given the number; the number before, after it."""
+    import numba
+
+    before = numba.get_num_threads()
+    now = max(1, min(n, numba.config.NUMBA_NUM_THREADS))
+    numba.set_num_threads(now)
+    try:
+        yield now
+    finally:
+        numba.set_num_threads(before)
+
 
 #: Columns that say when and how long a run took: the only ones two equal runs may differ in.
 TIMING = ("started", "finished", "seconds")

@@ -40,9 +40,10 @@ import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import numba
 import numpy as np
 import pytest
+
+from helpers import numba_threads
 
 BENCH = Path(__file__).resolve().parents[2] / "benchmarks"
 sys.path.insert(0, str(BENCH))
@@ -88,10 +89,8 @@ def p_values(a: np.ndarray, b: np.ndarray) -> dict[str, float]:
 
 @pytest.fixture(scope="module")
 def one_thread() -> Iterator[None]:
-    before = numba.get_num_threads()
-    numba.set_num_threads(1)
-    yield
-    numba.set_num_threads(before)
+    with numba_threads(1):
+        yield
 
 
 @pytest.fixture(scope="module")

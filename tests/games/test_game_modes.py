@@ -5,12 +5,12 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import numba
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from helpers import numba_threads
 from scslab.errors import ScenarioError
 from scslab.games import (
     ALLC,
@@ -159,13 +159,10 @@ def test_the_same_seed_gives_the_same_game_on_any_number_of_threads() -> None:
     two; another seed gives another game."""
     for observation in ("public", "institution", "private"):
         config = GameConfig(**MIXED, observation=observation, seed=11, q_obs=0.4)
-        first = play(config)
-        threads = numba.get_num_threads()
-        numba.set_num_threads(1)
-        try:
+        with numba_threads(2):
+            first = play(config)
+        with numba_threads(1):
             again = play(config)
-        finally:
-            numba.set_num_threads(threads)
         np.testing.assert_array_equal(first.history.good, again.history.good)
         assert first.summary() == again.summary()
         other = play(config.model_copy(update={"seed": 12}))

@@ -6,10 +6,10 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import numba
 import numpy as np
 import pytest
 
+from helpers import numba_threads
 from scslab.errors import ScenarioError, ScslabError
 from scslab.population import PopulationSpec, generate
 from scslab.population.individuals import Population
@@ -74,13 +74,10 @@ def test_a_different_seed_gives_a_different_network(pop: Population, net: Networ
 
 def test_the_network_does_not_depend_on_the_number_of_threads(pop: Population) -> None:
     """One thread and all threads build identical arrays (fixed blocks, counter-based draws)."""
-    before = numba.get_num_threads()
-    numba.set_num_threads(1)
-    try:
+    with numba_threads(1):
         single = generate_network(pop, NetworkSpec(homophily=0.5), 8)
-    finally:
-        numba.set_num_threads(before)
-    many = generate_network(pop, NetworkSpec(homophily=0.5), 8)
+    with numba_threads(2):
+        many = generate_network(pop, NetworkSpec(homophily=0.5), 8)
     assert np.array_equal(single.indptr, many.indptr)
     assert np.array_equal(single.indices, many.indices)
 
