@@ -350,3 +350,72 @@ def test_each_layer_s_results_hold_its_contracts_and_its_audit_replays_them(
     with Results(away) as r, pytest.raises(ScslabError, match="needs that run's folder"):
         replay(r)
     assert audit(Results(folder / "layers" / "l"))["effects"] == whole["l"]["effects"]
+
+
+def test_standing_fear_and_refusals_combine_across_the_parties_over_a_person() -> None:
+    """Two schemes over overlapping rows (A: 0-29, B: 20-39): a partner is in bad standing if
+    either lists them or A grades them lowest; an opportunist fears the scheme that deters most,
+    in the class of a sanction by either; a person under both schemes' refusals is accepted
+    with the product; the month's breaches are exactly those of the game played so."""
+    from types import SimpleNamespace
+
+    from scslab.engine.contracts import ContractGame, Contracts, Party
+    from scslab.rng import STREAM_REFUSE, step_key, uniforms
+
+    def member(rows: int, refuse: dict[int, float]) -> Any:
+        state = SimpleNamespace(
+            grade=np.zeros(rows, np.uint8),
+            list_since=np.full((rows, 1), -1, np.int16),
+            flags=np.zeros(rows, np.uint8),
+            refuse=np.zeros(rows, np.float32),
+        )
+        for i, s in refuse.items():
+            state.refuse[i] = s
+        return SimpleNamespace(state=state, record=SimpleNamespace(extra={}))
+
+    a, b = member(30, {7: 0.5, 25: 0.5}), member(20, {5: 0.5, 15: 0.75})
+    a.state.list_since[3, 0] = 1  # A lists 3
+    a.state.grade[5] = 1  # A grades 5 lowest
+    b.state.list_since[15, 0] = 0  # B lists 35
+    a.state.flags[[1, 20, 22, 24, 26]] = 1  # sanctioned by A: their class is 1 in both
+    b.state.flags[[1, 3, 5, 7, 9, 15]] = 1  # by B: 21, 23, 25, 27, 29, 35
+    cell = np.arange(40) % 2
+    det_a = np.array([[0.6, 0.3], [0.5, 0.2]])  # by cell, class
+    det_b = np.array([[0.4, 0.9], [0.7, 0.1]])
+    black = np.array([0], np.int64)
+    pa = Party(a, 0, black=black, worst=1, deterrence=det_a, cells=2, steps=1)
+    pb = Party(b, 20, black=black, worst=-1, deterrence=det_b, cells=2, steps=1)
+    spec = Contracts(enabled=True, per_person_month=10.0)
+    game = ContractGame(spec, 0, 9, cell, [pa, pb])
+    game.allocate()
+    assert set(a.record.extra) == set(b.record.extra) >= {"contracts_refused"}
+    deals = game.play(2, [pa, pb])
+
+    good = np.ones(40, bool)
+    good[[3, 5, 35]] = False
+    cls = np.zeros(40, np.int64)
+    cls[[1, 20, 21, 22, 23, 24, 25, 26, 27, 29, 35]] = 1
+    det = np.ones(40)
+    det[:30] = det_a[cell[:30], cls[:30]]
+    det[20:] = np.minimum(det[20:], det_b[cell[20:], cls[20:]])
+    accept = np.ones(40)
+    accept[[7, 25, 35]] = [0.5, 0.25, 0.25]
+    obligor, partner = partners(spec, 40, 9, 2)
+    kept, _ = play_month(
+        spec, strategies(spec, 40, 9)[obligor], good[obligor], good[partner], 1 - det[obligor], 9, 2
+    )
+    u = uniforms(step_key(9, STREAM_REFUSE, 3), len(obligor), 0)
+    refused = u >= accept[obligor] * accept[partner]
+    assert refused.sum() > 5 and (~good[partner]).sum() > 5
+    np.testing.assert_array_equal(deals.refused, refused)
+    np.testing.assert_array_equal(deals.kept, kept & ~refused)
+    broken = np.bincount(obligor[~kept & ~refused], minlength=40)
+    np.testing.assert_array_equal(game.injected, broken)
+    # the tallies: each party's obligors, by cell
+    game.tally(deals, pb, 0)
+    mine = obligor >= 20
+    np.testing.assert_array_equal(
+        b.record.extra["contracts_refused"][0],
+        np.bincount(cell[obligor[mine & refused]], minlength=2),
+    )
+    assert b.record.extra["contracts"][0].sum() == mine.sum()
