@@ -32,7 +32,7 @@ def main() -> None:
         data["population"]["agents"] = n
         data["years"] = args.months / 12
         data["history_months"] = 0
-        for layer in data["layers"]:  # a layer's own history too (the court's 15 months)
+        for layer in data["layers"]:  # a layer's own history too (the court's 51 months)
             layer["history_months"] = None
         if layers is not None:
             data["layers"] = data["layers"][:layers]
