@@ -163,3 +163,41 @@ def test_the_default_scenario_reports_fulfilment_with_and_without_the_scheme(
     assert contracts["contracts"] > 0
     assert abs(contracts["kept_without_scheme"] - 0.5) < 0.01
     assert 0 < contracts["kept"] < 1
+
+
+def test_an_opportunists_fear_follows_a_rule_that_comes_into_force_within_the_run() -> None:
+    """Suining's contract-breach event in force from 2020-07 in a run from 2020-01: the game's
+    deterrence of the act is the rate tables' of each month, none before July, the event's
+    from then on, as the step's own draws are."""
+    from scslab.schemes import builtin_text, parse_scheme
+
+    event = (
+        "  - id: contract-breach\n    name: Breaching a contract\n"
+        "    category: contract-performance\n    points: -30\n    domain: commerce\n"
+        "    assumed: true\n"
+    )
+    text = builtin_text("suining-2010")
+    assert event in text
+    scheme = parse_scheme(
+        text.replace(event, event + "    in_force: {from: 2020-07, assumed: true}\n")
+    )
+    sim = Simulation(
+        Scenario(
+            population=PopulationSpec(agents=500),
+            start="2020-01",
+            years=1,
+            history_months=0,
+            contracts={"enabled": True},
+        ),
+        scheme=scheme,
+    )
+    assert sim.contract_act is not None and 6 in sim.pieces
+    game = sim.start().contracts
+    assert game is not None
+    (party,) = game.parties
+    for k in range(12):
+        piece = int(np.searchsorted(sim.pieces, k, side="right")) - 1
+        want = sim.piece_rates[piece].deterrence[:, :, sim.contract_act]
+        assert np.array_equal(party.deterrence_at(k), want)
+    assert (party.deterrence_at(5) == 1).all()
+    assert (party.deterrence_at(6) < 1).any()

@@ -215,7 +215,8 @@ def test_a_partner_listed_by_one_layer_is_in_bad_standing_for_every_layers_contr
     )
     run = lsim.start()
     game = run.contracts
-    assert game is not None and all((p.deterrence == 1).all() for _, p in run.parties)
+    assert game is not None
+    assert all((d == 1).all() for _, p in run.parties for d in p.deterrence)
     spec, seed, n = lsim.scenario.contracts, lsim.scenario.seed, lsim.agents
     strategy = strategies(spec, n, seed)
     cell = lsim.population().cell
@@ -383,8 +384,8 @@ def test_standing_fear_and_refusals_combine_across_the_parties_over_a_person() -
     det_a = np.array([[0.6, 0.3], [0.5, 0.2]])  # by cell, class
     det_b = np.array([[0.4, 0.9], [0.7, 0.1]])
     black = np.array([0], np.int64)
-    pa = Party(a, 0, black=black, worst=1, deterrence=det_a, cells=2, steps=1)
-    pb = Party(b, 20, black=black, worst=-1, deterrence=det_b, cells=2, steps=1)
+    pa = Party(a, 0, black=black, worst=1, deterrence=[det_a], cells=2, steps=1)
+    pb = Party(b, 20, black=black, worst=-1, deterrence=[det_b], cells=2, steps=1)
     spec = Contracts(enabled=True, per_person_month=10.0)
     game = ContractGame(spec, 0, 9, cell, [pa, pb])
     game.allocate()

@@ -10,7 +10,8 @@ Who breaks a contract:
 
 - **opportunists** (ALLD) break it, unless the scheme deters them: an opportunist performs with
   probability ``1 - d``, where ``d`` is the deterrence factor the engine applies to the act in the
-  opportunist's cell and class (``RateTables.deterrence``; 1 without a scheme);
+  opportunist's cell and class in the month's rate tables (``RateTables.deterrence``, as dated
+  rates and scheduled rules make them that month; 1 without a scheme);
 - **conditional cooperators** (DISC) perform for a partner in good standing and break the contract
   with one who is not: on a blacklist of the scheme, or in its lowest grade. The scheme's lists and
   grades stand in for the institution's public reputation;
@@ -198,9 +199,11 @@ class Party:
     What the game reads of it, as its month ``run`` last ended: who is in bad standing (on one
     of its blacklists ``black``, or in its lowest grade ``worst``; -1: no grades), who is under
     one of its sanctions (the rate class), who is under one of its effects on contracts
-    (``state.refuse``), and how much it deters the act (``deterrence``: the factor by cell and
-    class). Its tallies (:meth:`ContractGame.tally`) are of the contracts whose obligor is one
-    of its people, by the obligor's cell, in its record."""
+    (``state.refuse``), and how much it deters the act (:meth:`deterrence_at`: the factor by
+    cell and class of each piece of its rates, ``deterrence``, from its months ``pieces``; its
+    month is the game's engine step less ``shift``). Its tallies (:meth:`ContractGame.tally`)
+    are of the contracts whose obligor is one of its people, by the obligor's cell, in its
+    record."""
 
     def __init__(
         self,
@@ -209,19 +212,32 @@ class Party:
         *,
         black: np.ndarray,
         worst: int,
-        deterrence: np.ndarray,
+        deterrence: Sequence[np.ndarray],
         cells: int,
         steps: int,
+        pieces: Sequence[int] = (0,),
+        shift: int = 0,
     ) -> None:
+        if len(deterrence) != len(pieces):
+            raise ValueError("a party's deterrence is given for each piece of its rates")
         self.run = run
         self.lo = lo
         self.hi = lo + len(run.state.flags)
         self.black = black
         self.worst = worst
-        self.deterrence = deterrence
+        self.deterrence = tuple(deterrence)
+        self.pieces = np.asarray(pieces, np.int64)
+        self.shift = shift
         self.cells = cells
         #: the months its record keeps
         self.steps = steps
+
+    def deterrence_at(self, k: int) -> np.ndarray:
+        """The act's deterrence factor by cell and class in the game's engine step ``k``: that
+        of the piece of the party's rates in force in its month ``k - shift`` (a month before
+        the first piece, of its history, takes the first piece's)."""
+        piece = max(0, int(np.searchsorted(self.pieces, k - self.shift, side="right")) - 1)
+        return self.deterrence[piece]
 
     @property
     def refusing(self) -> bool:
@@ -312,7 +328,7 @@ class ContractGame:
         both = np.concatenate([obligor, partner])
         good = self._standing(both, live)
         # an opportunist performs for fear of the schemes with 1 - the act's deterrence factor
-        fear = 1.0 - self._deterrence(obligor, live)
+        fear = 1.0 - self._deterrence(obligor, live, k)
         kept, kept_without = play_month(
             spec, self.strategy[obligor], good[:m], good[m:], fear, seed, k
         )
@@ -356,9 +372,9 @@ class ContractGame:
                 good[inside] &= ok
         return good
 
-    def _deterrence(self, obligor: np.ndarray, live: Sequence[Party]) -> np.ndarray:
-        """The act's deterrence factor for each obligor: the smallest of the parties' in force
-        over them, in their rate class (1: under none)."""
+    def _deterrence(self, obligor: np.ndarray, live: Sequence[Party], k: int) -> np.ndarray:
+        """The act's deterrence factor for each obligor in engine step ``k``: the smallest of
+        the parties' in force over them, in their rate class (1: under none)."""
         m = len(obligor)
         sanctioned = np.zeros(m, np.int64)
         where = [(p, p.inside(obligor)) for p in live]
@@ -372,12 +388,11 @@ class ContractGame:
         cell = self.cell[obligor]
         det = np.full(m, np.inf)
         for p, inside in where:
+            factor = p.deterrence_at(k)
             if inside is None:
-                det = np.minimum(det, p.deterrence[cell, sanctioned])
+                det = np.minimum(det, factor[cell, sanctioned])
             else:
-                det[inside] = np.minimum(
-                    det[inside], p.deterrence[cell[inside], sanctioned[inside]]
-                )
+                det[inside] = np.minimum(det[inside], factor[cell[inside], sanctioned[inside]])
         det[np.isinf(det)] = 1.0
         return det
 

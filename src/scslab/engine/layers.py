@@ -311,7 +311,9 @@ class LayeredSimulation:
         # a layer that reads others: its column of their leaves and their causes (engine.links)
         links = sum(6 * ls.sim.agents for ls in self.layers if ls.sim.layout.external)
         world = self.agents if self.world is not None else 0  # each person's rate class
-        return BASE_OVERHEAD + alone + links + world
+        # the run's contract game: each person's strategy and the month's breaches
+        contracts = 2 * self.agents if self.contracts else 0
+        return BASE_OVERHEAD + alone + links + world + contracts
 
     def check_memory(self) -> None:
         import psutil
@@ -428,6 +430,10 @@ class LayeredRun:
             for ls, run in zip(lsim.layers, self.runs, strict=True):
                 if ls.sim.world is not None:
                     run.traits = run.traits._replace(cls=world.cls[ls.lo : ls.hi])
+        #: months of history before month 0: the longest of the layers in force at the start
+        self.history = lsim.history_months
+        self.warmed = 0
+        self.done = 0
         #: the contract game, the run's (engine.contracts): each people's layer a party over
         #: its rows, whose step reads the game's breaches from its rows of the one column
         self.contracts: ContractGame | None = None
@@ -435,16 +441,13 @@ class LayeredRun:
         self.parties: tuple[tuple[LayerSim, Party], ...] = ()
         if lsim.contracts:
             self._contracts_init()
-        #: months of history before month 0: the longest of the layers in force at the start
-        self.history = lsim.history_months
-        self.warmed = 0
-        self.done = 0
 
     def _contracts_init(self) -> None:
         """The run's contract game over the whole population, each people's layer a party."""
         lsim = self.lsim
+        # a layer's month is the run's less its first; the game's step, the run's plus history
         parties = tuple(
-            (ls, run.contract_party())
+            (ls, run.contract_party(self.history + ls.first))
             for ls, run in zip(lsim.layers, self.runs, strict=True)
             if ls.sim.contract_act is not None
         )

@@ -697,6 +697,8 @@ class Simulation:
             per_person += 2  # which households and neighbourhoods offended last month
         if self.cells_move:
             per_person += 2 + 2 + 1  # month of birth, the run's own cells, lineage bits
+        if self.contract_act is not None and not self.contracts_outside:
+            per_person += 2  # the contract game: each person's strategy, the month's breaches
         spec = self.scenario.network if self.people is None else None
         generation = 4  # per person: household draw buffers, then cell index
         if spec is not None:
@@ -1066,10 +1068,13 @@ class Run(Parted):
         self.traits = self.traits._replace(injected=game.injected)
         self.contracts = game
 
-    def contract_party(self) -> Party:
-        """This run as a party of a contract game: its standing, deterrence and tallies."""
+    def contract_party(self, shift: int | None = None) -> Party:
+        """This run as a party of a contract game: its standing, deterrence and tallies; its
+        month is the game's engine step less ``shift`` (default: its months of history, for
+        its own game)."""
         sim = self.sim
-        assert sim.contract_act is not None
+        act = sim.contract_act
+        assert act is not None
         black = [k for k, x in enumerate(sim.scheme.lists) if x.kind == "black"]
         return Party(
             self,
@@ -1077,7 +1082,10 @@ class Run(Parted):
             black=np.array(black, np.int64),
             # the lowest grade, whose holders are in bad standing (-1: the scheme has no grades)
             worst=len(sim.layout.grades) - 1 if sim.layout.grades else -1,
-            deterrence=sim.rates.deterrence[:, :, sim.contract_act],
+            # the act's deterrence in each piece of the rates, as dated rates and rules make it
+            deterrence=[r.deterrence[:, :, act] for r in sim.piece_rates],
+            pieces=sim.pieces,
+            shift=self.history if shift is None else shift,
             cells=sim.cells.n_cells(),
             steps=sim.scenario.steps,
         )
