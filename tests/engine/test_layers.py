@@ -479,10 +479,12 @@ def test_suining_starts_and_is_abandoned_within_the_built_in_run(tmp_path: Path)
     assert len({str(r[1])[:7] for r in tables(results["bureau"])["steps"]}) == 24
 
 
-def test_the_ledger_of_assumptions_refuses_a_layered_scenario_in_one_line(tmp_path: Path) -> None:
-    """`scslab assumptions` runs one scheme: given a layered scenario it says in one line,
-    status 2, that it takes one scheme and `scslab run` runs layers (a sweep takes layered
-    bases: tests/sweep/test_sweep_layers.py)."""
+def test_the_ledger_of_a_layered_scenario_names_outputs_by_layer_in_one_line(
+    tmp_path: Path,
+) -> None:
+    """`scslab assumptions` of a layered scenario ranks each layer's outputs (its ledger:
+    tests/sweep/test_ledger_layers.py); a one-layer output name is refused in one line, status 2,
+    with the layered name, before any run."""
     from helpers import scslab as cli
 
     (tmp_path / "layered.yaml").write_text(
@@ -490,11 +492,19 @@ def test_the_ledger_of_assumptions_refuses_a_layered_scenario_in_one_line(tmp_pa
         "  - {id: spc, scheme: defaulter-blacklist}\n"
         "  - {id: city, scheme: suining-2010, where: [city-centre]}\n"
     )
-    done = cli("assumptions", "layered.yaml", "--years", "1", "--out", "out", cwd=tmp_path)
+    done = cli(
+        "assumptions",
+        "layered.yaml",
+        "--outputs",
+        "audit.listed_rate",
+        "--out",
+        "out",
+        cwd=tmp_path,
+    )
     assert done.returncode == 2, done.stderr
     assert len(done.stderr.strip().splitlines()) == 1 and "Traceback" not in done.stderr
-    assert "layered run: `scslab run` runs it" in done.stderr
-    assert "not supported yet for a layered scenario" in done.stderr
+    assert "named <layer id>:<output>, e.g. 'spc:audit.listed_rate'" in done.stderr
+    assert not (tmp_path / "out").exists()
 
 
 def test_a_layer_of_several_is_replayed_with_its_whole_layered_run(tmp_path: Path) -> None:

@@ -21,7 +21,7 @@ def assumptions(
         typer.Option(
             help="sweep outputs to rank, comma-separated (docs/sweeps.md); default: "
             "audit.rights_share, audit.rights_share_of_list_entries, audit.sanctioned_rate, "
-            "audit.listed_rate"
+            "audit.listed_rate (of a layered scenario: each layer's, <layer id>:<output>)"
         ),
     ] = None,
     out: Annotated[
@@ -53,11 +53,12 @@ def assumptions(
         bool, typer.Option("--json", help="print the ledger as JSON on stdout, nothing else")
     ] = False,
 ) -> None:
-    """Rank the assumed numbers of a scenario's scheme, act catalogue and settings by how much
-    each headline figure rests on them: Morris screening of every one, each varied over its
-    range (default: from its value divided by 1.5 to its value times 1.5, even in the
-    logarithm), then Sobol indices of the top ones. Writes OUT/assumptions.json, which
-    scslab audit and scslab report print beside the figures (docs/audit.md)."""
+    """Rank the assumed numbers of a scenario's scheme (a layered scenario: each layer's), act
+    catalogue and settings by how much each headline figure rests on them: Morris screening of
+    every one, each varied over its range (default: from its value divided by 1.5 to its value
+    times 1.5, even in the logarithm), then Sobol indices of the top ones. Writes
+    OUT/assumptions.json, which scslab audit and scslab report print beside the figures
+    (docs/audit.md)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     from scslab.engine.scenario import load_scenario
@@ -129,8 +130,13 @@ def show(ledger: dict[str, Any], folder: Path) -> None:
 
     design = ledger["design"]
     span = ledger.get("horizon") or f"{ledger['years']:g} years"
+    layers = ""
+    if ledger.get("layered"):
+        layers = (
+            " (layers " + ", ".join(f"{x['id']}: {x['scheme']}" for x in ledger["layers"]) + ")"
+        )
     console.print(
-        f"[bold]{ledger['scenario']}[/]: {len(ledger['factors'])} assumed numbers varied, "
+        f"[bold]{ledger['scenario']}[/]{layers}: {len(ledger['factors'])} assumed numbers varied, "
         f"{len(ledger['fixed'])} fixed (no setting reaches them yet, or no range); "
         f"{ledger['agents']:,} people, {span}; Morris "
         f"{design['morris']['runs']:,} runs, Sobol {design['sobol']['runs']:,} runs, "

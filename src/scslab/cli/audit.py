@@ -52,7 +52,8 @@ def audit(
         Path | None,
         typer.Option(
             help="an assumption ledger (scslab assumptions) to print beside the headline "
-            "figures; default: assumptions.json beside the run's file, if it is for this scheme"
+            "figures; default: assumptions.json beside the run's file, if it is for this scheme (a "
+            "layered run's: in its folder, if it is of the run's layers)"
         ),
     ] = None,
 ) -> None:
@@ -80,50 +81,57 @@ def audit(
     from scslab.store.layered import is_layered
 
     if is_layered(run):
-        if ledger is not None:
-            raise ScslabError(
-                "--ledger: a layered run's layers have a scheme each; audit one layer "
-                f"({run}/layers/<id>) with its ledger"
-            )
-        audit_layers(run, as_json, options)
+        audit_layers(run, as_json, options, ledger)
         return
-    from scslab.sweep.ledger import find_ledger, ledger_notes, note_line
+    from scslab.sweep.ledger import ledger_notes, ledger_of_run
 
     results = Results(run)
     try:
-        found = find_ledger(results.path, ledger, str(results.run()["scheme"]))
+        found, lid = ledger_of_run(results.path, ledger, str(results.run()["scheme"]))
         with err_console.status("replaying the run for its counterfactuals") as status:
             report = compute(results, progress=status.update, **options)
     finally:
         results.close()
     if found is not None:
-        report["assumptions"] = ledger_notes(found, report)
+        report["assumptions"] = ledger_notes(found, report, layer=lid)
     if as_json:
         typer.echo(json.dumps(report, indent=2, default=float))
         return
     show(report)
-    if report.get("assumptions"):
-        console.print("\n[bold]What the headline figures rest on[/] (assumption ledger):")
-        for note in report["assumptions"]:
-            console.print(f"  {note_line(note)}", markup=False)
+    show_notes(report.get("assumptions"))
 
 
-def audit_layers(folder: Path, as_json: bool, options: dict[str, Any]) -> None:
-    """Every layer of a layered run, from one replay of the whole run per counterfactual."""
+def audit_layers(
+    folder: Path, as_json: bool, options: dict[str, Any], ledger: Path | None = None
+) -> None:
+    """Every layer of a layered run, from one replay of the whole run per counterfactual; with
+    the layered scenario's assumption ledger (``ledger``, or found in the run's folder), each
+    layer's headline figures with the notes on what they rest on."""
     from scslab.analysis.audit import audit_layered, region_burden
     from scslab.store.layered import open_layered
+    from scslab.sweep.ledger import find_layered_ledger, ledger_notes
 
+    with open_layered(folder) as run:
+        found = find_layered_ledger(folder, ledger, [(x.id, x.scheme) for x in run.layers])
     with err_console.status("replaying the layered run for its counterfactuals") as status:
         reports = audit_layered(folder, progress=status.update, **options)
     with open_layered(folder) as run:
         burden = region_burden(run)
+    across: list[dict[str, Any]] = []
+    if found is not None:
+        for lid, report in reports.items():
+            report["assumptions"] = ledger_notes(found, report, layer=lid)
+        across = ledger_notes(found)
     if as_json:
         doc = {"layered": True, "layers": reports, "regions": burden}
+        if found is not None:
+            doc["assumptions"] = across
         typer.echo(json.dumps(doc, indent=2, default=float))
         return
     for lid, report in reports.items():
         console.rule(f"[bold]layer {lid}[/]")
         show(report)
+        show_notes(report.get("assumptions"))
     console.rule("[bold]all layers[/]")
     t = Table(
         title=f"Sanction-months per 1,000 people over the run's {burden['months']} months, by "
@@ -141,6 +149,17 @@ def audit_layers(folder: Path, as_json: bool, options: dict[str, Any]) -> None:
             f"{r['all_layers']:,.1f}",
         )
     console.print(t)
+    show_notes(across)
+
+
+def show_notes(notes: list[dict[str, Any]] | None) -> None:
+    """The ledger's notes beside the headline figures, one a line."""
+    from scslab.sweep.ledger import note_line
+
+    if notes:
+        console.print("\n[bold]What the headline figures rest on[/] (assumption ledger):")
+        for note in notes:
+            console.print(f"  {note_line(note)}", markup=False)
 
 
 def _pct(x: float | None) -> str:

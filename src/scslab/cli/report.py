@@ -24,28 +24,30 @@ def report(
         Path | None,
         typer.Option(
             help="an assumption ledger (scslab assumptions) to print beside the audit's headline "
-            "figures; default: assumptions.json beside the run's file, if it is for this scheme"
+            "figures; default: assumptions.json beside the run's file, if it is for this scheme (a "
+            "layered run's: in its folder, if it is of the run's layers)"
         ),
     ] = None,
 ) -> None:
     """Write report.html beside the run's results: figures, the audit and three timelines."""
     from scslab.analysis.audit import audit as compute_audit
-    from scslab.errors import ScslabError
     from scslab.report.html import write_report
     from scslab.store.layered import is_layered
     from scslab.store.results import Results
 
     if is_layered(run):
-        if ledger is not None:
-            raise ScslabError(
-                "--ledger: a layered run's layers have a scheme each; report on one layer "
-                f"({run}/layers/<id>) with its ledger"
-            )
         from scslab.analysis.audit import audit_layered
         from scslab.report.html import write_layered_report
+        from scslab.store.layered import open_layered
+        from scslab.sweep.ledger import find_layered_ledger, ledger_notes
 
+        with open_layered(run) as layered:
+            held = find_layered_ledger(run, ledger, [(x.id, x.scheme) for x in layered.layers])
         with err_console.status("building the report") as status:
             audits = audit_layered(run, progress=status.update) if audit else None
+            if audits is not None and held is not None:  # each layer's beside its figures
+                for layer, audited_layer in audits.items():
+                    audited_layer["assumptions"] = ledger_notes(held, audited_layer, layer=layer)
             path = write_layered_report(run, audits)
         console.print(f"report: {path}")
         return
@@ -53,11 +55,11 @@ def report(
     with err_console.status("building the report"):
         audited = compute_audit(results) if audit else None
         if audited is not None:
-            from scslab.sweep.ledger import find_ledger, ledger_notes
+            from scslab.sweep.ledger import ledger_notes, ledger_of_run
 
-            found = find_ledger(results.path, ledger, str(results.run()["scheme"]))
+            found, lid = ledger_of_run(results.path, ledger, str(results.run()["scheme"]))
             if found is not None:
-                audited["assumptions"] = ledger_notes(found, audited)
+                audited["assumptions"] = ledger_notes(found, audited, layer=lid)
         path = write_report(results, audited)
     results.close()
     console.print(f"report: {path}")

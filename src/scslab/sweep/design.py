@@ -202,7 +202,7 @@ def _first_error(exc: ValidationError, path: str = "") -> str:
 
 def _settings(spec: SweepSpec, doc: Located, base: Scenario) -> tuple[Setting, ...]:
     out = []
-    step: int | float | None = None  # the base scheme's resolution, read once if needed
+    steps: dict[str, int | float] = {}  # each scheme's resolution, read once if needed
     sobol = isinstance(spec.design, Sobol | Morris)
     for path, parameter in spec.parameters.items():
         where = doc.where(("parameters", path, "__key__"))
@@ -232,12 +232,16 @@ def _settings(spec: SweepSpec, doc: Located, base: Scenario) -> tuple[Setting, .
                 f"{doc.where(('parameters', path, 'range'))}: parameters.{path}: a grid needs "
                 "`steps` with a range (how many evenly spaced values), or listed `values`"
             )
-        score = score_setting(path)
-        if score and step is None and getattr(base, "scheme", None):
+        step: int | float = 1
+        if score_setting(path):  # in steps of the resolution of its scheme: a layer's, or the one
             from scslab.schemes.loader import load_scheme
 
-            step = load_scheme(base.scheme).score.resolution
-        out.append(Setting(path, kind, parameter, step if score and step else 1))
+            layer = layer_path(path)
+            scheme = base.layers[layer[0]].scheme if layer and base.layers else base.scheme
+            if scheme not in steps:
+                steps[scheme] = load_scheme(scheme).score.resolution
+            step = steps[scheme]
+        out.append(Setting(path, kind, parameter, step))
     return tuple(out)
 
 

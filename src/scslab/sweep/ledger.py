@@ -15,6 +15,12 @@ screening of every factor, then a Sobol design on the factors that matter most t
 output, the others held at their values. It writes ``assumptions.json``, which ``scslab audit``
 and ``scslab report`` read to print beside a headline figure the assumptions it rests on
 (:func:`find_ledger`, :func:`headline_notes`). ``docs/audit.md`` ("The assumption ledger").
+
+Of a layered scenario (``layers:``), the catalogue's and the scenario's numbers are factors once
+(the layers share them), each layer's scheme's are that layer's, set by
+``layers.<n>.scheme_values.<...>``, and the headline outputs are each layer's,
+``<layer id>:<output>``; audit and report find its ledger in the layered run's folder
+(:func:`find_layered_ledger`) and print each layer's notes (``ledger_notes(..., layer=id)``).
 """
 
 from __future__ import annotations
@@ -22,8 +28,8 @@ from __future__ import annotations
 import json
 import math
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict, dataclass, replace
 from difflib import get_close_matches
 from pathlib import Path
 from typing import Any
@@ -100,6 +106,7 @@ class Factor:
     stated: bool = False  # the range is the file's, not the default
     integer: bool = False
     fixed: str | None = None
+    layer: str | None = None  # a layered scenario's layer whose scheme has it (its id)
 
     @property
     def varied(self) -> bool:
@@ -160,7 +167,7 @@ def _factor(
 
 
 def _fixed(f: Factor, why: str) -> Factor:
-    return Factor(f.name, f.origin, f.value, None, integer=f.integer, fixed=why)
+    return Factor(f.name, f.origin, f.value, None, integer=f.integer, fixed=why, layer=f.layer)
 
 
 def _number(v: Any) -> bool:
@@ -250,22 +257,42 @@ def _walk(
                     yield (*here, str(k)), v, None, rule, False
 
 
-def _scheme_factors(scheme: Scheme, scenario: Scenario) -> Iterator[Factor]:
+def _scheme_factors(
+    scheme: Scheme, scenario: Scenario, layer: int | None = None
+) -> Iterator[Factor]:
+    """The scheme's assumed numbers: the one scheme's, set by ``scheme_values.<...>``, or the
+    scheme of ``scenario.layers[layer]``, set by ``layers.<layer>.scheme_values.<...>``. A
+    number the scenario gives a layer (its own ``scheme_values``, fitted or set there) is held
+    at that value, as a ``fitted:`` number is."""
     can = "scheme_values" in Scenario.model_fields
-    given = dict(getattr(scenario, "scheme_values", {}) or {})
+    if layer is None:
+        given = dict(getattr(scenario, "scheme_values", {}) or {})
+        prefix, who, lid = "", f"scheme {scheme.id}", None
+    else:
+        own = (scenario.layers or ())[layer]
+        given = dict(own.scheme_values or {})
+        prefix, who, lid = f"layers.{layer}.", f"layer {own.id}, scheme {scheme.id}", own.id
     for loc, value, info, rule, reachable in _walk(scheme, (), None):
         if rule is None or not rule.assumed:
             continue
-        name = f"scheme {scheme.id}: {'.'.join(loc)}"
-        path = f"scheme_values.{'.'.join(loc)}"
+        name = f"{who}: {'.'.join(loc)}"
+        path = f"{prefix}scheme_values.{'.'.join(loc)}"
         if path in scenario.fitted:
             continue
         if not (can and reachable):
-            yield _fixed(Factor(name, "scheme", value), "no scenario setting reaches it yet")
+            yield _fixed(
+                Factor(name, "scheme", value, layer=lid), "no scenario setting reaches it yet"
+            )
             continue
         node: Any = given
         for part in loc:
             node = node.get(part) if isinstance(node, dict) else None
+        if _number(node) and layer is not None:
+            yield _fixed(
+                Factor(name, "scheme", float(node), layer=lid),
+                f"the scenario gives it ({prefix}scheme_values): fitted or set there, so held",
+            )
+            continue
         if _number(node):
             value = node
         key = ".".join(loc[_rule_depth(loc, rule, scheme) :])
@@ -278,6 +305,8 @@ def _scheme_factors(scheme: Scheme, scenario: Scenario) -> Iterator[Factor]:
             rule.ranges.get(key),
             isinstance(value, int),
         )
+        if lid is not None:
+            f = replace(f, layer=lid)
         # a score-valued number of a scheme with a finer resolution moves in steps of it
         unit = units.of(scheme) if score_setting(path) else units.UNIT
         if f.varied and unit.scale != 1:
@@ -356,10 +385,20 @@ def assumed_factors(scenario: Scenario) -> list[Factor]:
             "the assumption ledger covers people runs; this scenario runs firms (firms:)"
         )
     catalogue = load_catalogue(scenario.acts)
-    scheme = load_scheme(scenario.scheme)
+    if scenario.layers is None:
+        schemes = list(_scheme_factors(load_scheme(scenario.scheme), scenario))
+    else:  # the layers share the catalogue and the settings (one world of acts): once
+        schemes = []
+        for k, layer in enumerate(scenario.layers):
+            if layer.people is not None:
+                raise AssumptionError(
+                    f"layers.{k}: the assumption ledger covers people runs; layer "
+                    f"'{layer.id}' scores firms"
+                )
+            schemes += _scheme_factors(load_scheme(layer.scheme), scenario, k)
     return [
         *_catalogue_factors(catalogue, scenario),
-        *_scheme_factors(scheme, scenario),
+        *schemes,
         *_scenario_factors(scenario),
     ]
 
@@ -425,21 +464,35 @@ def _spec(
 
 
 def _outputs(scenario: Scenario, wanted: tuple[str, ...] | None) -> tuple[list[str], list[str]]:
-    """The outputs to rank (checked against what a run produces), and the defaults missing."""
+    """The outputs to rank (checked against what a run produces), and the defaults missing: the
+    headline outputs, or each layer's, ``<layer id>:<output>``, of a layered scenario."""
+    from scslab.engine.layers import LayeredSimulation
     from scslab.engine.simulation import Simulation
-    from scslab.sweep.outputs import output_names
+    from scslab.sweep.outputs import layered_output_names, output_names
 
-    available = output_names(Simulation(scenario))
+    if scenario.layers is None:
+        available = output_names(Simulation(scenario))
+        headlines = list(HEADLINES)
+    else:
+        available = layered_output_names(LayeredSimulation(scenario))
+        headlines = [f"{x.id}:{o}" for x in scenario.layers for o in HEADLINES]
     if wanted is None:
-        chosen = [o for o in HEADLINES if o in available]
-        missing = [o for o in HEADLINES if o not in available]
+        chosen = [o for o in headlines if o in available]
+        missing = [o for o in headlines if o not in available]
         if not chosen:
             raise AssumptionError(
-                f"none of the headline outputs ({', '.join(HEADLINES)}) is an output of this "
+                f"none of the headline outputs ({', '.join(headlines)}) is an output of this "
                 "scenario's runs; name some with --outputs"
             )
         return chosen, missing
     for name in wanted:
+        if scenario.layers is not None and name not in available:
+            have = [x.id for x in scenario.layers if f"{x.id}:{name}" in available]
+            if have:
+                raise AssumptionError(
+                    f"--outputs: '{name}': a layered run's outputs are each layer's, named "
+                    f"<layer id>:<output>, e.g. '{have[0]}:{name}'"
+                )
         if name not in available:
             near = get_close_matches(name, available, n=1)
             hint = f"did you mean '{near[0]}'?" if near else "see docs/sweeps.md for the outputs"
@@ -591,9 +644,16 @@ def build_ledger(
 
     from scslab.schemes.loader import load_scheme
 
+    layered: dict[str, Any] = {"scheme": load_scheme(small.scheme).id}
+    if small.layers is not None:  # each layer: its id and its scheme's, as its run lists them
+        layered = {
+            "scheme": None,
+            "layered": True,
+            "layers": [{"id": x.id, "scheme": load_scheme(x.scheme).id} for x in small.layers],
+        }
     ledger: dict[str, Any] = {
         "scenario": name,
-        "scheme": load_scheme(small.scheme).id,
+        **layered,
         "agents": sizes.agents,
         "years": small.years,
         "horizon": years_from,
@@ -615,6 +675,8 @@ def build_ledger(
 
 def _factor_dict(f: Factor) -> dict[str, Any]:
     d = asdict(f)
+    if f.layer is None:
+        d.pop("layer")
     if f.varied:
         d.pop("fixed")
     else:
@@ -634,8 +696,83 @@ def find_ledger(
     from scslab.errors import ResourceError
 
     path = Path(explicit) if explicit is not None else Path(run_file).parent / LEDGER
-    if not path.is_file():
+    ledger = _read_ledger(path, explicit is not None)
+    if ledger is None:
+        return None
+    if ledger.get("scheme") != scheme:
         if explicit is not None:
+            what = (
+                f"a layered scenario's ({_layers_said(ledger.get('layers'))})"
+                if ledger.get("layered")
+                else f"for scheme '{ledger.get('scheme')}'"
+            )
+            raise ResourceError(f"--ledger {path}: is {what}, not this run's '{scheme}'")
+        return None
+    return ledger
+
+
+def ledger_of_run(
+    run_file: str | Path, explicit: str | Path | None, scheme: str
+) -> tuple[dict[str, Any] | None, str | None]:
+    """The ledger for a run's results file, and the layer whose notes it gives: of one layer of
+    a layered run (``OUT/layers/<id>/``), the layered scenario's ledger (``explicit``, or in the
+    layered run's folder) and that layer's id; else :func:`find_ledger`'s, and ``None``."""
+    from scslab.store.layered import layer_of
+
+    within = layer_of(run_file)
+    if within is not None:
+        run, entry = within
+        path = Path(explicit) if explicit is not None else run.path / LEDGER
+        if explicit is None or (_read_ledger(path, True) or {}).get("layered"):
+            layers = [(x.id, x.scheme) for x in run.layers]
+            found = find_layered_ledger(run.path, explicit, layers)
+            if found is not None or explicit is not None:
+                return found, entry.id
+    return find_ledger(run_file, explicit, scheme), None
+
+
+def find_layered_ledger(
+    folder: str | Path, explicit: str | Path | None, layers: Sequence[tuple[str, str]]
+) -> dict[str, Any] | None:
+    """The ledger for a layered run (``folder``, whose layers are ``(id, scheme id)`` in order):
+    ``explicit`` (refused if unreadable or of another scenario: other layers or schemes), else
+    ``assumptions.json`` in the run's folder; ``None`` if there is none or it is another's."""
+    from scslab.errors import ResourceError
+
+    path = Path(explicit) if explicit is not None else Path(folder) / LEDGER
+    ledger = _read_ledger(path, explicit is not None)
+    if ledger is None:
+        return None
+    theirs = ledger.get("layers") if ledger.get("layered") else None
+    ours = [{"id": lid, "scheme": scheme} for lid, scheme in layers]
+    if theirs != ours:
+        if explicit is not None:
+            what = (
+                f"a ledger of layers {_layers_said(theirs)}"
+                if theirs is not None
+                else f"for scheme '{ledger.get('scheme')}'"
+            )
+            raise ResourceError(
+                f"--ledger {path}: is {what}, not this run's layers {_layers_said(ours)}"
+            )
+        return None
+    return ledger
+
+
+def _layers_said(layers: Any) -> str:
+    """``spc (defaulter-blacklist), city (rongcheng-2014)``."""
+    if not isinstance(layers, list):
+        return "?"
+    return ", ".join(
+        f"{x.get('id')} ({x.get('scheme')})" if isinstance(x, dict) else "?" for x in layers
+    )
+
+
+def _read_ledger(path: Path, explicit: bool) -> dict[str, Any] | None:
+    from scslab.errors import ResourceError
+
+    if not path.is_file():
+        if explicit:
             raise ResourceError(f"--ledger {path}: no such file")
         return None
     try:
@@ -644,13 +781,6 @@ def find_ledger(
         raise ResourceError(f"{path}: not an assumption ledger ({exc})") from None
     if not isinstance(ledger, dict) or not isinstance(ledger.get("outputs"), dict):
         raise ResourceError(f"{path}: not an assumption ledger (no outputs)")
-    if ledger.get("scheme") != scheme:
-        if explicit is not None:
-            raise ResourceError(
-                f"--ledger {path}: is for scheme '{ledger.get('scheme')}', not this run's "
-                f"'{scheme}'"
-            )
-        return None
     return ledger
 
 
@@ -712,17 +842,26 @@ def _in_audit(audit: dict[str, Any], output: str) -> float | None:
 
 
 def ledger_notes(
-    ledger: dict[str, Any], audit: dict[str, Any] | None = None
+    ledger: dict[str, Any], audit: dict[str, Any] | None = None, layer: str | None = None
 ) -> list[dict[str, Any]]:
     """For each output the ledger ranks: its label, the figure (this run's where the audit holds
-    it, else the ledger's own run's), and the note on what it rests on."""
+    it, else the ledger's own run's), and the note on what it rests on. Of a layered scenario's
+    ledger: the outputs of ``layer`` (``<layer>:<output>``, ``audit`` being that layer's), or
+    with no ``layer`` those over all layers (``layers.*``)."""
     out = []
     for output, entry in ledger.get("outputs", {}).items():
+        own = output
+        if layer is not None:
+            if not output.startswith(f"{layer}:"):
+                continue
+            own = output[len(layer) + 1 :]
+        elif ":" in output:
+            continue  # a layer's own
         note = headline_note(ledger, output)
         if note is None or not isinstance(entry, dict):
             continue
         value, where = entry.get("value"), f"at {ledger.get('agents', 0):,} people in the ledger"
-        here = _in_audit(audit, output) if audit is not None else None
+        here = _in_audit(audit, own) if audit is not None else None
         if here is not None:
             value, where = here, "this run"
         top = [
@@ -732,7 +871,7 @@ def ledger_notes(
         out.append(
             {
                 "output": output,
-                "label": LABELS.get(output, output),
+                "label": LABELS.get(own, own),
                 "value": value,
                 "value_from": where,
                 "note": note,

@@ -247,6 +247,9 @@ def score_setting(path: str) -> bool:
 #: A layer's settings a sweep may vary, by their names in a scenario file (``from`` is
 #: ``Layer.start_at``); its ``id`` names its outputs and cannot vary.
 LAYER_SETTINGS = {"scheme": "scheme", "where": "where", "from": "start_at", "until": "until"}
+#: A layer's numbers of its scheme, ``layers.<n>.scheme_values.<path into the scheme>``, named
+#: below it as a one-scheme scenario's ``scheme_values`` (:mod:`scslab.schemes.values`).
+LAYER_VALUES = "scheme_values"
 
 
 def layer_path(path: str) -> tuple[int, str] | None:
@@ -260,9 +263,11 @@ def layer_path(path: str) -> tuple[int, str] | None:
         raise KeyError(
             f"unknown parameter '{path}': name a layer by its place and one of its settings, "
             f"layers.<n>.<setting> (e.g. layers.0.until), the settings being "
-            f"{', '.join(LAYER_SETTINGS)}"
+            f"{', '.join([*LAYER_SETTINGS, LAYER_VALUES + '.<...>'])}"
         )
     name = ".".join(parts[2:])
+    if parts[2] == LAYER_VALUES:
+        return int(parts[1]), name  # a number of the layer's scheme, checked as the scenario's
     if name not in LAYER_SETTINGS:
         shown = [f"layers.{parts[1]}.{k}" for k in LAYER_SETTINGS]
         near = get_close_matches(path, shown, n=1, cutoff=0.6)
@@ -274,7 +279,7 @@ def layer_path(path: str) -> tuple[int, str] | None:
         hint = f"; did you mean '{near[0]}'?" if near and name != "id" else ""
         raise KeyError(
             f"unknown parameter '{path}': {why}{hint} (a layer's settings: "
-            f"{', '.join(LAYER_SETTINGS)})"
+            f"{', '.join([*LAYER_SETTINGS, LAYER_VALUES + '.<...>'])})"
         )
     return int(parts[1]), name
 
@@ -289,6 +294,12 @@ def _resolve(path: str) -> tuple[Kind, bool]:
         # a layer's months (`from`, `until`) are numbers here: months of the run, or listed
         # values that may be calendar months (YYYY-MM)
         setting = layer[1]
+        if setting.split(".")[0] == LAYER_VALUES:
+            try:  # as the one scheme's, `scheme_values.<...>`
+                return _resolve(setting)
+            except KeyError as exc:
+                said = str(exc.args[0]).replace(f"'{setting}'", f"'{path}'", 1)
+                raise KeyError(said) from None
         if setting in ("from", "until"):
             return "int", False
         return _kind_of(Layer.model_fields[LAYER_SETTINGS[setting]].annotation), False
