@@ -121,7 +121,6 @@ def test_scslab_commands_read_a_layer_of_firms(tmp_path: Path) -> None:
         ({"people": "nobody"}, "no layer 'nobody'"),
         ({"people": "firms"}, "does not score people"),
         ({"where": ["towns"]}, "`where:` for a layer of firms"),
-        ({"until": 3}, "`until:` for a layer of firms"),
     ],
 )
 def test_a_layer_of_firms_is_refused_at_its_line_and_column(
@@ -150,7 +149,7 @@ def test_two_layers_of_firms_firms_without_one_and_a_bounded_people_layer_are_re
     with pytest.raises(ScenarioError, match="firms: no layer scores enterprises"):
         LayeredSimulation(Scenario.model_validate(without))
     bounded = layered()
-    bounded["layers"][0]["until"] = 4
+    bounded["layers"][0]["where"] = ["towns"]
     with pytest.raises(ScenarioError, match=r"layers\.1\.people: layer 'spc' has `where`"):
         LayeredSimulation(Scenario.model_validate(bounded))
 
@@ -197,3 +196,89 @@ def test_figures_across_layers_count_people_only_and_compare_refuses_a_layer_of_
     example = Path(__file__).parents[2] / "examples" / "layers-firms.yaml"
     with pytest.raises(ScenarioError, match="layer 'firms' scores firms; compare with a layer"):
         checked(["defaulter-blacklist", str(example)])
+
+
+def managers_listed(run: Any) -> Any:
+    """Firms of the layer of firms of ``run`` (a LayeredRun) whose managers are on one of the
+    people's layer's blacklists now, counted by hand from the people's state."""
+    import numpy as np
+
+    firms, spc = run.by_layer["firms"], run.by_layer["spc"]
+    pop = firms.pop
+    on = (spc.state.list_since[pop.managers][:, firms.people_black] >= 0).any(axis=1)
+    return int(np.logical_or.reduceat(on, pop.manager_start[:-1]).sum())
+
+
+def months_of(doc: dict[str, Any], snap: int | None = None) -> tuple[Any, list[int], Any]:
+    """Run ``doc`` in memory: its LayeredRun, the firms whose managers were listed by hand
+    before each month, and (``snap``) the firms' scores after that month of the run."""
+    lsim = LayeredSimulation(Scenario.model_validate(doc))
+    run = lsim.start()
+    before, score = [], None
+    for t in range(lsim.steps):
+        before.append(managers_listed(run))
+        run.advance(t)
+        if t == snap:
+            score = run.by_layer["firms"].state.score.copy()
+    return run, before, score
+
+
+def test_a_layer_of_firms_comes_into_force_late_or_is_abandoned() -> None:
+    """The corporate scheme in force in months 2-4 of 6: no history (firms at base), three
+    months recorded, each reading the people's lists as they stood at the end of last month
+    (counted by hand); the people's layer is the same run with the firms in force throughout.
+    Abandoned at month 3: its first three months are the whole run's, bit for bit, and from
+    then on it stands still (its scores as they were at the end of month 2)."""
+    import numpy as np
+
+    whole, _, at_2 = months_of(layered(), snap=2)
+    late, late_before, _ = months_of(layered(**{"from": 2, "until": 5}))
+    firms = late.by_layer["firms"]
+    assert firms.history == 0 and whole.by_layer["firms"].history == 3
+    assert firms.record.extra["managers_listed"].shape[0] == 3
+    assert list(firms.record.extra["managers_listed"].sum(axis=1)) == late_before[2:5]
+    assert max(late_before[2:5]) > 0  # the people's lists reach the late firms
+    for key in ("list_since", "score", "flags"):
+        assert np.array_equal(
+            getattr(late.by_layer["spc"].state, key), getattr(whole.by_layer["spc"].state, key)
+        ), key
+    early, _, _ = months_of(layered(until=3))
+    gone, kept = early.by_layer["firms"], whole.by_layer["firms"]
+    assert gone.record.extra["managers_listed"].shape[0] == 3
+    for key, column in gone.record.extra.items():
+        assert np.array_equal(column, kept.record.extra[key][:3]), key
+    assert np.array_equal(gone.state.score, at_2)
+    assert not np.array_equal(kept.state.score, at_2)
+
+
+def test_the_people_s_layer_of_a_layer_of_firms_may_start_late_or_be_abandoned(
+    tmp_path: Path,
+) -> None:
+    """The people's layer abandoned at month 3: the firms read its lists until then, as with
+    it in force throughout, and nobody from then on. In force from month 2 to 5, and the firms
+    from month 1, written and replayed by the audit: the replay is the run."""
+    import numpy as np
+
+    from scslab.analysis.replay import replay
+
+    whole, whole_before, _ = months_of(layered())
+    doc = layered()
+    doc["layers"][0]["until"] = 3
+    gone, before, _ = months_of(doc)
+    listed = gone.by_layer["firms"].record.extra["managers_listed"].sum(axis=1)
+    kept = whole.by_layer["firms"].record.extra["managers_listed"].sum(axis=1)
+    assert list(listed[:3]) == list(kept[:3]) == whole_before[:3] and max(kept[:3]) > 0
+    assert not listed[3:].any() and before[3] > 0  # still on the stale lists, which are gone
+    assert np.array_equal(
+        gone.by_layer["firms"].record.extra["tax__A"][:3],
+        whole.by_layer["firms"].record.extra["tax__A"][:3],
+    )
+    doc = layered(**{"from": 1})
+    doc["layers"][0].update({"from": 2, "until": 5})
+    run_layered(LayeredSimulation(Scenario.model_validate(doc)), tmp_path / "run")
+    with Results(tmp_path / "run" / "layers" / "firms") as stored:
+        assert stored.run()["steps"] == 5
+        _, record = replay(stored)
+        for column in ("managers_listed", "tax__D", "closed"):
+            kept_sum = stored.sql(f"SELECT sum({column}) FROM steps").fetchall()[0][0]
+            assert int(record.extra[column].sum()) == kept_sum, column

@@ -94,8 +94,11 @@ def layer_scenario(scenario: Scenario, layer: Layer, first: int, end: int) -> Sc
         data["firms"] = None
         if layer.history_months is not None:  # the layer's own months of history
             data["history_months"] = layer.history_months
-    if first > 0:
-        data["history_months"] = 0
+    if first > 0:  # a new scheme has no history: a firm run's is firms.history_months
+        if layer.people is not None:
+            data["firms"]["history_months"] = 0
+        else:
+            data["history_months"] = 0
         if scenario.start is not None:
             m = month_index(scenario.start) + first
             data["start"] = f"{m // 12:04d}-{m % 12 + 1:02d}"
@@ -475,6 +478,14 @@ class LayeredRun:
             for ls, party in live:
                 game.tally(deals, party, month - ls.first)
 
+    def _people_live(self, month: int) -> None:
+        """Before ``month`` (negative: a month of history): the layer of firms reads its
+        people's layer's lists only while that layer lives; out of force, it lists nobody."""
+        lsim = self.lsim
+        if lsim.firms is not None:
+            people = lsim.layers[lsim.people_layer]
+            self.runs[lsim.firms].people_live = people.live(month)
+
     @property
     def records(self) -> tuple[Record, ...]:
         return tuple(run.record for run in self.runs)
@@ -533,6 +544,7 @@ class LayeredRun:
                 world.classes(j, held, world.cls, 0)
             if self.contracts is not None:
                 self._contracts(j)
+            self._people_live(j)
             for i in self.lsim.order:
                 run = runs[i]
                 if layers[i].live(j):
@@ -544,6 +556,7 @@ class LayeredRun:
             world.classes(t, held, world.cls, 0)
         if self.contracts is not None:
             self._contracts(t)
+        self._people_live(t)
         for i in self.lsim.order:
             ls, run = layers[i], runs[i]
             if ls.in_force(t):

@@ -557,7 +557,7 @@ def firm_layer_problems(
 ) -> Iterator[tuple[tuple[str | int, ...], str]]:
     """Each located problem of a layered scenario's layer of firms (``subjects``: what each
     layer's scheme scores, by id): it needs ``people:``, a layer of people in force everywhere
-    for the whole run; it has no regions or months of its own; one such layer at most; and
+    (its months may be any); it has no regions of its own; one such layer at most; and
     ``firms:`` only beside it. (Links to and from it are checked with the schemes.)"""
     layers = scenario.layers
     if layers is None:
@@ -585,17 +585,12 @@ def firm_layer_problems(
                 f"a second layer of firms (the first is layers.{firms[0]}): not supported yet",
             )
             continue
-        for key, value in (
-            ("where", layer.where),
-            ("from", layer.start_at),
-            ("until", layer.until),
-        ):
-            if value is not None:
-                yield (
-                    ("layers", i, key),
-                    f"layer '{layer.id}' scores firms, which are in force everywhere for the "
-                    f"whole run; `{key}:` for a layer of firms: not supported yet",
-                )
+        if layer.where is not None:
+            yield (
+                ("layers", i, "where"),
+                f"layer '{layer.id}' scores firms, which are in force everywhere; `where:` "
+                "for a layer of firms: not supported yet",
+            )
         if layer.people is None:
             yield (
                 ("layers", i, "scheme"),
@@ -613,9 +608,9 @@ def firm_layer_problems(
                 f"layer '{people.id}' does not score people; a layer of firms reads the "
                 "blacklists of a layer of people",
             )
-        elif people.where is not None or people.start_at is not None or people.until is not None:
+        elif people.where is not None:
             yield (
                 ("layers", i, "people"),
-                f"layer '{people.id}' has `where`, `from` or `until`; the people's layer of a "
-                "layer of firms must be in force everywhere for the whole run (not supported yet)",
+                f"layer '{people.id}' has `where`; the people's layer of a layer of firms must "
+                "be in force everywhere (not supported yet)",
             )

@@ -911,6 +911,7 @@ class Run(Parted):
         "month",
         "measuring",
         "contracts",
+        "people_live",
     )
     #: Attributes whose arrays are the population's own: arrays shared with them are left out too.
     checkpoint_static = ("pop",)
@@ -924,6 +925,9 @@ class Run(Parted):
         self.people_run = (
             people if people is not None else Run(sim.people) if sim.people is not None else None
         )
+        #: in a firm run, whether the people's scheme is in force this month: a layered run's
+        #: people's layer out of force (abandoned, or not yet in force) lists nobody
+        self.people_live = True
         self.seed = sim.stream_seed
         #: unrecorded months run before month 0 (the history), and how many are done
         self.history = sim.history_months
@@ -1305,6 +1309,8 @@ class Run(Parted):
         mask = self.sim.layout.manager_groups
         people = self.people_run.state
         listed = people.list_since[firms.managers][:, self.people_black] >= 0
+        if not self.people_live:
+            listed[:] = False
         why = np.where(listed, people.list_cause[firms.managers][:, self.people_black], 0)
         starts = firms.manager_start[:-1]
         any_listed = np.logical_or.reduceat(listed.any(axis=1), starts)
