@@ -101,7 +101,28 @@ def test_patchwork_has_each_layers_assumed_numbers_as_its_factors() -> None:
     link = by[
         "layer sesame, scheme sesame-credit-linked: sanctions.defaulter-points.effects.0.points"
     ]
-    assert link.value == -143
+    assert link.path == "layers.1.scheme_values.sanctions.defaulter-points.effects.0.points"
+    assert (link.value, link.low, link.high, link.stated) == (-143, -286, -57, True)
+
+
+def test_an_effect_of_a_consequence_is_named_by_its_place() -> None:
+    """A consequence's effects have no ids: ``scheme_values`` names one by its place, from 0
+    (how the ledger varies the points Sesame takes when the court lists someone)."""
+    from scslab.schemes.loader import load_scheme
+    from scslab.schemes.values import RefusedValue, with_scheme_values
+
+    layers = load_scenario("patchwork-2018").layers
+    assert layers is not None
+    sesame = load_scheme(layers[1].scheme)
+    moved = with_scheme_values(
+        sesame, {"sanctions": {"defaulter-points": {"effects": {"0": {"points": -200}}}}}
+    )
+    points = [x.effects[0].points for x in moved.sanctions if x.id == "defaulter-points"]
+    assert points == [-200]
+    with pytest.raises(RefusedValue, match="has no effects '1'; it has 0"):
+        with_scheme_values(
+            sesame, {"sanctions": {"defaulter-points": {"effects": {"1": {"points": -5}}}}}
+        )
 
 
 def test_a_layers_scheme_values_reach_the_layer_in_a_sweep() -> None:

@@ -4,7 +4,7 @@ A number that a scheme marks ``assumed: true`` is ours, not a source's: the 24-m
 the defaulter list, the monthly chance of credit repair. A scenario may set such a number (and
 ``scslab calibrate`` may fit it) without copying the scheme file, under ``scheme_values``, by the
 number's path into the scheme: a section, the id of a rule in it, then the fields down to the
-number::
+number (a rule of a list whose rules have no ids, a consequence's effects, by its place from 0)::
 
     scheme_values:
       lists:
@@ -75,8 +75,15 @@ def _find(scheme: Scheme, loc: tuple[str, ...]) -> tuple[list[str | int], Any, S
         where.append(name)
         if isinstance(node, tuple) and node and all(isinstance(x, BaseModel) for x in node):
             if k + 1 == len(loc):
-                raise RefusedValue(loc, f"{so_far} holds rules; name one by its id")
-            ids = [str(getattr(x, "id", "")) for x in node]
+                raise RefusedValue(
+                    loc,
+                    f"{so_far} holds rules; name one by its id (by its place, from 0, if it "
+                    "has none)",
+                )
+            # a rule by its id; one of rules without ids (a consequence's effects) by its place
+            ids = [
+                str(x.id) if "id" in type(x).model_fields else str(j) for j, x in enumerate(node)
+            ]
             wanted = loc[k + 1]
             if wanted not in ids:
                 raise RefusedValue(

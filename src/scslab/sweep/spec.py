@@ -216,11 +216,12 @@ def setting_paths(model: type[BaseModel] = Scenario, prefix: str = "") -> list[s
 
 
 def _rules_of(annotation: Any) -> type[BaseModel] | None:
-    """The rule type of a ``tuple[Rule, ...]`` field whose rules have ids (a scheme's lists)."""
+    """The rule type of a ``tuple[Rule, ...]`` field: rules named by id (a scheme's lists), or
+    by place where they have none (a consequence's effects)."""
     for t in _unwrap(annotation):
         if typing.get_origin(t) is tuple:
             sub = _model_of(typing.get_args(t)[0])
-            if sub is not None and "id" in sub.model_fields:
+            if sub is not None:
                 return sub
     return None
 
