@@ -209,3 +209,27 @@ def test_audit_and_report_print_each_layers_notes(ledger: tuple[Path, dict[str, 
     single.write_text(json.dumps({**doc, "layered": None, "scheme": "planted"}), encoding="utf-8")
     refused = cli("report", run, "--ledger", single).exception
     assert isinstance(refused, ScslabError) and "is for scheme 'planted'" in str(refused)
+
+
+def test_notes_are_each_layers_or_those_over_all_layers() -> None:
+    """A layered ledger's notes: a layer's outputs for that layer, labelled as one scheme's, and
+    those over all layers (``layers.*``) without a layer; a one-scheme ledger's are unchanged."""
+    from scslab.sweep.ledger import ledger_notes
+
+    row = {"path": "rates.drive", "name": "x", "S1": 0.5, "ST": 0.6, "share_of_effects": 0.9}
+    entry = {"value": 0.2, "ranking": [row]}
+    doc = {
+        "agents": 300,
+        "outputs": {
+            "court:audit.listed_rate": entry,
+            "city:audit.listed_rate": entry,
+            "layers.listed": entry,
+        },
+    }
+    court = ledger_notes(doc, layer="court")
+    assert [(n["output"], n["label"]) for n in court] == [
+        ("court:audit.listed_rate", "share of people ever listed")
+    ]
+    assert [n["output"] for n in ledger_notes(doc)] == ["layers.listed"]
+    one = {"agents": 300, "outputs": {"audit.listed_rate": entry}}
+    assert [n["output"] for n in ledger_notes(one)] == ["audit.listed_rate"]
