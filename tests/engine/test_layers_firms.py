@@ -172,13 +172,11 @@ def test_a_link_to_a_layer_of_firms_is_refused_at_its_condition() -> None:
         LayeredSimulation(Scenario.model_validate(doc))
 
 
-def test_figures_across_layers_count_people_only_and_compare_refuses_a_layer_of_firms() -> None:
+def test_figures_across_layers_count_people_only() -> None:
     """A sweep's figures over all layers (people sanctioned, sanction-months) are the people's
-    layer's alone beside a layer of firms that sanctions firms: firm rows are not people.
-    `scslab compare` refuses a layered scenario with a layer of firms in one line."""
+    layer's alone beside a layer of firms that sanctions firms: firm rows are not people."""
     import numpy as np
 
-    from scslab.analysis.compare import checked
     from scslab.engine.compiled import FLAG_SANCTIONED
     from scslab.sweep.outputs import AcrossLayers
 
@@ -193,9 +191,46 @@ def test_figures_across_layers_count_people_only_and_compare_refuses_a_layer_of_
     assert np.count_nonzero(firms.state.flags & FLAG_SANCTIONED) > 0
     assert out["layers.sanctioned"] == np.count_nonzero(spc.state.flags & FLAG_SANCTIONED)
     assert out["layers.sanction_months"] == spc.record.anyc[:, :, 0].sum()
-    example = Path(__file__).parents[2] / "examples" / "layers-firms.yaml"
-    with pytest.raises(ScenarioError, match="layer 'firms' scores firms; compare with a layer"):
-        checked(["defaulter-blacklist", str(example)])
+
+
+def test_compare_takes_a_layered_scenario_with_a_layer_of_firms(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`scslab compare defaulter-blacklist SCENARIO` with [spc; firms from month 1]: the
+    scheme alone and the people's layer are the same run (the same figures); the layer of
+    firms is a column of firms (`subjects: firms`, its firms counted), and all layers are the
+    people's: the firms' records and sanctions are not people's."""
+    import yaml
+    from typer.testing import CliRunner
+
+    from scslab.cli import _register, app
+    from scslab.cli.compare import show
+
+    doc = layered(**{"from": 1})
+    doc["population"] = {"agents": 1000}
+    path = tmp_path / "firms.yaml"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    _register()
+    args = ["compare", "defaulter-blacklist", str(path), "--out", str(tmp_path / "cmp"), "--json"]
+    ran = CliRunner().invoke(app, args)
+    assert ran.exit_code == 0, ran.output
+    report = json.loads(ran.stdout)
+    rows = report["schemes"]
+    alone, spc, firms, every = (
+        rows[k] for k in ("defaulter-blacklist", "firms/spc", "firms/firms", "firms")
+    )
+    for key in ("sanctioned_share", "listed_share", "records", "deterrence"):
+        assert alone[key] == spc[key], key
+    assert alone["subjects"] == spc["subjects"] == every["subjects"] == "people"
+    with Results(tmp_path / "cmp" / "firms" / "layers" / "firms") as stored:
+        assert firms["people"] == stored.run()["agents"]
+    assert firms["subjects"] == "firms" and (firms["from"], firms["until"]) == (1, 6)
+    assert firms["records"] > 0 and firms["sanctioned_share"] > 0
+    assert every["people"] == 1000
+    show(report)
+    assert f"{firms['people']} firms" in capsys.readouterr().out
+    for key in ("records", "false_records", "sanctioned_share", "sanction_months_per_person"):
+        assert every[key] == spc[key], key
 
 
 def managers_listed(run: Any) -> Any:

@@ -115,9 +115,9 @@ def _unknown(name: str) -> str:
 
 def base_of(scenario: Scenario) -> Scenario:
     """A scenario's settings without its schemes: its layers (and their scheme_values, which
-    belong to its one layer's scheme) left out."""
+    belong to its one layer's scheme, and the ``firms`` of its layer of firms) left out."""
     data = scenario.model_dump()
-    for key in ("scheme", "layers", "scheme_values", "fitted"):
+    for key in ("scheme", "layers", "scheme_values", "fitted", "firms"):
         del data[key]
     return Scenario.model_validate(data)
 
@@ -154,13 +154,6 @@ def checked(items: Sequence[str | Item]) -> list[Item]:
     twice = sorted({n for n in names if names.count(n) > 1})
     if twice:
         raise ScenarioError(f"{twice[0]}: named twice; each scheme or scenario may be named once")
-    for it in resolved:  # a layer of firms names its people's layer (``people:``)
-        firms = [x.id for x in (it.scenario.layers or ()) if x.people] if it.scenario else []
-        if firms:
-            raise ScenarioError(
-                f"{it.given}: layer '{firms[0]}' scores firms; compare with a layer of firms: "
-                "not supported yet (compare its firm run: --scheme corporate-scs)"
-            )
     alone = [it.scheme for it in resolved if it.scheme is not None]
     layered = [it.given for it in resolved if it.scenario is not None]
     kinds = {s.subject for s in alone} | ({"individuals"} if layered else set())
@@ -225,7 +218,7 @@ def compare(
         if isinstance(sim, Simulation):
             results = sim.run(folders[name], progress=step)
             rows[name] = {
-                **_identity(SCHEME, None, sim.agents, 0, sim.scenario.steps),
+                **_identity(SCHEME, None, sim.agents, 0, sim.scenario.steps, sim.subjects),
                 **_row(results),
             }
             results.close()
@@ -246,17 +239,29 @@ def compare(
 
 
 def with_layers(base: Scenario, layered: Scenario) -> Scenario:
-    """``layered``'s layers (and their scheme_values) over ``base``."""
+    """``layered``'s layers (and their scheme_values, and its layer of firms' ``firms``) over
+    ``base``."""
     data = base.model_dump()
     del data["scheme"]  # the first layer's
     data["layers"] = [x.model_dump() for x in layered.layers or ()]
     data["scheme_values"] = layered.scheme_values
+    data["firms"] = layered.firms.model_dump() if layered.firms is not None else None
     return Scenario.model_validate(data)
 
 
-def _identity(kind: str, layer: str | None, people: int, first: int, end: int) -> dict[str, Any]:
-    """What a row is: its kind, layer, people and months of the run ``[from, until)``."""
-    return {"kind": kind, "layer": layer, "people": people, "from": first, "until": end}
+def _identity(
+    kind: str, layer: str | None, people: int, first: int, end: int, subjects: str = "people"
+) -> dict[str, Any]:
+    """What a row is: its kind, layer, people (``subjects``: ``firms`` for a layer of firms,
+    whose ``people`` are then its firms) and months of the run ``[from, until)``."""
+    return {
+        "kind": kind,
+        "layer": layer,
+        "subjects": subjects,
+        "people": people,
+        "from": first,
+        "until": end,
+    }
 
 
 def _layered_rows(
@@ -267,7 +272,8 @@ def _layered_rows(
     step: Callable[[int, int], None],
 ) -> dict[str, Any]:
     """The layered run in ``folder``: a row per layer, from its results and its audit among the
-    layered run's (as ``scslab audit FOLDER`` gives them), then the row of all layers."""
+    layered run's (as ``scslab audit FOLDER`` gives them), then the row of all layers, which
+    leaves a layer of firms out (its rows are firms, not people)."""
     from scslab.layered import run_layered
 
     results = run_layered(lsim, folder, overwrite=overwrite, progress=step)
@@ -276,12 +282,15 @@ def _layered_rows(
     audits = audit_layered(folder)
     rows: dict[str, Any] = {}
     for lid, r in results.items():
+        n, first, until = end["layers"][lid]
         rows[f"{name}/{lid}"] = {
-            **_identity(LAYER, lid, *end["layers"][lid]),
+            **_identity(LAYER, lid, n, first, until, r.run()["subjects"]),
             **_row(r, audits[lid]),
         }
         r.close()
-    rows[name] = _all_layers(folder, rows, audits, end)
+    people = {k: row for k, row in rows.items() if row["subjects"] == "people"}
+    of_people = {row["layer"]: audits[row["layer"]] for row in people.values()}
+    rows[name] = _all_layers(folder, people, of_people, end)
     return rows
 
 
@@ -316,12 +325,12 @@ def _all_layers(
 
 def _at_end(lsim: LayeredSimulation) -> dict[str, Any]:
     """Who is under a sanction, on a list, holding a reward, in any layer in force in the run's
-    last month (a layer abandoned before it lists and sanctions nobody): counts of people; and
-    each layer's people and months."""
+    last month (a layer abandoned before it lists and sanctions nobody): counts of people, a
+    layer of firms left out; and each layer's people (firms) and months."""
     n = lsim.agents
     sanctioned, listed, rewarded = (np.zeros(n, bool) for _ in range(3))
     for ls in lsim.layers:
-        if ls.end < lsim.steps:
+        if ls.end < lsim.steps or ls.sim.people is not None:
             continue
         run = ls.sim.last_run
         state, arrays = run.state, ls.sim.arrays

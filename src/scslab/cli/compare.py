@@ -150,7 +150,13 @@ def show(report: dict[str, Any]) -> None:
         table.add_column(
             f"{name}\n(all layers)" if row["kind"] == ALL_LAYERS else name, justify="right"
         )
-    table.add_row("people", *(f"{row['people']:,}" for row in rows.values()))
+    table.add_row(
+        "people",
+        *(
+            f"{row['people']:,}" + (" firms" if row["subjects"] == "firms" else "")
+            for row in rows.values()
+        ),
+    )
     table.add_row(
         "months of the run",
         *(_months(row["from"], row["until"], report["start"]) for row in rows.values()),
