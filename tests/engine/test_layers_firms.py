@@ -120,7 +120,6 @@ def test_scslab_commands_read_a_layer_of_firms(tmp_path: Path) -> None:
         ({"people": None}, "name the people's layer"),
         ({"people": "nobody"}, "no layer 'nobody'"),
         ({"people": "firms"}, "does not score people"),
-        ({"where": ["towns"]}, "`where:` for a layer of firms"),
     ],
 )
 def test_a_layer_of_firms_is_refused_at_its_line_and_column(
@@ -140,7 +139,7 @@ def test_a_layer_of_firms_is_refused_at_its_line_and_column(
         assert len(ran.stderr.strip().splitlines()) == 1
 
 
-def test_two_layers_of_firms_firms_without_one_and_a_bounded_people_layer_are_refused() -> None:
+def test_two_layers_of_firms_and_firms_without_one_are_refused() -> None:
     second = layered()
     second["layers"].append({"id": "more", "scheme": "corporate-scs", "people": "spc"})
     with pytest.raises(ScenarioError, match=r"layers\.2\.scheme: a second layer of firms"):
@@ -148,10 +147,6 @@ def test_two_layers_of_firms_firms_without_one_and_a_bounded_people_layer_are_re
     without = {**layered(), "layers": [{"id": "spc", "scheme": "defaulter-blacklist"}]}
     with pytest.raises(ScenarioError, match="firms: no layer scores enterprises"):
         LayeredSimulation(Scenario.model_validate(without))
-    bounded = layered()
-    bounded["layers"][0]["where"] = ["towns"]
-    with pytest.raises(ScenarioError, match=r"layers\.1\.people: layer 'spc' has `where`"):
-        LayeredSimulation(Scenario.model_validate(bounded))
 
 
 def test_a_link_to_a_layer_of_firms_is_refused_at_its_condition() -> None:
@@ -235,12 +230,16 @@ def test_compare_takes_a_layered_scenario_with_a_layer_of_firms(
 
 def managers_listed(run: Any) -> Any:
     """Firms of the layer of firms of ``run`` (a LayeredRun) whose managers are on one of the
-    people's layer's blacklists now, counted by hand from the people's state."""
+    people's layer's blacklists now, counted by hand from the people's state (its rows are
+    those of its regions: a manager elsewhere is on none of its lists)."""
     import numpy as np
 
     firms, spc = run.by_layer["firms"], run.by_layer["spc"]
-    pop = firms.pop
-    on = (spc.state.list_since[pop.managers][:, firms.people_black] >= 0).any(axis=1)
+    pop, lo, n = firms.pop, spc.offset, spc.state.list_since.shape[0]
+    on = np.zeros(len(pop.managers), bool)
+    for k, person in enumerate(pop.managers):
+        if lo <= person < lo + n:
+            on[k] = (spc.state.list_since[person - lo, firms.people_black] >= 0).any()
     return int(np.logical_or.reduceat(on, pop.manager_start[:-1]).sum())
 
 
@@ -290,8 +289,9 @@ def test_the_people_s_layer_of_a_layer_of_firms_may_start_late_or_be_abandoned(
     tmp_path: Path,
 ) -> None:
     """The people's layer abandoned at month 3: the firms read its lists until then, as with
-    it in force throughout, and nobody from then on. In force from month 2 to 5, and the firms
-    from month 1, written and replayed by the audit: the replay is the run."""
+    it in force throughout, and nobody from then on. In force from month 2 to 5 in two regions,
+    and the firms from month 1 in two others, written and replayed by the audit: the replay is
+    the run."""
     import numpy as np
 
     from scslab.analysis.replay import replay
@@ -308,8 +308,8 @@ def test_the_people_s_layer_of_a_layer_of_firms_may_start_late_or_be_abandoned(
         gone.by_layer["firms"].record.extra["tax__A"][:3],
         whole.by_layer["firms"].record.extra["tax__A"][:3],
     )
-    doc = layered(**{"from": 1})
-    doc["layers"][0].update({"from": 2, "until": 5})
+    doc = layered(**{"from": 1, "where": ["city-centre", "suburbs"]})
+    doc["layers"][0].update({"from": 2, "until": 5, "where": ["suburbs", "towns"]})
     run_layered(LayeredSimulation(Scenario.model_validate(doc)), tmp_path / "run")
     with Results(tmp_path / "run" / "layers" / "firms") as stored:
         assert stored.run()["steps"] == 5
@@ -317,3 +317,39 @@ def test_the_people_s_layer_of_a_layer_of_firms_may_start_late_or_be_abandoned(
         for column in ("managers_listed", "tax__D", "closed"):
             kept_sum = stored.sql(f"SELECT sum({column}) FROM steps").fetchall()[0][0]
             assert int(record.extra[column].sum()) == kept_sum, column
+
+
+def test_a_layer_of_firms_and_its_people_s_layer_over_some_regions() -> None:
+    """The people's layer over suburbs and towns: the firms are the same as with it
+    everywhere (drawn from the whole population), and a manager elsewhere is on none of its
+    lists (counted by hand each month). The layer of firms over the towns: the firms of the
+    towns (its legal representative's region), in their order, and nothing recorded elsewhere."""
+    import numpy as np
+
+    whole, _, _ = months_of(layered())
+    everywhere = whole.by_layer["firms"].pop
+    doc = layered()
+    doc["layers"][0]["where"] = ["suburbs", "towns"]
+    run, before, _ = months_of(doc)
+    firms, spc = run.by_layer["firms"], run.by_layer["spc"]
+    assert np.array_equal(firms.pop.managers, everywhere.managers)
+    n = spc.state.score.shape[0]
+    outside = (firms.pop.managers < spc.offset) | (firms.pop.managers >= spc.offset + n)
+    assert spc.offset > 0 and n < 2000 and outside.any()
+    listed = firms.record.extra["managers_listed"].sum(axis=1)
+    assert list(listed) == before and max(before) > 0
+    towns = layered(where=["towns"])
+    run, before, _ = months_of(towns)
+    firms = run.by_layer["firms"]
+    region = [r.id for r in Scenario.model_validate(towns).population.regions].index("towns")
+    mine = everywhere.region == region
+    assert firms.pop.n == int(mine.sum()) < everywhere.n
+    assert np.array_equal(firms.pop.representative, everywhere.representative[mine])
+    assert list(firms.record.extra["managers_listed"].sum(axis=1)) == before
+    per_region = firms.record.extra["tax__A"].reshape(6, 4, -1).sum(axis=2)
+    assert per_region[:, region].sum() > 0
+    assert not np.delete(per_region, region, axis=1).any()
+    few = {**layered(where=["villages"]), "population": {"agents": 200}}
+    few["firms"] = {"per_thousand_people": 5}
+    with pytest.raises(ScenarioError, match="layer 'firms': where: no firm is run from villages"):
+        LayeredSimulation(Scenario.model_validate(few)).start()

@@ -337,8 +337,10 @@ class LayeredSimulation:
             if sc.network is not None:
                 pop.network = generate_network(pop, sc.network, sc.seed)
             for ls in self.layers:
-                if ls.sim.people is None:  # the firms are drawn from the people's (population())
+                if ls.sim.people is None:
                     ls.sim.share_population(pop)
+                else:  # the firms are drawn from the whole population, as a firm run's
+                    ls.sim.share_firms(pop)
             self._population = pop
         return self._population
 

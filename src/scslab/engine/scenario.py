@@ -556,9 +556,9 @@ def firm_layer_problems(
     scenario: Scenario, subjects: Mapping[str, str]
 ) -> Iterator[tuple[tuple[str | int, ...], str]]:
     """Each located problem of a layered scenario's layer of firms (``subjects``: what each
-    layer's scheme scores, by id): it needs ``people:``, a layer of people in force everywhere
-    (its months may be any); it has no regions of its own; one such layer at most; and
-    ``firms:`` only beside it. (Links to and from it are checked with the schemes.)"""
+    layer's scheme scores, by id): it needs ``people:``, a layer of people (its regions and
+    months may be any, as its own may); one such layer at most; and ``firms:`` only beside
+    it. (Links to and from it are checked with the schemes.)"""
     layers = scenario.layers
     if layers is None:
         return
@@ -585,12 +585,6 @@ def firm_layer_problems(
                 f"a second layer of firms (the first is layers.{firms[0]}): not supported yet",
             )
             continue
-        if layer.where is not None:
-            yield (
-                ("layers", i, "where"),
-                f"layer '{layer.id}' scores firms, which are in force everywhere; `where:` "
-                "for a layer of firms: not supported yet",
-            )
         if layer.people is None:
             yield (
                 ("layers", i, "scheme"),
@@ -607,10 +601,4 @@ def firm_layer_problems(
                 ("layers", i, "people"),
                 f"layer '{people.id}' does not score people; a layer of firms reads the "
                 "blacklists of a layer of people",
-            )
-        elif people.where is not None:
-            yield (
-                ("layers", i, "people"),
-                f"layer '{people.id}' has `where`; the people's layer of a layer of firms must "
-                "be in force everywhere (not supported yet)",
             )

@@ -386,7 +386,8 @@ class Simulation:
                     "for individuals"
                 )
             population = None  # the people's; the firms are drawn from them
-            people_n, managers = self.people.agents, self.firm_spec.managers(self.people.agents)
+            people_n = self._people_n()
+            managers = self.firm_spec.managers(people_n)
             if managers > people_n:
                 raise ScenarioError(
                     f"{self.firm_spec.count(people_n):,} firms need about {managers:,} managers "
@@ -516,6 +517,25 @@ class Simulation:
         """Run over ``pop``, drawn once for several layers (each takes its regions' rows), in
         place of drawing the scenario's population itself; before the run starts."""
         self._population = pop if self.regions is None else self._rows_of(pop)
+
+    def share_firms(self, pop: Population) -> None:
+        """A firm run: draw its firms from ``pop`` (a layered run's whole population, whose
+        people's layer may be over some regions), those of its regions (:attr:`regions`, a
+        layer of firms' ``where``) only; before the run starts."""
+        assert self.firm_spec is not None
+        firms = generate_firms(pop, self.firm_spec, self.scenario.seed)
+        if self.regions is not None:
+            firms = firms.of_regions(*self.regions)
+            if firms.n == 0:
+                names = ", ".join(
+                    r.id for r in self.scenario.population.regions[slice(*self.regions)]
+                )
+                layer = self.scenario.layers[0].id if self.scenario.layers else "?"
+                raise ScenarioError(
+                    f"layer '{layer}': where: no firm is run from {names} in this population; "
+                    "use more agents or more firms (firms.per_thousand_people)"
+                )
+        self._population = firms
 
     def _layer_regions(self) -> tuple[int, int] | None:
         """The regions of a one-layer ``layers:`` scenario's ``where``; a layer's months and
@@ -650,13 +670,25 @@ class Simulation:
         """Subjects scored: people, or firms in a firm run."""
         if self._population is not None:
             return self._population.n
-        if self.people is not None and self.firm_spec is not None:
-            return self.firm_spec.count(self.people.agents)
         spec = self.scenario.population
+        share = 1.0
         if self.regions is not None:  # before it is drawn: the regions' expected share
             a, b = self.regions
-            return round(spec.expected_people() * sum(r.share for r in spec.regions[a:b]))
+            share = sum(r.share for r in spec.regions[a:b])
+        if self.people is not None and self.firm_spec is not None:
+            firms = self.firm_spec.count(self._people_n())
+            return firms if self.regions is None else round(firms * share)
+        if self.regions is not None:
+            return round(spec.expected_people() * share)
         return spec.expected_people()
+
+    def _people_n(self) -> int:
+        """A firm run's people, whom its firms are drawn from: the people's run's, or for a
+        people's layer over some regions, the whole population (its firms are everyone's)."""
+        assert self.people is not None
+        if self.people.regions is None:
+            return self.people.agents
+        return self.scenario.population.expected_people()
 
     @property
     def cells_move(self) -> bool:
@@ -749,7 +781,8 @@ class Simulation:
             if self.people is not None and self.firm_spec is not None:
                 people = self.people.population()
                 assert isinstance(people, Population)
-                self._population = generate_firms(people, self.firm_spec, self.scenario.seed)
+                self.share_firms(people)
+                assert self._population is not None
                 return self._population
             pop = generate(self.scenario.population, self.scenario.seed)
             if self.scenario.network is not None:
@@ -1308,10 +1341,19 @@ class Run(Parted):
         # a firm is restricted while one of its managers is on one of the people's blacklists
         mask = self.sim.layout.manager_groups
         people = self.people_run.state
-        listed = people.list_since[firms.managers][:, self.people_black] >= 0
+        # a people's layer over some regions: its rows start at its offset, and a manager
+        # elsewhere is on none of its lists
+        lo, n = self.people_run.offset, people.list_since.shape[0]
+        rows = firms.managers
+        inside = (rows >= lo) & (rows < lo + n) if self.people_run.sim.regions is not None else None
+        if inside is not None:
+            rows = np.where(inside, rows - lo, 0)
+        listed = people.list_since[rows][:, self.people_black] >= 0
+        if inside is not None:
+            listed &= inside[:, None]
         if not self.people_live:
             listed[:] = False
-        why = np.where(listed, people.list_cause[firms.managers][:, self.people_black], 0)
+        why = np.where(listed, people.list_cause[rows][:, self.people_black], 0)
         starts = firms.manager_start[:-1]
         any_listed = np.logical_or.reduceat(listed.any(axis=1), starts)
         cause = np.bitwise_or.reduceat(np.bitwise_or.reduce(why, axis=1), starts)

@@ -208,6 +208,28 @@ class Firms:
             "conduct": self.conduct,
         }
 
+    def of_regions(self, first: int, end: int) -> Firms:
+        """The firms of regions ``first .. end - 1`` (a firm's region is its legal
+        representative's), in their order, renumbered from 0, with their managers."""
+        keep = np.flatnonzero((self.region >= first) & (self.region < end))
+        sizes = np.diff(self.manager_start)[keep]
+        start = np.zeros(len(keep) + 1, np.int64)
+        np.cumsum(sizes, out=start[1:])
+        own = np.repeat(self.manager_start[keep], sizes) + (
+            np.arange(int(start[-1])) - np.repeat(start[:-1], sizes)
+        )
+        return Firms(
+            region=self.region[keep],
+            sector=self.sector[keep],
+            size=self.size[keep],
+            conduct=self.conduct[keep],
+            representative=self.representative[keep],
+            manager_start=start,
+            managers=self.managers[own],
+            age=self.age[keep],
+            n_regions=self.n_regions,
+        )
+
     def firm_of_manager(self) -> np.ndarray:
         """The firm each manager runs, aligned with :attr:`managers`."""
         out: np.ndarray = np.repeat(np.arange(self.n, dtype=np.int32), np.diff(self.manager_start))
