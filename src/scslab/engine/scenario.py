@@ -110,7 +110,8 @@ class Layer(_Spec):
     where: tuple[str, ...] | None = Field(
         default=None,
         description="the regions of the population the scheme applies in, adjacent in "
-        "population.regions (default: everywhere); people elsewhere are not scored by it",
+        "population.regions (default: everywhere); people elsewhere are not scored by it (a "
+        "layer of firms: the firms whose legal representative lives there)",
     )
     start_at: RunMonth | None = Field(
         default=None,
