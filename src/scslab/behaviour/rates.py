@@ -95,6 +95,34 @@ class RateTables:
     #: float64[acts, regions]: P(recorded) for people under a sanction, who keep a share of their
     #: acts off the platform channels (adaptation.avoidance); ``p_detect`` without avoidance
     p_avoid: np.ndarray | None = None
+    #: bool[channels]: the channels whose records the scheme takes (a layer's ``channels:``);
+    #: ``None``: every channel. ``p_detect``, ``p_avoid``, ``p_channel`` and the false records
+    #: by kind stay every channel's (the records made, which layers share): :func:`taken`
+    #: gives the ones the scheme takes. Deterrence, reward seeking and the false records of
+    #: counted acts are over the scheme's channels already
+    taken: np.ndarray | None = None
+    #: float64[channels]: the share of each channel's records of a sanctioned person's acts
+    #: that avoidance leaves (``None``: no avoidance; ``p_avoid`` is ``p_detect``)
+    avoid_kept: np.ndarray | None = None
+
+
+def taken(r: RateTables) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+    """``(p_detect, p_avoid, p_channel)`` over the channels the scheme takes
+    (:attr:`RateTables.taken`): the chance that one of them records a true act, without and
+    with avoidance, and each channel's chance, 0 for a channel not taken. Every channel: the
+    tables' own arrays, as they are. Taking fewer channels never makes a record likelier, bit
+    for bit (a product with more factors below 1 is never larger), so one draw compared with
+    these gives nested records: a scheme with fewer channels sees a subset of the records."""
+    if r.taken is None:
+        return r.p_detect, r.p_avoid, r.p_channel
+    mine = r.p_channel * r.taken[None, :, None]
+    p_detect = 1.0 - np.prod(1.0 - mine, axis=1)
+    p_avoid = (
+        None
+        if r.avoid_kept is None
+        else 1.0 - np.prod(1.0 - mine * r.avoid_kept[None, :, None], axis=1)
+    )
+    return p_detect, p_avoid, mine
 
 
 def with_act_effects(rate: np.ndarray, mult: np.ndarray) -> np.ndarray:
@@ -330,8 +358,13 @@ def rate_tables(
     rate_scale: np.ndarray | None = None,
     weights: np.ndarray | None = None,
     off: tuple[frozenset[str], frozenset[str]] = (frozenset(), frozenset()),
+    channels: Iterable[str] | None = None,
 ) -> RateTables:
     """Compute the tables. ``scheme=None`` gives the unscored baseline (no adaptation).
+
+    ``channels``: the ids of the channels whose records the scheme takes (a layer's
+    ``channels:``; ``None``: every channel): people feel its deterrence and seek its rewards
+    through those only (:attr:`RateTables.taken`).
 
     ``off``: the ids of the scheme's events and lists out of force (``in_force:``) while the
     tables hold: they deter nobody and reward nobody. A rate ``measured_under`` the scheme is
@@ -345,6 +378,7 @@ def rate_tables(
     """
     if scheme is not None:
         check_catalogue(catalogue, scheme, cells)
+    takes = None if channels is None else frozenset(channels)
     acts = catalogue.acts
     channels = {c.id: c for c in catalogue.channels}
     regions = cells.regions
@@ -364,6 +398,7 @@ def rate_tables(
     p_detect = 1.0 - np.prod(1.0 - p_channel, axis=1)
     # avoidance: people under a sanction keep a share of their acts off the platform channels
     p_avoid = p_detect
+    avoid_kept = None
     avoid = adaptation.avoidance
     if scheme is not None and avoid.enabled:
         unknown = sorted(set(avoid.channels) - set(ch_ids))
@@ -374,6 +409,10 @@ def rate_tables(
             )
         kept = np.array([1.0 - avoid.share if c in avoid.channels else 1.0 for c in ch_ids])
         p_avoid = 1.0 - np.prod(1.0 - p_channel * kept[None, :, None], axis=1)
+        avoid_kept = kept
+    mask = None if takes is None else np.array([c in takes for c in ch_ids])
+    # what the scheme takes: what people feel it by
+    p_taken = p_detect if mask is None else 1.0 - np.prod(1.0 - p_channel * mask[:, None], axis=1)
 
     # false records per act and channel, per region (per person-year)
     ratio = np.array([channels[c].false_record_ratio for c in ch_ids])
@@ -404,15 +443,16 @@ def rate_tables(
         elasticity = np.where(on, elasticity, 0.0)
         salience = np.array([1.0, 1.0 + det.sanctioned_salience])
 
-    seeking = reward_factors(catalogue, scheme, adaptation, p_detect, off)
+    seeking = reward_factors(catalogue, scheme, adaptation, p_taken, off)
     region_of = cells.traits()[:, 0]
     n_cells = len(region_of)
     # [cell, class, act]: the rate a month, deterred (or chilled) and sought
     monthly = base[None, :] * multipliers(catalogue, cells) / 12.0
-    feel = (p_detect[:, region_of].T * penalty[None, :])[:, None, :] * salience[None, :, None]
+    feel = (p_taken[:, region_of].T * penalty[None, :])[:, None, :] * salience[None, :, None]
     deterrence = np.exp(-elasticity[None, None, :] * feel)
     true_rate = monthly[:, None, :] * deterrence * seeking[:, region_of].T[:, None, :]
-    false_by_act = false_rate.sum(axis=1)[:, region_of].T / 12.0  # [cells, acts]
+    mine = false_rate if mask is None else false_rate * mask[:, None]  # the scheme's channels'
+    false_by_act = mine.sum(axis=1)[:, region_of].T / 12.0  # [cells, acts]
     # children (cells of age 0-17) act for no scheme and leave no records until they come of age
     adult = ~cells.minor()
     true_rate *= adult[:, None, None]
@@ -461,6 +501,8 @@ def rate_tables(
         p_avoid=p_avoid,
         p_channel=p_channel,
         channels=tuple(ch_ids),
+        taken=mask,
+        avoid_kept=avoid_kept,
     )
 
 

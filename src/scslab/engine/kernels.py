@@ -156,6 +156,9 @@ class Draws(NamedTuple):
     #: points by channel: float64[K, regions], compiled.first_channel; float64[0, 0] if unused
     ch_first: np.ndarray
     fchan: np.ndarray  # int32[F]: the channel (index in CHANNELS) of each false-record kind
+    #: uint8[F]: 1 for each false-record kind of a channel the scheme takes (a layer's
+    #: ``channels:``), 0 for one it does not receive; uint8[0]: it takes every channel
+    fseen: np.ndarray
 
 
 def draws(
@@ -175,6 +178,7 @@ def draws(
     p_avoid: np.ndarray | None = None,
     ch_first: np.ndarray | None = None,
     fchan: np.ndarray | None = None,
+    fseen: np.ndarray | None = None,
 ) -> Draws:
     """The step's tables from monthly rates: ``lam[cells, classes]`` scored acts per person and
     ``cum`` their kinds' running sums; ``flam[cells]`` and ``fcum[cells, F]`` for false records;
@@ -210,6 +214,7 @@ def draws(
         ),
         ch_first=np.zeros((0, 0)) if ch_first is None else np.ascontiguousarray(ch_first),
         fchan=np.full(len(fact), -1, np.int32) if fchan is None else fchan.astype(np.int32),
+        fseen=np.zeros(0, np.uint8) if fseen is None else fseen.astype(np.uint8),
     )
 
 
@@ -1110,8 +1115,10 @@ def _person(
         if false:
             fk = _pick(D.fcum, D.fguide, c, 0, uniform(kfa, gi, j - n_true))
             a = D.fact[fk]
-            recorded = True
-            A.ev_false[bu, cu, np.uint64(a)] += 1
+            # a false record of a channel the scheme does not take does not reach it
+            recorded = D.fseen.shape[0] == 0 or D.fseen[fk] != 0
+            if recorded:
+                A.ev_false[bu, cu, np.uint64(a)] += 1
         else:
             if j <= n_true:
                 a = D.act[_pick(D.cum, D.guide, c, cls, uniform(kev, gi, j))]
@@ -1173,7 +1180,7 @@ def _person(
                 _lodge_appeal(
                     S, st, A, b, c, i, t, e, moved, prev, entered, false, uniform(kapp, gi, j)
                 )
-        if panel:  # event -1 when not recorded or not scored
+        if panel and (recorded or not false):  # event -1 when not recorded or not scored
             _log(
                 A, b, gi, a, 1 if false else 0, 1 if recorded else 0, applied, e if recorded else -1
             )

@@ -6,7 +6,7 @@ Every default names its source or is marked assumed in its field description.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import date
 from importlib import resources
 from pathlib import Path
@@ -133,6 +133,12 @@ class Layer(_Spec):
         default=None,
         description="this layer's values for numbers its scheme marks assumed, as a scenario's "
         "`scheme_values` (same paths, same checks), for this layer's scheme only",
+    )
+    channels: tuple[str, ...] | None = Field(
+        default=None,
+        description="the observation channels whose records the layer takes, ids of the act "
+        "catalogue's `channels` (e.g. [court, bank]); [] takes none; default: every channel. "
+        "People feel the layer's deterrence through these channels only",
     )
     history_months: Annotated[int, Field(ge=0, le=1200)] | None = Field(
         default=None,
@@ -359,6 +365,25 @@ class Scenario(_Spec):
                     "out region by region); regions apart: not supported yet",
                 )
 
+    def channel_problems(
+        self, i: int, known: Sequence[str]
+    ) -> Iterator[tuple[tuple[str | int, ...], str]]:
+        """Each located problem of layer ``i``'s ``channels``, ``known`` the ids of its act
+        catalogue's channels."""
+        layer = (self.layers or ())[i]
+        from difflib import get_close_matches
+
+        for j, name in enumerate(layer.channels or ()):
+            if name not in known:
+                near = get_close_matches(name, list(known), n=1)
+                hint = f"did you mean '{near[0]}'?" if near else f"known: {', '.join(known)}"
+                yield (
+                    ("layers", i, "channels", j),
+                    f"the act catalogue has no channel '{name}'; {hint}",
+                )
+            elif name in (layer.channels or ())[:j]:
+                yield ("layers", i, "channels", j), f"the channel '{name}' is named twice"
+
     def _month_of(self, value: int | str | None) -> int | str | None:
         """A layer's month as a month of the run (a calendar month before the start: 0,
         negative), or the problem with it as text."""
@@ -478,6 +503,17 @@ class Scenario(_Spec):
                 first = str(exc).splitlines()[0]
                 raise ScenarioError(f"{where}: {first}") from None
             subjects[layer.id] = scheme.subject
+            if layer.channels:
+                from scslab.behaviour.rates import load_catalogue
+
+                if scheme.subject == "enterprises":
+                    spec = self.firms if self.firms is not None else FirmSpec()
+                    acts = load_catalogue(spec.acts, builtin="firm_acts.yaml")
+                else:
+                    acts = load_catalogue(self.acts)
+                known = [c.id for c in acts.channels]
+                for at, problem in self.channel_problems(i, known):
+                    raise ScenarioError(f"{doc.where(at)}: {'.'.join(map(str, at))}: {problem}")
             if layer.scheme_values:
                 from scslab.schemes.values import FIELD, RefusedValue, with_scheme_values
 

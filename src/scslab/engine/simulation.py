@@ -26,6 +26,7 @@ from scslab.behaviour.rates import (
     cumulative,
     load_catalogue,
     rate_tables,
+    taken,
     with_act_effects,
 )
 from scslab.engine.ageing import age_month, mark_lineage
@@ -469,6 +470,8 @@ class Simulation:
                 f"{(MAX_STEP - longest) // 12} years with this scheme"
             )
         self._check_network()
+        #: the channels whose records the scheme takes (a layer's ``channels:``), ``None``: all
+        self.channels: tuple[str, ...] | None = self._channels()
         #: each piece's rate tables, one per distinct piece (not per month); the first is ``rates``
         self.piece_rates: tuple[RateTables, ...] = ()
         for cut, rates in pieces:
@@ -486,6 +489,7 @@ class Simulation:
                     else scenario.population.cell_shares()
                 ),
                 off=deterring_off(self.scheme, self.placed, cut),
+                channels=self.channels,
             )
             self.piece_rates += (tables,)
         self.rates: RateTables = self.piece_rates[self.piece0]
@@ -536,6 +540,16 @@ class Simulation:
                     "use more agents or more firms (firms.per_thousand_people)"
                 )
         self._population = firms
+
+    def _channels(self) -> tuple[str, ...] | None:
+        """A one-layer ``layers:`` scenario's ``channels``, checked against the catalogue's."""
+        layers = self.scenario.layers
+        if not layers or layers[0].channels is None:
+            return None
+        known = [c.id for c in self.catalogue.channels]
+        for loc, problem in self.scenario.channel_problems(0, known):
+            raise ScenarioError(f"{'.'.join(map(str, loc))}: {problem}")
+        return layers[0].channels
 
     def _layer_regions(self) -> tuple[int, int] | None:
         """The regions of a one-layer ``layers:`` scenario's ``where``; a layer's months and
@@ -822,6 +836,7 @@ class Simulation:
         r = self.piece_rates[piece]
         lam, cum = cumulative(with_act_effects(r.rate, self.layout.class_mult[:, r.personal]))
         flam, fcum = cumulative(r.false_rate)
+        p_detect, p_avoid, p_channel = taken(r)
         return draws(
             lam,
             cum,
@@ -829,16 +844,17 @@ class Simulation:
             flam,
             fcum,
             r.false_act,
-            r.p_detect,
+            p_detect,
             r.counted,
             r.counted_rate,
             r.counted_false,
             r.attempt,
             r.attempt_rate,
             r.attempt_false,
-            r.p_avoid,
-            first_channel(self.arrays, self.arrays.act_event, r.p_channel, r.channels),
+            p_avoid,
+            first_channel(self.arrays, self.arrays.act_event, p_channel, r.channels),
             np.array([CHANNELS.index(r.channels[c]) for c in r.false_channel], np.int32),
+            None if r.taken is None else r.taken[r.false_channel],
         )
 
     def _panel(self, n: int) -> np.ndarray:

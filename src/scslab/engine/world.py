@@ -21,9 +21,14 @@ finds (counter-based draws: a draw is a pure function of seed, stream, month and
   (:attr:`~scslab.engine.simulation.Simulation.key_shift`), so a layer that comes into force
   late sees the acts of the months it joins;
 * **one record an act**: whether a true act is recorded is one draw compared with the
-  chance that any channel records it (the catalogue's and the scenario's, the same for every
-  layer), and the channel whose points a layer gives is read from the same draw; false records
-  come from one stream too. A record made by a channel reaches every layer that scores its act.
+  chance that a channel records it (the catalogue's and the scenario's), and the channel whose
+  points a layer gives is read from the same draw; false records come from one stream too, each
+  of one channel. A record made by a channel reaches every layer that takes that channel's
+  records (``channels:``, default every channel) and scores its act: a layer compares the draw
+  with the chance that one of *its* channels records the act (:func:`~scslab.behaviour.rates.
+  taken`), so a layer with fewer channels sees a subset of the records of a layer with more,
+  and every channel's is the one draw as it was; a false record reaches the layers that take
+  its channel. A layer deters (and rewards) through its own channels only.
 
 A run of one layer has no world: it draws as its scheme alone does. Act effects on acts that are
 drawn (``effects: [{acts: ...}]`` on an act that is not an attempt) would need a rate class per
@@ -37,7 +42,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
-from scslab.behaviour.rates import RateTables, cumulative
+from scslab.behaviour.rates import RateTables, cumulative, taken
 from scslab.engine.compiled import FLAG_SANCTIONED, State, first_channel
 from scslab.engine.kernels import Draws, draws
 from scslab.schemes.model import CHANNELS
@@ -83,6 +88,8 @@ class World:
         self.cuts: tuple[int, ...] = tuple(sorted(c for c in cuts if c >= -history))
         self._tables: dict[int, Draws] = {}
         self._by_layer: dict[tuple[int, int], Draws] = {}
+        #: whether a layer takes some channels only (``channels:``)
+        self.channels = any(ls.sim.channels is not None for ls in self.layers)
         #: uint8[people]: each person's rate class this month (:meth:`classes`), allocated with
         #: the run (:class:`~scslab.engine.layers.LayeredRun`; a shard keeps its own rows')
         self.cls = np.zeros(0, np.uint8)
@@ -120,11 +127,26 @@ class World:
             ls = self.layers[layer]
             r = self._rates(ls, self.cuts[piece])
             arrays = ls.sim.arrays
-            self._by_layer[key] = shared._replace(
+            p_detect, p_avoid, p_channel = taken(r)
+            mine = shared._replace(
                 ch_first=np.ascontiguousarray(
-                    first_channel(arrays, arrays.act_event, r.p_channel, r.channels)
+                    first_channel(arrays, arrays.act_event, p_channel, r.channels)
                 )
             )
+            if r.taken is not None:  # the layer's channels: the records it takes of the world's
+                mine = mine._replace(
+                    p_detect=np.ascontiguousarray(p_detect),
+                    p_seen=np.ascontiguousarray(
+                        np.stack([p_detect, p_detect if p_avoid is None else p_avoid])
+                    ),
+                    fseen=r.taken[r.false_channel].astype(np.uint8),
+                )
+            if self.channels:  # false records of counted acts: of the layer's own channels
+                mine = mine._replace(
+                    u_false=np.ascontiguousarray(r.counted_false),
+                    a_false=np.ascontiguousarray(r.attempt_false),
+                )
+            self._by_layer[key] = mine
         return self._by_layer[key]
 
     @staticmethod
