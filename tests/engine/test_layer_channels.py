@@ -122,6 +122,9 @@ def test_a_layer_of_one_takes_its_channels_and_every_channel_is_as_before() -> N
     rec = np.stack(court.ev_rec).sum(axis=(0, 1))
     assert rec[~court_only()].sum() == 0 and rec.sum() > 0
     assert np.stack(plain.ev_rec).sum(axis=(0, 1))[~court_only()].sum() > 0
+    none = run(channels=[])  # a layer that takes no records: nobody is scored
+    assert np.stack(none.ev_rec).sum() == 0 and np.stack(none.ev_false).sum() == 0
+    assert np.stack(none.ev_true).sum() > 0 and len(np.unique(np.asarray(none.panel_score))) == 1
 
 
 @pytest.mark.parametrize(
@@ -146,9 +149,27 @@ def test_a_wrong_channel_is_refused_at_its_place(
     assert len(str(caught.value).splitlines()) == 1
 
 
+def test_a_layer_of_firms_names_the_channels_of_the_firms_catalogue(tmp_path: Path) -> None:
+    path = tmp_path / "layered.yaml"
+    path.write_text(
+        "layers:\n  - {id: p, scheme: defaulter-blacklist}\n  - id: f\n    scheme: corporate-scs\n"
+        "    people: p\n    channels: [bank]\n"
+    )
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(path)
+    assert str(caught.value) == (
+        f"{path}:6:16: layers.1.channels.0: the act catalogue has no channel 'bank'; "
+        "known: court, tax, social-media, informant"
+    )
+
+
 def test_a_wrong_channel_is_refused_in_python_too() -> None:
     scenario = Scenario.model_validate(
         {"layers": [{"id": "a", "scheme": "suining-2010", "channels": ["cameras"]}]}
     )
     with pytest.raises(ScenarioError, match=r"layers.0.channels.0: .* 'cameras'; did you mean"):
         Simulation(scenario)
+    layers = [{"id": "a", "scheme": "suining-2010"}, {"id": "b", "scheme": "rongcheng-2014"}]
+    layers[1]["channels"] = ["court", "banks"]
+    with pytest.raises(ScenarioError, match=r"^layers.1.channels.1: .* 'banks'; did you mean"):
+        LayeredSimulation(Scenario.model_validate({"layers": layers}))

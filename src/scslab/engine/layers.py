@@ -221,15 +221,22 @@ class LayeredSimulation:
         scenario = self.scenario
         built: dict[str, Simulation] = {}
         for layer in sorted(scenario.layers or (), key=lambda x: x.people is not None):
-            built[layer.id] = Simulation(
-                layer_scenario(scenario, layer, *months[layer.id]),
-                scheme=None if schemes is None else schemes[layer.id],
-                catalogue=catalogue if layer.people is None else None,
-                also_personal=acts if layer.people is None else (),
-                # a layer may read others (``layer:``): their names are checked below
-                linked=True,
-                people=None if layer.people is None else built[layer.people],
-            )
+            try:
+                built[layer.id] = Simulation(
+                    layer_scenario(scenario, layer, *months[layer.id]),
+                    scheme=None if schemes is None else schemes[layer.id],
+                    catalogue=catalogue if layer.people is None else None,
+                    also_personal=acts if layer.people is None else (),
+                    # a layer may read others (``layer:``): their names are checked below
+                    linked=True,
+                    people=None if layer.people is None else built[layer.people],
+                )
+            except ScenarioError as exc:  # its channels, checked in its one-layer scenario
+                text, own = str(exc), "layers.0.channels"
+                if not text.startswith(own):
+                    raise
+                i = (scenario.layers or ()).index(layer)
+                raise ScenarioError(f"layers.{i}.channels{text[len(own) :]}") from None
         return built
 
     @staticmethod
