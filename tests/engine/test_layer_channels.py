@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+import yaml
 
 from scslab import Simulation
 from scslab.behaviour.rates import load_catalogue
@@ -173,3 +174,16 @@ def test_a_wrong_channel_is_refused_in_python_too() -> None:
     layers[1]["channels"] = ["court", "banks"]
     with pytest.raises(ScenarioError, match=r"^layers.1.channels.1: .* 'banks'; did you mean"):
         LayeredSimulation(Scenario.model_validate({"layers": layers}))
+
+
+def test_the_channels_shown_in_docs_layers_md_are_a_scenario() -> None:
+    """The YAML of docs/layers.md#a-layers-channels validates, and its court's layer takes the
+    court's records only."""
+    text = (Path(__file__).parents[2] / "docs" / "layers.md").read_text(encoding="utf-8")
+    section = text.split("## A layer's channels", 1)[1]
+    shown = section.split("```yaml\n", 1)[1].split("```", 1)[0]
+    scenario = Scenario.model_validate(yaml.safe_load(shown))
+    lsim = LayeredSimulation(scenario)
+    spc, city = (ls.sim.rates for ls in lsim.layers)
+    assert spc.taken is not None and city.taken is None
+    assert [c for c, t in zip(spc.channels, spc.taken, strict=True) if t] == ["court"]

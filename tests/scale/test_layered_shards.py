@@ -47,7 +47,8 @@ def shaming_scheme(folder: Path) -> Path:
 def scenario_file(folder: Path) -> Path:
     """patchwork-2018 over 1,200 people for half a year, with a network of 8 friends, three months
     of history, more judgments left unpaid (so more shaming), the court's shaming stronger
-    (:func:`shaming_scheme`), and Rongcheng in force from month 2 until month 5."""
+    (:func:`shaming_scheme`), Sesame taking the court's, the banks' and tax records only, and
+    Rongcheng in force from month 2 until month 5."""
     shaming_scheme(folder)
     path = folder / "layered.yaml"
     path.write_text(
@@ -55,7 +56,7 @@ def scenario_file(folder: Path) -> Path:
         "network: {mean_degree: 8}\nrates: {unpaid-judgment: 0.01}\nlayers:\n"
         f"  - {{id: spc, scheme: {folder / 'spc.yaml'}}}\n"
         f"  - {{id: sesame, scheme: {PATCHWORK / 'sesame.yaml'}, "
-        "where: [city-centre, suburbs, towns]}\n"
+        "where: [city-centre, suburbs, towns], channels: [court, bank, tax]}\n"
         f"  - {{id: rongcheng, scheme: {PATCHWORK / 'rongcheng.yaml'}, where: [towns], "
         "from: 2, until: 5}\n"
     )
