@@ -364,7 +364,8 @@ def rate_tables(
 
     ``channels``: the ids of the channels whose records the scheme takes (a layer's
     ``channels:``; ``None``: every channel): people feel its deterrence and seek its rewards
-    through those only (:attr:`RateTables.taken`).
+    through those only (:attr:`RateTables.taken`). A rate ``measured_under`` a scheme is
+    solved for with every channel's records, as the flow was observed.
 
     ``off``: the ids of the scheme's events and lists out of force (``in_force:``) while the
     tables hold: they deter nobody and reward nobody. A rate ``measured_under`` the scheme is
