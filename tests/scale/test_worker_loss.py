@@ -97,3 +97,26 @@ def test_a_stopped_sharded_run_resumes_on_the_cluster(
     assert manifest.step == 4 and manifest.shards == 2
     resume_run(tmp_path, cluster=cluster.scheduler_address)
     assert_same_tables(tables(tmp_path / RESULTS), undisturbed)
+
+
+def test_a_result_lost_with_its_worker_after_it_finished_is_a_lost_worker() -> None:
+    """A task that finished on a worker that then died: the scheduler may wait to compute it
+    again on the worker it was pinned to, which is gone, so its result never comes. The
+    coordinator, waiting for it, looks at the workers between waits and restarts the run."""
+    from types import SimpleNamespace
+
+    from scslab.engine.shards import Coordinator, WorkerLost
+
+    class Stranded:
+        status = "finished"
+
+        def result(self, timeout: float | None = None) -> Any:
+            assert timeout is not None  # never a wait without end
+            raise TimeoutError
+
+    coordinator = Coordinator.__new__(Coordinator)
+    coordinator.stop = None
+    coordinator.watch = {}
+    coordinator.client = SimpleNamespace(scheduler_info=lambda: {"workers": {"tcp://a:1": {}}})
+    with pytest.raises(WorkerLost, match="tcp://b:2"):
+        coordinator._held(Stranded(), ["tcp://a:1", "tcp://b:2"])

@@ -1057,14 +1057,6 @@ def merge_records(parts: list[Record], panel: np.ndarray, moments: list[np.ndarr
     return record
 
 
-def _held(f: Any) -> Any:
-    """A finished task's result; its worker may have died since, and its result with it."""
-    try:
-        return f.result()
-    except CancelledError:  # "already forgotten": the worker that held it is gone
-        raise WorkerLost("a shard's result was lost with its worker") from None
-
-
 class Coordinator:
     """Drives the shards of one run on a Dask client and survives the loss of workers.
 
@@ -1268,7 +1260,7 @@ class Coordinator:
                         if self.progress is not None:
                             self.progress(t + 1, steps)
                 elif kind == "save":
-                    saved.setdefault(t, {})[k] = _held(f)
+                    saved.setdefault(t, {})[k] = self._held(f, addrs)
                     if len(saved[t]) == K:
                         self.seconds = before + time.perf_counter() - clock
                         parts = [saved[t][j] for j in range(K)]
@@ -1289,7 +1281,7 @@ class Coordinator:
                             self.manifested = t
                         del saved[t]
                 else:
-                    finished[k] = _held(f)
+                    finished[k] = self._held(f, addrs)
         self.seconds = before + time.perf_counter() - clock
         records = [finished[k][0] for k in range(K)]
         moments = [finished[k][1] for k in range(K)]
@@ -1304,6 +1296,19 @@ class Coordinator:
                 for ls in sim.layers
             }
         return merge_records(records, sim._panel(sim.agents), moments)
+
+    def _held(self, f: Any, addrs: list[str]) -> Any:
+        """A finished task's result. Its worker may have died since, and its result with it:
+        the scheduler then forgets the task, or waits to compute it again on the worker it is
+        pinned to, which is gone (a wait without end); either is a lost worker."""
+        while True:
+            self._stopped()
+            try:
+                return f.result(timeout=POLL)
+            except CancelledError:  # "already forgotten": the worker that held it is gone
+                raise WorkerLost("a shard's result was lost with its worker") from None
+            except TimeoutError:
+                self._check(addrs)
 
     def _check(self, addrs: list[str]) -> None:
         """Raise WorkerLost if a shard's worker is gone or a watched task cannot finish."""
