@@ -6,15 +6,12 @@ them) shards bit for bit too."""
 from __future__ import annotations
 
 import json
-import os
-import re
-import signal
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import pytest
-from scale_helpers import assert_same_tables, tables
+from scale_helpers import assert_same_tables, kill_a_worker_after, restarts, tables
 
 import scslab
 from scslab.engine.checkpoint import read_manifest
@@ -202,19 +199,8 @@ def test_a_killed_worker_of_a_layered_run_is_replaced_and_every_layer_ends_undis
     """2 shards checkpoint every 2 months; after month 3 the worker holding shard 0 (the court's
     and Sesame's layers in the centre and suburbs) is SIGKILLed. The run starts again from its
     month-2 checkpoint by itself, and every layer's tables equal the unsharded run's."""
-    from distributed import Client
-
     path, want = reference
-    with Client(cluster.scheduler_address) as client:
-        pids = client.run(os.getpid)
-    victim = sorted(pids)[0]  # shards take the workers in address order
-    killed: list[str] = []
-
-    def kill_after_month_three(done: int, total: int) -> None:
-        if done == 3 and not killed:
-            os.kill(pids[victim], signal.SIGKILL)
-            killed.append(victim)
-
+    kill_after_month_three, killed = kill_a_worker_after(cluster, 3)
     log: list[str] = []
     done = run_layered(
         LayeredSimulation(load_scenario(path)),
@@ -228,8 +214,7 @@ def test_a_killed_worker_of_a_layered_run_is_replaced_and_every_layer_ends_undis
     for r in done.values():
         r.close()
     assert killed
-    restarts = [int(m) for line in log for m in re.findall(r"from month (\d+)", line)]
     # from the checkpoint, never from scratch (one loss may be heard twice: tests/scale's
     # test_worker_loss.py says why)
-    assert 1 <= len(restarts) <= 2 and all(r >= 2 for r in restarts), log
+    assert 1 <= len(restarts(log)) <= 2 and all(r >= 2 for r in restarts(log)), log
     assert_same(layered(tmp_path), want)

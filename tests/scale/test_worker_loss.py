@@ -3,14 +3,11 @@ checkpoint by itself; a stopped sharded run resumes. Both end with the undisturb
 
 from __future__ import annotations
 
-import os
-import re
-import signal
 from pathlib import Path
 from typing import Any
 
 import pytest
-from scale_helpers import assert_same_tables, tables
+from scale_helpers import assert_same_tables, kill_a_worker_after, restarts, tables
 
 from scslab.engine.checkpoint import read_manifest
 from scslab.engine.scenario import Scenario
@@ -43,18 +40,7 @@ def test_a_killed_worker_is_replaced_and_the_run_ends_as_if_nothing_happened(
     """Three shards checkpoint every 4 months; after month 5 the worker holding shard 0 is
     SIGKILLed. The nanny starts a new worker, every shard is rebuilt from the checkpoint, and
     every table of the results equals the undisturbed run's."""
-    from distributed import Client
-
-    with Client(cluster.scheduler_address) as client:
-        pids = client.run(os.getpid)
-    victim = sorted(pids)[0]  # shards take the workers in address order
-    killed: list[str] = []
-
-    def kill_after_month_five(done: int, total: int) -> None:
-        if done == 5 and not killed:
-            os.kill(pids[victim], signal.SIGKILL)
-            killed.append(victim)
-
+    kill_after_month_five, killed = kill_a_worker_after(cluster, 5)
     log: list[str] = []
     run_sharded(
         Simulation(SCENARIO),
@@ -66,11 +52,11 @@ def test_a_killed_worker_is_replaced_and_the_run_ends_as_if_nothing_happened(
         log=log.append,
     )
     assert killed
-    restarts = [int(m) for line in log for m in re.findall(r"from month (\d+)", line)]
+    months = restarts(log)
     # from a checkpoint, never from scratch. One loss can be seen twice: first as the shard's
     # tasks cancelled, then as the scheduler's notice that the worker is gone, which restarts a
     # second time from a later checkpoint (a known race, wasteful but not wrong)
-    assert 1 <= len(restarts) <= 2 and all(r >= 4 for r in restarts), log
+    assert 1 <= len(months) <= 2 and all(r >= 4 for r in months), log
     assert_same_tables(tables(tmp_path / RESULTS), undisturbed)
 
 
